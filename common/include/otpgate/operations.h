@@ -1,0 +1,161 @@
+// The core API: the bank's three flows and the administrator's operations.
+// The PAM module, the FreeRADIUS module and the CLI all call this and nothing
+// below it.
+//
+// Two kinds of outcome are kept apart:
+//  - a Status (status.h) says the operation could not be carried out: store
+//    unavailable, wrong master key, malformed input, unknown token. Nothing in
+//    the store changed.
+//  - a Decision is the answer to a well-formed request; reject and lockout
+//    decisions may have changed the store (failure counters).
+#ifndef OTPGATE_OPERATIONS_H_
+#define OTPGATE_OPERATIONS_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "otpgate/clock.h"
+#include "otpgate/config.h"
+#include "otpgate/otp.h"
+#include "otpgate/sealing.h"
+#include "otpgate/status.h"
+#include "otpgate/store.h"
+#include "otpgate/token_record.h"
+
+namespace otpgate {
+
+enum class Decision {
+  kAccept,   // the code was valid and is now consumed
+  kReject,   // wrong code (a failure was counted)
+  kReplay,   // the code was valid once but its step/counter is already used
+  kLocked,   // too many failures: refused without looking at the code
+  kNoToken,  // the user has no active token: the caller applies its policy
+};
+std::string_view DecisionName(Decision decision);
+
+struct Verdict {
+  Decision decision = Decision::kReject;
+  std::string credential_id;  // the token that decided (empty for kNoToken)
+  uint32_t failures = 0;      // after this request
+  int64_t lock_until = 0;     // > now when locked
+};
+
+// What an administrator provisions: parameters and secret of a new token.
+struct TokenSpec {
+  std::string credential_id;
+  OtpParams params;
+  std::string issuer;
+  uint64_t initial_counter = 0;  // HOTP
+  int64_t valid_until = 0;
+};
+
+// What `show`/`list` report: everything except the secret.
+struct TokenInfo {
+  std::string credential_id;
+  OtpParams params;
+  TokenState state;
+  std::string owner;
+  std::string issuer;
+  int64_t last_accepted;
+  int64_t drift;
+  uint32_t failures;
+  int64_t lock_until;
+  int64_t created_at;
+  int64_t bound_at;
+  int64_t last_used_at;
+  int64_t valid_until;
+};
+
+// A record of every state change and every decision, for the audit trail.
+// Never carries a code or a secret.
+struct AuditEvent {
+  std::string_view action;  // "verify", "register", "stop", "provision", ...
+  std::string_view user;
+  std::string_view credential_id;
+  std::string_view outcome;  // a DecisionName, "ok", or a StatusCodeName
+  std::string_view detail;   // human-readable reason
+};
+class AuditSink {
+ public:
+  virtual ~AuditSink() = default;
+  virtual void Record(const AuditEvent& event) = 0;
+};
+
+class OtpService {
+ public:
+  // Opens (or with `create`, initialises) the store at config.store with the
+  // key at config.master_key. The clock must outlive the service.
+  static Result<std::unique_ptr<OtpService>> Open(const Config& config, const Clock& clock,
+                                                  bool create = false);
+  ~OtpService();
+
+  // Audit events go here (optional; not owned; must outlive the service).
+  void set_audit_sink(AuditSink* sink) { audit_ = sink; }
+  const Config& config() const { return config_; }
+
+  // --- The bank's flows (the caller has checked the login password). ---
+
+  // Login: accepts if any active token of the user accepts `code`.
+  Result<Verdict> Verify(std::string_view user, std::string_view code);
+  // Registration: binds an unassigned token to the user if `code` is valid
+  // for it (the code is consumed). kNotFound for an unknown token,
+  // kAlreadyBound if it is bound, kFailedPrecondition if disabled/expired.
+  Result<Verdict> Register(std::string_view user, std::string_view credential_id,
+                           std::string_view code);
+  // Stop: a valid current code of one of the user's tokens unbinds that token.
+  Result<Verdict> Stop(std::string_view user, std::string_view code);
+
+  // Digits of the codes the user's active tokens expect (the largest, if
+  // they differ), or nullopt if the user has none: lets a front end split a
+  // password+code field (PAM `split`, RADIUS single-step).
+  Result<std::optional<int>> ExpectedDigits(std::string_view user);
+
+  // --- Administration. ---
+
+  // Stores a new, unassigned token with `secret` sealed under the master key.
+  Status Provision(const TokenSpec& spec, const SecretBytes& secret, bool replace = false);
+  // Like Provision, many tokens in one transaction; duplicates are skipped (or
+  // replaced) and reported through `skipped`.
+  Status ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretBytes>>& tokens, bool replace,
+                        std::vector<std::string>* imported, std::vector<std::string>* skipped);
+  // Re-anchors drift (TOTP) or counter (HOTP) from two consecutive codes.
+  Result<Verdict> Resync(std::string_view credential_id, std::string_view code1,
+                         std::string_view code2);
+  Status Unlock(std::string_view credential_id);
+  Status SetEnabled(std::string_view credential_id, bool enabled);
+  // Binds without a code (administrator override) / unbinds.
+  Status Assign(std::string_view credential_id, std::string_view user);
+  Status Unassign(std::string_view credential_id);
+  Status Delete(std::string_view credential_id);
+  Result<TokenInfo> Show(std::string_view credential_id);
+  Result<std::vector<TokenInfo>> List(std::optional<std::string> user = std::nullopt);
+  // The clear secret of a stored token (admin asked explicitly: `otpgate
+  // code`, `token show --uri`).
+  Result<SecretBytes> RevealSecret(std::string_view credential_id);
+
+ private:
+  OtpService(Config config, const Clock& clock, std::shared_ptr<Store> store, MasterKey key);
+  void Audit(std::string_view action, std::string_view user, std::string_view credential_id,
+             std::string_view outcome, std::string_view detail);
+  void AuditStatus(std::string_view action, std::string_view user,
+                   std::string_view credential_id, const Status& status);
+
+  Config config_;
+  const Clock& clock_;
+  std::shared_ptr<Store> store_;
+  MasterKey key_;
+  AuditSink* audit_ = nullptr;
+};
+
+// Initialises a deployment: creates the master key (if absent) and the store.
+// Refuses to replace an existing key (kAlreadyExists is not returned: an
+// existing key that opens the store is fine, one that does not is kWrongKey).
+Status InitializeDeployment(const Config& config);
+
+}  // namespace otpgate
+
+#endif  // OTPGATE_OPERATIONS_H_

@@ -1,0 +1,83 @@
+// The credential store: one LMDB environment with three named databases.
+//
+//   tokens  credential ID -> TokenRecord (token_record.h)
+//   users   user name -> credential ID (MDB_DUPSORT: a user may hold several)
+//   meta    "schema" -> u32 version; "key-check" -> a value sealed under the
+//           master key, so that a wrong key is told apart from a corrupt record
+//
+// Caveats, inherited from LMDB and handled here:
+//  - One MDB_env per process per path: Store::Open hands out one shared
+//    instance per (path, pid). A child process after fork() gets a new one;
+//    the parent's handle is never used (nor closed) in the child.
+//  - Write transactions are serialised by LMDB across threads and processes.
+//    Every state-changing decision re-reads its records inside the same write
+//    transaction, so two racing requests cannot both accept one code.
+//  - When the map fills, it is grown (doubled) and the transaction re-run.
+#ifndef OTPGATE_STORE_H_
+#define OTPGATE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "otpgate/status.h"
+#include "otpgate/token_record.h"
+
+namespace otpgate {
+
+constexpr uint32_t kSchemaVersion = 1;
+
+struct StoreOptions {
+  std::string path;                 // a directory
+  bool create = false;              // create the directory and databases if absent
+  size_t initial_map_bytes = 16u << 20;
+  size_t max_map_bytes = size_t{64} << 30;
+  bool durable = true;              // fsync on commit; false only for benchmarks
+};
+
+class Store;
+
+// A transaction; read-only ones refuse to write (kInternal).
+class Txn {
+ public:
+  virtual ~Txn() = default;
+  virtual Result<TokenRecord> GetToken(std::string_view credential_id) = 0;  // kNotFound
+  virtual bool HasToken(std::string_view credential_id) = 0;
+  virtual Status PutToken(const TokenRecord& record) = 0;
+  virtual Status DeleteToken(std::string_view credential_id) = 0;
+  virtual Result<std::vector<std::string>> UserTokens(std::string_view user) = 0;
+  virtual Status AddUserToken(std::string_view user, std::string_view credential_id) = 0;
+  virtual Status RemoveUserToken(std::string_view user, std::string_view credential_id) = 0;
+  // Calls `fn` for every token in credential-ID order; stops at the first
+  // non-OK status and returns it.
+  virtual Status ForEachToken(const std::function<Status(const TokenRecord&)>& fn) = 0;
+  virtual Result<std::optional<std::vector<uint8_t>>> GetMeta(std::string_view key) = 0;
+  virtual Status PutMeta(std::string_view key, std::span<const uint8_t> value) = 0;
+};
+
+class Store {
+ public:
+  // kUnavailable if the directory or files are missing (and !create) or
+  // cannot be opened; kPermissionDenied if the files are group/other
+  // accessible; kCorrupt if the schema is unknown.
+  static Result<std::shared_ptr<Store>> Open(const StoreOptions& options);
+  virtual ~Store() = default;
+
+  // Runs `fn` in a read-only transaction.
+  virtual Status Read(const std::function<Status(Txn&)>& fn) = 0;
+  // Runs `fn` in a write transaction and commits (durably) if it returns OK;
+  // aborts otherwise. `fn` may run more than once (after the map is grown),
+  // so it must derive everything it writes from what it reads.
+  virtual Status Write(const std::function<Status(Txn&)>& fn) = 0;
+
+  virtual const std::string& path() const = 0;
+  virtual size_t map_size() const = 0;
+};
+
+}  // namespace otpgate
+
+#endif  // OTPGATE_STORE_H_

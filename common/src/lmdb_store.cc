@@ -1,0 +1,435 @@
+// The LMDB implementation of Store (store.h).
+#include <fcntl.h>
+#include <lmdb.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+
+#include "file_util.h"
+#include "otpgate/store.h"
+
+namespace otpgate {
+namespace {
+
+constexpr int kMaxAttempts = 16;
+
+MDB_val Val(std::string_view s) {
+  return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+MDB_val Val(std::span<const uint8_t> s) {
+  return MDB_val{s.size(), const_cast<uint8_t*>(s.data())};
+}
+std::string_view View(const MDB_val& v) {
+  return {static_cast<const char*>(v.mv_data), v.mv_size};
+}
+
+Status LmdbError(int rc, std::string_view what) {
+  std::string message = std::string(what) + ": " + mdb_strerror(rc);
+  switch (rc) {
+    case MDB_MAP_FULL:
+      return Status::StoreFull(message);
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+    case MDB_INCOMPATIBLE:
+      return Status::Corrupt(message);
+    case EACCES:
+    case EPERM:
+    case ENOENT:
+    case EROFS:
+    case MDB_READERS_FULL:
+      return Status::Unavailable(message);
+    default:
+      return Status::Internal(message);
+  }
+}
+
+struct Databases {
+  MDB_dbi tokens = 0;
+  MDB_dbi users = 0;
+  MDB_dbi meta = 0;
+};
+
+class LmdbTxn final : public Txn {
+ public:
+  LmdbTxn(MDB_txn* txn, const Databases& dbs, bool read_only)
+      : txn_(txn), dbs_(dbs), read_only_(read_only) {}
+
+  Result<TokenRecord> GetToken(std::string_view credential_id) override {
+    MDB_val key = Val(credential_id), data;
+    int rc = mdb_get(txn_, dbs_.tokens, &key, &data);
+    if (rc == MDB_NOTFOUND) {
+      return Status::NotFound("unknown credential ID");
+    }
+    if (rc != 0) {
+      return LmdbError(rc, "reading token");
+    }
+    auto record = DecodeTokenRecord({static_cast<const uint8_t*>(data.mv_data), data.mv_size});
+    if (!record.ok()) {
+      return Status::Corrupt("token " + std::string(credential_id) + ": " +
+                             record.status().message());
+    }
+    if (record->credential_id != credential_id) {
+      return Status::Corrupt("token " + std::string(credential_id) +
+                             ": record belongs to another credential ID");
+    }
+    return record;
+  }
+
+  bool HasToken(std::string_view credential_id) override {
+    MDB_val key = Val(credential_id), data;
+    return mdb_get(txn_, dbs_.tokens, &key, &data) == 0;
+  }
+
+  Status PutToken(const TokenRecord& record) override {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    std::vector<uint8_t> bytes = EncodeTokenRecord(record);
+    MDB_val key = Val(record.credential_id), data = Val(bytes);
+    return Check(mdb_put(txn_, dbs_.tokens, &key, &data, 0), "writing token");
+  }
+
+  Status DeleteToken(std::string_view credential_id) override {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    MDB_val key = Val(credential_id);
+    int rc = mdb_del(txn_, dbs_.tokens, &key, nullptr);
+    if (rc == MDB_NOTFOUND) {
+      return Status::NotFound("unknown credential ID");
+    }
+    return Check(rc, "deleting token");
+  }
+
+  Result<std::vector<std::string>> UserTokens(std::string_view user) override {
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(txn_, dbs_.users, &cursor);
+    if (rc != 0) {
+      return LmdbError(rc, "opening cursor");
+    }
+    std::vector<std::string> ids;
+    MDB_val key = Val(user), data;
+    rc = mdb_cursor_get(cursor, &key, &data, MDB_SET);
+    while (rc == 0) {
+      ids.emplace_back(View(data));
+      rc = mdb_cursor_get(cursor, &key, &data, MDB_NEXT_DUP);
+    }
+    mdb_cursor_close(cursor);
+    if (rc != MDB_NOTFOUND) {
+      return LmdbError(rc, "reading user");
+    }
+    return ids;
+  }
+
+  Status AddUserToken(std::string_view user, std::string_view credential_id) override {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    MDB_val key = Val(user), data = Val(credential_id);
+    int rc = mdb_put(txn_, dbs_.users, &key, &data, MDB_NODUPDATA);
+    return rc == MDB_KEYEXIST ? Status::Ok() : Check(rc, "writing user");
+  }
+
+  Status RemoveUserToken(std::string_view user, std::string_view credential_id) override {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    MDB_val key = Val(user), data = Val(credential_id);
+    int rc = mdb_del(txn_, dbs_.users, &key, &data);
+    return rc == MDB_NOTFOUND ? Status::Ok() : Check(rc, "writing user");
+  }
+
+  Status ForEachToken(const std::function<Status(const TokenRecord&)>& fn) override {
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(txn_, dbs_.tokens, &cursor);
+    if (rc != 0) {
+      return LmdbError(rc, "opening cursor");
+    }
+    MDB_val key, data;
+    Status status;
+    for (rc = mdb_cursor_get(cursor, &key, &data, MDB_FIRST); rc == 0 && status.ok();
+         rc = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)) {
+      auto record = DecodeTokenRecord({static_cast<const uint8_t*>(data.mv_data), data.mv_size});
+      if (!record.ok()) {
+        status = Status::Corrupt("token " + std::string(View(key)) + ": " +
+                                 record.status().message());
+      } else {
+        status = fn(record.value());
+      }
+    }
+    mdb_cursor_close(cursor);
+    if (!status.ok()) {
+      return status;
+    }
+    return rc == MDB_NOTFOUND ? Status::Ok() : LmdbError(rc, "listing tokens");
+  }
+
+  Result<std::optional<std::vector<uint8_t>>> GetMeta(std::string_view name) override {
+    MDB_val key = Val(name), data;
+    int rc = mdb_get(txn_, dbs_.meta, &key, &data);
+    if (rc == MDB_NOTFOUND) {
+      return std::optional<std::vector<uint8_t>>();
+    }
+    if (rc != 0) {
+      return LmdbError(rc, "reading meta");
+    }
+    auto* p = static_cast<const uint8_t*>(data.mv_data);
+    return std::optional<std::vector<uint8_t>>(std::vector<uint8_t>(p, p + data.mv_size));
+  }
+
+  Status PutMeta(std::string_view name, std::span<const uint8_t> value) override {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    MDB_val key = Val(name), data = Val(value);
+    return Check(mdb_put(txn_, dbs_.meta, &key, &data, 0), "writing meta");
+  }
+
+ private:
+  Status CheckWritable() const {
+    return read_only_ ? Status::Internal("write in a read-only transaction") : Status::Ok();
+  }
+  static Status Check(int rc, std::string_view what) {
+    return rc == 0 ? Status::Ok() : LmdbError(rc, what);
+  }
+
+  MDB_txn* txn_;
+  const Databases& dbs_;
+  bool read_only_;
+};
+
+class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbStore> {
+ public:
+  LmdbStore(std::string path, const StoreOptions& options)
+      : path_(std::move(path)), options_(options), pid_(::getpid()) {}
+
+  ~LmdbStore() override {
+    // After fork() the child must not close the parent's environment: closing
+    // its descriptors would drop the POSIX locks of the child's own
+    // environment on the same files (LMDB caveat). Leak it instead.
+    if (env_ != nullptr && ::getpid() == pid_) {
+      mdb_env_close(env_);
+    }
+  }
+
+  Status Init() {
+    OTPGATE_RETURN_IF_ERROR(PrepareDirectory());
+    int rc = mdb_env_create(&env_);
+    if (rc != 0) {
+      env_ = nullptr;
+      return LmdbError(rc, "creating LMDB environment");
+    }
+    map_size_ = options_.initial_map_bytes;
+    mdb_env_set_maxdbs(env_, 4);
+    mdb_env_set_maxreaders(env_, 512);
+    mdb_env_set_mapsize(env_, map_size_);
+    unsigned flags = MDB_NOTLS | (options_.durable ? 0 : MDB_NOSYNC);
+    if (!options_.create && !DataFileExists()) {
+      return Status::Unavailable("store " + path_ + " is not initialised (run otpgate init)");
+    }
+    rc = mdb_env_open(env_, path_.c_str(), flags, 0600);
+    if (rc != 0) {
+      return LmdbError(rc, "opening store " + path_);
+    }
+    OTPGATE_RETURN_IF_ERROR(CheckFiles());
+    MDB_envinfo info;
+    if (mdb_env_info(env_, &info) == 0) {
+      map_size_ = info.me_mapsize;  // another process may have grown it
+    }
+    return OpenDatabases();
+  }
+
+  Status Read(const std::function<Status(Txn&)>& fn) override { return Run(fn, true); }
+  Status Write(const std::function<Status(Txn&)>& fn) override { return Run(fn, false); }
+  const std::string& path() const override { return path_; }
+  size_t map_size() const override {
+    std::shared_lock lock(resize_mutex_);
+    return map_size_;
+  }
+
+ private:
+  bool DataFileExists() const {
+    struct stat st;
+    return ::stat((path_ + "/data.mdb").c_str(), &st) == 0;
+  }
+
+  Status PrepareDirectory() {
+    if (options_.create && ::mkdir(path_.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Status::Unavailable("cannot create store directory " + path_ + ": " +
+                                 std::strerror(errno));
+    }
+    UniqueFd dir(::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir) {
+      return Status::Unavailable("store " + path_ + ": " + std::strerror(errno));
+    }
+    return CheckOwnerAndMode(dir.get(), path_, "store directory", 077);
+  }
+
+  Status CheckFiles() {
+    for (const char* name : {"/data.mdb", "/lock.mdb"}) {
+      std::string file = path_ + name;
+      UniqueFd fd(::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd) {
+        return Status::Unavailable("store file " + file + ": " + std::strerror(errno));
+      }
+      OTPGATE_RETURN_IF_ERROR(CheckOwnerAndMode(fd.get(), file, "store file", 077));
+    }
+    return Status::Ok();
+  }
+
+  Status OpenDatabases() {
+    MDB_txn* txn = nullptr;
+    unsigned db_flags = options_.create ? MDB_CREATE : 0;
+    int rc = mdb_txn_begin(env_, nullptr, options_.create ? 0 : MDB_RDONLY, &txn);
+    if (rc == 0) rc = mdb_dbi_open(txn, "tokens", db_flags, &dbs_.tokens);
+    if (rc == 0) rc = mdb_dbi_open(txn, "users", db_flags | MDB_DUPSORT, &dbs_.users);
+    if (rc == 0) rc = mdb_dbi_open(txn, "meta", db_flags, &dbs_.meta);
+    if (rc == 0 && options_.create) {
+      MDB_val key = Val(std::string_view("schema")), data;
+      if (mdb_get(txn, dbs_.meta, &key, &data) == MDB_NOTFOUND) {
+        uint8_t version[4] = {kSchemaVersion, 0, 0, 0};
+        data = MDB_val{sizeof(version), version};
+        rc = mdb_put(txn, dbs_.meta, &key, &data, 0);
+      }
+    }
+    if (rc != 0) {
+      if (txn != nullptr) mdb_txn_abort(txn);
+      if (rc == MDB_NOTFOUND) {
+        return Status::Unavailable("store " + path_ + " is not initialised (run otpgate init)");
+      }
+      return LmdbError(rc, "opening databases in " + path_);
+    }
+    rc = mdb_txn_commit(txn);  // frees txn whatever the result
+    if (rc != 0) {
+      return LmdbError(rc, "initialising " + path_);
+    }
+    return CheckSchema();
+  }
+
+  Status CheckSchema() {
+    return Read([&](Txn& txn) -> Status {
+      OTPGATE_ASSIGN_OR_RETURN(auto schema, txn.GetMeta("schema"));
+      if (!schema.has_value() || schema->size() != 4) {
+        return Status::Corrupt("store " + path_ + " has no schema version");
+      }
+      uint32_t version = (*schema)[0] | (*schema)[1] << 8 | (*schema)[2] << 16 |
+                         static_cast<uint32_t>((*schema)[3]) << 24;
+      if (version != kSchemaVersion) {
+        return Status::Corrupt("store " + path_ + " has schema version " +
+                               std::to_string(version) + "; this otpgate reads version " +
+                               std::to_string(kSchemaVersion));
+      }
+      return Status::Ok();
+    });
+  }
+
+  // Adopts a map size grown by another process (MDB_MAP_RESIZED) or doubles
+  // ours (MDB_MAP_FULL). No transaction of this process may be open: the
+  // exclusive lock guarantees it (one environment per path per process).
+  Status Resize(bool grow) {
+    std::unique_lock lock(resize_mutex_);
+    size_t target = 0;  // 0: adopt the size in the file
+    if (grow) {
+      if (map_size_ >= options_.max_map_bytes) {
+        return Status::StoreFull("store " + path_ + " reached its maximum map size of " +
+                                 std::to_string(options_.max_map_bytes >> 20) + " MiB");
+      }
+      target = std::min(map_size_ * 2, options_.max_map_bytes);
+    }
+    int rc = mdb_env_set_mapsize(env_, target);
+    if (rc != 0) {
+      return LmdbError(rc, "resizing the store map");
+    }
+    MDB_envinfo info;
+    if (mdb_env_info(env_, &info) == 0) {
+      map_size_ = info.me_mapsize;
+    }
+    return Status::Ok();
+  }
+
+  Status Run(const std::function<Status(Txn&)>& fn, bool read_only) {
+    if (::getpid() != pid_) {
+      return Status::Internal("store handle used after fork(); reopen it");
+    }
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+      int rc;
+      Status status;
+      {
+        std::shared_lock lock(resize_mutex_);
+        MDB_txn* txn = nullptr;
+        rc = mdb_txn_begin(env_, nullptr, read_only ? MDB_RDONLY : 0, &txn);
+        if (rc == 0) {
+          LmdbTxn wrapper(txn, dbs_, read_only);
+          status = fn(wrapper);
+          if (!status.ok() || read_only) {
+            // A reader needs no commit; a failed writer must not commit.
+            mdb_txn_abort(txn);
+            if (status.code() != StatusCode::kStoreFull) {
+              return status;
+            }
+            rc = MDB_MAP_FULL;
+          } else {
+            rc = mdb_txn_commit(txn);  // frees txn whatever the result
+            if (rc == 0) {
+              return Status::Ok();
+            }
+          }
+        }
+      }
+      if (rc == MDB_MAP_RESIZED) {
+        OTPGATE_RETURN_IF_ERROR(Resize(false));
+      } else if (rc == MDB_MAP_FULL) {
+        OTPGATE_RETURN_IF_ERROR(Resize(true));
+      } else {
+        return LmdbError(rc, read_only ? "read transaction" : "write transaction");
+      }
+    }
+    return Status::StoreFull("store " + path_ + ": transaction could not be completed");
+  }
+
+  const std::string path_;
+  const StoreOptions options_;
+  const pid_t pid_;
+  MDB_env* env_ = nullptr;
+  Databases dbs_;
+  mutable std::shared_mutex resize_mutex_;
+  size_t map_size_ = 0;
+};
+
+struct Registry {
+  std::mutex mutex;
+  std::map<std::string, std::weak_ptr<LmdbStore>> stores;
+};
+
+Registry& GlobalRegistry() {
+  static Registry* registry = new Registry();  // never destroyed: used from atexit paths
+  return *registry;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Store>> Store::Open(const StoreOptions& options) {
+  if (options.path.empty()) {
+    return Status::InvalidArgument("store path is empty");
+  }
+  if (options.create) {
+    ::mkdir(options.path.c_str(), 0700);
+  }
+  char resolved[PATH_MAX];
+  std::string key = ::realpath(options.path.c_str(), resolved) != nullptr ? resolved : options.path;
+  Registry& registry = GlobalRegistry();
+  std::lock_guard lock(registry.mutex);
+  auto it = registry.stores.find(key);
+  if (it != registry.stores.end()) {
+    std::shared_ptr<LmdbStore> existing = it->second.lock();
+    // One environment per path per process; a handle inherited over fork()
+    // belongs to the parent (the pid check in Run keeps it unused).
+    if (existing && existing->Read([](Txn&) { return Status::Ok(); }).ok()) {
+      return std::shared_ptr<Store>(existing);
+    }
+  }
+  auto store = std::make_shared<LmdbStore>(key, options);
+  OTPGATE_RETURN_IF_ERROR(store->Init());
+  registry.stores[key] = store;
+  return std::shared_ptr<Store>(store);
+}
+
+}  // namespace otpgate

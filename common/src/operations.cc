@@ -1,0 +1,592 @@
+#include "otpgate/operations.h"
+
+#include <algorithm>
+
+#include "otpgate/normalize.h"
+#include "verification.h"
+
+namespace otpgate {
+namespace {
+
+constexpr std::string_view kKeyCheckName = "key-check";
+constexpr std::string_view kKeyCheckPlaintext = "otpgate master key check v1";
+constexpr std::string_view kKeyCheckAad = "otpgate:meta:key-check";
+
+// The additional authenticated data of a token's sealed secret.
+std::string SecretAad(std::string_view credential_id) {
+  return "otpgate:token:" + std::string(credential_id);
+}
+
+TokenInfo InfoOf(const TokenRecord& r) {
+  return TokenInfo{r.credential_id, r.params,     r.state,      r.owner,
+                   r.issuer,        r.last_accepted, r.drift,   r.failures,
+                   r.lock_until,    r.created_at,    r.bound_at, r.last_used_at,
+                   r.valid_until};
+}
+
+}  // namespace
+
+std::string_view DecisionName(Decision decision) {
+  switch (decision) {
+    case Decision::kAccept: return "accept";
+    case Decision::kReject: return "reject";
+    case Decision::kReplay: return "replay";
+    case Decision::kLocked: return "locked";
+    case Decision::kNoToken: return "no-token";
+  }
+  return "unknown";
+}
+
+OtpService::OtpService(Config config, const Clock& clock, std::shared_ptr<Store> store,
+                       MasterKey key)
+    : config_(std::move(config)), clock_(clock), store_(std::move(store)), key_(std::move(key)) {}
+
+OtpService::~OtpService() = default;
+
+Result<std::unique_ptr<OtpService>> OtpService::Open(const Config& config, const Clock& clock,
+                                                     bool create) {
+  OTPGATE_ASSIGN_OR_RETURN(MasterKey key, MasterKey::Load(config.master_key));
+  StoreOptions options;
+  options.path = config.store;
+  options.create = create;
+  OTPGATE_ASSIGN_OR_RETURN(std::shared_ptr<Store> store, Store::Open(options));
+
+  // The key check tells "wrong master key" apart from a corrupt record.
+  bool have_check = false;
+  OTPGATE_RETURN_IF_ERROR(store->Read([&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(auto check, txn.GetMeta(kKeyCheckName));
+    if (!check.has_value()) {
+      return Status::Ok();
+    }
+    have_check = true;
+    auto opened = key.Open(*check, kKeyCheckAad);
+    if (!opened.ok() ||
+        std::string_view(reinterpret_cast<const char*>(opened->data()), opened->size()) !=
+            kKeyCheckPlaintext) {
+      return Status::WrongKey("master key " + config.master_key + " does not open store " +
+                              config.store);
+    }
+    return Status::Ok();
+  }));
+  if (!have_check) {
+    if (!create) {
+      return Status::Corrupt("store " + config.store + " has no key check (run otpgate init)");
+    }
+    std::span<const uint8_t> plaintext(reinterpret_cast<const uint8_t*>(kKeyCheckPlaintext.data()),
+                                       kKeyCheckPlaintext.size());
+    OTPGATE_ASSIGN_OR_RETURN(std::vector<uint8_t> sealed, key.Seal(plaintext, kKeyCheckAad));
+    OTPGATE_RETURN_IF_ERROR(store->Write([&](Txn& txn) -> Status {
+      OTPGATE_ASSIGN_OR_RETURN(auto check, txn.GetMeta(kKeyCheckName));
+      if (check.has_value()) {
+        return Status::Ok();  // a concurrent init won; its check is verified next open
+      }
+      return txn.PutMeta(kKeyCheckName, sealed);
+    }));
+  }
+  return std::unique_ptr<OtpService>(
+      new OtpService(config, clock, std::move(store), std::move(key)));
+}
+
+void OtpService::Audit(std::string_view action, std::string_view user,
+                       std::string_view credential_id, std::string_view outcome,
+                       std::string_view detail) {
+  if (audit_ != nullptr) {
+    audit_->Record(AuditEvent{action, user, credential_id, outcome, detail});
+  }
+}
+
+void OtpService::AuditStatus(std::string_view action, std::string_view user,
+                             std::string_view credential_id, const Status& status) {
+  Audit(action, user, credential_id, status.ok() ? "ok" : StatusCodeName(status.code()),
+        status.message());
+}
+
+namespace {
+
+// Unseals a token's secret and keys an HMAC with it.
+Result<HmacKey> KeyFor(const MasterKey& master, const TokenRecord& record) {
+  auto secret = master.Open(record.sealed_secret, SecretAad(record.credential_id));
+  if (!secret.ok()) {
+    return Status::Corrupt("token " + record.credential_id + ": " + secret.status().message());
+  }
+  return HmacKey::Create(record.params.algorithm, secret.value());
+}
+
+// How a decision over several tokens is summarised: an accept wins; then a
+// replay (the user typed a used code); then reject; locked only if every
+// candidate token was locked.
+int DecisionRank(Decision d) {
+  switch (d) {
+    case Decision::kAccept: return 4;
+    case Decision::kReplay: return 3;
+    case Decision::kReject: return 2;
+    case Decision::kLocked: return 1;
+    case Decision::kNoToken: return 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+// Runs the user's active tokens against `code` inside `txn`. On accept only
+// the accepting token is changed; otherwise every attempted token records its
+// failure. `on_accept` may further change the accepting record (Stop unbinds).
+static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, const Config& config,
+                                     std::string_view user, std::string_view code, int64_t now,
+                                     const std::function<Status(Txn&, TokenRecord&)>& on_accept) {
+  OTPGATE_ASSIGN_OR_RETURN(std::vector<std::string> ids, txn.UserTokens(user));
+  struct Candidate {
+    TokenRecord record;
+    Attempt attempt;
+  };
+  std::vector<Candidate> candidates;
+  bool any_bound = false;
+  bool any_length_match = false;
+  for (const std::string& id : ids) {
+    OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(id));
+    if (record.owner != user) {
+      return Status::Corrupt("user index lists token " + id + " which belongs to someone else");
+    }
+    any_bound = true;
+    if (record.state != TokenState::kActive ||
+        static_cast<int>(code.size()) != record.params.digits) {
+      continue;
+    }
+    any_length_match = true;
+    OTPGATE_ASSIGN_OR_RETURN(HmacKey key, KeyFor(master, record));
+    OTPGATE_ASSIGN_OR_RETURN(Attempt attempt, ApplyAttempt(record, key, code, now, config));
+    candidates.push_back({std::move(record), attempt});
+  }
+  Verdict verdict;
+  if (!any_bound) {
+    verdict.decision = Decision::kNoToken;
+    return verdict;
+  }
+  if (candidates.empty()) {
+    if (!any_length_match && std::any_of(ids.begin(), ids.end(), [&](const std::string& id) {
+          auto r = txn.GetToken(id);
+          return r.ok() && r->state == TokenState::kActive;
+        })) {
+      return Status::InvalidArgument("one-time password has the wrong number of digits");
+    }
+    verdict.decision = Decision::kReject;  // every token is disabled
+    return verdict;
+  }
+  auto best = std::max_element(candidates.begin(), candidates.end(),
+                               [](const Candidate& a, const Candidate& b) {
+                                 return DecisionRank(a.attempt.decision) <
+                                        DecisionRank(b.attempt.decision);
+                               });
+  verdict.decision = best->attempt.decision;
+  verdict.credential_id = best->record.credential_id;
+  if (verdict.decision == Decision::kAccept) {
+    OTPGATE_RETURN_IF_ERROR(on_accept(txn, best->record));
+    OTPGATE_RETURN_IF_ERROR(txn.PutToken(best->record));
+  } else {
+    for (Candidate& c : candidates) {
+      if (c.attempt.changed) {
+        OTPGATE_RETURN_IF_ERROR(txn.PutToken(c.record));
+      }
+    }
+  }
+  verdict.failures = best->record.failures;
+  verdict.lock_until = best->record.lock_until;
+  return verdict;
+}
+
+Result<Verdict> OtpService::Verify(std::string_view user, std::string_view raw_code) {
+  OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
+  auto code = NormalizeCodeAnyLength(raw_code);
+  if (!code.ok()) {
+    AuditStatus("verify", user, "", code.status());
+    return code.status();
+  }
+  const int64_t now = clock_.Now();
+  Verdict verdict;
+  Status status = store_->Write([&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(
+        verdict, DecideForUser(txn, key_, config_, user, *code, now,
+                               [](Txn&, TokenRecord&) { return Status::Ok(); }));
+    return Status::Ok();
+  });
+  WipeString(*code);
+  if (!status.ok()) {
+    AuditStatus("verify", user, "", status);
+    return status;
+  }
+  Audit("verify", user, verdict.credential_id, DecisionName(verdict.decision),
+        verdict.decision == Decision::kLocked ? "token is locked" : "");
+  return verdict;
+}
+
+Result<Verdict> OtpService::Register(std::string_view user, std::string_view raw_id,
+                                     std::string_view raw_code) {
+  OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
+  auto id = NormalizeCredentialId(raw_id);
+  if (!id.ok()) {
+    AuditStatus("register", user, "", id.status());
+    return id.status();
+  }
+  const int64_t now = clock_.Now();
+  Verdict verdict;
+  Status status = store_->Write([&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(*id));
+    if (record.state != TokenState::kUnassigned) {
+      return record.owner == user
+                 ? Status::AlreadyBound("token " + *id + " is already registered to this user")
+                 : Status::AlreadyBound("token " + *id + " is registered to another user");
+    }
+    OTPGATE_ASSIGN_OR_RETURN(std::string code, NormalizeCode(raw_code, record.params.digits));
+    OTPGATE_ASSIGN_OR_RETURN(HmacKey key, KeyFor(key_, record));
+    auto attempt = ApplyAttempt(record, key, code, now, config_);
+    WipeString(code);
+    if (!attempt.ok()) {
+      return attempt.status();
+    }
+    verdict.decision = attempt->decision;
+    verdict.credential_id = *id;
+    if (attempt->decision == Decision::kAccept) {
+      record.state = TokenState::kActive;
+      record.owner = std::string(user);
+      record.bound_at = now;
+      OTPGATE_RETURN_IF_ERROR(txn.AddUserToken(user, *id));
+    }
+    verdict.failures = record.failures;
+    verdict.lock_until = record.lock_until;
+    return attempt->changed ? txn.PutToken(record) : Status::Ok();
+  });
+  if (!status.ok()) {
+    AuditStatus("register", user, *id, status);
+    return status;
+  }
+  Audit("register", user, *id, DecisionName(verdict.decision),
+        verdict.decision == Decision::kAccept ? "token bound" : "");
+  return verdict;
+}
+
+Result<Verdict> OtpService::Stop(std::string_view user, std::string_view raw_code) {
+  OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
+  auto code = NormalizeCodeAnyLength(raw_code);
+  if (!code.ok()) {
+    AuditStatus("stop", user, "", code.status());
+    return code.status();
+  }
+  const int64_t now = clock_.Now();
+  Verdict verdict;
+  Status status = store_->Write([&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(
+        verdict, DecideForUser(txn, key_, config_, user, *code, now,
+                               [&](Txn& t, TokenRecord& record) {
+                                 record.state = TokenState::kUnassigned;
+                                 record.owner.clear();
+                                 record.bound_at = 0;
+                                 // The replay mark stays: the code just used
+                                 // cannot register the token again.
+                                 return t.RemoveUserToken(user, record.credential_id);
+                               }));
+    return Status::Ok();
+  });
+  WipeString(*code);
+  if (!status.ok()) {
+    AuditStatus("stop", user, "", status);
+    return status;
+  }
+  Audit("stop", user, verdict.credential_id, DecisionName(verdict.decision),
+        verdict.decision == Decision::kAccept ? "token unbound" : "");
+  return verdict;
+}
+
+Result<std::optional<int>> OtpService::ExpectedDigits(std::string_view user) {
+  OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
+  std::optional<int> digits;
+  OTPGATE_RETURN_IF_ERROR(store_->Read([&](Txn& txn) -> Status {
+    digits.reset();
+    OTPGATE_ASSIGN_OR_RETURN(std::vector<std::string> ids, txn.UserTokens(user));
+    for (const std::string& id : ids) {
+      OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(id));
+      if (record.state == TokenState::kActive) {
+        digits = std::max(digits.value_or(0), record.params.digits);
+      }
+    }
+    return Status::Ok();
+  }));
+  return digits;
+}
+
+namespace {
+
+Result<TokenRecord> NewRecord(const MasterKey& master, const TokenSpec& spec,
+                              const SecretBytes& secret, int64_t now) {
+  OTPGATE_RETURN_IF_ERROR(spec.params.Validate());
+  if (secret.size() < 10 || secret.size() > 128) {
+    // RFC 4226 §4 R6: at least 128 bits; 80 bits tolerated for old tokens.
+    return Status::InvalidArgument("secret must be 10 to 128 bytes");
+  }
+  TokenRecord record;
+  OTPGATE_ASSIGN_OR_RETURN(record.credential_id, NormalizeCredentialId(spec.credential_id));
+  record.params = spec.params;
+  record.issuer = spec.issuer.substr(0, 255);
+  record.created_at = now;
+  record.valid_until = spec.valid_until;
+  if (spec.params.kind == OtpKind::kHotp) {
+    if (spec.initial_counter > static_cast<uint64_t>(INT64_MAX) - 1) {
+      return Status::InvalidArgument("HOTP counter is too large");
+    }
+    record.last_accepted = static_cast<int64_t>(spec.initial_counter) - 1;
+  }
+  OTPGATE_ASSIGN_OR_RETURN(record.sealed_secret,
+                           master.Seal(secret.span(), SecretAad(record.credential_id)));
+  return record;
+}
+
+// Replacing a token that is bound also drops its user index entry.
+Status PutNewRecord(Txn& txn, const TokenRecord& record) {
+  auto existing = txn.GetToken(record.credential_id);
+  if (existing.ok() && !existing->owner.empty()) {
+    OTPGATE_RETURN_IF_ERROR(txn.RemoveUserToken(existing->owner, record.credential_id));
+  }
+  return txn.PutToken(record);
+}
+
+}  // namespace
+
+Status OtpService::Provision(const TokenSpec& spec, const SecretBytes& secret, bool replace) {
+  auto record = NewRecord(key_, spec, secret, clock_.Now());
+  if (!record.ok()) {
+    AuditStatus("provision", "", spec.credential_id, record.status());
+    return record.status();
+  }
+  Status status = store_->Write([&](Txn& txn) -> Status {
+    if (!replace && txn.HasToken(record->credential_id)) {
+      return Status::AlreadyExists("token " + record->credential_id + " already exists");
+    }
+    return PutNewRecord(txn, *record);
+  });
+  AuditStatus("provision", "", record->credential_id, status);
+  return status;
+}
+
+Status OtpService::ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretBytes>>& tokens,
+                                  bool replace, std::vector<std::string>* imported,
+                                  std::vector<std::string>* skipped) {
+  const int64_t now = clock_.Now();
+  std::vector<TokenRecord> records;
+  records.reserve(tokens.size());
+  for (const auto& [spec, secret] : tokens) {
+    auto record = NewRecord(key_, spec, secret, now);
+    if (!record.ok()) {
+      return Status(record.status().code(),
+                    spec.credential_id + ": " + record.status().message());
+    }
+    records.push_back(std::move(record).value());
+  }
+  std::vector<std::string> done, dup;
+  Status status = store_->Write([&](Txn& txn) -> Status {
+    done.clear();
+    dup.clear();
+    for (const TokenRecord& record : records) {
+      if (!replace && txn.HasToken(record.credential_id)) {
+        dup.push_back(record.credential_id);
+        continue;
+      }
+      OTPGATE_RETURN_IF_ERROR(PutNewRecord(txn, record));
+      done.push_back(record.credential_id);
+    }
+    return Status::Ok();
+  });
+  AuditStatus("import", "", std::to_string(done.size()) + " tokens", status);
+  if (status.ok()) {
+    if (imported != nullptr) *imported = std::move(done);
+    if (skipped != nullptr) *skipped = std::move(dup);
+  }
+  return status;
+}
+
+// Runs `change` on one token in a write transaction and audits it.
+static Status ChangeToken(Store& store, std::string_view raw_id,
+                          const std::function<Status(Txn&, TokenRecord&)>& change,
+                          const std::function<void(std::string_view, const Status&)>& audit) {
+  auto id = NormalizeCredentialId(raw_id);
+  if (!id.ok()) {
+    audit("", id.status());
+    return id.status();
+  }
+  Status status = store.Write([&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(*id));
+    OTPGATE_RETURN_IF_ERROR(change(txn, record));
+    return txn.PutToken(record);
+  });
+  audit(*id, status);
+  return status;
+}
+
+Result<Verdict> OtpService::Resync(std::string_view credential_id, std::string_view raw1,
+                                   std::string_view raw2) {
+  const int64_t now = clock_.Now();
+  Verdict verdict;
+  Status status = ChangeToken(
+      *store_, credential_id,
+      [&](Txn&, TokenRecord& record) -> Status {
+        OTPGATE_ASSIGN_OR_RETURN(std::string code1, NormalizeCode(raw1, record.params.digits));
+        OTPGATE_ASSIGN_OR_RETURN(std::string code2, NormalizeCode(raw2, record.params.digits));
+        OTPGATE_ASSIGN_OR_RETURN(HmacKey key, KeyFor(key_, record));
+        OTPGATE_ASSIGN_OR_RETURN(Attempt attempt,
+                                 ApplyResync(record, key, code1, code2, now, config_));
+        WipeString(code1);
+        WipeString(code2);
+        verdict.decision = attempt.decision;
+        verdict.credential_id = record.credential_id;
+        return Status::Ok();
+      },
+      [&](std::string_view id, const Status& s) {
+        if (s.ok()) {
+          Audit("resync", "", id, DecisionName(verdict.decision), "");
+        } else {
+          AuditStatus("resync", "", id, s);
+        }
+      });
+  if (!status.ok()) {
+    return status;
+  }
+  return verdict;
+}
+
+Status OtpService::Unlock(std::string_view credential_id) {
+  return ChangeToken(
+      *store_, credential_id,
+      [](Txn&, TokenRecord& record) {
+        ClearFailures(record);
+        return Status::Ok();
+      },
+      [&](std::string_view id, const Status& s) { AuditStatus("unlock", "", id, s); });
+}
+
+Status OtpService::SetEnabled(std::string_view credential_id, bool enabled) {
+  return ChangeToken(
+      *store_, credential_id,
+      [enabled](Txn&, TokenRecord& record) -> Status {
+        if (record.state == TokenState::kUnassigned) {
+          return Status::FailedPrecondition("token " + record.credential_id +
+                                            " is not registered to anyone");
+        }
+        record.state = enabled ? TokenState::kActive : TokenState::kDisabled;
+        return Status::Ok();
+      },
+      [&](std::string_view id, const Status& s) {
+        AuditStatus(enabled ? "enable" : "disable", "", id, s);
+      });
+}
+
+Status OtpService::Assign(std::string_view credential_id, std::string_view user) {
+  OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
+  const int64_t now = clock_.Now();
+  return ChangeToken(
+      *store_, credential_id,
+      [&](Txn& txn, TokenRecord& record) -> Status {
+        if (record.state != TokenState::kUnassigned) {
+          return Status::AlreadyBound("token " + record.credential_id + " is already registered");
+        }
+        record.state = TokenState::kActive;
+        record.owner = std::string(user);
+        record.bound_at = now;
+        return txn.AddUserToken(user, record.credential_id);
+      },
+      [&](std::string_view id, const Status& s) { AuditStatus("assign", user, id, s); });
+}
+
+Status OtpService::Unassign(std::string_view credential_id) {
+  std::string owner;
+  return ChangeToken(
+      *store_, credential_id,
+      [&](Txn& txn, TokenRecord& record) -> Status {
+        if (record.state == TokenState::kUnassigned) {
+          return Status::NotBound("token " + record.credential_id + " is not registered");
+        }
+        owner = record.owner;
+        OTPGATE_RETURN_IF_ERROR(txn.RemoveUserToken(record.owner, record.credential_id));
+        record.state = TokenState::kUnassigned;
+        record.owner.clear();
+        record.bound_at = 0;
+        ClearFailures(record);
+        return Status::Ok();
+      },
+      [&](std::string_view id, const Status& s) { AuditStatus("unassign", owner, id, s); });
+}
+
+Status OtpService::Delete(std::string_view raw_id) {
+  auto id = NormalizeCredentialId(raw_id);
+  if (!id.ok()) {
+    return id.status();
+  }
+  std::string owner;
+  Status status = store_->Write([&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(*id));
+    owner = record.owner;
+    if (!record.owner.empty()) {
+      OTPGATE_RETURN_IF_ERROR(txn.RemoveUserToken(record.owner, record.credential_id));
+    }
+    return txn.DeleteToken(*id);
+  });
+  AuditStatus("delete", owner, *id, status);
+  return status;
+}
+
+Result<TokenInfo> OtpService::Show(std::string_view raw_id) {
+  OTPGATE_ASSIGN_OR_RETURN(std::string id, NormalizeCredentialId(raw_id));
+  TokenInfo info;
+  OTPGATE_RETURN_IF_ERROR(store_->Read([&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(id));
+    info = InfoOf(record);
+    return Status::Ok();
+  }));
+  return info;
+}
+
+Result<std::vector<TokenInfo>> OtpService::List(std::optional<std::string> user) {
+  std::vector<TokenInfo> out;
+  OTPGATE_RETURN_IF_ERROR(store_->Read([&](Txn& txn) -> Status {
+    out.clear();
+    if (user.has_value()) {
+      OTPGATE_RETURN_IF_ERROR(ValidateUserName(*user));
+      OTPGATE_ASSIGN_OR_RETURN(std::vector<std::string> ids, txn.UserTokens(*user));
+      for (const std::string& id : ids) {
+        OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(id));
+        out.push_back(InfoOf(record));
+      }
+      return Status::Ok();
+    }
+    return txn.ForEachToken([&](const TokenRecord& record) {
+      out.push_back(InfoOf(record));
+      return Status::Ok();
+    });
+  }));
+  return out;
+}
+
+Result<SecretBytes> OtpService::RevealSecret(std::string_view raw_id) {
+  OTPGATE_ASSIGN_OR_RETURN(std::string id, NormalizeCredentialId(raw_id));
+  std::vector<uint8_t> sealed;
+  OTPGATE_RETURN_IF_ERROR(store_->Read([&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(id));
+    sealed = record.sealed_secret;
+    return Status::Ok();
+  }));
+  auto secret = key_.Open(sealed, SecretAad(id));
+  if (!secret.ok()) {
+    return Status::Corrupt("token " + id + ": " + secret.status().message());
+  }
+  Audit("reveal", "", id, "ok", "secret shown to the administrator");
+  return secret;
+}
+
+Status InitializeDeployment(const Config& config) {
+  Status created = MasterKey::Create(config.master_key);
+  if (!created.ok() && created.code() != StatusCode::kAlreadyExists) {
+    return created;
+  }
+  SystemClock clock;
+  auto service = OtpService::Open(config, clock, /*create=*/true);
+  return service.ok() ? Status::Ok() : service.status();
+}
+
+}  // namespace otpgate

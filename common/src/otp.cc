@@ -1,0 +1,239 @@
+#include "otpgate/otp.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include <cctype>
+#include <cstring>
+
+namespace otpgate {
+namespace {
+
+// Fetched once per process: fetching is what makes one-shot HMAC() slow.
+EVP_MAC* HmacAlgorithm() {
+  static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  return mac;
+}
+
+const char* DigestName(HashAlgorithm alg) {
+  switch (alg) {
+    case HashAlgorithm::kSha1: return "SHA1";
+    case HashAlgorithm::kSha256: return "SHA256";
+    case HashAlgorithm::kSha512: return "SHA512";
+  }
+  return "SHA1";
+}
+
+constexpr uint32_t kPowersOfTen[] = {1,      10,      100,      1000,      10000,
+                                     100000, 1000000, 10000000, 100000000};
+
+struct MacCtxDeleter {
+  void operator()(EVP_MAC_CTX* ctx) const { EVP_MAC_CTX_free(ctx); }
+};
+using MacCtxPtr = std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter>;
+
+}  // namespace
+
+std::string_view HashAlgorithmName(HashAlgorithm alg) { return DigestName(alg); }
+
+Result<HashAlgorithm> ParseHashAlgorithm(std::string_view name) {
+  std::string folded;
+  for (char c : name) {
+    if (c != '-') folded += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  if (folded == "SHA1") return HashAlgorithm::kSha1;
+  if (folded == "SHA256") return HashAlgorithm::kSha256;
+  if (folded == "SHA512") return HashAlgorithm::kSha512;
+  return Status::InvalidArgument("unknown hash algorithm (expected SHA1, SHA256 or SHA512)");
+}
+
+std::string_view OtpKindName(OtpKind kind) { return kind == OtpKind::kHotp ? "hotp" : "totp"; }
+
+Result<OtpKind> ParseOtpKind(std::string_view name) {
+  if (name == "hotp" || name == "HOTP") return OtpKind::kHotp;
+  if (name == "totp" || name == "TOTP") return OtpKind::kTotp;
+  return Status::InvalidArgument("unknown token type (expected hotp or totp)");
+}
+
+Status OtpParams::Validate() const {
+  if (kind != OtpKind::kHotp && kind != OtpKind::kTotp) {
+    return Status::InvalidArgument("unknown token type");
+  }
+  if (algorithm != HashAlgorithm::kSha1 && algorithm != HashAlgorithm::kSha256 &&
+      algorithm != HashAlgorithm::kSha512) {
+    return Status::InvalidArgument("unknown hash algorithm");
+  }
+  if (digits < 6 || digits > 8) {
+    return Status::InvalidArgument("digits must be 6, 7 or 8");
+  }
+  if (kind == OtpKind::kTotp && (period < 1 || period > 86400)) {
+    return Status::InvalidArgument("period must be 1..86400 seconds");
+  }
+  if (t0 < 0) {
+    return Status::InvalidArgument("T0 must not be negative");
+  }
+  return Status::Ok();
+}
+
+struct HmacKey::Impl {
+  MacCtxPtr keyed;
+};
+
+HmacKey::HmacKey(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HmacKey::HmacKey(HmacKey&&) noexcept = default;
+HmacKey& HmacKey::operator=(HmacKey&&) noexcept = default;
+HmacKey::~HmacKey() = default;
+
+Result<HmacKey> HmacKey::Create(HashAlgorithm alg, const SecretBytes& secret) {
+  if (secret.empty()) {
+    return Status::InvalidArgument("empty secret");
+  }
+  EVP_MAC* mac = HmacAlgorithm();
+  if (mac == nullptr) {
+    return Status::Internal("OpenSSL has no HMAC");
+  }
+  MacCtxPtr ctx(EVP_MAC_CTX_new(mac));
+  if (!ctx) {
+    return Status::Internal("EVP_MAC_CTX_new failed");
+  }
+  char digest[16];
+  std::strncpy(digest, DigestName(alg), sizeof(digest) - 1);
+  digest[sizeof(digest) - 1] = '\0';
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
+  if (EVP_MAC_init(ctx.get(), secret.data(), secret.size(), params) != 1) {
+    return Status::Internal("EVP_MAC_init failed");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->keyed = std::move(ctx);
+  return HmacKey(std::move(impl));
+}
+
+size_t HmacKey::Mac(const uint8_t* message, size_t length, uint8_t mac[64]) const {
+  MacCtxPtr ctx(EVP_MAC_CTX_dup(impl_->keyed.get()));
+  size_t out_length = 0;
+  if (!ctx || EVP_MAC_update(ctx.get(), message, length) != 1 ||
+      EVP_MAC_final(ctx.get(), mac, &out_length, 64) != 1) {
+    return 0;
+  }
+  return out_length;
+}
+
+bool HmacKey::Hotp(uint64_t counter, int digits, char out[kMaxDigits + 1]) const {
+  uint8_t message[8];
+  for (int i = 7; i >= 0; --i) {
+    message[i] = static_cast<uint8_t>(counter & 0xff);
+    counter >>= 8;
+  }
+  uint8_t mac[64];
+  size_t length = Mac(message, sizeof(message), mac);
+  if (length < 20 || digits < 1 || digits > kMaxDigits) {
+    return false;
+  }
+  // RFC 4226 §5.3 dynamic truncation; for SHA-256/512 the offset comes from
+  // the last byte of the longer MAC (RFC 6238 reference implementation).
+  unsigned offset = mac[length - 1] & 0x0f;
+  uint32_t binary = (static_cast<uint32_t>(mac[offset] & 0x7f) << 24) |
+                    (static_cast<uint32_t>(mac[offset + 1]) << 16) |
+                    (static_cast<uint32_t>(mac[offset + 2]) << 8) | mac[offset + 3];
+  OPENSSL_cleanse(mac, sizeof(mac));
+  uint32_t value = binary % kPowersOfTen[digits];
+  for (int i = digits - 1; i >= 0; --i) {
+    out[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  out[digits] = '\0';
+  return true;
+}
+
+Result<OtpCode> GenerateHotp(HashAlgorithm alg, const SecretBytes& secret, uint64_t counter,
+                             int digits) {
+  if (digits < 6 || digits > kMaxDigits) {
+    return Status::InvalidArgument("digits must be 6, 7 or 8");
+  }
+  OTPGATE_ASSIGN_OR_RETURN(HmacKey key, HmacKey::Create(alg, secret));
+  char code[kMaxDigits + 1];
+  if (!key.Hotp(counter, digits, code)) {
+    return Status::Internal("HMAC computation failed");
+  }
+  return OtpCode(code);
+}
+
+int64_t TotpStep(int64_t now, int64_t t0, int64_t period) {
+  int64_t elapsed = now - t0;
+  // Floor division, so times before T0 map to negative steps (never valid).
+  int64_t step = elapsed / period;
+  if (elapsed % period != 0 && elapsed < 0) {
+    --step;
+  }
+  return step;
+}
+
+Result<OtpCode> GenerateTotp(const OtpParams& params, const SecretBytes& secret, int64_t now) {
+  OTPGATE_RETURN_IF_ERROR(params.Validate());
+  int64_t step = TotpStep(now, params.t0, params.period);
+  if (step < 0) {
+    return Status::InvalidArgument("time is before T0");
+  }
+  return GenerateHotp(params.algorithm, secret, static_cast<uint64_t>(step), params.digits);
+}
+
+Result<WindowMatch> ScanWindow(const HmacKey& key, int digits, std::string_view code, int64_t first,
+                               int64_t last, int64_t centre, int64_t last_accepted) {
+  if (static_cast<int>(code.size()) != digits) {
+    return Status::InvalidArgument("code has the wrong number of digits");
+  }
+  WindowMatch match;
+  int64_t best_distance = INT64_MAX;
+  bool matched_used = false;
+  char expected[kMaxDigits + 1];
+  for (int64_t value = first < 0 ? 0 : first; value <= last; ++value) {
+    if (!key.Hotp(static_cast<uint64_t>(value), digits, expected)) {
+      return Status::Internal("HMAC computation failed");
+    }
+    // Constant time per value, and every value is computed: the time taken
+    // does not depend on where (or whether) the code matched.
+    bool equal = CRYPTO_memcmp(expected, code.data(), static_cast<size_t>(digits)) == 0;
+    bool fresh = value > last_accepted;
+    int64_t distance = value > centre ? value - centre : centre - value;
+    if (equal && fresh && distance < best_distance) {
+      best_distance = distance;
+      match.accepted = value;
+    }
+    matched_used |= equal && !fresh;
+  }
+  OPENSSL_cleanse(expected, sizeof(expected));
+  match.replay = !match.accepted.has_value() && matched_used;
+  return match;
+}
+
+Result<std::optional<int64_t>> FindConsecutive(const HmacKey& key, int digits,
+                                               std::string_view code1, std::string_view code2,
+                                               int64_t first, int64_t last) {
+  if (static_cast<int>(code1.size()) != digits || static_cast<int>(code2.size()) != digits) {
+    return Status::InvalidArgument("code has the wrong number of digits");
+  }
+  std::optional<int64_t> found;
+  char previous[kMaxDigits + 1] = {};
+  char current[kMaxDigits + 1];
+  bool have_previous = false;
+  for (int64_t value = first < 0 ? 0 : first; value <= last + 1; ++value) {
+    if (!key.Hotp(static_cast<uint64_t>(value), digits, current)) {
+      return Status::Internal("HMAC computation failed");
+    }
+    if (have_previous && !found.has_value() &&
+        CRYPTO_memcmp(previous, code1.data(), static_cast<size_t>(digits)) == 0 &&
+        CRYPTO_memcmp(current, code2.data(), static_cast<size_t>(digits)) == 0) {
+      found = value;
+    }
+    std::memcpy(previous, current, sizeof(current));
+    have_previous = true;
+  }
+  OPENSSL_cleanse(previous, sizeof(previous));
+  OPENSSL_cleanse(current, sizeof(current));
+  return found;
+}
+
+}  // namespace otpgate

@@ -1,0 +1,172 @@
+#include "otpgate/otpauth_uri.h"
+
+#include <charconv>
+
+#include "otpgate/base32.h"
+
+namespace otpgate {
+namespace {
+
+constexpr size_t kMaxUriBytes = 2048;
+
+bool IsUnreserved(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
+}
+
+Result<int64_t> ParseInteger(std::string_view text, std::string_view what, int64_t min,
+                             int64_t max) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+    return Status::InvalidArgument("key URI: bad " + std::string(what));
+  }
+  return value;
+}
+
+}  // namespace
+
+std::string PercentEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : text) {
+    if (IsUnreserved(c)) {
+      out += c;
+    } else {
+      auto u = static_cast<unsigned char>(c);
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  return out;
+}
+
+Result<std::string> PercentDecode(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%') {
+      if (i + 2 >= text.size()) {
+        return Status::InvalidArgument("key URI: truncated percent escape");
+      }
+      unsigned value = 0;
+      auto [end, ec] = std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
+      if (ec != std::errc() || end != text.data() + i + 3) {
+        return Status::InvalidArgument("key URI: bad percent escape");
+      }
+      out += static_cast<char>(value);
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+Result<KeyUri> ParseKeyUri(std::string_view uri) {
+  if (uri.size() > kMaxUriBytes) {
+    return Status::InvalidArgument("key URI is too long");
+  }
+  constexpr std::string_view kScheme = "otpauth://";
+  if (uri.substr(0, kScheme.size()) != kScheme) {
+    return Status::InvalidArgument("key URI must start with otpauth://");
+  }
+  uri.remove_prefix(kScheme.size());
+  size_t slash = uri.find('/');
+  if (slash == std::string_view::npos) {
+    return Status::InvalidArgument("key URI has no label");
+  }
+  KeyUri key;
+  OTPGATE_ASSIGN_OR_RETURN(key.params.kind, ParseOtpKind(uri.substr(0, slash)));
+  uri.remove_prefix(slash + 1);
+  size_t question = uri.find('?');
+  std::string_view label = uri.substr(0, question);
+  std::string_view query = question == std::string_view::npos ? "" : uri.substr(question + 1);
+
+  OTPGATE_ASSIGN_OR_RETURN(std::string decoded_label, PercentDecode(label));
+  size_t colon = decoded_label.find(':');
+  if (colon != std::string::npos) {
+    key.issuer = decoded_label.substr(0, colon);
+    key.account = decoded_label.substr(colon + 1);
+    while (!key.account.empty() && key.account.front() == ' ') key.account.erase(0, 1);
+  } else {
+    key.account = decoded_label;
+  }
+
+  bool have_secret = false;
+  bool have_counter = false;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? "" : query.substr(amp + 1);
+    size_t eq = pair.find('=');
+    if (eq == std::string_view::npos) {
+      continue;
+    }
+    std::string_view name = pair.substr(0, eq);
+    OTPGATE_ASSIGN_OR_RETURN(std::string value, PercentDecode(pair.substr(eq + 1)));
+    if (name == "secret") {
+      auto secret = Base32Decode(value);
+      WipeString(value);
+      if (!secret.ok()) {
+        return Status::InvalidArgument("key URI: secret is not base32");
+      }
+      key.secret = std::move(secret).value();
+      have_secret = true;
+    } else if (name == "issuer") {
+      key.issuer = value;  // the parameter wins over the label prefix
+    } else if (name == "algorithm") {
+      OTPGATE_ASSIGN_OR_RETURN(key.params.algorithm, ParseHashAlgorithm(value));
+    } else if (name == "digits") {
+      OTPGATE_ASSIGN_OR_RETURN(int64_t digits, ParseInteger(value, "digits", 6, 8));
+      key.params.digits = static_cast<int>(digits);
+    } else if (name == "period") {
+      OTPGATE_ASSIGN_OR_RETURN(key.params.period, ParseInteger(value, "period", 1, 86400));
+    } else if (name == "counter") {
+      OTPGATE_ASSIGN_OR_RETURN(int64_t counter,
+                               ParseInteger(value, "counter", 0, INT64_MAX - 1));
+      key.counter = static_cast<uint64_t>(counter);
+      have_counter = true;
+    }
+    // Other parameters (image, ...) are for display and are ignored.
+  }
+  if (!have_secret || key.secret.empty()) {
+    return Status::InvalidArgument("key URI has no secret");
+  }
+  if (key.params.kind == OtpKind::kHotp && !have_counter) {
+    return Status::InvalidArgument("key URI: hotp needs a counter");
+  }
+  OTPGATE_RETURN_IF_ERROR(key.params.Validate());
+  return key;
+}
+
+std::string FormatKeyUri(const KeyUri& key) {
+  std::string uri = "otpauth://";
+  uri += OtpKindName(key.params.kind);
+  uri += '/';
+  if (!key.issuer.empty()) {
+    uri += PercentEncode(key.issuer);
+    uri += ':';
+  }
+  uri += PercentEncode(key.account);
+  uri += "?secret=";
+  uri += Base32Encode(key.secret.span());
+  if (!key.issuer.empty()) {
+    uri += "&issuer=";
+    uri += PercentEncode(key.issuer);
+  }
+  uri += "&algorithm=";
+  uri += HashAlgorithmName(key.params.algorithm);
+  uri += "&digits=";
+  uri += std::to_string(key.params.digits);
+  if (key.params.kind == OtpKind::kTotp) {
+    uri += "&period=";
+    uri += std::to_string(key.params.period);
+  } else {
+    uri += "&counter=";
+    uri += std::to_string(key.counter);
+  }
+  return uri;
+}
+
+}  // namespace otpgate
