@@ -212,6 +212,7 @@ int Main(int argc, char** argv) {
   CLI::App app{"otpgate: one-time password second factor for PAM and RADIUS"};
   app.set_version_flag("--version", "otpgate 0.1.0");
   app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the subcommand
   app.add_option_function<std::string>(
          "-c,--config", [&](const std::string& v) { g.config_path = v; g.config_given = true; },
          "configuration file (default /etc/otpgate/otpgate.conf)");

@@ -1,0 +1,393 @@
+#include "otpgate/operations.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include "otpgate/base32.h"
+#include "test_util.h"
+
+namespace otpgate {
+namespace {
+
+using testing::Bytes;
+using testing::TempDir;
+
+constexpr int64_t kStart = 1'800'000'000;  // a multiple of 30
+const char kSecret[] = "12345678901234567890";
+
+class OperationsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_ = testing::TestConfig(dir_);
+    ASSERT_TRUE(InitializeDeployment(config_).ok());
+    service_ = OtpService::Open(config_, clock_).value();
+    Provision("VSST00000001");
+  }
+
+  void Provision(const std::string& id, OtpParams params = {}, const char* secret = kSecret) {
+    TokenSpec spec;
+    spec.credential_id = id;
+    spec.params = params;
+    ASSERT_TRUE(service_->Provision(spec, Bytes(secret)).ok());
+  }
+
+  // The code the token shows `steps` steps from now.
+  std::string Code(int steps = 0, int digits = 6) {
+    OtpParams params;
+    params.digits = digits;
+    return GenerateTotp(params, Bytes(kSecret), clock_.Now() + 30 * steps).value();
+  }
+
+  Decision VerifyAlice(const std::string& code) {
+    auto verdict = service_->Verify("alice", code);
+    EXPECT_TRUE(verdict.ok()) << verdict.status().ToString();
+    return verdict.ok() ? verdict->decision : Decision::kNoToken;
+  }
+
+  void RegisterAlice() {
+    auto verdict = service_->Register("alice", "VSST00000001", Code());
+    ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
+    ASSERT_EQ(verdict->decision, Decision::kAccept);
+    clock_.Advance(30);
+  }
+
+  TokenInfo Info(const std::string& id = "VSST00000001") { return service_->Show(id).value(); }
+
+  TempDir dir_;
+  Config config_;
+  ManualClock clock_{kStart};
+  std::unique_ptr<OtpService> service_;
+};
+
+TEST_F(OperationsTest, TheThreeBankFlows) {
+  // No token yet: the caller's "optional service" policy decides.
+  EXPECT_EQ(VerifyAlice(Code()), Decision::kNoToken);
+  // 1. Register.
+  auto reg = service_->Register("alice", "VSST00000001", Code());
+  ASSERT_TRUE(reg.ok());
+  EXPECT_EQ(reg->decision, Decision::kAccept);
+  EXPECT_EQ(Info().state, TokenState::kActive);
+  EXPECT_EQ(Info().owner, "alice");
+  // The registration code is consumed.
+  EXPECT_EQ(VerifyAlice(Code()), Decision::kReplay);
+  // 2. Login with the next code.
+  clock_.Advance(30);
+  EXPECT_EQ(VerifyAlice(Code()), Decision::kAccept);
+  EXPECT_EQ(VerifyAlice(Code()), Decision::kReplay);
+  // 3. Stop.
+  clock_.Advance(30);
+  auto stop = service_->Stop("alice", Code());
+  ASSERT_TRUE(stop.ok());
+  EXPECT_EQ(stop->decision, Decision::kAccept);
+  EXPECT_EQ(Info().state, TokenState::kUnassigned);
+  EXPECT_EQ(Info().owner, "");
+  EXPECT_EQ(VerifyAlice(Code(1)), Decision::kNoToken);
+  // The stop code cannot re-register the token (replay mark kept).
+  auto again = service_->Register("alice", "VSST00000001", Code());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->decision, Decision::kReplay);
+}
+
+TEST_F(OperationsTest, WindowAndDriftLearning) {
+  RegisterAlice();
+  EXPECT_EQ(VerifyAlice(Code(2)), Decision::kReject) << "outside +-1";
+  EXPECT_EQ(VerifyAlice(Code(1)), Decision::kAccept) << "inside +1";
+  EXPECT_EQ(Info().drift, 1);
+  // The window now centres on the learnt drift: +2 steps is reachable.
+  clock_.Advance(30);
+  EXPECT_EQ(VerifyAlice(Code(2)), Decision::kAccept);
+  EXPECT_EQ(Info().drift, 2);
+  EXPECT_EQ(VerifyAlice(Code(1)), Decision::kReplay) << "in the window, behind the mark";
+  EXPECT_EQ(VerifyAlice(Code(-1)), Decision::kReject) << "outside the drifted window";
+}
+
+TEST_F(OperationsTest, LockoutWithBackoffAndUnlock) {
+  RegisterAlice();
+  const char* wrong[] = {"000001", "000002", "000003", "000004"};
+  for (const char* w : wrong) EXPECT_EQ(VerifyAlice(w), Decision::kReject);
+  EXPECT_EQ(Info().failures, 4u);
+  // The same wrong code again counts once.
+  EXPECT_EQ(VerifyAlice("000004"), Decision::kReject);
+  EXPECT_EQ(Info().failures, 4u);
+  EXPECT_EQ(VerifyAlice("000005"), Decision::kReject);
+  EXPECT_EQ(Info().failures, 5u);
+  EXPECT_EQ(Info().lock_until, clock_.Now() + 60);
+  // Locked: even the correct code is refused and not consumed.
+  std::string good = Code();
+  EXPECT_EQ(VerifyAlice(good), Decision::kLocked);
+  EXPECT_EQ(Info().failures, 5u);
+  // After the lock expires the next failure locks for twice as long.
+  clock_.Advance(61);
+  EXPECT_EQ(VerifyAlice("000006"), Decision::kReject);
+  EXPECT_EQ(Info().lock_until, clock_.Now() + 120);
+  // Capped at lockout_max_seconds.
+  for (int i = 0; i < 10; ++i) {
+    clock_.Set(Info().lock_until + 1);
+    VerifyAlice("00010" + std::to_string(i));
+  }
+  EXPECT_EQ(Info().lock_until, clock_.Now() + 3600);
+  // Unlock, then the correct code is accepted.
+  ASSERT_TRUE(service_->Unlock("VSST00000001").ok());
+  EXPECT_EQ(Info().failures, 0u);
+  EXPECT_EQ(VerifyAlice(Code()), Decision::kAccept);
+}
+
+TEST_F(OperationsTest, SuccessResetsFailures) {
+  RegisterAlice();
+  VerifyAlice("000001");
+  VerifyAlice("000002");
+  EXPECT_EQ(VerifyAlice(Code()), Decision::kAccept);
+  EXPECT_EQ(Info().failures, 0u);
+}
+
+TEST_F(OperationsTest, RegisterErrors) {
+  auto unknown = service_->Register("alice", "VSST99999999", Code());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
+  auto bad_id = service_->Register("alice", "VSST_1", Code());
+  EXPECT_EQ(bad_id.status().code(), StatusCode::kInvalidArgument);
+  RegisterAlice();
+  auto taken = service_->Register("bob", "VSST00000001", Code());
+  EXPECT_EQ(taken.status().code(), StatusCode::kAlreadyBound);
+  EXPECT_NE(taken.status().message().find("another user"), std::string::npos);
+  auto mine = service_->Register("alice", "VSST00000001", Code());
+  EXPECT_EQ(mine.status().code(), StatusCode::kAlreadyBound);
+  EXPECT_EQ(Info().owner, "alice");
+}
+
+TEST_F(OperationsTest, RegisterAcceptsFullWidthInput) {
+  std::string code = Code();
+  std::string full_width;
+  for (char c : code) full_width += "\xef\xbc" + std::string(1, static_cast<char>(0x90 + (c - '0')));
+  auto verdict = service_->Register("alice", "ｖｓｓｔ－００００ ０００１", full_width);
+  ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
+  EXPECT_EQ(verdict->decision, Decision::kAccept);
+}
+
+TEST_F(OperationsTest, WrongCodeAtRegistrationCountsAndDoesNotBind) {
+  auto verdict = service_->Register("alice", "VSST00000001", "000000");
+  ASSERT_TRUE(verdict.ok());
+  EXPECT_EQ(verdict->decision, Decision::kReject);
+  EXPECT_EQ(Info().state, TokenState::kUnassigned);
+  EXPECT_EQ(Info().failures, 1u);
+}
+
+TEST_F(OperationsTest, MalformedInputChangesNothing) {
+  RegisterAlice();
+  TokenInfo before = Info();
+  for (const std::string& bad : {std::string("12345"), std::string("1234567890"),
+                                 std::string("abcdef"), std::string(100000, '1'),
+                                 std::string("12\x00" "3456", 7)}) {
+    auto verdict = service_->Verify("alice", bad);
+    EXPECT_EQ(verdict.status().code(), StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(service_->Verify("alice", "1234567").status().code(), StatusCode::kInvalidArgument)
+      << "7 digits for a 6-digit token";
+  EXPECT_EQ(service_->Verify("", Code()).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(service_->Verify(std::string(300, 'u'), Code()).status().code(),
+            StatusCode::kInvalidArgument);
+  TokenInfo after = Info();
+  EXPECT_EQ(after.failures, before.failures);
+  EXPECT_EQ(after.last_accepted, before.last_accepted);
+}
+
+TEST_F(OperationsTest, DisabledTokenRefusesAndDoesNotFallBackToNoToken) {
+  RegisterAlice();
+  ASSERT_TRUE(service_->SetEnabled("VSST00000001", false).ok());
+  EXPECT_EQ(VerifyAlice(Code()), Decision::kReject);
+  ASSERT_TRUE(service_->SetEnabled("VSST00000001", true).ok());
+  EXPECT_EQ(VerifyAlice(Code()), Decision::kAccept);
+}
+
+TEST_F(OperationsTest, SeveralTokensAnyOneAccepts) {
+  RegisterAlice();
+  OtpParams eight;
+  eight.digits = 8;
+  Provision("VSST00000002", eight, "abcdefghijabcdefghij");
+  ASSERT_TRUE(service_->Assign("VSST00000002", "alice").ok());
+  EXPECT_EQ(service_->List("alice").value().size(), 2u);
+  EXPECT_EQ(VerifyAlice(Code()), Decision::kAccept);
+  std::string other = GenerateTotp(eight, Bytes("abcdefghijabcdefghij"), clock_.Now()).value();
+  EXPECT_EQ(VerifyAlice(other), Decision::kAccept);
+  EXPECT_EQ(service_->ExpectedDigits("alice").value(), 8);
+}
+
+TEST_F(OperationsTest, HotpLookAheadReplayAndResync) {
+  OtpParams hotp;
+  hotp.kind = OtpKind::kHotp;
+  Provision("HOTP00000001", hotp);
+  ASSERT_TRUE(service_->Assign("HOTP00000001", "carol").ok());
+  // RFC 4226 Appendix D: counter 0..9.
+  auto verify = [&](const char* code) { return service_->Verify("carol", code).value().decision; };
+  EXPECT_EQ(verify("755224"), Decision::kAccept);   // 0
+  EXPECT_EQ(verify("755224"), Decision::kReplay);
+  EXPECT_EQ(verify("338314"), Decision::kAccept);   // 4: within look-ahead
+  EXPECT_EQ(verify("969429"), Decision::kReject);   // 3: behind the mark, not the last one
+  // Resync far ahead: counters 500 and 501.
+  SecretBytes secret = Bytes(kSecret);
+  std::string c500 = GenerateHotp(HashAlgorithm::kSha1, secret, 500, 6).value();
+  std::string c501 = GenerateHotp(HashAlgorithm::kSha1, secret, 501, 6).value();
+  std::string c502 = GenerateHotp(HashAlgorithm::kSha1, secret, 502, 6).value();
+  EXPECT_EQ(verify(c502.c_str()), Decision::kReject);
+  auto resync = service_->Resync("HOTP00000001", c500, c501);
+  ASSERT_TRUE(resync.ok());
+  EXPECT_EQ(resync->decision, Decision::kAccept);
+  EXPECT_EQ(Info("HOTP00000001").last_accepted, 501);
+  EXPECT_EQ(verify(c502.c_str()), Decision::kAccept);
+  EXPECT_EQ(service_->Resync("HOTP00000001", c500, c501)->decision, Decision::kReject)
+      << "a resync pair behind the mark is not searched";
+}
+
+TEST_F(OperationsTest, TotpResyncFromTwoConsecutiveCodes) {
+  RegisterAlice();
+  // The token's clock runs 8 minutes (16 steps) fast.
+  auto resync = service_->Resync("VSST00000001", Code(16), Code(17));
+  ASSERT_TRUE(resync.ok());
+  EXPECT_EQ(resync->decision, Decision::kAccept);
+  EXPECT_EQ(Info().drift, 17);
+  clock_.Advance(30);
+  EXPECT_EQ(VerifyAlice(Code(17)), Decision::kAccept);
+  // Beyond +-10 minutes: not found.
+  EXPECT_EQ(service_->Resync("VSST00000001", Code(40), Code(41))->decision, Decision::kReject);
+}
+
+TEST_F(OperationsTest, ExpiredTokenCannotBeRegisteredOrUsed) {
+  TokenSpec spec;
+  spec.credential_id = "VSST00000009";
+  spec.valid_until = kStart - 1;
+  ASSERT_TRUE(service_->Provision(spec, Bytes(kSecret)).ok());
+  auto verdict = service_->Register("dave", "VSST00000009", Code());
+  EXPECT_EQ(verdict.status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(OperationsTest, ProvisionRefusesDuplicatesAndShortSecrets) {
+  TokenSpec spec;
+  spec.credential_id = "VSST00000001";
+  EXPECT_EQ(service_->Provision(spec, Bytes(kSecret)).code(), StatusCode::kAlreadyExists);
+  spec.credential_id = "VSST00000003";
+  EXPECT_EQ(service_->Provision(spec, Bytes("short")).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(service_->Show("VSST00000003").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(OperationsTest, DeleteRemovesTokenAndUserIndex) {
+  RegisterAlice();
+  ASSERT_TRUE(service_->Delete("VSST00000001").ok());
+  EXPECT_EQ(VerifyAlice(Code()), Decision::kNoToken);
+  EXPECT_EQ(service_->Delete("VSST00000001").code(), StatusCode::kNotFound);
+}
+
+TEST_F(OperationsTest, WrongMasterKeyIsToldApart) {
+  Config other = config_;
+  other.master_key = dir_.File("other.key");
+  ASSERT_TRUE(MasterKey::Create(other.master_key).ok());
+  auto service = OtpService::Open(other, clock_);
+  EXPECT_EQ(service.status().code(), StatusCode::kWrongKey);
+}
+
+TEST_F(OperationsTest, SecretsAreNotInTheStoreInClear) {
+  std::ifstream in(dir_.File("store/data.mdb"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(bytes.find(kSecret), std::string::npos);
+  EXPECT_NE(bytes.find("VSST00000001"), std::string::npos);
+}
+
+TEST_F(OperationsTest, RevealedSecretMatches) {
+  EXPECT_TRUE(service_->RevealSecret("VSST00000001").value() == Bytes(kSecret));
+}
+
+class RecordingSink : public AuditSink {
+ public:
+  void Record(const AuditEvent& e) override {
+    lines.push_back(std::string(e.action) + " " + std::string(e.user) + " " +
+                    std::string(e.credential_id) + " " + std::string(e.outcome) + " " +
+                    std::string(e.detail));
+  }
+  std::vector<std::string> lines;
+};
+
+TEST_F(OperationsTest, AuditTrailNeverCarriesTheCode) {
+  RecordingSink sink;
+  service_->set_audit_sink(&sink);
+  std::string code = Code();
+  ASSERT_TRUE(service_->Register("alice", "VSST00000001", code).ok());
+  ASSERT_TRUE(service_->Verify("alice", code).ok());
+  ASSERT_TRUE(service_->Verify("alice", "12345x").status().code() == StatusCode::kInvalidArgument);
+  ASSERT_EQ(sink.lines.size(), 3u);
+  EXPECT_EQ(sink.lines[0].rfind("register alice VSST00000001 accept", 0), 0u) << sink.lines[0];
+  EXPECT_EQ(sink.lines[1].rfind("verify alice VSST00000001 replay", 0), 0u) << sink.lines[1];
+  for (const std::string& line : sink.lines) {
+    EXPECT_EQ(line.find(code), std::string::npos) << line;
+    EXPECT_EQ(line.find("12345x"), std::string::npos) << line;
+  }
+}
+
+// Several processes race the same valid code: exactly one wins.
+TEST_F(OperationsTest, ConcurrentProcessesSameCodeExactlyOneAccepts) {
+  RegisterAlice();
+  service_.reset();
+  std::string code = Code();
+  constexpr int kProcesses = 8;
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);  // children block on it so they start together
+  std::vector<pid_t> children;
+  for (int i = 0; i < kProcesses; ++i) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::close(pipe_fds[1]);
+      auto service = OtpService::Open(config_, clock_);
+      char go;
+      if (::read(pipe_fds[0], &go, 1) < 0) _exit(99);
+      if (!service.ok()) _exit(98);
+      auto verdict = (*service)->Verify("alice", code);
+      if (!verdict.ok()) _exit(97);
+      _exit(verdict->decision == Decision::kAccept ? 0 : 1);
+    }
+    children.push_back(pid);
+  }
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);  // EOF releases every child at once
+  int accepted = 0, refused = 0;
+  for (pid_t pid : children) {
+    int wstatus = 0;
+    ::waitpid(pid, &wstatus, 0);
+    ASSERT_TRUE(WIFEXITED(wstatus));
+    int code_exit = WEXITSTATUS(wstatus);
+    ASSERT_LE(code_exit, 1) << "child failed with " << code_exit;
+    (code_exit == 0 ? accepted : refused)++;
+  }
+  EXPECT_EQ(accepted, 1);
+  EXPECT_EQ(refused, kProcesses - 1);
+}
+
+// Threads in one process (radiusd's model) share one service.
+TEST_F(OperationsTest, ConcurrentThreadsSameCodeExactlyOneAccepts) {
+  RegisterAlice();
+  std::string code = Code();
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&] {
+      auto verdict = service_->Verify("alice", code);
+      if (verdict.ok() && verdict->decision == Decision::kAccept) ++accepted;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(accepted.load(), 1);
+}
+
+TEST(OperationsOpenTest, MissingStoreOrKeyFailsClosed) {
+  TempDir dir;
+  Config config = testing::TestConfig(dir);
+  ManualClock clock(kStart);
+  EXPECT_EQ(OtpService::Open(config, clock).status().code(), StatusCode::kUnavailable);
+  ASSERT_TRUE(MasterKey::Create(config.master_key).ok());
+  EXPECT_EQ(OtpService::Open(config, clock).status().code(), StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace otpgate

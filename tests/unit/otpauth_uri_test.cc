@@ -1,0 +1,69 @@
+#include "otpgate/otpauth_uri.h"
+
+#include <gtest/gtest.h>
+
+#include "otpgate/base32.h"
+
+namespace otpgate {
+namespace {
+
+TEST(KeyUriTest, ParsesFullTotpUri) {
+  auto key = ParseKeyUri(
+      "otpauth://totp/Example%20Bank:VSST12345678?secret=JBSWY3DPEHPK3PXP&issuer=Example%20Bank"
+      "&algorithm=SHA256&digits=8&period=60");
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  EXPECT_EQ(key->params.kind, OtpKind::kTotp);
+  EXPECT_EQ(key->params.algorithm, HashAlgorithm::kSha256);
+  EXPECT_EQ(key->params.digits, 8);
+  EXPECT_EQ(key->params.period, 60);
+  EXPECT_EQ(key->issuer, "Example Bank");
+  EXPECT_EQ(key->account, "VSST12345678");
+  EXPECT_EQ(Base32Encode(key->secret.span()), "JBSWY3DPEHPK3PXP");
+}
+
+TEST(KeyUriTest, DefaultsAndHotpCounter) {
+  auto key = ParseKeyUri("otpauth://totp/alice?secret=JBSWY3DPEHPK3PXP");
+  ASSERT_TRUE(key.ok());
+  EXPECT_EQ(key->params.digits, 6);
+  EXPECT_EQ(key->params.period, 30);
+  EXPECT_EQ(key->params.algorithm, HashAlgorithm::kSha1);
+  auto hotp = ParseKeyUri("otpauth://hotp/x:y?secret=JBSWY3DPEHPK3PXP&counter=42");
+  ASSERT_TRUE(hotp.ok());
+  EXPECT_EQ(hotp->counter, 42u);
+  EXPECT_FALSE(ParseKeyUri("otpauth://hotp/x?secret=JBSWY3DPEHPK3PXP").ok());
+}
+
+TEST(KeyUriTest, RoundTrip) {
+  KeyUri key;
+  key.params.kind = OtpKind::kHotp;
+  key.params.algorithm = HashAlgorithm::kSha512;
+  key.params.digits = 7;
+  key.issuer = "信用組合 Bank";
+  key.account = "VSST00000001";
+  key.counter = 9;
+  key.secret = Base32Decode("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").value();
+  auto parsed = ParseKeyUri(FormatKeyUri(key));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->issuer, key.issuer);
+  EXPECT_EQ(parsed->account, key.account);
+  EXPECT_EQ(parsed->counter, 9u);
+  EXPECT_EQ(parsed->params.digits, 7);
+  EXPECT_EQ(parsed->params.algorithm, HashAlgorithm::kSha512);
+  EXPECT_TRUE(parsed->secret == key.secret);
+}
+
+TEST(KeyUriTest, RejectsMalformed) {
+  for (const char* bad : {"http://totp/x?secret=JBSWY3DP", "otpauth://totp/x",
+                          "otpauth://totp/x?secret=", "otpauth://totp/x?secret=!!!",
+                          "otpauth://motp/x?secret=JBSWY3DPEHPK3PXP",
+                          "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&digits=9",
+                          "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&period=0",
+                          "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&algorithm=MD5",
+                          "otpauth://totp/x%2?secret=JBSWY3DPEHPK3PXP", "otpauth://"}) {
+    EXPECT_FALSE(ParseKeyUri(bad).ok()) << bad;
+  }
+  EXPECT_FALSE(ParseKeyUri("otpauth://totp/x?secret=" + std::string(5000, 'A')).ok());
+}
+
+}  // namespace
+}  // namespace otpgate
