@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages otpgate needs to build, test and demo,
+# skipping those already installed. Sourced by test.sh and demo.sh.
+# Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+OTPGATE_BUILD_PACKAGES=(
+  build-essential cmake pkg-config
+  libssl-dev liblmdb-dev libpam0g-dev libqrencode-dev libcli11-dev libxml2-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # FreeRADIUS module: headers, and dpkg-dev to unpack the missing ones
+  freeradius freeradius-utils libfreeradius-dev libtalloc-dev libpcre3-dev dpkg-dev
+)
+OTPGATE_TEST_PACKAGES=(
+  oathtool lmdb-utils python3
+  libpam-wrapper pamtester libpam-modules libpam-oath
+)
+
+otpgate_missing_packages() {
+  local pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || echo "$pkg"
+  done
+}
+
+otpgate_install_deps() {
+  local missing
+  missing=$(otpgate_missing_packages "${OTPGATE_BUILD_PACKAGES[@]}" "${OTPGATE_TEST_PACKAGES[@]}")
+  [ -z "$missing" ] && return 0
+  echo "otpgate: installing missing packages:" $missing
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  # freeradius' postinst tries to start the service; on machines without
+  # systemd that must not fail the install.
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  # shellcheck disable=SC2086
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  otpgate_install_deps
+fi
