@@ -225,11 +225,12 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     if (!options_.create && !DataFileExists()) {
       return Status::Unavailable("store " + path_ + " is not initialised (run otpgate init)");
     }
+    OTPGATE_RETURN_IF_ERROR(CheckFilesBeforeOpen());
     rc = mdb_env_open(env_, path_.c_str(), flags, 0600);
     if (rc != 0) {
       return LmdbError(rc, "opening store " + path_);
     }
-    OTPGATE_RETURN_IF_ERROR(CheckFiles());
+    OTPGATE_RETURN_IF_ERROR(CheckFilesAfterOpen());
     MDB_envinfo info;
     if (mdb_env_info(env_, &info) == 0) {
       map_size_ = info.me_mapsize;  // another process may have grown it
@@ -263,14 +264,36 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     return CheckOwnerAndMode(dir.get(), path_, "store directory", 077);
   }
 
-  Status CheckFiles() {
+  // Refuses store files that group or others can access. Before
+  // mdb_env_open we may open and close the files freely; afterwards we must
+  // not: closing any descriptor of lock.mdb would drop this process's POSIX
+  // lock on it, and the next process to open the store would then believe it
+  // is alone and reinitialise the lock table under a running writer (two
+  // writers at once). After opening, only LMDB's own descriptor and stat().
+  Status CheckFilesBeforeOpen() {
     for (const char* name : {"/data.mdb", "/lock.mdb"}) {
       std::string file = path_ + name;
       UniqueFd fd(::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
       if (!fd) {
+        if (errno == ENOENT) continue;  // created by mdb_env_open with mode 0600
         return Status::Unavailable("store file " + file + ": " + std::strerror(errno));
       }
       OTPGATE_RETURN_IF_ERROR(CheckOwnerAndMode(fd.get(), file, "store file", 077));
+    }
+    return Status::Ok();
+  }
+
+  Status CheckFilesAfterOpen() {
+    int data_fd = -1;
+    if (mdb_env_get_fd(env_, &data_fd) == 0) {
+      OTPGATE_RETURN_IF_ERROR(
+          CheckOwnerAndMode(data_fd, path_ + "/data.mdb", "store file", 077));
+    }
+    struct stat st;
+    std::string lock_file = path_ + "/lock.mdb";
+    if (::lstat(lock_file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
+      return Status::PermissionDenied("store file " + lock_file +
+                                      " must be a regular file with mode 0600");
     }
     return Status::Ok();
   }
