@@ -154,9 +154,9 @@ __attribute__((visibility("default"))) int otpgate_code_digits(otpgate_handle* h
   }
   int digits = 6;
   Guarded(nullptr, [&] {
-    auto expected = handle->service->ExpectedDigits(user);
-    if (expected.ok() && expected->has_value()) {
-      digits = **expected;
+    auto state = handle->service->GetUserState(user);
+    if (state.ok() && state->digits.has_value()) {
+      digits = *state->digits;
     }
     return 0;
   });

@@ -87,6 +87,8 @@ const std::vector<OptionRow>& Rows() {
           "prompt for the code"),
       Str("token_prompt", OptionType::kString, "Token ID (credential ID): ",
           &Config::token_prompt, "prompt for the credential ID when registering"),
+      Int("fail_delay_ms", "2000", 0, 10000, &Config::fail_delay_ms,
+          "PAM: minimum delay after a failed authentication (pam_fail_delay)"),
       Bool("debug", &Config::debug, "log each decision at debug level"),
       Bool("split", &Config::split, "the code is appended to the password (one field)"),
       Bool("use_first_pass", &Config::use_first_pass,

@@ -231,6 +231,13 @@ Result<Verdict> OtpService::Register(std::string_view user, std::string_view raw
   Verdict verdict;
   Status status = store_->Write([&](Txn& txn) -> Status {
     OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(*id));
+    // Self-service registration is for users without a token: otherwise
+    // anyone holding the password could add their own token and bypass the
+    // one the customer has. Further tokens are an administrator's `assign`.
+    OTPGATE_ASSIGN_OR_RETURN(std::vector<std::string> bound, txn.UserTokens(user));
+    if (!bound.empty() && record.owner != user) {
+      return Status::AlreadyBound("user already has a registered token (stop it first)");
+    }
     if (record.state != TokenState::kUnassigned) {
       return record.owner == user
                  ? Status::AlreadyBound("token " + *id + " is already registered to this user")
@@ -296,21 +303,28 @@ Result<Verdict> OtpService::Stop(std::string_view user, std::string_view raw_cod
   return verdict;
 }
 
-Result<std::optional<int>> OtpService::ExpectedDigits(std::string_view user) {
+Result<OtpService::UserState> OtpService::GetUserState(std::string_view user) {
   OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
-  std::optional<int> digits;
+  const int64_t now = clock_.Now();
+  UserState state;
   OTPGATE_RETURN_IF_ERROR(store_->Read([&](Txn& txn) -> Status {
-    digits.reset();
+    state = UserState();
     OTPGATE_ASSIGN_OR_RETURN(std::vector<std::string> ids, txn.UserTokens(user));
     for (const std::string& id : ids) {
       OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(id));
-      if (record.state == TokenState::kActive) {
-        digits = std::max(digits.value_or(0), record.params.digits);
+      ++state.bound_tokens;
+      if (record.state != TokenState::kActive) continue;
+      ++state.active_tokens;
+      state.digits = std::max(state.digits.value_or(0), record.params.digits);
+      if (record.LockedAt(now)) {
+        ++state.locked_tokens;
+        state.lock_until = state.lock_until == 0 ? record.lock_until
+                                                 : std::min(state.lock_until, record.lock_until);
       }
     }
     return Status::Ok();
   }));
-  return digits;
+  return state;
 }
 
 namespace {

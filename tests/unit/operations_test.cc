@@ -118,6 +118,7 @@ TEST_F(OperationsTest, LockoutWithBackoffAndUnlock) {
   EXPECT_EQ(VerifyAlice("000005"), Decision::kReject);
   EXPECT_EQ(Info().failures, 5u);
   EXPECT_EQ(Info().lock_until, clock_.Now() + 60);
+  EXPECT_TRUE(service_->GetUserState("alice").value().locked());
   // Locked: even the correct code is refused and not consumed.
   std::string good = Code();
   EXPECT_EQ(VerifyAlice(good), Decision::kLocked);
@@ -158,6 +159,15 @@ TEST_F(OperationsTest, RegisterErrors) {
   auto mine = service_->Register("alice", "VSST00000001", Code());
   EXPECT_EQ(mine.status().code(), StatusCode::kAlreadyBound);
   EXPECT_EQ(Info().owner, "alice");
+}
+
+TEST_F(OperationsTest, EnrolledUserCannotSelfRegisterASecondToken) {
+  RegisterAlice();
+  Provision("VSST00000002");
+  auto second = service_->Register("alice", "VSST00000002", Code());
+  EXPECT_EQ(second.status().code(), StatusCode::kAlreadyBound);
+  EXPECT_EQ(Info("VSST00000002").state, TokenState::kUnassigned);
+  EXPECT_EQ(Info("VSST00000002").failures, 0u) << "nothing changed";
 }
 
 TEST_F(OperationsTest, RegisterAcceptsFullWidthInput) {
@@ -214,7 +224,10 @@ TEST_F(OperationsTest, SeveralTokensAnyOneAccepts) {
   EXPECT_EQ(VerifyAlice(Code()), Decision::kAccept);
   std::string other = GenerateTotp(eight, Bytes("abcdefghijabcdefghij"), clock_.Now()).value();
   EXPECT_EQ(VerifyAlice(other), Decision::kAccept);
-  EXPECT_EQ(service_->ExpectedDigits("alice").value(), 8);
+  auto state = service_->GetUserState("alice").value();
+  EXPECT_EQ(state.digits, 8);
+  EXPECT_EQ(state.active_tokens, 2);
+  EXPECT_FALSE(state.locked());
 }
 
 TEST_F(OperationsTest, HotpLookAheadReplayAndResync) {

@@ -46,6 +46,7 @@ struct Config {
   UnenrolledPolicy unenrolled = UnenrolledPolicy::kAllow;
   std::string prompt = "One-time password: ";
   std::string token_prompt = "Token ID (credential ID): ";
+  int fail_delay_ms = 2000;  // PAM: pam_fail_delay on failure
   bool debug = false;
   bool split = false;
   bool use_first_pass = false;

@@ -103,16 +103,27 @@ class OtpService {
   Result<Verdict> Verify(std::string_view user, std::string_view code);
   // Registration: binds an unassigned token to the user if `code` is valid
   // for it (the code is consumed). kNotFound for an unknown token,
-  // kAlreadyBound if it is bound, kFailedPrecondition if disabled/expired.
+  // kAlreadyBound if the token is bound or the user already holds a token
+  // (a second token is the administrator's Assign), kFailedPrecondition if
+  // the token has expired.
   Result<Verdict> Register(std::string_view user, std::string_view credential_id,
                            std::string_view code);
   // Stop: a valid current code of one of the user's tokens unbinds that token.
   Result<Verdict> Stop(std::string_view user, std::string_view code);
 
-  // Digits of the codes the user's active tokens expect (the largest, if
-  // they differ), or nullopt if the user has none: lets a front end split a
-  // password+code field (PAM `split`, RADIUS single-step).
-  Result<std::optional<int>> ExpectedDigits(std::string_view user);
+  // What a front end needs before it prompts (a read-only transaction).
+  struct UserState {
+    int bound_tokens = 0;   // active or disabled
+    int active_tokens = 0;
+    int locked_tokens = 0;  // active and locked now
+    int64_t lock_until = 0; // earliest unlock among locked active tokens
+    // Digits of the codes the active tokens expect (the largest if they
+    // differ): lets a front end split a password+code field.
+    std::optional<int> digits;
+    bool enrolled() const { return bound_tokens > 0; }
+    bool locked() const { return active_tokens > 0 && locked_tokens == active_tokens; }
+  };
+  Result<UserState> GetUserState(std::string_view user);
 
   // --- Administration. ---
 

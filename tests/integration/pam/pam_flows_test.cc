@@ -1,0 +1,352 @@
+// pam_otpgate.so through real libpam (pam_wrapper): the bank's three flows,
+// policies, bad input, split mode, lockout safety, races and fail-closed.
+// Each authentication runs in its own process (pam_driver) like a login does.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <security/pam_appl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "otpgate/operations.h"
+#include "../../unit/test_util.h"
+
+namespace otpgate {
+namespace {
+
+using testing::Bytes;
+using testing::TempDir;
+
+const char kSecret[] = "12345678901234567890";
+const char kPassword[] = "secretpw";
+
+struct PamRun {
+  int rc = -1;
+  std::string output;
+  bool Saw(const std::string& text) const { return output.find(text) != std::string::npos; }
+};
+
+class PamFlowsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_ = testing::TestConfig(dir_);
+    ASSERT_TRUE(InitializeDeployment(config_).ok());
+    service_ = OtpService::Open(config_, clock_).value();
+    for (const char* id : {"VSST12345678", "VSST00000002"}) {
+      TokenSpec spec;
+      spec.credential_id = id;
+      ASSERT_TRUE(service_->Provision(spec, Bytes(kSecret)).ok());
+    }
+    services_ = dir_.File("pam.d");
+    ::mkdir(services_.c_str(), 0755);
+    WriteService("other", "auth required pam_deny.so\naccount required pam_deny.so\n");
+    std::string first = std::string("auth requisite pam_exec.so expose_authtok quiet ") +
+                        OTPGATE_TEST_SOURCE_DIR "/check_password.sh " + kPassword + "\n";
+    // The bank's front-end services: password first (requisite), then OTP.
+    WriteService("otp-login", first + Module("action=login") + Account());
+    WriteService("otp-login-deny", first + Module("action=login unenrolled=deny"));
+    WriteService("otp-register", first + Module("action=register"));
+    WriteService("otp-stop", first + Module("action=stop"));
+    WriteService("otp-first-login-enrolls", first + Module("unenrolled=register"));
+    WriteService("otp-split", Module("split", "requisite") + first + Module("action=login"));
+    WriteService("otp-only", Module("") + Account());
+    WriteService("otp-badopt", Module("windwo=3"));
+  }
+
+  std::string Module(const std::string& args, const std::string& control = "required") {
+    return "auth " + control + " " OTPGATE_PAM_MODULE " store=" + config_.store +
+           " master_key=" + config_.master_key + " fail_delay_ms=0 " + args + "\n";
+  }
+  std::string Account() {
+    return "account required " OTPGATE_PAM_MODULE " store=" + config_.store +
+           " master_key=" + config_.master_key + "\n";
+  }
+  void WriteService(const std::string& name, const std::string& text) {
+    std::ofstream(services_ + "/" + name) << text;
+  }
+
+  // Runs pam_driver under pam_wrapper, with the given driver arguments.
+  PamRun Drive(const std::vector<std::string>& args) {
+    int out[2];
+    EXPECT_EQ(::pipe(out), 0);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::dup2(out[1], 1);
+      ::dup2(out[1], 2);
+      ::close(out[0]);
+      std::vector<std::string> env_strings = {"LD_PRELOAD=libpam_wrapper.so", "PAM_WRAPPER=1",
+                                              "PAM_WRAPPER_SERVICE_DIR=" + services_,
+                                              "PATH=/usr/bin:/bin"};
+      std::vector<char*> env;
+      for (auto& e : env_strings) env.push_back(e.data());
+      env.push_back(nullptr);
+      std::vector<std::string> argv_strings = {OTPGATE_PAM_DRIVER};
+      argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+      std::vector<char*> argv;
+      for (auto& a : argv_strings) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execve(argv[0], argv.data(), env.data());
+      _exit(127);
+    }
+    ::close(out[1]);
+    PamRun run;
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::read(out[0], buffer, sizeof(buffer))) > 0) run.output.append(buffer, static_cast<size_t>(n));
+    ::close(out[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    run.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return run;
+  }
+
+  PamRun Login(const std::string& user, const std::vector<std::string>& answers,
+            const std::string& service = "otp-login", std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--service", service, "--user", user};
+    for (const auto& a : answers) {
+      args.push_back("--answer");
+      args.push_back(a);
+    }
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Drive(args);
+  }
+
+  // The next code the token will accept: one step past its replay mark (or
+  // the current step for a fresh token), computed from the secret.
+  std::string NextCode(const std::string& id = "VSST12345678") {
+    TokenInfo info = service_->Show(id).value();
+    int64_t now_step = SystemClock().Now() / 30;
+    int64_t step = std::max(info.last_accepted + 1, now_step);
+    return GenerateHotp(HashAlgorithm::kSha1, Bytes(kSecret), static_cast<uint64_t>(step), 6).value();
+  }
+  TokenInfo Info(const std::string& id = "VSST12345678") { return service_->Show(id).value(); }
+
+  void Register(const std::string& user) {
+    PamRun run = Login(user, {kPassword, "VSST12345678", NextCode()}, "otp-register");
+    ASSERT_EQ(run.rc, PAM_SUCCESS) << run.output;
+  }
+
+  TempDir dir_;
+  Config config_;
+  SystemClock clock_;
+  std::unique_ptr<OtpService> service_;
+  std::string services_;
+};
+
+TEST_F(PamFlowsTest, RegisterLoginReplayLockoutUnlockStop) {
+  // Before registration: the optional service lets the password decide.
+  PamRun run = Login("alice", {kPassword});
+  EXPECT_EQ(run.rc, PAM_SUCCESS) << run.output;
+  EXPECT_FALSE(run.Saw("One-time password")) << "no OTP prompt for an unenrolled user";
+  EXPECT_EQ(Login("alice", {kPassword}, "otp-login-deny").rc, PAM_AUTH_ERR);
+
+  // Register: password, token ID (echo on), code (echo off).
+  std::string code = NextCode();
+  run = Login("alice", {kPassword, "VSST12345678", code}, "otp-register");
+  EXPECT_EQ(run.rc, PAM_SUCCESS) << run.output;
+  EXPECT_TRUE(run.Saw("PROMPT_ECHO_ON Token ID (credential ID): ")) << run.output;
+  EXPECT_TRUE(run.Saw("PROMPT_ECHO_OFF One-time password: ")) << run.output;
+  EXPECT_TRUE(run.Saw("INFO One-time password registration is complete.")) << run.output;
+  EXPECT_EQ(Info().owner, "alice");
+
+  // Login with the current code; the same code again is refused.
+  code = NextCode();
+  run = Login("alice", {kPassword, code});
+  EXPECT_EQ(run.rc, PAM_SUCCESS) << run.output;
+  EXPECT_EQ(Login("alice", {kPassword, code}).rc, PAM_AUTH_ERR);
+  // Without a code there is no login.
+  EXPECT_EQ(Login("alice", {kPassword}).rc, PAM_CONV_ERR);
+
+  // Wrong codes until locked (the replay above was failure 1).
+  for (const char* wrong : {"000001", "000002", "000003", "000004"}) {
+    EXPECT_EQ(Login("alice", {kPassword, wrong}).rc, PAM_AUTH_ERR) << wrong;
+  }
+  run = Login("alice", {kPassword, NextCode()});
+  EXPECT_EQ(run.rc, PAM_MAXTRIES) << run.output;
+  EXPECT_FALSE(run.Saw("PROMPT_ECHO_OFF One-time password")) << "locked: no prompt";
+  EXPECT_TRUE(run.Saw("locked")) << run.output;
+  run = Login("alice", {}, "otp-only", {"--acct"});
+  EXPECT_TRUE(run.Saw("acct_mgmt " + std::to_string(PAM_PERM_DENIED))) << run.output;
+
+  // Unlock with the CLI, then log in.
+  std::string unlock = std::string(OTPGATE_CLI) + " --store " + config_.store + " --master-key " +
+                       config_.master_key + " unlock VSST12345678 >/dev/null";
+  ASSERT_EQ(std::system(unlock.c_str()), 0);
+  run = Login("alice", {kPassword, NextCode()}, "otp-login", {"--acct"});
+  EXPECT_EQ(run.rc, PAM_SUCCESS) << run.output;
+  EXPECT_TRUE(run.Saw("acct_mgmt 0")) << run.output;
+
+  // Stop, then login is back to ID + password; with unenrolled=deny it is refused.
+  run = Login("alice", {kPassword, NextCode()}, "otp-stop");
+  EXPECT_EQ(run.rc, PAM_SUCCESS) << run.output;
+  EXPECT_TRUE(run.Saw("INFO One-time password use is stopped")) << run.output;
+  EXPECT_EQ(Info().state, TokenState::kUnassigned);
+  run = Login("alice", {kPassword});
+  EXPECT_EQ(run.rc, PAM_SUCCESS) << run.output;
+  EXPECT_EQ(Login("alice", {kPassword}, "otp-login-deny").rc, PAM_AUTH_ERR);
+}
+
+TEST_F(PamFlowsTest, RegisterBadInput) {
+  Register("alice");
+  // A token bound to someone else.
+  PamRun run = Login("bob", {kPassword, "VSST12345678", NextCode()}, "otp-register");
+  EXPECT_EQ(run.rc, PAM_AUTH_ERR);
+  EXPECT_TRUE(run.Saw("ERROR One-time password registration failed")) << run.output;
+  // Unknown credential ID.
+  run = Login("bob", {kPassword, "VSST99999999", "123456"}, "otp-register");
+  EXPECT_EQ(run.rc, PAM_AUTH_ERR);
+  EXPECT_TRUE(run.Saw("ERROR Unknown token ID.")) << run.output;
+  // Garbage and very long input change nothing.
+  TokenInfo before = Info("VSST00000002");
+  for (const std::string& bad : {std::string("!!!"), std::string(100000, '9'), std::string("12a456")}) {
+    run = Login("bob", {kPassword, "VSST00000002", bad}, "otp-register");
+    EXPECT_EQ(run.rc, PAM_AUTH_ERR) << run.output;
+    run = Login("bob", {kPassword, bad, "123456"}, "otp-register");
+    EXPECT_EQ(run.rc, PAM_AUTH_ERR) << run.output;
+  }
+  EXPECT_EQ(Info("VSST00000002").failures, before.failures);
+  EXPECT_EQ(Info("VSST00000002").state, TokenState::kUnassigned);
+  // Full-width digits and letters, as typed with a Japanese IME.
+  std::string code = NextCode("VSST00000002");
+  std::string full_width;
+  for (char c : code) full_width += "\xef\xbc" + std::string(1, static_cast<char>(0x90 + (c - '0')));
+  run = Login("bob", {kPassword, "ＶＳＳＴ０００００００２", full_width}, "otp-register");
+  EXPECT_EQ(run.rc, PAM_SUCCESS) << run.output;
+  EXPECT_EQ(Info("VSST00000002").owner, "bob");
+}
+
+TEST_F(PamFlowsTest, RegisterRefusedForEnrolledUser) {
+  Register("alice");
+  PamRun run = Login("alice", {kPassword, "VSST00000002", NextCode("VSST00000002")}, "otp-register");
+  EXPECT_EQ(run.rc, PAM_AUTH_ERR) << run.output;
+  EXPECT_EQ(Info("VSST00000002").state, TokenState::kUnassigned);
+}
+
+TEST_F(PamFlowsTest, FirstLoginEnrolls) {
+  PamRun run = Login("carol", {kPassword, "VSST12345678", NextCode()}, "otp-first-login-enrolls");
+  EXPECT_EQ(run.rc, PAM_SUCCESS) << run.output;
+  EXPECT_EQ(Info().owner, "carol");
+}
+
+TEST_F(PamFlowsTest, SilentSuppressesMessages) {
+  PamRun run = Login("alice", {kPassword, "VSST12345678", NextCode()}, "otp-register", {"--silent"});
+  EXPECT_EQ(run.rc, PAM_SUCCESS);
+  EXPECT_FALSE(run.Saw("INFO")) << run.output;
+}
+
+TEST_F(PamFlowsTest, ConversationFailure) {
+  Register("alice");
+  EXPECT_EQ(Login("alice", {}, "otp-only", {"--fail-conv"}).rc, PAM_CONV_ERR);
+}
+
+TEST_F(PamFlowsTest, UnknownOptionIsServiceError) {
+  EXPECT_EQ(Login("alice", {"123456"}, "otp-badopt").rc, PAM_SERVICE_ERR);
+}
+
+TEST_F(PamFlowsTest, SplitPasswordAndCodeInOneField) {
+  Register("alice");
+  // One "Password: " prompt answered with password + code, as a gateway with
+  // a single field sends it. pam_exec (the password check) sees only the
+  // password: the module took the code off the end and left the rest.
+  PamRun run = Login("alice", {std::string(kPassword) + NextCode()}, "otp-split");
+  EXPECT_EQ(run.rc, PAM_SUCCESS) << run.output;
+  EXPECT_EQ(run.output.find("PROMPT"), run.output.rfind("PROMPT")) << "one prompt only";
+  // A wrong password with a valid code: refused by the password module (pam_exec
+  // says PAM_SYSTEM_ERR), and the code is not even looked at (still valid below).
+  std::string code = NextCode();
+  run = Login("alice", {"wrongpw" + code}, "otp-split");
+  EXPECT_NE(run.rc, PAM_SUCCESS) << run.output;
+  EXPECT_EQ(Info().failures, 0u);
+  run = Login("alice", {std::string(kPassword) + code}, "otp-split");
+  EXPECT_EQ(run.rc, PAM_SUCCESS) << run.output;
+  // The right password and a wrong code: refused by the OTP line.
+  run = Login("alice", {std::string(kPassword) + "000000"}, "otp-split");
+  EXPECT_EQ(run.rc, PAM_AUTH_ERR) << run.output;
+  // An unenrolled user's password is left whole.
+  run = Login("dave", {kPassword}, "otp-split");
+  EXPECT_EQ(run.rc, PAM_SUCCESS) << run.output;
+}
+
+TEST_F(PamFlowsTest, LockoutSafetyWrongPasswordNeverCounts) {
+  Register("alice");
+  for (int i = 0; i < 8; ++i) {
+    PamRun run = Login("alice", {"wrong-password", "00000" + std::to_string(i)});
+    EXPECT_NE(run.rc, PAM_SUCCESS) << run.output;  // pam_exec's PAM_SYSTEM_ERR
+    EXPECT_FALSE(run.Saw("One-time password")) << "OTP module ran without the first factor";
+  }
+  EXPECT_EQ(Info().failures, 0u);
+  EXPECT_EQ(Info().lock_until, 0);
+  EXPECT_EQ(Login("alice", {kPassword, NextCode()}).rc, PAM_SUCCESS);
+}
+
+TEST_F(PamFlowsTest, EightProcessesRaceOneCodeExactlyOneSucceeds) {
+  Register("alice");
+  std::string code = NextCode();
+  std::vector<pid_t> children;
+  for (int i = 0; i < 8; ++i) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      PamRun run = Login("alice", {kPassword, code});
+      _exit(run.rc == PAM_SUCCESS ? 0 : run.rc == PAM_AUTH_ERR ? 1 : 2);
+    }
+    children.push_back(pid);
+  }
+  int success = 0, refused = 0;
+  for (pid_t pid : children) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_NE(WEXITSTATUS(status), 2);
+    (WEXITSTATUS(status) == 0 ? success : refused)++;
+  }
+  EXPECT_EQ(success, 1);
+  EXPECT_EQ(refused, 7);
+}
+
+std::string FileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+TEST_F(PamFlowsTest, StoreUnavailableFailsClosedAndWritesNothing) {
+  Register("alice");
+  service_.reset();
+  std::string data = config_.store + "/data.mdb";
+  std::string before = FileBytes(data);
+  // Unsafe mode: refused.
+  ASSERT_EQ(::chmod(data.c_str(), 0644), 0);
+  PamRun run = Login("alice", {kPassword, "123456"});
+  EXPECT_EQ(run.rc, PAM_AUTHINFO_UNAVAIL) << run.output;
+  run = Login("bob", {kPassword});
+  EXPECT_EQ(run.rc, PAM_AUTHINFO_UNAVAIL) << "an unknown user must not pass either";
+  ASSERT_EQ(::chmod(data.c_str(), 0600), 0);
+  EXPECT_EQ(FileBytes(data), before);
+  // Store gone: refused.
+  std::string moved = config_.store + ".moved";
+  ASSERT_EQ(::rename(config_.store.c_str(), moved.c_str()), 0);
+  EXPECT_EQ(Login("alice", {kPassword, "123456"}).rc, PAM_AUTHINFO_UNAVAIL);
+  ASSERT_EQ(::rename(moved.c_str(), config_.store.c_str()), 0);
+  EXPECT_EQ(FileBytes(data), before);
+}
+
+TEST_F(PamFlowsTest, NonRootCallerFailsClosed) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the driver as nobody";
+  Register("alice");
+  // Let nobody reach the service files and the driver, but not the store.
+  ::chmod(dir_.path().c_str(), 0755);
+  std::string command = "setpriv --reuid=nobody --regid=nogroup --clear-groups env "
+                        "LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=" +
+                        services_ + " " OTPGATE_PAM_DRIVER " --service otp-only --user alice "
+                        "--answer 123456 >/dev/null 2>&1";
+  int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), PAM_AUTHINFO_UNAVAIL);
+}
+
+}  // namespace
+}  // namespace otpgate
