@@ -13,7 +13,7 @@ otpgate_install_deps >/dev/null
 
 BUILD_DIR=${OTPGATE_BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD_DIR" -j"$(nproc)" --target otpgate >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)" --target otpgate pam_otpgate >/dev/null
 
 DEMO=${OTPGATE_DEMO_DIR:-$PWD/demo-data}
 rm -rf "$DEMO"
@@ -70,4 +70,46 @@ tick
 say "After stop: login is back to ID + password"
 show verify "$USER_ID" "$(phone)"
 show list
+
+# ---------------------------------------------------------------------------
+# The same flows through PAM: pamtester (a stock PAM application) runs
+# services that stack a password check and the built pam_otpgate.so, under
+# pam_wrapper (no root paths, nothing in /etc/pam.d touched). The module
+# reads the real clock; the phone shows the current step and the next ones.
+say "Through PAM: pamtester + pam_otpgate.so (password 'demo-pass' first)"
+MODULE="$PWD/$BUILD_DIR/pam_module/pam_otpgate.so"
+mkdir -p "$DEMO/pam.d"
+echo "auth required pam_deny.so" > "$DEMO/pam.d/other"
+FIRST="auth requisite pam_exec.so expose_authtok quiet $PWD/tests/integration/pam/check_password.sh demo-pass"
+OPTS="store=$DEMO/store master_key=$DEMO/master.key fail_delay_ms=0"
+for action in login register stop; do
+  printf '%s\nauth required %s %s action=%s\n' "$FIRST" "$MODULE" "$OPTS" "$action" > "$DEMO/pam.d/bank-$action"
+done
+sed 's/^/    /' "$DEMO/pam.d/bank-login"
+pam() {  # pam SERVICE USER ANSWER... (one answer per prompt)
+  local service=$1 user=$2; shift 2
+  printf '$ pamtester bank-%s %s authenticate   # answers: %s\n' "$service" "$user" "$*"
+  printf '%s\n' "$@" | env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$DEMO/pam.d" \
+    timeout 20 pamtester -v "bank-$service" "$user" authenticate 2>&1 | grep -v PWRAP | sed 's/^/    /' || true
+}
+REAL=$(date +%s)
+app() { "$BIN" --time $((REAL + 30 * $1)) code -q --uri "$URI2"; }  # the app's code, $1 steps on
+og token new --prefix VSST --no-qr > "$DEMO/token2.txt"
+URI2=$(sed -n 's/^uri: *//p' "$DEMO/token2.txt"); TOKEN2=$(sed -n 's/^credential_id: *//p' "$DEMO/token2.txt")
+rm -f "$DEMO/token2.txt"
+USER2=C0067890
+say "PAM login before registration: password only"
+pam login "$USER2" demo-pass
+say "PAM flow 1, register: password, token ID, code"
+pam register "$USER2" demo-pass "$TOKEN2" "$(app 0)"
+say "PAM flow 2, login with the next code; then the same code again"
+CODE=$(app 1)
+pam login "$USER2" demo-pass "$CODE"
+pam login "$USER2" demo-pass "$CODE"
+say "A wrong password never reaches the OTP module (no failure counted)"
+pam login "$USER2" wrong-pass
+say "PAM flow 3, stop; then login is password only again"
+pam stop "$USER2" demo-pass "$(app 2)"
+pam login "$USER2" demo-pass
+"$BIN" --store "$DEMO/store" --master-key "$DEMO/master.key" list
 say "Done. The store is in $DEMO"
