@@ -348,16 +348,26 @@ Result<TokenRecord> NewRecord(const MasterKey& master, const TokenSpec& spec,
     }
     record.last_accepted = static_cast<int64_t>(spec.initial_counter) - 1;
   }
+  if (!spec.owner.empty()) {
+    OTPGATE_RETURN_IF_ERROR(ValidateUserName(spec.owner));
+    record.state = TokenState::kActive;
+    record.owner = spec.owner;
+    record.bound_at = now;
+  }
   OTPGATE_ASSIGN_OR_RETURN(record.sealed_secret,
                            master.Seal(secret.span(), SecretAad(record.credential_id)));
   return record;
 }
 
-// Replacing a token that is bound also drops its user index entry.
+// Replacing a token that is bound also drops its user index entry; a token
+// provisioned bound gets one.
 Status PutNewRecord(Txn& txn, const TokenRecord& record) {
   auto existing = txn.GetToken(record.credential_id);
   if (existing.ok() && !existing->owner.empty()) {
     OTPGATE_RETURN_IF_ERROR(txn.RemoveUserToken(existing->owner, record.credential_id));
+  }
+  if (!record.owner.empty()) {
+    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken(record.owner, record.credential_id));
   }
   return txn.PutToken(record);
 }

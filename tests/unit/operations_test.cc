@@ -287,6 +287,28 @@ TEST_F(OperationsTest, ProvisionRefusesDuplicatesAndShortSecrets) {
   EXPECT_EQ(service_->Show("VSST00000003").status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(OperationsTest, ProvisionBoundInABatch) {
+  std::vector<std::pair<TokenSpec, SecretBytes>> tokens;
+  for (int i = 0; i < 3; ++i) {
+    TokenSpec spec;
+    spec.credential_id = "HWTK0000000" + std::to_string(i);
+    spec.owner = "user" + std::to_string(i);
+    tokens.emplace_back(spec, Bytes(kSecret));
+  }
+  TokenSpec existing;
+  existing.credential_id = "VSST00000001";
+  tokens.emplace_back(existing, Bytes(kSecret));
+  std::vector<std::string> imported, skipped;
+  ASSERT_TRUE(service_->ProvisionBatch(tokens, false, &imported, &skipped).ok());
+  EXPECT_EQ(imported.size(), 3u);
+  EXPECT_EQ(skipped, std::vector<std::string>{"VSST00000001"});
+  EXPECT_EQ(Info("HWTK00000001").owner, "user1");
+  EXPECT_EQ(Info("HWTK00000001").state, TokenState::kActive);
+  auto verdict = service_->Verify("user2", Code());
+  ASSERT_TRUE(verdict.ok());
+  EXPECT_EQ(verdict->decision, Decision::kAccept);
+}
+
 TEST_F(OperationsTest, DeleteRemovesTokenAndUserIndex) {
   RegisterAlice();
   ASSERT_TRUE(service_->Delete("VSST00000001").ok());

@@ -51,6 +51,9 @@ struct TokenSpec {
   std::string issuer;
   uint64_t initial_counter = 0;  // HOTP
   int64_t valid_until = 0;
+  // Optional: provision already bound to this user (hardware tokens mailed
+  // to a known customer); empty for the usual unassigned token.
+  std::string owner;
 };
 
 // What `show`/`list` report: everything except the secret.
