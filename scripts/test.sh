@@ -11,7 +11,8 @@ otpgate_install_deps
 BUILD_DIR=${OTPGATE_BUILD_DIR:-build}
 WERROR=OFF
 [ "${CI:-}" = true ] && WERROR=ON
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOTPGATE_WERROR=$WERROR
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOTPGATE_WERROR=$WERROR \
+  -DOTPGATE_BUILD_RADIUS=${OTPGATE_BUILD_RADIUS:-ON}
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 cd "$BUILD_DIR"
 ctest --output-on-failure -j"$(nproc)" "$@"

@@ -147,20 +147,25 @@ __attribute__((visibility("default"))) int otpgate_stop(otpgate_handle* handle, 
   return Guarded(result, [&] { return FromVerdict(result, handle->service->Stop(user, code)); });
 }
 
-__attribute__((visibility("default"))) int otpgate_code_digits(otpgate_handle* handle,
-                                                               const char* user) {
-  if (handle == nullptr || handle->service == nullptr || user == nullptr) {
-    return 6;
+__attribute__((visibility("default"))) int otpgate_get_user_state(otpgate_handle* handle,
+                                                                  const char* user,
+                                                                  otpgate_user_state* state,
+                                                                  otpgate_result* result) {
+  Clear(result);
+  if (state == nullptr || !Usable(handle, user, user, result)) {
+    return Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "missing argument");
   }
-  int digits = 6;
-  Guarded(nullptr, [&] {
-    auto state = handle->service->GetUserState(user);
-    if (state.ok() && state->digits.has_value()) {
-      digits = *state->digits;
-    }
-    return 0;
+  std::memset(state, 0, sizeof(*state));
+  return Guarded(result, [&] {
+    auto got = handle->service->GetUserState(user);
+    if (!got.ok()) return FromStatus(result, got.status());
+    state->enrolled = got->enrolled() ? 1 : 0;
+    state->locked = got->locked() ? 1 : 0;
+    state->lock_until = got->lock_until;
+    state->digits = got->digits.value_or(0);
+    if (result != nullptr) result->status = OTPGATE_OK;
+    return static_cast<int>(OTPGATE_OK);
   });
-  return digits;
 }
 
 __attribute__((visibility("default"))) const char* otpgate_decision_name(

@@ -34,6 +34,9 @@ TEST(CApiTest, FlowsThroughTheCAbi) {
       GenerateTotp(params, testing::Bytes("12345678901234567890"), SystemClock().Now()).value();
   EXPECT_EQ(otpgate_verify(handle, "alice", code.c_str(), &result), OTPGATE_OK);
   EXPECT_EQ(result.decision, OTPGATE_NO_TOKEN);
+  otpgate_user_state before;
+  ASSERT_EQ(otpgate_get_user_state(handle, "alice", &before, &result), OTPGATE_OK);
+  EXPECT_EQ(before.enrolled, 0);
   EXPECT_EQ(otpgate_register(handle, "alice", "VSST00000001", code.c_str(), &result), OTPGATE_OK);
   EXPECT_EQ(result.decision, OTPGATE_ACCEPT);
   EXPECT_STREQ(result.credential_id, "VSST00000001");
@@ -43,7 +46,13 @@ TEST(CApiTest, FlowsThroughTheCAbi) {
   EXPECT_EQ(otpgate_verify(handle, nullptr, "123456", &result), OTPGATE_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(otpgate_register(handle, "bob", "VSST00000001", "123456", &result),
             OTPGATE_ERR_ALREADY_BOUND);
-  EXPECT_EQ(otpgate_code_digits(handle, "alice"), 6);
+  otpgate_user_state state;
+  ASSERT_EQ(otpgate_get_user_state(handle, "alice", &state, &result), OTPGATE_OK);
+  EXPECT_EQ(state.enrolled, 1);
+  EXPECT_EQ(state.locked, 0);
+  EXPECT_EQ(state.digits, 6);
+  ASSERT_EQ(otpgate_get_user_state(handle, "nobody", &state, &result), OTPGATE_OK);
+  EXPECT_EQ(state.enrolled, 0);
   EXPECT_STREQ(otpgate_decision_name(OTPGATE_LOCKED), "locked");
   EXPECT_STREQ(otpgate_status_name(OTPGATE_ERR_WRONG_KEY), "wrong-key");
   otpgate_close(handle);

@@ -67,9 +67,15 @@ int otpgate_register(otpgate_handle* handle, const char* user, const char* crede
 int otpgate_stop(otpgate_handle* handle, const char* user, const char* code,
                  otpgate_result* result);
 
-/* Digits of the code expected from `user`'s tokens (for splitting
- * password+code), or 6 if unknown. */
-int otpgate_code_digits(otpgate_handle* handle, const char* user);
+/* What a front end needs before it asks for a code. */
+typedef struct {
+  int enrolled;        /* the user has at least one bound token */
+  int locked;          /* every active token is locked now */
+  int64_t lock_until;  /* earliest unlock, when locked */
+  int digits;          /* digits the active tokens expect (0 if none) */
+} otpgate_user_state;
+int otpgate_get_user_state(otpgate_handle* handle, const char* user, otpgate_user_state* state,
+                           otpgate_result* result);
 
 const char* otpgate_decision_name(otpgate_decision decision);
 const char* otpgate_status_name(int status);

@@ -1,0 +1,223 @@
+# Sourced by the RADIUS tests, benchmark and demo: a self-contained radiusd
+# on 127.0.0.1 with the built rlm_otpgate.so, unprivileged when run as root.
+#
+#   radius_setup DIR MODULE_DIR SOURCE_DIR   writes DIR/raddb, DIR/store, DIR/master.key
+#   radius_start                              starts /usr/sbin/freeradius -f, waits until ready
+#   radius_stop                               stops it by PID
+#   as_owner CMD...                           runs CMD as the user radiusd runs as
+#   rc_send PORT 'attrs'                      one radclient request; prints the reply
+#   $RADIUS_LOG                               the server's log
+# Ports: $RADIUS_PORT (two rounds, unenrolled allow), +1 (unenrolled deny),
+# +2 (split, single step), +3 (rlm_totp, for the benchmark).
+RADIUS_SECRET=testing123
+
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"; else "$@"; fi
+}
+
+free_port_base() {  # four consecutive free UDP ports
+  python3 - <<'PY'
+import random, socket
+while True:
+    base = random.randint(20000, 60000)
+    socks = []
+    try:
+        for p in range(base, base + 4):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", p)); socks.append(s)
+        print(base); break
+    except OSError:
+        pass
+    finally:
+        for s in socks: s.close()
+PY
+}
+
+radius_setup() {
+  RADIUS_DIR=$1 RADIUS_MODULE_DIR=$2 RADIUS_SOURCE_DIR=$3
+  RADIUS_PORT=${RADIUS_PORT:-$(free_port_base)}
+  local d=$RADIUS_DIR
+  RADIUS_LOG=$d/log/stdout.log  # -l stdout: everything, auth lines included, goes here
+  mkdir -p "$d/raddb" "$d/log" "$d/run"
+  [ "$(id -u)" = 0 ] && chown -R nobody:nogroup "$d" && chmod 0711 "$d"
+  cat > "$d/raddb/dictionary" <<EOT
+\$INCLUDE /usr/share/freeradius/dictionary
+\$INCLUDE $RADIUS_SOURCE_DIR/config/freeradius/dictionary.otpgate
+EOT
+  cat > "$d/raddb/users" <<'EOT'
+alice   Cleartext-Password := "alicepw"
+bob     Cleartext-Password := "bobpw"
+carol   Cleartext-Password := "carolpw"
+dave    Cleartext-Password := "davepw"
+EOT
+  local common="store = $d/store
+		master_key = $d/master.key"
+  cat > "$d/raddb/radiusd.conf" <<EOT
+prefix = /usr
+raddbdir = $d/raddb
+confdir = \${raddbdir}
+logdir = $d/log
+run_dir = $d/run
+libdir = $RADIUS_MODULE_DIR:/usr/lib/freeradius
+pidfile = $d/run/radiusd.pid
+max_request_time = 30
+hostname_lookups = no
+proxy_requests = no
+log {
+	destination = files
+	file = \${logdir}/radius.log
+	auth = yes
+}
+security {
+	reject_delay = 0
+	status_server = no
+}
+thread pool {
+	start_servers = 8
+	max_servers = 32
+	min_spare_servers = 4
+	max_spare_servers = 32
+	max_requests_per_server = 0
+	max_queue_size = 65536
+}
+client localhost {
+	ipaddr = 127.0.0.1
+	secret = $RADIUS_SECRET
+}
+modules {
+	files {
+		filename = $d/raddb/users
+	}
+	pap {
+	}
+	totp {
+	}
+	otpgate {
+		$common
+		prompt = "Enter one-time password"
+	}
+	otpgate otpgate_deny {
+		$common
+		unenrolled = deny
+	}
+	otpgate otpgate_split {
+		$common
+		split = yes
+	}
+}
+server two_rounds {
+	listen {
+		type = auth
+		ipaddr = 127.0.0.1
+		port = $RADIUS_PORT
+	}
+	authorize {
+		otpgate
+		files
+		pap
+	}
+	authenticate {
+		Auth-Type PAP {
+			pap
+			otpgate
+		}
+		Auth-Type otpgate {
+			otpgate
+		}
+	}
+}
+server deny {
+	listen {
+		type = auth
+		ipaddr = 127.0.0.1
+		port = $((RADIUS_PORT + 1))
+	}
+	authorize {
+		otpgate_deny
+		files
+		pap
+	}
+	authenticate {
+		Auth-Type PAP {
+			pap
+			otpgate_deny
+		}
+		Auth-Type otpgate_deny {
+			otpgate_deny
+		}
+	}
+}
+server single_step {
+	listen {
+		type = auth
+		ipaddr = 127.0.0.1
+		port = $((RADIUS_PORT + 2))
+	}
+	authorize {
+		otpgate_split
+		files
+		pap
+	}
+	authenticate {
+		Auth-Type PAP {
+			pap
+			otpgate_split
+		}
+	}
+}
+server peer_totp {
+	listen {
+		type = auth
+		ipaddr = 127.0.0.1
+		port = $((RADIUS_PORT + 3))
+	}
+	authorize {
+		files
+		update request {
+			&TOTP-Password := &User-Password
+		}
+		update control {
+			&Auth-Type := totp
+		}
+	}
+	authenticate {
+		Auth-Type totp {
+			totp
+		}
+	}
+}
+EOT
+  [ "$(id -u)" = 0 ] && chown -R nobody:nogroup "$d"
+  return 0
+}
+
+radius_start() {
+  local d=$RADIUS_DIR
+  : > "$d/log/stdout.log"; [ "$(id -u)" = 0 ] && chown nobody:nogroup "$d/log/stdout.log"
+  # Started directly (not through a shell function) so that $! is radiusd itself.
+  if [ "$(id -u)" = 0 ]; then
+    setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+      /usr/sbin/freeradius -d "$d/raddb" -f -l stdout >> "$d/log/stdout.log" 2>&1 &
+  else
+    /usr/sbin/freeradius -d "$d/raddb" -f -l stdout >> "$d/log/stdout.log" 2>&1 &
+  fi
+  RADIUS_PID=$!
+  local i
+  for i in $(seq 1 100); do
+    grep -q "Ready to process requests" "$RADIUS_LOG" 2>/dev/null && return 0
+    kill -0 "$RADIUS_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "radiusd did not start:"; tail -30 "$RADIUS_LOG"
+  return 1
+}
+
+radius_stop() {
+  [ -n "${RADIUS_PID:-}" ] || return 0
+  kill "$RADIUS_PID" 2>/dev/null || true
+  wait "$RADIUS_PID" 2>/dev/null || true
+  RADIUS_PID=
+}
+
+rc_send() {  # rc_send PORT_OFFSET 'Attr = value, ...'   -> reply lines
+  printf '%s\n' "$2" | radclient -d "$RADIUS_DIR/raddb" -x -t 3 -r 1 "127.0.0.1:$((RADIUS_PORT + $1))" auth "$RADIUS_SECRET" 2>&1 || true
+}
