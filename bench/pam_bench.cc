@@ -4,7 +4,8 @@
 // bench/run_pam_bench.sh, which compares pam_otpgate, pam_oath and
 // pam_permit in one run.
 //
-//   pam_bench setup DIR USERS      store + key in DIR, pam_oath usersfile DIR/oath.users
+//   pam_bench setup DIR USERS [totp]  store + key in DIR (HOTP tokens, or TOTP),
+//                                     pam_oath usersfile DIR/oath.users
 //   pam_bench run SERVICE USERS LOGINS [FIRST_COUNTER]
 //   pam_bench commit DIR COUNT     durable LMDB commits (the fsync a login pays)
 #include <lmdb.h>
@@ -34,7 +35,7 @@ otpgate::SecretBytes SecretFor(long user) {
 
 std::string UserName(long user) { return "user" + std::to_string(user); }
 
-int Setup(const std::string& dir, long users) {
+int Setup(const std::string& dir, long users, otpgate::OtpKind kind) {
   otpgate::Config config;
   config.store = dir + "/store";
   config.master_key = dir + "/master.key";
@@ -54,7 +55,7 @@ int Setup(const std::string& dir, long users) {
       char id[32];
       std::snprintf(id, sizeof(id), "BNCH%08ld", u);
       spec.credential_id = id;
-      spec.params.kind = otpgate::OtpKind::kHotp;
+      spec.params.kind = kind;
       spec.owner = UserName(u);
       otpgate::SecretBytes secret = SecretFor(u);
       oath << "HOTP " << UserName(u) << " - " << otpgate::HexEncode(secret.span()) << "\n";
@@ -142,11 +143,14 @@ int Commit(const std::string& dir, long count) {
 
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "setup" && argc == 4) return Setup(argv[2], std::atol(argv[3]));
+  if (mode == "setup" && (argc == 4 || argc == 5)) {
+    bool totp = argc == 5 && std::string(argv[4]) == "totp";
+    return Setup(argv[2], std::atol(argv[3]), totp ? otpgate::OtpKind::kTotp : otpgate::OtpKind::kHotp);
+  }
   if (mode == "run" && (argc == 5 || argc == 6)) {
     return Run(argv[2], std::atol(argv[3]), std::atol(argv[4]), argc == 6 ? std::atol(argv[5]) : 0);
   }
   if (mode == "commit" && argc == 4) return Commit(argv[2], std::atol(argv[3]));
-  std::fprintf(stderr, "usage: pam_bench setup DIR USERS | run SERVICE USERS LOGINS [FIRST_COUNTER] | commit DIR COUNT\n");
+  std::fprintf(stderr, "usage: pam_bench setup DIR USERS [totp] | run SERVICE USERS LOGINS [FIRST_COUNTER] | commit DIR COUNT\n");
   return 64;
 }

@@ -61,6 +61,7 @@ class LmdbTxn final : public Txn {
  public:
   LmdbTxn(MDB_txn* txn, const Databases& dbs, bool read_only)
       : txn_(txn), dbs_(dbs), read_only_(read_only) {}
+  MDB_txn* raw() const { return txn_; }
 
   Result<TokenRecord> GetToken(std::string_view credential_id) override {
     MDB_val key = Val(credential_id), data;
@@ -239,6 +240,40 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
   }
 
   Status Read(const std::function<Status(Txn&)>& fn) override { return Run(fn, true); }
+
+  Status WriteGroup(std::span<const std::function<Status(Txn&)>* const> fns,
+                    std::span<Status> results) override {
+    // The whole group is one write transaction; each function runs in a
+    // nested one so that a failing request leaves no trace while the others
+    // commit. Run() retries the group after growing the map.
+    return Run(
+        [&](Txn& outer) -> Status {
+          MDB_txn* parent = static_cast<LmdbTxn&>(outer).raw();
+          for (size_t i = 0; i < fns.size(); ++i) {
+            MDB_txn* child = nullptr;
+            int rc = mdb_txn_begin(env_, parent, 0, &child);
+            if (rc != 0) {
+              return LmdbError(rc, "nested transaction");
+            }
+            LmdbTxn nested(child, dbs_, false);
+            results[i] = (*fns[i])(nested);
+            if (results[i].code() == StatusCode::kStoreFull) {
+              mdb_txn_abort(child);
+              return results[i];  // grow the map and run the group again
+            }
+            if (!results[i].ok()) {
+              mdb_txn_abort(child);
+              continue;
+            }
+            rc = mdb_txn_commit(child);
+            if (rc != 0) {
+              return LmdbError(rc, "nested commit");
+            }
+          }
+          return Status::Ok();
+        },
+        false);
+  }
   Status Write(const std::function<Status(Txn&)>& fn) override { return Run(fn, false); }
   const std::string& path() const override { return path_; }
   size_t map_size() const override {

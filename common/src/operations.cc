@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "group_commit.h"
 #include "otpgate/normalize.h"
 #include "verification.h"
 
@@ -39,7 +40,11 @@ std::string_view DecisionName(Decision decision) {
 
 OtpService::OtpService(Config config, const Clock& clock, std::shared_ptr<Store> store,
                        MasterKey key)
-    : config_(std::move(config)), clock_(clock), store_(std::move(store)), key_(std::move(key)) {}
+    : config_(std::move(config)),
+      clock_(clock),
+      store_(std::move(store)),
+      commits_(std::make_unique<GroupCommit>(*store_)),
+      key_(std::move(key)) {}
 
 OtpService::~OtpService() = default;
 
@@ -203,7 +208,7 @@ Result<Verdict> OtpService::Verify(std::string_view user, std::string_view raw_c
   }
   const int64_t now = clock_.Now();
   Verdict verdict;
-  Status status = store_->Write([&](Txn& txn) -> Status {
+  Status status = commits_->Write([&](Txn& txn) -> Status {
     OTPGATE_ASSIGN_OR_RETURN(
         verdict, DecideForUser(txn, key_, config_, user, *code, now,
                                [](Txn&, TokenRecord&) { return Status::Ok(); }));
@@ -229,7 +234,7 @@ Result<Verdict> OtpService::Register(std::string_view user, std::string_view raw
   }
   const int64_t now = clock_.Now();
   Verdict verdict;
-  Status status = store_->Write([&](Txn& txn) -> Status {
+  Status status = commits_->Write([&](Txn& txn) -> Status {
     OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(*id));
     // Self-service registration is for users without a token: otherwise
     // anyone holding the password could add their own token and bypass the
@@ -280,7 +285,7 @@ Result<Verdict> OtpService::Stop(std::string_view user, std::string_view raw_cod
   }
   const int64_t now = clock_.Now();
   Verdict verdict;
-  Status status = store_->Write([&](Txn& txn) -> Status {
+  Status status = commits_->Write([&](Txn& txn) -> Status {
     OTPGATE_ASSIGN_OR_RETURN(
         verdict, DecideForUser(txn, key_, config_, user, *code, now,
                                [&](Txn& t, TokenRecord& record) {

@@ -66,6 +66,33 @@ TEST(LmdbStoreTest, FailedWriteChangesNothing) {
   }).ok());
 }
 
+TEST(LmdbStoreTest, WriteGroupIsolatesAFailingMember) {
+  TempDir dir;
+  auto store = Store::Open({.path = dir.File("s"), .create = true}).value();
+  std::function<Status(Txn&)> put_a = [](Txn& txn) { return txn.PutToken(Record("A")); };
+  std::function<Status(Txn&)> put_b_then_fail = [](Txn& txn) -> Status {
+    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("B")));
+    return Status::InvalidArgument("bad request");
+  };
+  // Sees A, written by an earlier member of the same group.
+  std::function<Status(Txn&)> put_c_if_a = [](Txn& txn) -> Status {
+    if (!txn.HasToken("A")) return Status::Internal("A not visible");
+    return txn.PutToken(Record("C"));
+  };
+  std::vector<const std::function<Status(Txn&)>*> fns = {&put_a, &put_b_then_fail, &put_c_if_a};
+  std::vector<Status> results(3);
+  ASSERT_TRUE(store->WriteGroup(fns, results).ok());
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_EQ(results[1].code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(results[2].ok()) << results[2].ToString();
+  ASSERT_TRUE(store->Read([](Txn& txn) {
+    EXPECT_TRUE(txn.HasToken("A"));
+    EXPECT_FALSE(txn.HasToken("B"));
+    EXPECT_TRUE(txn.HasToken("C"));
+    return Status::Ok();
+  }).ok());
+}
+
 TEST(LmdbStoreTest, RefusesStoreReadableByOthers) {
   TempDir dir;
   { ASSERT_TRUE(Store::Open({.path = dir.File("s"), .create = true}).ok()); }

@@ -88,6 +88,8 @@ class AuditSink {
   virtual void Record(const AuditEvent& event) = 0;
 };
 
+class GroupCommit;
+
 class OtpService {
  public:
   // Opens (or with `create`, initialises) the store at config.store with the
@@ -161,6 +163,7 @@ class OtpService {
   Config config_;
   const Clock& clock_;
   std::shared_ptr<Store> store_;
+  std::unique_ptr<GroupCommit> commits_;  // the flows' writes share durable commits
   MasterKey key_;
   AuditSink* audit_ = nullptr;
 };

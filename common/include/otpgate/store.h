@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +74,15 @@ class Store {
   // aborts otherwise. `fn` may run more than once (after the map is grown),
   // so it must derive everything it writes from what it reads.
   virtual Status Write(const std::function<Status(Txn&)>& fn) = 0;
+
+  // Group commit: runs each of `fns` in its own nested transaction inside
+  // ONE write transaction, then commits that transaction once (one fsync for
+  // all). A function that fails has its nested transaction aborted and its
+  // status in `results`; the others are unaffected. Returns the status of the
+  // commit itself: when it is not OK, nothing of any function was stored.
+  // REQUIRES: results.size() == fns.size().
+  virtual Status WriteGroup(std::span<const std::function<Status(Txn&)>* const> fns,
+                            std::span<Status> results) = 0;
 
   virtual const std::string& path() const = 0;
   virtual size_t map_size() const = 0;

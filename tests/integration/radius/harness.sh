@@ -60,6 +60,7 @@ run_dir = $d/run
 libdir = $RADIUS_MODULE_DIR:/usr/lib/freeradius
 pidfile = $d/run/radiusd.pid
 max_request_time = 30
+max_requests = 1048576
 hostname_lookups = no
 proxy_requests = no
 log {
