@@ -236,17 +236,25 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authorize(void *instance, REQUEST *reque
 	return RLM_MODULE_NOOP;
 }
 
-/* One line per decision in the server log (auth), never the code. */
+/*
+ *	The audit trail, never with the code: registrations, stops and every
+ *	refusal get an auth line of their own; an accepted login is recorded by
+ *	the server's own "Login OK" line (log { auth = yes }), with the token at
+ *	debug level, because a second line per login costs as much as the rest of
+ *	the module at thousands of logins per second.
+ */
 static void audit(REQUEST *request, char const *action, otpgate_result const *result)
 {
-	if (result->status == OTPGATE_OK) {
-		RAUTH("otpgate: action=%s user=%s token=%s outcome=%s", action,
-		      request->username ? request->username->vp_strvalue : "", result->credential_id,
-		      otpgate_decision_name(result->decision));
-	} else {
-		RAUTH("otpgate: action=%s user=%s outcome=%s reason=%s", action,
-		      request->username ? request->username->vp_strvalue : "",
+	char const *user = request->username ? request->username->vp_strvalue : "";
+
+	if (result->status != OTPGATE_OK) {
+		RAUTH("otpgate: action=%s user=%s outcome=%s reason=%s", action, user,
 		      otpgate_status_name(result->status), result->message);
+	} else if (result->decision == OTPGATE_ACCEPT && strcmp(action, "login") == 0) {
+		RDEBUG2("otpgate: action=%s user=%s token=%s outcome=accept", action, user, result->credential_id);
+	} else {
+		RAUTH("otpgate: action=%s user=%s token=%s outcome=%s", action, user, result->credential_id,
+		      otpgate_decision_name(result->decision));
 	}
 }
 

@@ -32,15 +32,17 @@ class GroupCommit {
   Status Write(const std::function<Status(Txn&)>& fn);
 
  private:
+  // One waiting request; each has its own condition variable so that a
+  // commit wakes exactly its members and the next leader, not everyone.
   struct Pending {
-    const std::function<Status(Txn&)>* fn;
+    const std::function<Status(Txn&)>* fn = nullptr;
     Status status;
     bool done = false;
+    std::condition_variable wake;
   };
 
   Store& store_;
   std::mutex mutex_;
-  std::condition_variable done_;
   std::vector<Pending*> queue_;
   bool leader_active_ = false;
 };

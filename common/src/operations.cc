@@ -1,6 +1,7 @@
 #include "otpgate/operations.h"
 
 #include <algorithm>
+#include <deque>
 
 #include "group_commit.h"
 #include "otpgate/normalize.h"
@@ -117,6 +118,58 @@ Result<HmacKey> KeyFor(const MasterKey& master, const TokenRecord& record) {
   return HmacKey::Create(record.params.algorithm, secret.value());
 }
 
+// Keys prepared before the write transaction, in the caller's own thread:
+// unsealing and keying are the costly part of a decision, and inside the
+// (serialised, group-committed) write transaction they would hold up every
+// request of the group. A prepared key is used only if the record's sealed
+// secret and algorithm are still the ones it was made from.
+class PreparedKeys {
+ public:
+  void Prepare(const MasterKey& master, const TokenRecord& record) {
+    auto key = KeyFor(master, record);
+    if (key.ok()) {
+      entries_.push_back({record.credential_id, record.sealed_secret, record.params.algorithm,
+                          std::move(key).value()});
+    }
+  }
+  // The key for `record`: prepared, or made now.
+  Result<const HmacKey*> For(const MasterKey& master, const TokenRecord& record) {
+    for (Entry& e : entries_) {
+      if (e.credential_id == record.credential_id && e.sealed == record.sealed_secret &&
+          e.algorithm == record.params.algorithm) {
+        return &e.key;
+      }
+    }
+    OTPGATE_ASSIGN_OR_RETURN(HmacKey key, KeyFor(master, record));
+    entries_.push_back({record.credential_id, record.sealed_secret, record.params.algorithm,
+                        std::move(key)});
+    return &entries_.back().key;
+  }
+
+ private:
+  struct Entry {
+    std::string credential_id;
+    std::vector<uint8_t> sealed;
+    HashAlgorithm algorithm;
+    HmacKey key;
+  };
+  std::deque<Entry> entries_;  // stable addresses
+};
+
+// Prepares the keys of the user's active tokens in a read transaction.
+PreparedKeys PrepareUserKeys(Store& store, const MasterKey& master, std::string_view user) {
+  PreparedKeys keys;
+  (void)store.Read([&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(std::vector<std::string> ids, txn.UserTokens(user));
+    for (const std::string& id : ids) {
+      auto record = txn.GetToken(id);
+      if (record.ok() && record->state == TokenState::kActive) keys.Prepare(master, *record);
+    }
+    return Status::Ok();
+  });
+  return keys;  // best effort: whatever failed is redone (and reported) in the write
+}
+
 // How a decision over several tokens is summarised: an accept wins; then a
 // replay (the user typed a used code); then reject; locked only if every
 // candidate token was locked.
@@ -136,8 +189,9 @@ int DecisionRank(Decision d) {
 // Runs the user's active tokens against `code` inside `txn`. On accept only
 // the accepting token is changed; otherwise every attempted token records its
 // failure. `on_accept` may further change the accepting record (Stop unbinds).
-static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, const Config& config,
-                                     std::string_view user, std::string_view code, int64_t now,
+static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, PreparedKeys& keys,
+                                     const Config& config, std::string_view user,
+                                     std::string_view code, int64_t now,
                                      const std::function<Status(Txn&, TokenRecord&)>& on_accept) {
   OTPGATE_ASSIGN_OR_RETURN(std::vector<std::string> ids, txn.UserTokens(user));
   struct Candidate {
@@ -158,8 +212,8 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, const Co
       continue;
     }
     any_length_match = true;
-    OTPGATE_ASSIGN_OR_RETURN(HmacKey key, KeyFor(master, record));
-    OTPGATE_ASSIGN_OR_RETURN(Attempt attempt, ApplyAttempt(record, key, code, now, config));
+    OTPGATE_ASSIGN_OR_RETURN(const HmacKey* key, keys.For(master, record));
+    OTPGATE_ASSIGN_OR_RETURN(Attempt attempt, ApplyAttempt(record, *key, code, now, config));
     candidates.push_back({std::move(record), attempt});
   }
   Verdict verdict;
@@ -207,10 +261,11 @@ Result<Verdict> OtpService::Verify(std::string_view user, std::string_view raw_c
     return code.status();
   }
   const int64_t now = clock_.Now();
+  PreparedKeys keys = PrepareUserKeys(*store_, key_, user);
   Verdict verdict;
   Status status = commits_->Write([&](Txn& txn) -> Status {
     OTPGATE_ASSIGN_OR_RETURN(
-        verdict, DecideForUser(txn, key_, config_, user, *code, now,
+        verdict, DecideForUser(txn, key_, keys, config_, user, *code, now,
                                [](Txn&, TokenRecord&) { return Status::Ok(); }));
     return Status::Ok();
   });
@@ -284,10 +339,11 @@ Result<Verdict> OtpService::Stop(std::string_view user, std::string_view raw_cod
     return code.status();
   }
   const int64_t now = clock_.Now();
+  PreparedKeys keys = PrepareUserKeys(*store_, key_, user);
   Verdict verdict;
   Status status = commits_->Write([&](Txn& txn) -> Status {
     OTPGATE_ASSIGN_OR_RETURN(
-        verdict, DecideForUser(txn, key_, config_, user, *code, now,
+        verdict, DecideForUser(txn, key_, keys, config_, user, *code, now,
                                [&](Txn& t, TokenRecord& record) {
                                  record.state = TokenState::kUnassigned;
                                  record.owner.clear();

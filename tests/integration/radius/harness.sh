@@ -73,8 +73,8 @@ security {
 	status_server = no
 }
 thread pool {
-	start_servers = 8
-	max_servers = 32
+	start_servers = 32
+	max_servers = 64
 	min_spare_servers = 4
 	max_spare_servers = 32
 	max_requests_per_server = 0

@@ -12,7 +12,7 @@ done
 source "$SRC/tests/integration/radius/harness.sh"
 WORK=$(mktemp -d)
 chmod 0711 "$WORK"  # radiusd and the CLI run as nobody when we are root
-trap 'radius_stop; rm -rf "$WORK"' EXIT
+trap 'radius_stop; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 radius_setup "$WORK/r" "$MODULE_DIR" "$SRC"
 D=$WORK/r
 HEX=3132333435363738393031323334353637383930
@@ -111,7 +111,10 @@ expect "stop" Access-Accept
 ok test "$(field VSST12345678 state)" = unassigned
 REPLY=$(rc_send 0 'User-Name = "alice", User-Password = "alicepw"'); expect "after stop: password only" Access-Accept
 
-ok grep -q "otpgate: action=login user=alice token=VSST12345678 outcome=accept" "$RADIUS_LOG"
+ok grep -q "otpgate: action=register user=alice token=VSST12345678 outcome=accept" "$RADIUS_LOG"
+ok grep -q "otpgate: action=login user=alice token=VSST12345678 outcome=replay" "$RADIUS_LOG"
+ok grep -q "Login OK: \[alice" "$RADIUS_LOG"
+ok grep -q "Login incorrect (otpgate: token is locked)" "$RADIUS_LOG"
 if grep -qE "$CODE|$HEX" "$RADIUS_LOG"; then failed=$((failed + 1)); echo "FAIL: a code or secret in the log"; else passed=$((passed + 1)); fi
 radius_stop
 
