@@ -215,7 +215,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authorize(void *instance, REQUEST *reque
 
 		otpgate_handle *core = core_of(inst, &result);
 		if (!core || otpgate_get_user_state(core, user->vp_strvalue, &us, &result) != OTPGATE_OK) {
-			REDEBUG("otpgate store failure (%s): %s", otpgate_status_name(result.status), result.message);
+			REDEBUG("store failure (%s): %s", otpgate_status_name(result.status), result.message);
 			return RLM_MODULE_FAIL;
 		}
 		if (!us.enrolled || us.digits <= 0 || length <= (size_t) us.digits) return RLM_MODULE_NOOP;
@@ -248,12 +248,12 @@ static void audit(REQUEST *request, char const *action, otpgate_result const *re
 	char const *user = request->username ? request->username->vp_strvalue : "";
 
 	if (result->status != OTPGATE_OK) {
-		RAUTH("otpgate: action=%s user=%s outcome=%s reason=%s", action, user,
+		RAUTH("action=%s user=%s outcome=%s reason=%s", action, user,
 		      otpgate_status_name(result->status), result->message);
 	} else if (result->decision == OTPGATE_ACCEPT && strcmp(action, "login") == 0) {
-		RDEBUG2("otpgate: action=%s user=%s token=%s outcome=accept", action, user, result->credential_id);
+		RDEBUG2("action=%s user=%s token=%s outcome=accept", action, user, result->credential_id);
 	} else {
-		RAUTH("otpgate: action=%s user=%s token=%s outcome=%s", action, user, result->credential_id,
+		RAUTH("action=%s user=%s token=%s outcome=%s", action, user, result->credential_id,
 		      otpgate_decision_name(result->decision));
 	}
 }
@@ -269,10 +269,10 @@ static rlm_rcode_t rcode_of(REQUEST *request, otpgate_result const *result, char
 		case OTPGATE_ERR_WRONG_KEY:
 		case OTPGATE_ERR_STORE_FULL:
 		case OTPGATE_ERR_INTERNAL:
-			REDEBUG("otpgate store failure (%s): %s", otpgate_status_name(result->status), result->message);
+			REDEBUG("store failure (%s): %s", otpgate_status_name(result->status), result->message);
 			return RLM_MODULE_FAIL;	/* fail closed */
 		default:
-			REDEBUG("otpgate: %s (%s)", result->message, otpgate_status_name(result->status));
+			REDEBUG("%s (%s)", result->message, otpgate_status_name(result->status));
 			pair_make_reply("Reply-Message", "Authentication failed", T_OP_SET);
 			return RLM_MODULE_REJECT;
 		}
@@ -282,17 +282,17 @@ static rlm_rcode_t rcode_of(REQUEST *request, otpgate_result const *result, char
 		if (success_message) pair_make_reply("Reply-Message", success_message, T_OP_SET);
 		return RLM_MODULE_OK;
 	case OTPGATE_LOCKED:
-		REDEBUG("otpgate: token %s is locked", result->credential_id);
+		REDEBUG("token %s is locked", result->credential_id);
 		pair_make_reply("Reply-Message", "Authentication failed", T_OP_SET);
 		return RLM_MODULE_USERLOCK;
 	case OTPGATE_REPLAY:
-		REDEBUG("otpgate: replayed one-time password");
+		REDEBUG("replayed one-time password");
 		break;
 	case OTPGATE_NO_TOKEN:
-		REDEBUG("otpgate: user has no token");
+		REDEBUG("user has no token");
 		break;
 	default:
-		REDEBUG("otpgate: wrong one-time password");
+		REDEBUG("wrong one-time password");
 		break;
 	}
 	pair_make_reply("Reply-Message", "Authentication failed", T_OP_SET);
@@ -402,19 +402,19 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authenticate(void *instance, REQUEST *re
 				RDEBUG2("User has no token; unenrolled = allow");
 				return RLM_MODULE_OK;
 			}
-			RAUTH("otpgate: action=login user=%s outcome=no-token reason=unenrolled=deny", user);
-			REDEBUG("otpgate: user has no token (unenrolled = deny)");
+			RAUTH("action=login user=%s outcome=no-token reason=unenrolled=deny", user);
+			REDEBUG("user has no token (unenrolled = deny)");
 			pair_make_reply("Reply-Message", "Authentication failed", T_OP_SET);
 			return RLM_MODULE_REJECT;
 		}
 		if (us.locked) {
-			RAUTH("otpgate: action=login user=%s outcome=locked", user);
-			REDEBUG("otpgate: token is locked");
+			RAUTH("action=login user=%s outcome=locked", user);
+			REDEBUG("token is locked");
 			pair_make_reply("Reply-Message", "Authentication failed", T_OP_SET);
 			return RLM_MODULE_USERLOCK;
 		}
 		if (inst->split_enabled) {
-			REDEBUG("otpgate: split = yes but User-Password carries no code");
+			REDEBUG("split = yes but User-Password carries no code");
 			pair_make_reply("Reply-Message", "Authentication failed", T_OP_SET);
 			return RLM_MODULE_REJECT;
 		}

@@ -193,7 +193,8 @@ EOT
 
 radius_start() {
   local d=$RADIUS_DIR
-  : > "$d/log/stdout.log"; [ "$(id -u)" = 0 ] && chown nobody:nogroup "$d/log/stdout.log"
+  [ -f "$RADIUS_LOG" ] && cat "$RADIUS_LOG" >> "$d/log/previous.log"  # keep earlier runs
+  : > "$RADIUS_LOG"; [ "$(id -u)" = 0 ] && chown nobody:nogroup "$RADIUS_LOG"
   # Started directly (not through a shell function) so that $! is radiusd itself.
   if [ "$(id -u)" = 0 ]; then
     setpriv --reuid=nobody --regid=nogroup --clear-groups -- \

@@ -122,7 +122,7 @@ radius_stop
 mv "$D/store" "$D/store.away"
 radius_start || exit 1
 REPLY=$(rc_send 0 'User-Name = "alice", User-Password = "alicepw"'); expect "store unavailable" Access-Reject
-ok grep -q "otpgate store failure" "$RADIUS_LOG"
+ok grep -q "otpgate: store failure (unavailable)" "$RADIUS_LOG"
 radius_stop
 mv "$D/store.away" "$D/store"
 
