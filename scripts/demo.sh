@@ -13,7 +13,7 @@ otpgate_install_deps >/dev/null
 
 BUILD_DIR=${OTPGATE_BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD_DIR" -j"$(nproc)" --target otpgate pam_otpgate >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)" --target otpgate pam_otpgate rlm_otpgate >/dev/null
 
 DEMO=${OTPGATE_DEMO_DIR:-$PWD/demo-data}
 rm -rf "$DEMO"
@@ -112,4 +112,44 @@ say "PAM flow 3, stop; then login is password only again"
 pam stop "$USER2" demo-pass "$(app 2)"
 pam login "$USER2" demo-pass
 "$BIN" --store "$DEMO/store" --master-key "$DEMO/master.key" list
+
+# ---------------------------------------------------------------------------
+# The same flows over RADIUS: a real radiusd (Debian's freeradius 3.2) on
+# 127.0.0.1 with the built rlm_otpgate.so, driven by radclient the way a
+# bank's gateway would. Its store is its own (radiusd runs as nobody).
+say "Over RADIUS: radiusd + rlm_otpgate.so, radclient as the bank's gateway (alice's password: alicepw)"
+source tests/integration/radius/harness.sh
+RD="$DEMO/radius"; mkdir -p "$RD"; chmod 0711 "$DEMO" "$RD"
+radius_setup "$RD/r" "$PWD/$BUILD_DIR/radius_module" "$PWD"
+trap 'radius_stop' EXIT
+rog() { as_owner "$BIN" --store "$RD/r/store" --master-key "$RD/r/master.key" "$@"; }
+rog init >/dev/null
+rog token new --prefix VSST --no-qr > "$RD/token.txt"
+URI3=$(sed -n 's/^uri: *//p' "$RD/token.txt"); TOKEN3=$(sed -n 's/^credential_id: *//p' "$RD/token.txt"); rm -f "$RD/token.txt"
+radius_start
+REAL=$(date +%s)
+app3() { "$BIN" --time $((REAL + 30 * $1)) code -q --uri "$URI3"; }
+gw() {  # gw 'attributes' : send one Access-Request, show what came back (kept in $LAST_REPLY)
+  printf '$ radclient  %s\n' "$1"
+  LAST_REPLY=$(rc_send 0 "$1")
+  sed -n '/^Received/,$ { s/^Received \(Access-[A-Za-z]*\).*/    -> \1/p; s/^[[:space:]]*\(Reply-Message = .*\)/       \1/p; s/^[[:space:]]*\(State = .*\)/       \1/p; }' <<<"$LAST_REPLY"
+}
+state() { sed -n 's/^[[:space:]]*State = \(0x[0-9a-f]*\).*/\1/p' <<<"$LAST_REPLY" | head -1; }
+say "RADIUS login before registration: password only -> Accept"
+gw 'User-Name = "alice", User-Password = "alicepw"'
+say "RADIUS flow 1, register: password + Otpgate-Credential-Id + Otpgate-Code"
+gw "User-Name = \"alice\", User-Password = \"alicepw\", Otpgate-Action = Register, Otpgate-Credential-Id = \"$TOKEN3\", Otpgate-Code = \"$(app3 0)\""
+say "RADIUS flow 2, login in two rounds: password -> Access-Challenge, then the code with the State"
+gw 'User-Name = "alice", User-Password = "alicepw"'
+CODE=$(app3 1)
+gw "User-Name = \"alice\", User-Password = \"$CODE\", State = $(state)"
+say "The same code again (after a new challenge) is refused"
+gw 'User-Name = "alice", User-Password = "alicepw"'
+gw "User-Name = \"alice\", User-Password = \"$CODE\", State = $(state)"
+say "RADIUS flow 3, stop: password + Otpgate-Action = Stop + Otpgate-Code; then password only again"
+gw "User-Name = \"alice\", User-Password = \"alicepw\", Otpgate-Action = Stop, Otpgate-Code = \"$(app3 2)\""
+gw 'User-Name = "alice", User-Password = "alicepw"'
+radius_stop
+say "The server's audit lines"
+grep -hE "otpgate: action=|Login OK|Login incorrect" "$RADIUS_LOG" | sed 's/^[A-Za-z]* [A-Za-z]* [0-9]* [0-9:]* [0-9]* : //; s/^/    /'
 say "Done. The store is in $DEMO"
