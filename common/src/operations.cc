@@ -253,11 +253,14 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
   return verdict;
 }
 
-Result<Verdict> OtpService::Verify(std::string_view user, std::string_view raw_code) {
+// Login and stop: decide on the user's tokens in one group-committed write.
+Result<Verdict> OtpService::DecideUserFlow(
+    std::string_view action, std::string_view user, std::string_view raw_code,
+    const std::function<Status(Txn&, TokenRecord&)>& on_accept, std::string_view accept_detail) {
   OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
   auto code = NormalizeCodeAnyLength(raw_code);
   if (!code.ok()) {
-    AuditStatus("verify", user, "", code.status());
+    AuditStatus(action, user, "", code.status());
     return code.status();
   }
   const int64_t now = clock_.Now();
@@ -265,18 +268,24 @@ Result<Verdict> OtpService::Verify(std::string_view user, std::string_view raw_c
   Verdict verdict;
   Status status = commits_->Write([&](Txn& txn) -> Status {
     OTPGATE_ASSIGN_OR_RETURN(
-        verdict, DecideForUser(txn, key_, keys, config_, user, *code, now,
-                               [](Txn&, TokenRecord&) { return Status::Ok(); }));
+        verdict, DecideForUser(txn, key_, keys, config_, user, *code, now, on_accept));
     return Status::Ok();
   });
   WipeString(*code);
   if (!status.ok()) {
-    AuditStatus("verify", user, "", status);
+    AuditStatus(action, user, "", status);
     return status;
   }
-  Audit("verify", user, verdict.credential_id, DecisionName(verdict.decision),
-        verdict.decision == Decision::kLocked ? "token is locked" : "");
+  Audit(action, user, verdict.credential_id, DecisionName(verdict.decision),
+        verdict.decision == Decision::kAccept   ? accept_detail
+        : verdict.decision == Decision::kLocked ? "token is locked"
+                                                : "");
   return verdict;
+}
+
+Result<Verdict> OtpService::Verify(std::string_view user, std::string_view raw_code) {
+  return DecideUserFlow(
+      "verify", user, raw_code, [](Txn&, TokenRecord&) { return Status::Ok(); }, "");
 }
 
 Result<Verdict> OtpService::Register(std::string_view user, std::string_view raw_id,
@@ -332,36 +341,17 @@ Result<Verdict> OtpService::Register(std::string_view user, std::string_view raw
 }
 
 Result<Verdict> OtpService::Stop(std::string_view user, std::string_view raw_code) {
-  OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
-  auto code = NormalizeCodeAnyLength(raw_code);
-  if (!code.ok()) {
-    AuditStatus("stop", user, "", code.status());
-    return code.status();
-  }
-  const int64_t now = clock_.Now();
-  PreparedKeys keys = PrepareUserKeys(*store_, key_, user);
-  Verdict verdict;
-  Status status = commits_->Write([&](Txn& txn) -> Status {
-    OTPGATE_ASSIGN_OR_RETURN(
-        verdict, DecideForUser(txn, key_, keys, config_, user, *code, now,
-                               [&](Txn& t, TokenRecord& record) {
-                                 record.state = TokenState::kUnassigned;
-                                 record.owner.clear();
-                                 record.bound_at = 0;
-                                 // The replay mark stays: the code just used
-                                 // cannot register the token again.
-                                 return t.RemoveUserToken(user, record.credential_id);
-                               }));
-    return Status::Ok();
-  });
-  WipeString(*code);
-  if (!status.ok()) {
-    AuditStatus("stop", user, "", status);
-    return status;
-  }
-  Audit("stop", user, verdict.credential_id, DecisionName(verdict.decision),
-        verdict.decision == Decision::kAccept ? "token unbound" : "");
-  return verdict;
+  return DecideUserFlow(
+      "stop", user, raw_code,
+      [user](Txn& txn, TokenRecord& record) {
+        record.state = TokenState::kUnassigned;
+        record.owner.clear();
+        record.bound_at = 0;
+        // The replay mark stays: the code just used cannot register the
+        // token again.
+        return txn.RemoveUserToken(user, record.credential_id);
+      },
+      "token unbound");
 }
 
 Result<OtpService::UserState> OtpService::GetUserState(std::string_view user) {

@@ -12,6 +12,7 @@
 #define OTPGATE_OPERATIONS_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -155,6 +156,10 @@ class OtpService {
 
  private:
   OtpService(Config config, const Clock& clock, std::shared_ptr<Store> store, MasterKey key);
+  Result<Verdict> DecideUserFlow(std::string_view action, std::string_view user,
+                                 std::string_view raw_code,
+                                 const std::function<Status(Txn&, TokenRecord&)>& on_accept,
+                                 std::string_view accept_detail);
   void Audit(std::string_view action, std::string_view user, std::string_view credential_id,
              std::string_view outcome, std::string_view detail);
   void AuditStatus(std::string_view action, std::string_view user,
