@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "file_util.h"
+#include "text_util.h"
 
 namespace otpgate {
 namespace {
@@ -108,16 +109,6 @@ const OptionRow* FindRow(std::string_view name) {
   return nullptr;
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 Result<bool> ParseBool(std::string_view name, std::string_view value) {
   if (value == "yes" || value == "true" || value == "on" || value == "1") return true;
   if (value == "no" || value == "false" || value == "off" || value == "0") return false;
@@ -180,19 +171,17 @@ Status SetOption(Config& config, std::string_view name, std::string_view value) 
       config.*row->string_field = std::string(value);
       return Status::Ok();
     case OptionType::kInt: {
-      int64_t number = 0;
-      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
-      if (ec != std::errc() || end != value.data() + value.size() || number < row->spec.min ||
-          number > row->spec.max) {
+      std::optional<int64_t> parsed = ParseInteger(value, row->spec.min, row->spec.max);
+      if (!parsed.has_value()) {
         return Status::InvalidArgument("option " + std::string(name) + ": expected an integer " +
                                        std::to_string(row->spec.min) + ".." +
                                        std::to_string(row->spec.max) + ", got '" +
                                        std::string(value) + "'");
       }
       if (row->int_field != nullptr) {
-        config.*row->int_field = static_cast<int>(number);
+        config.*row->int_field = static_cast<int>(*parsed);
       } else {
-        config.*row->int64_field = number;
+        config.*row->int64_field = *parsed;
       }
       return Status::Ok();
     }

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "otpgate/base32.h"
+#include "text_util.h"
 
 namespace otpgate {
 namespace {
@@ -14,14 +15,13 @@ bool IsUnreserved(char c) {
          c == '.' || c == '_' || c == '~';
 }
 
-Result<int64_t> ParseInteger(std::string_view text, std::string_view what, int64_t min,
-                             int64_t max) {
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+Result<int64_t> ParseParameter(std::string_view text, std::string_view what, int64_t min,
+                               int64_t max) {
+  std::optional<int64_t> value = ParseInteger(text, min, max);
+  if (!value.has_value()) {
     return Status::InvalidArgument("key URI: bad " + std::string(what));
   }
-  return value;
+  return *value;
 }
 
 }  // namespace
@@ -118,13 +118,13 @@ Result<KeyUri> ParseKeyUri(std::string_view uri) {
     } else if (name == "algorithm") {
       OTPGATE_ASSIGN_OR_RETURN(key.params.algorithm, ParseHashAlgorithm(value));
     } else if (name == "digits") {
-      OTPGATE_ASSIGN_OR_RETURN(int64_t digits, ParseInteger(value, "digits", 6, 8));
+      OTPGATE_ASSIGN_OR_RETURN(int64_t digits, ParseParameter(value, "digits", 6, 8));
       key.params.digits = static_cast<int>(digits);
     } else if (name == "period") {
-      OTPGATE_ASSIGN_OR_RETURN(key.params.period, ParseInteger(value, "period", 1, 86400));
+      OTPGATE_ASSIGN_OR_RETURN(key.params.period, ParseParameter(value, "period", 1, 86400));
     } else if (name == "counter") {
       OTPGATE_ASSIGN_OR_RETURN(int64_t counter,
-                               ParseInteger(value, "counter", 0, INT64_MAX - 1));
+                               ParseParameter(value, "counter", 0, INT64_MAX - 1));
       key.counter = static_cast<uint64_t>(counter);
       have_counter = true;
     }

@@ -6,15 +6,10 @@
 #include "otpgate/base32.h"
 #include "otpgate/normalize.h"
 #include "otpgate/otpauth_uri.h"
+#include "text_util.h"
 
 namespace otpgate {
 namespace {
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
 
 // Calls fn(line_number, line) for every non-blank, non-comment line.
 template <typename Fn>
@@ -33,12 +28,11 @@ void ForEachLine(std::string_view text, Fn&& fn) {
 
 Result<int64_t> ParseNumber(std::string_view text, std::string_view what, int64_t min,
                             int64_t max) {
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+  std::optional<int64_t> value = ParseInteger(text, min, max);
+  if (!value.has_value()) {
     return Status::InvalidArgument("bad " + std::string(what));
   }
-  return value;
+  return *value;
 }
 
 Result<std::pair<TokenSpec, SecretBytes>> ParseCsvLine(std::string_view line,
