@@ -23,7 +23,7 @@ TokenInfo InfoOf(const TokenRecord& r) {
   return TokenInfo{r.credential_id, r.params,     r.state,      r.owner,
                    r.issuer,        r.last_accepted, r.drift,   r.failures,
                    r.lock_until,    r.created_at,    r.bound_at, r.last_used_at,
-                   r.valid_until};
+                   r.valid_from,    r.valid_until};
 }
 
 }  // namespace
@@ -392,6 +392,7 @@ Result<TokenRecord> NewRecord(const MasterKey& master, const TokenSpec& spec,
   record.params = spec.params;
   record.issuer = spec.issuer.substr(0, 255);
   record.created_at = now;
+  record.valid_from = spec.valid_from;
   record.valid_until = spec.valid_until;
   if (spec.params.kind == OtpKind::kHotp) {
     if (spec.initial_counter > static_cast<uint64_t>(INT64_MAX) - 1) {

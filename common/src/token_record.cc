@@ -118,6 +118,7 @@ std::vector<uint8_t> EncodeTokenRecord(const TokenRecord& r) {
   w.I64(r.created_at);
   w.I64(r.bound_at);
   w.I64(r.last_used_at);
+  w.I64(r.valid_from);
   w.I64(r.valid_until);
   w.Str(r.credential_id);
   w.Str(r.owner);
@@ -142,7 +143,7 @@ Result<TokenRecord> DecodeTokenRecord(std::span<const uint8_t> bytes) {
                   in.I64(r.lock_until) &&
                   in.Bytes(r.last_failure_fingerprint.data(), r.last_failure_fingerprint.size()) &&
                   in.I64(r.created_at) && in.I64(r.bound_at) && in.I64(r.last_used_at) &&
-                  in.I64(r.valid_until) && in.Str(r.credential_id) && in.Str(r.owner) &&
+                  in.I64(r.valid_from) && in.I64(r.valid_until) && in.Str(r.credential_id) && in.Str(r.owner) &&
                   in.Str(r.issuer) && in.Blob(r.sealed_secret);
   if (!complete) {
     return Status::Corrupt("token record is truncated");

@@ -67,6 +67,9 @@ Status CheckUsable(const TokenRecord& record, int64_t now) {
   if (record.valid_until != 0 && now > record.valid_until) {
     return Status::FailedPrecondition("token " + record.credential_id + " has expired");
   }
+  if (record.valid_from != 0 && now < record.valid_from) {
+    return Status::FailedPrecondition("token " + record.credential_id + " is not valid yet");
+  }
   return Status::Ok();
 }
 

@@ -51,7 +51,8 @@ struct TokenSpec {
   OtpParams params;
   std::string issuer;
   uint64_t initial_counter = 0;  // HOTP
-  int64_t valid_until = 0;
+  int64_t valid_from = 0;        // 0: valid from provisioning
+  int64_t valid_until = 0;       // 0: no expiry
   // Optional: provision already bound to this user (hardware tokens mailed
   // to a known customer); empty for the usual unassigned token.
   std::string owner;
@@ -71,6 +72,7 @@ struct TokenInfo {
   int64_t created_at;
   int64_t bound_at;
   int64_t last_used_at;
+  int64_t valid_from;
   int64_t valid_until;
 };
 

@@ -42,6 +42,7 @@ struct TokenRecord {
   int64_t created_at = 0;
   int64_t bound_at = 0;
   int64_t last_used_at = 0;
+  int64_t valid_from = 0;   // 0: no start date
   int64_t valid_until = 0;  // 0: no expiry
 
   bool LockedAt(int64_t now) const { return lock_until > now; }
@@ -51,7 +52,7 @@ struct TokenRecord {
 //   u8 version=1 | u8 state | u8 kind | u8 algorithm | u8 digits | u8 reserved=0
 //   | i64 period | i64 t0 | i64 last_accepted | i64 drift | u32 failures
 //   | i64 lock_until | 8 bytes fingerprint | i64 created | i64 bound
-//   | i64 last_used | i64 valid_until
+//   | i64 last_used | i64 valid_from | i64 valid_until
 //   | (u16 length, bytes) for: credential_id, owner, issuer, sealed_secret
 // Decoding checks every length and value: a truncated, padded or
 // out-of-range record is kCorrupt, never a partly filled struct.
