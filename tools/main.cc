@@ -14,13 +14,18 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "otpgate/base32.h"
 #include "otpgate/config.h"
+#include "otpgate/credential_policy.h"
+#include "otpgate/pskc.h"
 #include "otpgate/normalize.h"
 #include "otpgate/operations.h"
 #include "otpgate/otpauth_uri.h"
@@ -243,108 +248,226 @@ int Main(int argc, char** argv) {
   // token new / import
   auto* token = app.add_subcommand("token", "provision tokens");
   token->require_subcommand(1);
-  std::string new_id, new_type = "totp", new_algorithm, new_prefix;
-  int new_digits = 0;
+  std::string new_id, new_type = "totp", new_algorithm, new_prefix, new_pskc, new_uris, new_key_file,
+      new_password_file;
+  int new_digits = 0, new_count = 1;
   int64_t new_period = 0;
   uint64_t new_counter = 0;
   bool no_qr = false;
-  auto* token_new = token->add_subcommand("new", "generate a soft token, print its key URI and QR code");
+  auto* token_new = token->add_subcommand("new", "generate soft tokens: key URI and QR code, or PSKC / URI files");
   token_new->add_option("--id", new_id, "credential ID (default: prefix + 8 random digits)");
   token_new->add_option("--prefix", new_prefix, "credential ID prefix (default: credential_prefix)");
+  token_new->add_option("--count", new_count, "how many tokens")->check(CLI::Range(1, 1000000));
   token_new->add_option("--type", new_type, "totp or hotp")->check(CLI::IsMember({"totp", "hotp"}));
   token_new->add_option("--algorithm", new_algorithm, "SHA1, SHA256 or SHA512");
   token_new->add_option("--digits", new_digits, "6, 7 or 8")->check(CLI::Range(6, 8));
   token_new->add_option("--period", new_period, "TOTP step, seconds")->check(CLI::Range(1, 86400));
   token_new->add_option("--counter", new_counter, "HOTP initial counter");
+  token_new->add_option("--pskc", new_pskc, "also write the tokens as a PSKC file (mode 0600)");
+  token_new->add_option("--key-file", new_key_file, "encrypt the PSKC file with this 16-byte key");
+  token_new->add_option("--password-file", new_password_file, "encrypt the PSKC file with a PBKDF2 password");
+  token_new->add_option("--uris", new_uris, "also write the otpauth URIs, one per line (mode 0600)");
   token_new->add_flag("--no-qr", no_qr, "do not print the QR code");
   run(token_new, [&] {
-    TokenSpec spec;
-    spec.issuer = cli.config_.issuer;
-    spec.params.kind = new_type == "hotp" ? OtpKind::kHotp : OtpKind::kTotp;
-    spec.params.algorithm = cli.config_.algorithm;
+    if (!new_id.empty() && new_count != 1) return cli.Error(Status::InvalidArgument("--id makes one token"));
+    TokenSpec base;
+    base.issuer = cli.config_.issuer;
+    base.params.kind = new_type == "hotp" ? OtpKind::kHotp : OtpKind::kTotp;
+    base.params.algorithm = cli.config_.algorithm;
     if (!new_algorithm.empty()) {
       auto alg = ParseHashAlgorithm(new_algorithm);
       if (!alg.ok()) return cli.Error(alg.status());
-      spec.params.algorithm = alg.value();
+      base.params.algorithm = alg.value();
     }
-    spec.params.digits = new_digits != 0 ? new_digits : cli.config_.digits;
-    spec.params.period = new_period != 0 ? new_period : cli.config_.period;
-    spec.initial_counter = new_counter;
-    if (new_id.empty()) {
-      auto random = RandomBytes(8);
-      if (!random.ok()) return cli.Error(random.status());
-      new_id = new_prefix.empty() ? cli.config_.credential_prefix : new_prefix;
-      for (size_t i = 0; i < 8; ++i) new_id += static_cast<char>('0' + random->data()[i] % 10);
+    base.params.digits = new_digits != 0 ? new_digits : cli.config_.digits;
+    base.params.period = new_period != 0 ? new_period : cli.config_.period;
+    base.initial_counter = new_counter;
+    std::string prefix = new_prefix.empty() ? cli.config_.credential_prefix : new_prefix;
+    std::vector<std::pair<TokenSpec, SecretBytes>> tokens;
+    std::set<std::string> ids;
+    while (static_cast<int>(tokens.size()) < new_count) {
+      TokenSpec spec = base;
+      spec.credential_id = new_id;
+      if (spec.credential_id.empty()) {
+        auto random = RandomBytes(8);
+        if (!random.ok()) return cli.Error(random.status());
+        spec.credential_id = prefix;
+        for (size_t i = 0; i < 8; ++i) spec.credential_id += static_cast<char>('0' + random->data()[i] % 10);
+        if (!ids.insert(spec.credential_id).second) continue;
+      }
+      auto id = NormalizeCredentialId(spec.credential_id);
+      if (!id.ok()) return cli.Error(id.status());
+      spec.credential_id = *id;
+      auto secret = RandomBytes(20);
+      if (!secret.ok()) return cli.Error(secret.status());
+      tokens.emplace_back(std::move(spec), std::move(secret).value());
     }
-    spec.credential_id = new_id;
-    auto secret = RandomBytes(20);
-    if (!secret.ok()) return cli.Error(secret.status());
-    Status status = cli.service_->Provision(spec, secret.value());
+    std::vector<std::string> stored, existing;
+    Status status = cli.service_->ProvisionBatch(tokens, false, &stored, &existing);
     if (!status.ok()) return cli.Error(status);
-    auto info = cli.service_->Show(new_id);
-    KeyUri key{spec.params, secret->Clone(), spec.issuer, info.ok() ? info->credential_id : new_id,
-               new_counter};
-    std::string uri = FormatKeyUri(key);
-    Fields f;
-    f.AddRaw("ok", "true").Add("credential_id", key.account).Add("uri", uri);
-    int code = cli.Print(f, 0);
-    if (!g.json && !no_qr) std::cout << RenderQr(uri);
-    WipeString(uri);
+    if (!existing.empty()) {
+      return cli.Error(Status::AlreadyExists("token " + existing.front() + " already exists"));
+    }
+    std::vector<std::string> uris;
+    for (const auto& [spec, secret] : tokens) {
+      uris.push_back(FormatKeyUri(KeyUri{spec.params, secret.Clone(), spec.issuer, spec.credential_id,
+                                         spec.initial_counter}));
+    }
+    auto write_private = [](const std::string& path, const std::string& text) -> Status {
+      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd < 0) return Status::Unavailable("cannot create " + path + ": " + std::strerror(errno));
+      bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+      ok = ::close(fd) == 0 && ok;
+      return ok ? Status::Ok() : Status::Unavailable("cannot write " + path);
+    };
+    if (!new_uris.empty()) {
+      std::string text;
+      for (const std::string& uri : uris) text += uri + "\n";
+      status = write_private(new_uris, text);
+      WipeString(text);
+      if (!status.ok()) return cli.Error(status);
+    }
+    if (!new_pskc.empty()) {
+      PskcOptions options;
+      if (!new_key_file.empty()) {
+        auto key = LoadTransportKey(Cli::Absolute(new_key_file));
+        if (!key.ok()) return cli.Error(key.status());
+        options.preshared_key = std::move(key).value();
+      }
+      if (!new_password_file.empty()) {
+        auto password = LoadPasswordFile(Cli::Absolute(new_password_file));
+        if (!password.ok()) return cli.Error(password.status());
+        options.password = std::move(password).value();
+      }
+      std::vector<PskcExport> exports;
+      for (const auto& [spec, secret] : tokens) {
+        exports.push_back({spec.credential_id, spec.params, secret.Clone(), spec.issuer, spec.initial_counter});
+      }
+      auto xml = WritePskc(exports, options);
+      if (!xml.ok()) return cli.Error(xml.status());
+      status = write_private(new_pskc, *xml);
+      WipeString(*xml);
+      if (!status.ok()) return cli.Error(status);
+    }
+    int code = 0;
+    if (new_count == 1) {
+      Fields f;
+      f.AddRaw("ok", "true").Add("credential_id", tokens[0].first.credential_id).Add("uri", uris[0]);
+      code = cli.Print(f, 0);
+      if (!g.json && !no_qr) std::cout << RenderQr(uris[0]);
+    } else {
+      Fields f;
+      f.AddRaw("ok", "true").Add("created", static_cast<int64_t>(tokens.size()));
+      if (!new_pskc.empty()) f.Add("pskc", new_pskc);
+      if (!new_uris.empty()) f.Add("uris", new_uris);
+      code = cli.Print(f, 0);
+    }
+    for (std::string& uri : uris) WipeString(uri);
     return code;
   });
 
-  std::string import_file, import_format = "auto";
+  std::string import_file, import_format = "auto", key_file, password_file, id_from = "serial";
   bool import_replace = false, import_dry_run = false;
-  auto* token_import = token->add_subcommand("import", "import tokens from a CSV or otpauth URI file");
-  token_import->add_option("file", import_file, "file to import ('-' for standard input)")->required();
-  token_import->add_option("--format", import_format, "csv, uri or auto")
-      ->check(CLI::IsMember({"auto", "csv", "uri"}));
+  auto* token_import = token->add_subcommand("import", "import tokens: PSKC (RFC 6030), CSV or otpauth URIs");
+  token_import->add_option("file", import_file, "file to import ('-' for standard input, not for PSKC)")->required();
+  token_import->add_option("--format", import_format, "pskc, csv, uri or auto")
+      ->check(CLI::IsMember({"auto", "pskc", "csv", "uri"}));
+  token_import->add_option("--key-file", key_file, "PSKC pre-shared key (16/24/32 bytes, raw or hex; mode 0600)");
+  token_import->add_option("--password-file", password_file, "PSKC password (first line; mode 0600)");
+  token_import->add_option("--id-from", id_from, "PSKC credential ID: serial (DeviceInfo/SerialNo) or key-id (Key@Id)")
+      ->check(CLI::IsMember({"serial", "key-id"}));
   token_import->add_flag("--replace", import_replace, "replace tokens that already exist");
   token_import->add_flag("--dry-run", import_dry_run, "check the file, import nothing");
   run(token_import, [&] {
-    auto text = ReadWholeFile(import_file);
-    if (!text.ok()) return cli.Error(text.status());
     std::string format = import_format;
     if (format == "auto") {
-      format = text->find("otpauth://") != std::string::npos ? "uri" : "csv";
+      std::ifstream probe(import_file, std::ios::binary);
+      std::string head(4096, '\0');
+      probe.read(head.data(), static_cast<std::streamsize>(head.size()));
+      head.resize(static_cast<size_t>(probe.gcount()));
+      format = head.find("keyprov:pskc") != std::string::npos ? "pskc"
+               : head.find("otpauth://") != std::string::npos ? "uri"
+                                                               : "csv";
     }
-    ParsedTokens parsed = format == "uri" ? ParseTokenUris(*text) : ParseTokenCsv(*text, cli.config_.issuer);
-    WipeString(*text);
+    ParsedTokens parsed;
+    if (format == "pskc") {
+      PskcOptions options;
+      options.id_from_key_id = id_from == "key-id";
+      if (!key_file.empty()) {
+        auto key = LoadTransportKey(Cli::Absolute(key_file));
+        if (!key.ok()) return cli.Error(key.status());
+        options.preshared_key = std::move(key).value();
+      }
+      if (!password_file.empty()) {
+        auto password = LoadPasswordFile(Cli::Absolute(password_file));
+        if (!password.ok()) return cli.Error(password.status());
+        options.password = std::move(password).value();
+      }
+      bool tty = ::isatty(STDERR_FILENO) != 0 && !g.json;
+      options.progress = [tty](size_t keys) {
+        if (tty) std::fprintf(stderr, "\rread %zu keys", keys);
+      };
+      auto result = ParsePskcFile(import_file, options);
+      if (tty) std::fputc('\n', stderr);
+      if (options.password.has_value()) WipeString(*options.password);
+      if (!result.ok()) return cli.Error(result.status());  // nothing imported
+      parsed = std::move(result).value();
+    } else {
+      auto text = ReadWholeFile(import_file);
+      if (!text.ok()) return cli.Error(text.status());
+      parsed = format == "uri" ? ParseTokenUris(*text) : ParseTokenCsv(*text, cli.config_.issuer);
+      WipeString(*text);
+    }
+    // The credential-ID allowlist rejects single tokens, not the file.
+    std::vector<std::pair<TokenSpec, SecretBytes>> allowed;
+    for (auto& candidate : parsed.tokens) {
+      Status policy = CheckCredentialId(cli.config_, candidate.first.credential_id);
+      if (policy.ok()) {
+        allowed.push_back(std::move(candidate));
+      } else {
+        parsed.rejected.push_back({0, candidate.first.credential_id + ": " + policy.message()});
+      }
+    }
     std::vector<std::string> imported, skipped;
     if (import_dry_run) {
-      for (const auto& [spec, secret] : parsed.tokens) {
+      for (const auto& [spec, secret] : allowed) {
         bool exists = cli.service_->Show(spec.credential_id).ok();
         (exists && !import_replace ? skipped : imported).push_back(spec.credential_id);
       }
     } else {
       // One transaction for the whole file: all or nothing.
-      size_t total = parsed.tokens.size();
-      std::vector<std::pair<TokenSpec, SecretBytes>> all = std::move(parsed.tokens);
+      size_t total = allowed.size();
       Progress(0, total);
-      Status status = cli.service_->ProvisionBatch(all, import_replace, &imported, &skipped);
+      Status status = cli.service_->ProvisionBatch(allowed, import_replace, &imported, &skipped);
       if (!status.ok()) return cli.Error(status);
       Progress(total, total);
     }
     std::string rejected_json = "[";
     for (size_t i = 0; i < parsed.rejected.size(); ++i) {
       if (i > 0) rejected_json += ",";
-      rejected_json += "{\"line\":" + std::to_string(parsed.rejected[i].line) +
+      rejected_json += "{\"position\":" + std::to_string(parsed.rejected[i].line) +
                        ",\"reason\":" + JsonEscape(parsed.rejected[i].reason) + "}";
     }
     rejected_json += "]";
     if (!g.json) {
+      const char* unit = format == "pskc" ? "key" : "line";
       for (const RejectedLine& r : parsed.rejected) {
-        std::cerr << import_file << ":" << r.line << ": rejected: " << r.reason << "\n";
+        if (r.line > 0) {
+          std::cerr << import_file << ": " << unit << " " << r.line << ": rejected: " << r.reason << "\n";
+        } else {
+          std::cerr << import_file << ": rejected: " << r.reason << "\n";
+        }
       }
       for (const std::string& id : skipped) std::cerr << "skipped: " << id << " already exists\n";
     }
     Fields f;
     f.AddRaw("ok", parsed.rejected.empty() ? "true" : "false")
+        .Add("format", format)
         .AddRaw("dry_run", import_dry_run ? "true" : "false")
         .Add("imported", static_cast<int64_t>(imported.size()))
         .Add("skipped", static_cast<int64_t>(skipped.size()))
         .Add("rejected", static_cast<int64_t>(parsed.rejected.size()));
-    if (g.json) f.AddRaw("rejected_lines", rejected_json);
+    if (g.json) f.AddRaw("rejected_items", rejected_json);
     return cli.Print(f, parsed.rejected.empty() ? 0 : 1);
   });
 

@@ -4,6 +4,7 @@
 #include <deque>
 
 #include "group_commit.h"
+#include "otpgate/credential_policy.h"
 #include "otpgate/normalize.h"
 #include "verification.h"
 
@@ -292,6 +293,10 @@ Result<Verdict> OtpService::Register(std::string_view user, std::string_view raw
                                      std::string_view raw_code) {
   OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
   auto id = NormalizeCredentialId(raw_id);
+  if (id.ok()) {
+    Status allowed = CheckCredentialId(config_, *id);
+    if (!allowed.ok()) id = allowed;
+  }
   if (!id.ok()) {
     AuditStatus("register", user, "", id.status());
     return id.status();
@@ -428,6 +433,10 @@ Status PutNewRecord(Txn& txn, const TokenRecord& record) {
 
 Status OtpService::Provision(const TokenSpec& spec, const SecretBytes& secret, bool replace) {
   auto record = NewRecord(key_, spec, secret, clock_.Now());
+  if (record.ok()) {
+    Status allowed = CheckCredentialId(config_, record->credential_id);
+    if (!allowed.ok()) record = allowed;
+  }
   if (!record.ok()) {
     AuditStatus("provision", "", spec.credential_id, record.status());
     return record.status();
@@ -450,6 +459,10 @@ Status OtpService::ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretB
   records.reserve(tokens.size());
   for (const auto& [spec, secret] : tokens) {
     auto record = NewRecord(key_, spec, secret, now);
+    if (record.ok()) {
+      Status allowed = CheckCredentialId(config_, record->credential_id);
+      if (!allowed.ok()) record = allowed;
+    }
     if (!record.ok()) {
       return Status(record.status().code(),
                     spec.credential_id + ": " + record.status().message());

@@ -13,6 +13,7 @@
 #include <memory>
 #include <unordered_set>
 
+#include "file_util.h"
 #include "otpgate/base32.h"
 #include "otpgate/normalize.h"
 #include "otpgate/sealing.h"
@@ -516,6 +517,46 @@ Result<ParsedTokens> ParsePskcText(std::string_view xml, const PskcOptions& opti
   return Parse(xmlReaderForMemory(xml.data(), static_cast<int>(xml.size()), nullptr, nullptr,
                                   ReaderOptions()),
                options);
+}
+
+namespace {
+
+Result<std::string> ReadPrivate(const std::string& path, std::string_view what) {
+  OTPGATE_ASSIGN_OR_RETURN(UniqueFd fd, OpenPrivateFile(path, what));
+  std::string text(1024, '\0');
+  ssize_t n = ReadFully(fd.get(), text.data(), text.size());
+  if (n < 0) return Status::Unavailable("cannot read " + path);
+  if (static_cast<size_t>(n) == text.size()) return Status::InvalidArgument(path + " is too large");
+  text.resize(static_cast<size_t>(n));
+  return text;
+}
+
+}  // namespace
+
+Result<SecretBytes> LoadTransportKey(const std::string& path) {
+  OTPGATE_ASSIGN_OR_RETURN(std::string text, ReadPrivate(path, "key file"));
+  SecretBytes key;
+  std::string_view trimmed = Trim(std::string_view(text).substr(0, text.find('\n')));
+  if (trimmed.size() == 32 || trimmed.size() == 48 || trimmed.size() == 64) {
+    auto hex = HexDecode(trimmed);
+    if (hex.ok()) key = std::move(hex).value();
+  }
+  if (key.empty() && (text.size() == 16 || text.size() == 24 || text.size() == 32)) {
+    key = SecretBytes({reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+  }
+  WipeString(text);
+  if (key.empty()) {
+    return Status::InvalidArgument("key file " + path + " must hold 16, 24 or 32 bytes (raw or hex)");
+  }
+  return key;
+}
+
+Result<std::string> LoadPasswordFile(const std::string& path) {
+  OTPGATE_ASSIGN_OR_RETURN(std::string text, ReadPrivate(path, "password file"));
+  std::string password(Trim(std::string_view(text).substr(0, text.find('\n'))));
+  WipeString(text);
+  if (password.empty()) return Status::InvalidArgument("password file " + path + " is empty");
+  return password;
 }
 
 namespace {

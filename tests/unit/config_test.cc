@@ -1,4 +1,5 @@
 #include "otpgate/config.h"
+#include "otpgate/credential_policy.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -70,6 +71,26 @@ TEST(ConfigTest, FileMustNotBeWritableByOthers) {
   EXPECT_TRUE(LoadConfigFile(config, dir.File("absent.conf"), true).ok());
   EXPECT_EQ(LoadConfigFile(config, dir.File("absent.conf"), false).code(),
             StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace otpgate
+
+namespace otpgate {
+namespace {
+
+TEST(CredentialPolicyTest, PrefixesAndLength) {
+  Config config;
+  EXPECT_TRUE(CheckCredentialId(config, "ANYTHING1").ok()) << "no allowlist: anything";
+  ASSERT_TRUE(SetOption(config, "credential_prefixes", "VSST VSMT SYMC SYDC SYMZ UBHE").ok());
+  ASSERT_TRUE(SetOption(config, "credential_length", "12").ok());
+  EXPECT_TRUE(CheckCredentialId(config, "VSST12345678").ok());
+  EXPECT_TRUE(CheckCredentialId(config, "UBHE00000001").ok());
+  Status wrong_prefix = CheckCredentialId(config, "ABCD12345678");
+  EXPECT_EQ(wrong_prefix.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(wrong_prefix.message().find("must look like VSST12345678"), std::string::npos)
+      << wrong_prefix.message();
+  EXPECT_FALSE(CheckCredentialId(config, "VSST1234567").ok()) << "one digit short";
 }
 
 }  // namespace

@@ -170,6 +170,27 @@ TEST_F(OperationsTest, EnrolledUserCannotSelfRegisterASecondToken) {
   EXPECT_EQ(Info("VSST00000002").failures, 0u) << "nothing changed";
 }
 
+TEST(OperationsPolicyTest, AllowlistAtImportAndRegistration) {
+  TempDir dir;
+  Config config = testing::TestConfig(dir);
+  config.credential_prefixes = "VSST VSMT";
+  config.credential_length = 12;
+  ASSERT_TRUE(InitializeDeployment(config).ok());
+  ManualClock clock(kStart);
+  auto service = OtpService::Open(config, clock).value();
+  TokenSpec spec;
+  spec.credential_id = "ABCD12345678";
+  EXPECT_EQ(service->Provision(spec, Bytes(kSecret)).code(), StatusCode::kInvalidArgument);
+  spec.credential_id = "VSST12345678";
+  ASSERT_TRUE(service->Provision(spec, Bytes(kSecret)).ok());
+  OtpParams params;
+  std::string code = GenerateTotp(params, Bytes(kSecret), kStart).value();
+  auto mistyped = service->Register("alice", "VSST1234567", code);
+  EXPECT_EQ(mistyped.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(mistyped.status().message().find("must look like VSST12345678"), std::string::npos);
+  EXPECT_EQ(service->Register("alice", "ｖｓｓｔ１２３４５６７８", code)->decision, Decision::kAccept);
+}
+
 TEST_F(OperationsTest, RegisterAcceptsFullWidthInput) {
   std::string code = Code();
   std::string full_width;

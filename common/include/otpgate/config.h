@@ -37,6 +37,10 @@ struct Config {
   int64_t lockout_max_seconds = 3600;
   // Defaults for tokens made by `otpgate token new`.
   std::string credential_prefix = "OTPG";
+  // Allowlist of credential IDs (import and registration): space-separated
+  // prefixes (empty: any) and exact length (0: any).
+  std::string credential_prefixes;
+  int credential_length = 0;
   std::string issuer = "otpgate";
   HashAlgorithm algorithm = HashAlgorithm::kSha1;
   int digits = 6;

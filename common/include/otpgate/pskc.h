@@ -36,6 +36,12 @@ Result<ParsedTokens> ParsePskcFile(const std::string& path, const PskcOptions& o
 // The same from memory (tests, fuzzing).
 Result<ParsedTokens> ParsePskcText(std::string_view xml, const PskcOptions& options);
 
+// The transport key of --key-file: 16, 24 or 32 bytes, raw or as hex; the
+// password of --password-file: its first line. Both files must be private
+// (no group/other access), like the master key.
+Result<SecretBytes> LoadTransportKey(const std::string& path);
+Result<std::string> LoadPasswordFile(const std::string& path);
+
 // Writes tokens as a PSKC container: plaintext, or with secrets encrypted
 // (AES-128-CBC, HMAC-SHA1 ValueMAC) under `preshared_key` (16 bytes) or a
 // key derived from `password` (PBKDF2-HMAC-SHA1, random salt).

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# PSKC through the CLI: the RFC 6030 figures, encrypted with a key and a
+# password, wrong secrets and tampering (nothing imported), the credential-ID
+# allowlist, and export -> import round trips checked with oathtool.
+# Usage: pskc_cli_test.sh OTPGATE_CLI DATA_DIR
+set -u
+CLI=$1 DATA=$2
+WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
+og() { "$CLI" --store "$WORK/store" --master-key "$WORK/master.key" "$@"; }
+og2() { "$CLI" --store "$WORK/store2" --master-key "$WORK/master2.key" "$@"; }
+passed=0 failed=0
+check() {  # check NAME EXPECTED_EXIT COMMAND...
+  local name=$1 expected=$2; shift 2
+  LAST=$("$@" 2>&1); local rc=$?
+  if [ "$rc" = "$expected" ]; then passed=$((passed + 1)); else
+    failed=$((failed + 1)); echo "FAIL: $name: exit $rc, expected $expected"; sed 's/^/    /' <<<"$LAST"; fi
+}
+has() { if grep -qF -- "$2" <<<"$LAST"; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "FAIL: $1: lacks '$2'"; sed 's/^/    /' <<<"$LAST"; fi; }
+count_tokens() { og --json list | grep -o '"credential_id"' | wc -l; }
+
+og init >/dev/null; og2 init >/dev/null
+printf '12345678901234567890123456789012\n' > "$WORK/psk"; chmod 0600 "$WORK/psk"
+printf 'qwerty\n' > "$WORK/pw"; chmod 0600 "$WORK/pw"
+printf 'qwertz\n' > "$WORK/badpw"; chmod 0600 "$WORK/badpw"
+printf '00000000000000000000000000000000\n' > "$WORK/badpsk"; chmod 0600 "$WORK/badpsk"
+
+check "figure 6, wrong key" 19 og token import "$DATA/figure6.pskcxml" --key-file "$WORK/badpsk"
+check "key file of the wrong form" 11 og token import "$DATA/figure6.pskcxml" --key-file "$WORK/badpw"
+check "figure 7, wrong password" 19 og token import "$DATA/figure7.pskcxml" --password-file "$WORK/badpw"
+has "says why" "wrong key or password"
+check "figure 7, no password" 11 og token import "$DATA/figure7.pskcxml"
+check "nothing imported so far" 0 test "$(count_tokens)" = 0
+sed 's/Su+NvtQfmvfJzF6bmQiJqoLRExc=/Su+MvtQfmvfJzF6bmQiJqoLRExc=/' "$DATA/figure6.pskcxml" > "$WORK/tampered.pskcxml"
+check "tampered MAC" 19 og token import "$WORK/tampered.pskcxml" --key-file "$WORK/psk"
+chmod 0644 "$WORK/psk"
+check "key file readable by others" 16 og token import "$DATA/figure6.pskcxml" --key-file "$WORK/psk"
+chmod 0600 "$WORK/psk"
+
+check "figure 6 with the key (dry run)" 0 og --json token import "$DATA/figure6.pskcxml" --key-file "$WORK/psk" --dry-run
+has "dry run counts" '"imported":1'
+check "dry run stored nothing" 0 test "$(count_tokens)" = 0
+check "figure 6 with the key" 0 og --json token import "$DATA/figure6.pskcxml" --key-file "$WORK/psk"
+has "format detected" '"format":"pskc"'
+# RFC 4226, 8 digits, counter 0 -> 84755224.
+check "register with the RFC code" 0 og register alice 987654321 84755224
+check "figure 7 by Key@Id" 0 og --json token import "$DATA/figure7.pskcxml" --password-file "$WORK/pw" --id-from key-id
+check "figure 5: the PIN key is rejected" 1 og --json token import "$DATA/figure5.pskcxml" --replace
+has "one OTP key" '"imported":1'
+has "one rejected" '"rejected":1'
+check "figure 10, shared device by serial" 1 og --json token import "$DATA/figure10.pskcxml" --replace
+has "three of four" '"imported":3'
+check "figure 10 tokens expired" 22 og register bob 654321 84755224
+
+check "allowlist rejects the vendor IDs" 1 og -o "credential_prefixes=VSST VSMT" -o credential_length=12 --json token import "$DATA/figure3.pskcxml" --replace
+has "nothing allowed" '"imported":0'
+has "friendly" "must look like VSST12345678"
+
+# Export -> import round trips; the codes agree with oathtool.
+for how in plain key password; do
+  args=(); [ "$how" = key ] && args=(--key-file "$WORK/psk16"); [ "$how" = password ] && args=(--password-file "$WORK/pw")
+  printf '00112233445566778899aabbccddeeff\n' > "$WORK/psk16"; chmod 0600 "$WORK/psk16"
+  check "export $how" 0 og --json token new --count 5 --prefix VSMT --pskc "$WORK/$how.pskcxml" --uris "$WORK/$how.uris" "${args[@]}"
+  check "export file is private" 0 test "$(stat -c %a "$WORK/$how.pskcxml")" = 600
+  check "import $how" 0 og2 --json token import "$WORK/$how.pskcxml" "${args[@]}"
+  has "five imported" '"imported":5'
+  while read -r uri; do
+    id=$(sed -n 's|otpauth://totp/[^:]*:\([A-Z0-9]*\)?.*|\1|p' <<<"$uri")
+    secret=$(sed -n 's/.*secret=\([A-Z2-7]*\).*/\1/p' <<<"$uri")
+    check "$how $id: stored code = oathtool" 0 test "$(og2 code -q --id "$id")" = "$(oathtool --totp -b "$secret")"
+  done < "$WORK/$how.uris"
+done
+if grep -q "<Secret><PlainValue>" "$WORK/password.pskcxml"; then failed=$((failed + 1)); echo "FAIL: secrets in clear"; else passed=$((passed + 1)); fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
