@@ -12,7 +12,7 @@ OTPGATE_BUILD_PACKAGES=(
   freeradius freeradius-utils libfreeradius-dev libtalloc-dev libpcre3-dev dpkg-dev
 )
 OTPGATE_TEST_PACKAGES=(
-  oathtool lmdb-utils python3
+  oathtool lmdb-utils python3 time
   libpam-wrapper pamtester libpam-modules libpam-oath
 )
 
