@@ -30,6 +30,7 @@
 #include "otpgate/operations.h"
 #include "otpgate/otpauth_uri.h"
 #include "otpgate/sealing.h"
+#include "otpgate/self_test.h"
 #include "otpgate/token_import.h"
 #include "output.h"
 #include "qr.h"
@@ -606,6 +607,9 @@ int Main(int argc, char** argv) {
     }
     return cli.Print(f, 0);
   }, false);
+
+  auto* selftest = app.add_subcommand("selftest", "check this build against the RFC 4226/6238 vectors");
+  run(selftest, [&] { return cli.Done(RunSelfTest(), "RFC 4226 and RFC 6238 vectors, base32, AES-256-GCM: ok"); }, false);
 
   auto* config_cmd = app.add_subcommand("config", "print the effective configuration");
   run(config_cmd, [&] {

@@ -176,3 +176,13 @@ TEST(OathtoolCrossCheck, RandomTotpAndHotp) {
 
 }  // namespace
 }  // namespace otpgate
+
+#include "otpgate/self_test.h"
+
+namespace otpgate {
+namespace {
+
+TEST(SelfTest, PassesOnThisBuild) { EXPECT_TRUE(RunSelfTest().ok()) << RunSelfTest().ToString(); }
+
+}  // namespace
+}  // namespace otpgate
