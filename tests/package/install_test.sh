@@ -11,6 +11,7 @@ set -euo pipefail
 SRC=$1
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (mount namespace, overlay, chroot)"; exit 77; }
 WORK=$(mktemp -d /var/tmp/otpgate-install.XXXXXX)
+chmod 0755 "$WORK"  # the package build's tests run some parts as nobody
 trap 'rm -rf "$WORK"' EXIT
 DEBS=${2:-$WORK/deb}
 if [ -z "${2:-}" ]; then

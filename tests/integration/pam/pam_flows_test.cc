@@ -337,12 +337,25 @@ TEST_F(PamFlowsTest, StoreUnavailableFailsClosedAndWritesNothing) {
 TEST_F(PamFlowsTest, NonRootCallerFailsClosed) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the driver as nobody";
   Register("alice");
-  // Let nobody reach the service files and the driver, but not the store.
+  // nobody gets copies of the driver and the module (the build tree may not
+  // be readable by nobody) and its own service file; the store stays root's.
   ::chmod(dir_.path().c_str(), 0755);
+  std::string bin = dir_.File("bin");
+  ::mkdir(bin.c_str(), 0755);
+  std::string copy = "cp " OTPGATE_PAM_DRIVER " " OTPGATE_PAM_MODULE " " + bin + " && chmod 0755 " + bin + "/*";
+  ASSERT_EQ(std::system(copy.c_str()), 0);
+  std::string nobody_services = dir_.File("pam.nobody");
+  ::mkdir(nobody_services.c_str(), 0755);
+  std::ofstream(nobody_services + "/other") << "auth required pam_deny.so\n";
+  std::ofstream(nobody_services + "/otp-only")
+      << "auth required " << bin << "/pam_otpgate.so store=" << config_.store
+      << " master_key=" << config_.master_key << " fail_delay_ms=0\n";
+  ::chmod((nobody_services + "/other").c_str(), 0644);
+  ::chmod((nobody_services + "/otp-only").c_str(), 0644);
   std::string command = "setpriv --reuid=nobody --regid=nogroup --clear-groups env "
                         "LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=" +
-                        services_ + " " OTPGATE_PAM_DRIVER " --service otp-only --user alice "
-                        "--answer 123456 >/dev/null 2>&1";
+                        nobody_services + " " + bin +
+                        "/pam_driver --service otp-only --user alice --answer 123456 >/dev/null 2>&1";
   int status = std::system(command.c_str());
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), PAM_AUTHINFO_UNAVAIL);

@@ -37,11 +37,15 @@ radius_setup() {
   RADIUS_PORT=${RADIUS_PORT:-$(free_port_base)}
   local d=$RADIUS_DIR
   RADIUS_LOG=$d/log/stdout.log  # -l stdout: everything, auth lines included, goes here
-  mkdir -p "$d/raddb" "$d/log" "$d/run"
+  mkdir -p "$d/raddb" "$d/log" "$d/run" "$d/lib"
+  # radiusd runs as nobody: it gets copies of the module and the dictionary,
+  # so the source and build trees need not be readable by nobody.
+  cp "$RADIUS_MODULE_DIR/rlm_otpgate.so" "$d/lib/"
+  cp "$RADIUS_SOURCE_DIR/config/freeradius/dictionary.otpgate" "$d/raddb/"
   [ "$(id -u)" = 0 ] && chown -R nobody:nogroup "$d" && chmod 0711 "$d"
   cat > "$d/raddb/dictionary" <<EOT
 \$INCLUDE /usr/share/freeradius/dictionary
-\$INCLUDE $RADIUS_SOURCE_DIR/config/freeradius/dictionary.otpgate
+\$INCLUDE $d/raddb/dictionary.otpgate
 EOT
   cat > "$d/raddb/users" <<'EOT'
 alice   Cleartext-Password := "alicepw"
@@ -57,7 +61,7 @@ raddbdir = $d/raddb
 confdir = \${raddbdir}
 logdir = $d/log
 run_dir = $d/run
-libdir = $RADIUS_MODULE_DIR:/usr/lib/freeradius
+libdir = $d/lib:/usr/lib/freeradius
 pidfile = $d/run/radiusd.pid
 max_request_time = 30
 max_requests = 1048576

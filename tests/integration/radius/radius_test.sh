@@ -15,6 +15,7 @@ chmod 0711 "$WORK"  # radiusd and the CLI run as nobody when we are root
 trap 'radius_stop; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 radius_setup "$WORK/r" "$MODULE_DIR" "$SRC"
 D=$WORK/r
+cp "$CLI" "$WORK/otpgate" && chmod 0755 "$WORK/otpgate" && CLI=$WORK/otpgate  # runs as nobody too
 HEX=3132333435363738393031323334353637383930
 og() { as_owner "$CLI" --store "$D/store" --master-key "$D/master.key" "$@"; }
 og init >/dev/null
