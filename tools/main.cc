@@ -201,6 +201,18 @@ Result<std::string> ReadWholeFile(const std::string& path) {
   return text;
 }
 
+// --key-file / --password-file, for PSKC import and export.
+Status LoadPskcSecrets(const std::string& key_file, const std::string& password_file,
+                       PskcOptions& options) {
+  if (!key_file.empty()) {
+    OTPGATE_ASSIGN_OR_RETURN(options.preshared_key, LoadTransportKey(Cli::Absolute(key_file)));
+  }
+  if (!password_file.empty()) {
+    OTPGATE_ASSIGN_OR_RETURN(options.password, LoadPasswordFile(Cli::Absolute(password_file)));
+  }
+  return Status::Ok();
+}
+
 void Progress(size_t done, size_t total) {
   if (total < 1000 || !::isatty(STDERR_FILENO)) return;
   int width = 40;
@@ -330,16 +342,8 @@ int Main(int argc, char** argv) {
     }
     if (!new_pskc.empty()) {
       PskcOptions options;
-      if (!new_key_file.empty()) {
-        auto key = LoadTransportKey(Cli::Absolute(new_key_file));
-        if (!key.ok()) return cli.Error(key.status());
-        options.preshared_key = std::move(key).value();
-      }
-      if (!new_password_file.empty()) {
-        auto password = LoadPasswordFile(Cli::Absolute(new_password_file));
-        if (!password.ok()) return cli.Error(password.status());
-        options.password = std::move(password).value();
-      }
+      status = LoadPskcSecrets(new_key_file, new_password_file, options);
+      if (!status.ok()) return cli.Error(status);
       std::vector<PskcExport> exports;
       for (const auto& [spec, secret] : tokens) {
         exports.push_back({spec.credential_id, spec.params, secret.Clone(), spec.issuer, spec.initial_counter});
@@ -394,16 +398,8 @@ int Main(int argc, char** argv) {
     if (format == "pskc") {
       PskcOptions options;
       options.id_from_key_id = id_from == "key-id";
-      if (!key_file.empty()) {
-        auto key = LoadTransportKey(Cli::Absolute(key_file));
-        if (!key.ok()) return cli.Error(key.status());
-        options.preshared_key = std::move(key).value();
-      }
-      if (!password_file.empty()) {
-        auto password = LoadPasswordFile(Cli::Absolute(password_file));
-        if (!password.ok()) return cli.Error(password.status());
-        options.password = std::move(password).value();
-      }
+      Status secrets = LoadPskcSecrets(key_file, password_file, options);
+      if (!secrets.ok()) return cli.Error(secrets);
       bool tty = ::isatty(STDERR_FILENO) != 0 && !g.json;
       options.progress = [tty](size_t keys) {
         if (tty) std::fprintf(stderr, "\rread %zu keys", keys);
