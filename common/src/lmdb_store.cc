@@ -207,6 +207,7 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     // its descriptors would drop the POSIX locks of the child's own
     // environment on the same files (LMDB caveat). Leak it instead.
     if (env_ != nullptr && ::getpid() == pid_) {
+      for (MDB_txn* txn : read_pool_) mdb_txn_abort(txn);
       mdb_env_close(env_);
     }
   }
@@ -403,9 +404,48 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     return Status::Ok();
   }
 
+  // Read transactions are recycled (mdb_txn_reset / mdb_txn_renew): a fresh
+  // one takes a reader slot under LMDB's reader mutex, which many threads
+  // (radiusd) contend for; a renewed one keeps its slot. A reset transaction
+  // is not active, so map resizing stays possible.
+  Status RunRead(const std::function<Status(Txn&)>& fn) {
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+      int rc;
+      {
+        std::shared_lock lock(resize_mutex_);
+        MDB_txn* txn = nullptr;
+        {
+          std::lock_guard pool_lock(pool_mutex_);
+          if (!read_pool_.empty()) {
+            txn = read_pool_.back();
+            read_pool_.pop_back();
+          }
+        }
+        rc = txn != nullptr ? mdb_txn_renew(txn) : mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+        if (rc == 0) {
+          LmdbTxn wrapper(txn, dbs_, true);
+          Status status = fn(wrapper);
+          mdb_txn_reset(txn);
+          std::lock_guard pool_lock(pool_mutex_);
+          read_pool_.push_back(txn);
+          return status;
+        }
+        if (txn != nullptr) mdb_txn_abort(txn);  // a renew that failed
+      }
+      if (rc != MDB_MAP_RESIZED) {
+        return LmdbError(rc, "read transaction");
+      }
+      OTPGATE_RETURN_IF_ERROR(Resize(false));
+    }
+    return Status::Internal("store " + path_ + ": read transaction could not start");
+  }
+
   Status Run(const std::function<Status(Txn&)>& fn, bool read_only) {
     if (::getpid() != pid_) {
       return Status::Internal("store handle used after fork(); reopen it");
+    }
+    if (read_only) {
+      return RunRead(fn);
     }
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
       int rc;
@@ -449,6 +489,8 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
   MDB_env* env_ = nullptr;
   Databases dbs_;
   mutable std::shared_mutex resize_mutex_;
+  std::mutex pool_mutex_;
+  std::vector<MDB_txn*> read_pool_;  // reset read transactions
   size_t map_size_ = 0;
 };
 
