@@ -1,6 +1,7 @@
 #include "otpgate/operations.h"
 
 #include <gtest/gtest.h>
+#include <lmdb.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <thread>
 
 #include "otpgate/base32.h"
+#include "otpgate/token_record.h"
 #include "test_util.h"
 
 namespace otpgate {
@@ -442,6 +444,75 @@ TEST_F(OperationsTest, ConcurrentThreadsSameCodeExactlyOneAccepts) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(accepted.load(), 1);
+}
+
+// Overwrites a token's record with `bytes`, with LMDB directly (the service
+// must be closed: one environment per path per process).
+void CorruptRecord(const std::string& store, const std::string& id, const std::string& bytes) {
+  MDB_env* env = nullptr;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  mdb_env_set_maxdbs(env, 4);
+  ASSERT_EQ(mdb_env_open(env, store.c_str(), 0, 0600), 0);
+  MDB_txn* txn = nullptr;
+  MDB_dbi dbi;
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  ASSERT_EQ(mdb_dbi_open(txn, "tokens", 0, &dbi), 0);
+  MDB_val key{id.size(), const_cast<char*>(id.data())};
+  MDB_val value{bytes.size(), const_cast<char*>(bytes.data())};
+  ASSERT_EQ(mdb_put(txn, dbi, &key, &value, 0), 0);
+  ASSERT_EQ(mdb_txn_commit(txn), 0);
+  mdb_env_close(env);
+}
+
+std::string StoreBytes(const std::string& store) {
+  std::ifstream in(store + "/data.mdb", std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+TEST_F(OperationsTest, CorruptRecordIsAnErrorAndChangesNothing) {
+  RegisterAlice();
+  service_.reset();
+  CorruptRecord(config_.store, "VSST00000001", std::string("\x01\x02garbage", 9));
+  std::string before = StoreBytes(config_.store);
+  service_ = OtpService::Open(config_, clock_).value();
+  auto verdict = service_->Verify("alice", Code());
+  EXPECT_EQ(verdict.status().code(), StatusCode::kCorrupt);
+  EXPECT_NE(verdict.status().message().find("VSST00000001"), std::string::npos);
+  EXPECT_EQ(service_->Stop("alice", Code()).status().code(), StatusCode::kCorrupt);
+  EXPECT_EQ(service_->Show("VSST00000001").status().code(), StatusCode::kCorrupt);
+  service_.reset();
+  EXPECT_EQ(StoreBytes(config_.store), before) << "a failed decision wrote to the store";
+}
+
+TEST_F(OperationsTest, RecordMovedToAnotherTokenDoesNotOpen) {
+  RegisterAlice();
+  Provision("VSST00000002");
+  // Copy token 2's record bytes (sealed for credential ID ...02) over ...01,
+  // fixing only the ID inside so that the record itself decodes.
+  service_.reset();
+  MDB_env* env = nullptr;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  mdb_env_set_maxdbs(env, 4);
+  ASSERT_EQ(mdb_env_open(env, config_.store.c_str(), 0, 0600), 0);
+  MDB_txn* txn = nullptr;
+  MDB_dbi dbi;
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  ASSERT_EQ(mdb_dbi_open(txn, "tokens", 0, &dbi), 0);
+  MDB_val key2{12, const_cast<char*>("VSST00000002")}, value2;
+  ASSERT_EQ(mdb_get(txn, dbi, &key2, &value2), 0);
+  TokenRecord moved = DecodeTokenRecord({static_cast<const uint8_t*>(value2.mv_data), value2.mv_size}).value();
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+  moved.credential_id = "VSST00000001";
+  moved.state = TokenState::kActive;
+  moved.owner = "alice";
+  std::vector<uint8_t> bytes = EncodeTokenRecord(moved);
+  CorruptRecord(config_.store, "VSST00000001", std::string(bytes.begin(), bytes.end()));
+  service_ = OtpService::Open(config_, clock_).value();
+  auto verdict = service_->Verify("alice", Code());
+  EXPECT_EQ(verdict.status().code(), StatusCode::kCorrupt);
+  EXPECT_NE(verdict.status().message().find("does not authenticate"), std::string::npos)
+      << verdict.status().message();
 }
 
 TEST(OperationsOpenTest, MissingStoreOrKeyFailsClosed) {
