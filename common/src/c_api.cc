@@ -1,6 +1,7 @@
 // The C ABI (otpgate.h): one place that converts C++ results and exceptions
 // into codes. Nothing thrown below may escape: every entry point catches.
 #include <cstring>
+#include <initializer_list>
 #include <exception>
 #include <memory>
 #include <new>
@@ -69,10 +70,11 @@ int Guarded(otpgate_result* result, Fn&& fn) {
   }
 }
 
-bool Usable(otpgate_handle* handle, const char* a, const char* b, otpgate_result* result) {
-  if (handle == nullptr || handle->service == nullptr || a == nullptr || b == nullptr) {
-    Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "missing argument");
-    return false;
+// An open handle and every pointer argument present.
+bool Usable(otpgate_handle* handle, std::initializer_list<const void*> arguments) {
+  if (handle == nullptr || handle->service == nullptr) return false;
+  for (const void* argument : arguments) {
+    if (argument == nullptr) return false;
   }
   return true;
 }
@@ -121,7 +123,9 @@ __attribute__((visibility("default"))) int otpgate_verify(otpgate_handle* handle
                                                           const char* user, const char* code,
                                                           otpgate_result* result) {
   Clear(result);
-  if (!Usable(handle, user, code, result)) return result ? result->status : OTPGATE_ERR_INVALID_ARGUMENT;
+  if (!Usable(handle, {user, code})) {
+    return Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "missing argument");
+  }
   return Guarded(result, [&] { return FromVerdict(result, handle->service->Verify(user, code)); });
 }
 
@@ -131,7 +135,7 @@ __attribute__((visibility("default"))) int otpgate_register(otpgate_handle* hand
                                                             const char* code,
                                                             otpgate_result* result) {
   Clear(result);
-  if (!Usable(handle, user, code, result) || credential_id == nullptr) {
+  if (!Usable(handle, {user, credential_id, code})) {
     return Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "missing argument");
   }
   return Guarded(result, [&] {
@@ -143,7 +147,9 @@ __attribute__((visibility("default"))) int otpgate_stop(otpgate_handle* handle, 
                                                         const char* code,
                                                         otpgate_result* result) {
   Clear(result);
-  if (!Usable(handle, user, code, result)) return result ? result->status : OTPGATE_ERR_INVALID_ARGUMENT;
+  if (!Usable(handle, {user, code})) {
+    return Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "missing argument");
+  }
   return Guarded(result, [&] { return FromVerdict(result, handle->service->Stop(user, code)); });
 }
 
@@ -152,7 +158,7 @@ __attribute__((visibility("default"))) int otpgate_get_user_state(otpgate_handle
                                                                   otpgate_user_state* state,
                                                                   otpgate_result* result) {
   Clear(result);
-  if (state == nullptr || !Usable(handle, user, user, result)) {
+  if (!Usable(handle, {user, state})) {
     return Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "missing argument");
   }
   std::memset(state, 0, sizeof(*state));
