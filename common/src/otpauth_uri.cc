@@ -15,15 +15,6 @@ bool IsUnreserved(char c) {
          c == '.' || c == '_' || c == '~';
 }
 
-Result<int64_t> ParseParameter(std::string_view text, std::string_view what, int64_t min,
-                               int64_t max) {
-  std::optional<int64_t> value = ParseInteger(text, min, max);
-  if (!value.has_value()) {
-    return Status::InvalidArgument("key URI: bad " + std::string(what));
-  }
-  return *value;
-}
-
 }  // namespace
 
 std::string PercentEncode(std::string_view text) {
@@ -118,13 +109,13 @@ Result<KeyUri> ParseKeyUri(std::string_view uri) {
     } else if (name == "algorithm") {
       OTPGATE_ASSIGN_OR_RETURN(key.params.algorithm, ParseHashAlgorithm(value));
     } else if (name == "digits") {
-      OTPGATE_ASSIGN_OR_RETURN(int64_t digits, ParseParameter(value, "digits", 6, 8));
+      OTPGATE_ASSIGN_OR_RETURN(int64_t digits, ParseInteger(value, 6, 8, "key URI: bad digits"));
       key.params.digits = static_cast<int>(digits);
     } else if (name == "period") {
-      OTPGATE_ASSIGN_OR_RETURN(key.params.period, ParseParameter(value, "period", 1, 86400));
+      OTPGATE_ASSIGN_OR_RETURN(key.params.period, ParseInteger(value, 1, 86400, "key URI: bad period"));
     } else if (name == "counter") {
       OTPGATE_ASSIGN_OR_RETURN(int64_t counter,
-                               ParseParameter(value, "counter", 0, INT64_MAX - 1));
+                               ParseInteger(value, 0, INT64_MAX - 1, "key URI: bad counter"));
       key.counter = static_cast<uint64_t>(counter);
       have_counter = true;
     }

@@ -5,7 +5,10 @@
 #include <charconv>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+
+#include "otpgate/status.h"
 
 namespace otpgate {
 
@@ -28,6 +31,14 @@ inline std::optional<int64_t> ParseInteger(std::string_view text, int64_t min, i
     return std::nullopt;
   }
   return value;
+}
+
+// The same, or kInvalidArgument with `error` as its message.
+inline Result<int64_t> ParseInteger(std::string_view text, int64_t min, int64_t max,
+                                    std::string_view error) {
+  std::optional<int64_t> value = ParseInteger(text, min, max);
+  if (!value.has_value()) return Status::InvalidArgument(std::string(error));
+  return *value;
 }
 
 }  // namespace otpgate

@@ -26,15 +26,6 @@ void ForEachLine(std::string_view text, Fn&& fn) {
   }
 }
 
-Result<int64_t> ParseNumber(std::string_view text, std::string_view what, int64_t min,
-                            int64_t max) {
-  std::optional<int64_t> value = ParseInteger(text, min, max);
-  if (!value.has_value()) {
-    return Status::InvalidArgument("bad " + std::string(what));
-  }
-  return *value;
-}
-
 Result<std::pair<TokenSpec, SecretBytes>> ParseCsvLine(std::string_view line,
                                                        std::string_view issuer) {
   std::vector<std::string_view> fields;
@@ -66,16 +57,16 @@ Result<std::pair<TokenSpec, SecretBytes>> ParseCsvLine(std::string_view line,
     OTPGATE_ASSIGN_OR_RETURN(spec.params.algorithm, ParseHashAlgorithm(field(4)));
   }
   if (!field(5).empty()) {
-    OTPGATE_ASSIGN_OR_RETURN(int64_t digits, ParseNumber(field(5), "digits (6, 7 or 8)", 6, 8));
+    OTPGATE_ASSIGN_OR_RETURN(int64_t digits, ParseInteger(field(5), 6, 8, "bad digits (6, 7 or 8)"));
     spec.params.digits = static_cast<int>(digits);
   }
   if (!field(6).empty()) {
     if (spec.params.kind == OtpKind::kTotp) {
       OTPGATE_ASSIGN_OR_RETURN(spec.params.period,
-                               ParseNumber(field(6), "period (1..86400)", 1, 86400));
+                               ParseInteger(field(6), 1, 86400, "bad period (1..86400)"));
     } else {
       OTPGATE_ASSIGN_OR_RETURN(int64_t counter,
-                               ParseNumber(field(6), "counter", 0, INT64_MAX - 1));
+                               ParseInteger(field(6), 0, INT64_MAX - 1, "bad counter"));
       spec.initial_counter = static_cast<uint64_t>(counter);
     }
   }
