@@ -240,14 +240,19 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     return OpenDatabases();
   }
 
-  Status Read(const std::function<Status(Txn&)>& fn) override { return Run(fn, true); }
+  Status Read(const std::function<Status(Txn&)>& fn) override {
+    if (::getpid() != pid_) {
+      return Status::Internal("store handle used after fork(); reopen it");
+    }
+    return RunRead(fn);
+  }
 
   Status WriteGroup(std::span<const std::function<Status(Txn&)>* const> fns,
                     std::span<Status> results) override {
     // The whole group is one write transaction; each function runs in a
     // nested one so that a failing request leaves no trace while the others
-    // commit. Run() retries the group after growing the map.
-    return Run(
+    // commit. RunWrite() retries the group after growing the map.
+    return RunWrite(
         [&](Txn& outer) -> Status {
           MDB_txn* parent = static_cast<LmdbTxn&>(outer).raw();
           for (size_t i = 0; i < fns.size(); ++i) {
@@ -272,10 +277,9 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
             }
           }
           return Status::Ok();
-        },
-        false);
+        });
   }
-  Status Write(const std::function<Status(Txn&)>& fn) override { return Run(fn, false); }
+  Status Write(const std::function<Status(Txn&)>& fn) override { return RunWrite(fn); }
   const std::string& path() const override { return path_; }
   size_t map_size() const override {
     std::shared_lock lock(resize_mutex_);
@@ -440,26 +444,21 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     return Status::Internal("store " + path_ + ": read transaction could not start");
   }
 
-  Status Run(const std::function<Status(Txn&)>& fn, bool read_only) {
+  Status RunWrite(const std::function<Status(Txn&)>& fn) {
     if (::getpid() != pid_) {
       return Status::Internal("store handle used after fork(); reopen it");
     }
-    if (read_only) {
-      return RunRead(fn);
-    }
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
       int rc;
-      Status status;
       {
         std::shared_lock lock(resize_mutex_);
         MDB_txn* txn = nullptr;
-        rc = mdb_txn_begin(env_, nullptr, read_only ? MDB_RDONLY : 0, &txn);
+        rc = mdb_txn_begin(env_, nullptr, 0, &txn);
         if (rc == 0) {
-          LmdbTxn wrapper(txn, dbs_, read_only);
-          status = fn(wrapper);
-          if (!status.ok() || read_only) {
-            // A reader needs no commit; a failed writer must not commit.
-            mdb_txn_abort(txn);
+          LmdbTxn wrapper(txn, dbs_, false);
+          Status status = fn(wrapper);
+          if (!status.ok()) {
+            mdb_txn_abort(txn);  // a failed writer must not commit
             if (status.code() != StatusCode::kStoreFull) {
               return status;
             }
@@ -477,7 +476,7 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
       } else if (rc == MDB_MAP_FULL) {
         OTPGATE_RETURN_IF_ERROR(Resize(true));
       } else {
-        return LmdbError(rc, read_only ? "read transaction" : "write transaction");
+        return LmdbError(rc, "write transaction");
       }
     }
     return Status::StoreFull("store " + path_ + ": transaction could not be completed");
