@@ -105,6 +105,11 @@ class Cli {
 
   Status OpenService() {
     OTPGATE_RETURN_IF_ERROR(LoadConfig());
+    return OpenStore();
+  }
+
+  // REQUIRES: LoadConfig() succeeded.
+  Status OpenStore() {
     auto service = OtpService::Open(config_, clock_);
     if (!service.ok()) return service.status();
     service_ = std::move(service).value();
@@ -574,7 +579,7 @@ int Main(int argc, char** argv) {
       if (!parsed.ok()) return cli.Error(parsed.status());
       key = std::move(parsed).value();
     } else if (!code_id.empty()) {
-      status = cli.OpenService();
+      status = cli.OpenStore();  // the config is loaded above
       if (!status.ok()) return cli.Error(status);
       auto info = cli.service_->Show(code_id);
       if (!info.ok()) return cli.Error(info.status());
