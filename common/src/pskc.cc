@@ -131,7 +131,8 @@ Result<SecretBytes> DecryptCbc(const EVP_CIPHER* cipher, const SecretBytes& key,
   }
   std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
                                                                       &EVP_CIPHER_CTX_free);
-  SecretBytes out(iv_and_ciphertext.size() - block + block);
+  // Room for the ciphertext (all after the IV) plus one block for Final.
+  SecretBytes out(iv_and_ciphertext.size());
   int length = 0, final_length = 0;
   if (!ctx || EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, key.data(), iv_and_ciphertext.data()) != 1 ||
       EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1 ||
