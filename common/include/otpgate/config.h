@@ -25,6 +25,9 @@ enum class Action { kLogin, kRegister, kStop };
 struct Config {
   // Store and key.
   std::string store = kDefaultStorePath;
+  // PostgreSQL store only (store.h PostgresOptions).
+  int store_timeout_ms = 1500;  // every store request fails closed after this
+  int store_pool_size = 32;     // connections per process
   std::string master_key = kDefaultMasterKeyPath;
   // Verification.
   int window = 1;                     // TOTP: steps either side of the drift
@@ -57,7 +60,8 @@ struct Config {
   bool try_first_pass = false;
 };
 
-enum class OptionType { kString, kPath, kInt, kBool, kEnum };
+// kStoreLocation: an absolute path (LMDB) or a PostgreSQL location (store.h).
+enum class OptionType { kString, kPath, kStoreLocation, kInt, kBool, kEnum };
 
 struct OptionSpec {
   std::string_view name;
