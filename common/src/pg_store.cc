@@ -176,6 +176,9 @@ Result<PgConn> Connect(const std::string& location, const PostgresOptions& optio
   if (conn == nullptr) {
     return Status::Unavailable("PostgreSQL store: out of memory");
   }
+  // Server notices ("relation already exists, skipping") must not reach the
+  // host process's stderr (sshd, radiusd, an application under PAM).
+  PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
   PostgresPollingStatusType poll_status = PGRES_POLLING_WRITING;
   while (PQstatus(conn.get()) != CONNECTION_BAD) {
     if (poll_status == PGRES_POLLING_OK) break;
