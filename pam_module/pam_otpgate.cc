@@ -29,6 +29,10 @@ namespace otpgate::pam {
 namespace {
 
 constexpr const char* kSplitCodeKey = "otpgate_split_code";
+// Set by the first line under split = yes: a later line with the same
+// options (split set in the shared file) verifies instead of splitting
+// again, so a field without a code is asked for one, never let through.
+constexpr const char* kSplitDoneKey = "otpgate_split_done";
 // Set when this handle accepted a login: a second otpgate login line in the
 // same transaction (two stacked profiles) is then a no-op, not a replay.
 constexpr const char* kAcceptedKey = "otpgate_accepted_user";
@@ -162,8 +166,11 @@ std::optional<Answer> GetCode(const Request& r, int& rc) {
 // line and leaves the password for the next module. Verifies nothing, so
 // the password module decides first (lockout safety).
 int Split(const Request& r) {
+  static char done_mark;
+  int rc = pam_set_data(r.pamh, kSplitDoneKey, &done_mark, nullptr);
+  if (rc != PAM_SUCCESS) return rc;
   const char* authtok = nullptr;
-  int rc = pam_get_authtok(r.pamh, PAM_AUTHTOK, &authtok, nullptr);
+  rc = pam_get_authtok(r.pamh, PAM_AUTHTOK, &authtok, nullptr);
   if (rc != PAM_SUCCESS || authtok == nullptr) return rc == PAM_SUCCESS ? PAM_AUTH_ERR : rc;
   size_t length = std::strlen(authtok), offset = length;
   otpgate_result result;
@@ -192,7 +199,10 @@ int Authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   Request r;
   int rc = Begin(pamh, flags, argc, argv, r);
   if (rc != PAM_SUCCESS) return rc;
-  if (r.options->split) return Split(r);
+  const void* split_done = nullptr;
+  if (r.options->split && pam_get_data(pamh, kSplitDoneKey, &split_done) != PAM_SUCCESS) {
+    return Split(r);
+  }
   if (AlreadyAccepted(r)) return PAM_SUCCESS;
   if (r.options->fail_delay_ms > 0) {
     pam_fail_delay(pamh, static_cast<unsigned>(r.options->fail_delay_ms) * 1000u);
