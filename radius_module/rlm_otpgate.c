@@ -1,29 +1,16 @@
 /*
- * rlm_otpgate: the otpgate second factor for FreeRADIUS 3.2.
- *
- * Thin glue in C (the 3.2 headers are not C++-clean): it owns the module_t
- * and every FreeRADIUS call. What to ask and what to answer is the core's
- * decision (otpgate.h: otpgate_begin/otpgate_finish, the same calls the PAM
- * module makes); this file carries State, attributes and Reply-Message, and
- * maps the core's answer to an rcode with one table.
- *
- * Options: every pair of the module section is an option of the core's
- * table (the same names as /etc/otpgate/otpgate.conf, which is read first;
- * `config = PATH` names another file). Unknown or out-of-range options, and
- * options meant for the PAM module only, stop radiusd at start-up.
- *
- * Flows (see config/freeradius/sites-available/otpgate):
- *  - round 1: the site's password module (pap) checks User-Password, then
- *    "otpgate" in the same Auth-Type section answers Access-Challenge with a
- *    State and the prompt as Reply-Message when the core asks for a code;
- *  - round 2: the request carries State; authorize finds our mark in
- *    session-state and sets Auth-Type := otpgate; the code in User-Password
- *    is decided;
- *  - split = yes: User-Password = password + code in one request;
- *  - Otpgate-Action = Register / Stop with Otpgate-Credential-Id and
- *    Otpgate-Code: the bank's registration and stop screens.
- * Audit lines (one per decision, from the core's formatter) are logged as
- * auth lines whatever the server's `log { auth }` setting.
+ * rlm_otpgate: the otpgate second factor for FreeRADIUS 3.2, in C (the 3.2
+ * headers are not C++-clean). What to ask and answer is the core's decision
+ * (otpgate.h: otpgate_begin/otpgate_finish, as in the PAM module); this file
+ * carries State, attributes and Reply-Message and maps the core's answer to
+ * an rcode with one table. Every pair of the module section is an option of
+ * the core's table (otpgate.conf(5), read first; `config = PATH` names it):
+ * unknown, out-of-range or PAM-only options stop radiusd at start-up.
+ * Flows: round 1 after pap answers Access-Challenge (State, prompt); round 2
+ * carries State and the code; split = yes: password + code in one
+ * User-Password; Otpgate-Action = Register/Stop with Otpgate-Credential-Id
+ * and Otpgate-Code. One audit line per decision (the core's), as an auth
+ * line whatever the server's `log { auth }` says.
  */
 RCSID("$Id$")
 
@@ -55,9 +42,7 @@ typedef struct rlm_otpgate_t {
 } rlm_otpgate_t;
 
 /* Every pair is read by mod_instantiate and handed to the core's table. */
-static const CONF_PARSER module_config[] = {
-	CONF_PARSER_TERMINATOR
-};
+static const CONF_PARSER module_config[] = { CONF_PARSER_TERMINATOR };
 
 /* The request data key of a code split off User-Password. */
 static int split_code_key;
@@ -65,19 +50,9 @@ static int split_code_key;
 /* The core's audit and debug lines (fixed at open; any thread). */
 static void log_line(void *context, int level, char const *line)
 {
-	rlm_otpgate_t const *inst = context;
-
-	switch (level) {
-	case OTPGATE_LOG_DEBUG:
-		radlog(L_INFO, "rlm_otpgate (%s): debug: %s", inst->name, line);
-		break;
-	case OTPGATE_LOG_CRIT:
-		radlog(L_ERR, "rlm_otpgate (%s): %s", inst->name, line);
-		break;
-	default:
-		radlog(L_AUTH, "rlm_otpgate (%s): %s", inst->name, line);
-		break;
-	}
+	static const log_type_t type[] = { L_INFO, L_AUTH, L_AUTH, L_ERR };	/* by OTPGATE_LOG_* */
+	radlog(level >= 0 && level <= OTPGATE_LOG_CRIT ? type[level] : L_AUTH, "rlm_otpgate (%s): %s%s",
+	       ((rlm_otpgate_t const *) context)->name, level == OTPGATE_LOG_DEBUG ? "debug: " : "", line);
 }
 
 /* --- The one table: the core's answer to an rcode (and a Reply-Message). --- */
@@ -94,14 +69,24 @@ static rlm_rcode_t answer(REQUEST *request, otpgate_result const *result)
 	}
 }
 
-static DICT_ATTR const *required_attr(rlm_otpgate_t *inst, char const *name)
+/* The dictionary attributes the flows use; -1 when one is missing. */
+static int find_attrs(rlm_otpgate_t *inst)
 {
-	DICT_ATTR const *da = dict_attrbyname(name);
-	if (!da) {
-		ERROR("rlm_otpgate (%s): attribute %s is not in the dictionary: "
-		      "$INCLUDE dictionary.otpgate in raddb/dictionary", inst->name, name);
+	static char const *names[] = { "Otpgate-Action", "Otpgate-Credential-Id", "Otpgate-Code",
+				       "Otpgate-Challenge-User" };
+	DICT_ATTR const **found[] = { &inst->da_action, &inst->da_credential_id, &inst->da_code,
+				      &inst->da_challenge_user };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		*found[i] = dict_attrbyname(names[i]);
+		if (!*found[i]) {
+			ERROR("rlm_otpgate (%s): attribute %s is not in the dictionary: "
+			      "$INCLUDE dictionary.otpgate in raddb/dictionary", inst->name, names[i]);
+			return -1;
+		}
 	}
-	return da;
+	return 0;
 }
 
 static otpgate_request request_of(REQUEST *request, otpgate_action action, char *client, size_t size)
@@ -146,20 +131,18 @@ static int read_options(rlm_otpgate_t *inst, CONF_SECTION *conf)
 	inst->args = (otpgate_open_args) { .front_end = OTPGATE_FRONT_END_RADIUS, .names = names,
 					   .values = values, .log = log_line, .log_context = inst };
 	for (ci = cf_item_find_next(conf, NULL); ci; ci = cf_item_find_next(conf, ci)) {
-		CONF_PAIR *cp;
+		CONF_PAIR *cp = cf_item_is_pair(ci) ? cf_item_to_pair(ci) : NULL;
 		if (cf_item_is_section(ci)) {
 			cf_log_err_cs(conf, "otpgate: a subsection is not an option");
 			return -1;
 		}
-		if (!cf_item_is_pair(ci)) continue;
-		cp = cf_item_to_pair(ci);
+		if (!cp) continue;
 		if (strcmp(cf_pair_attr(cp), "config") == 0) {
 			inst->args.config_path = cf_pair_value(cp);
-			continue;
+		} else {
+			names[inst->args.count] = cf_pair_attr(cp);
+			values[inst->args.count++] = cf_pair_value(cp);
 		}
-		names[inst->args.count] = cf_pair_attr(cp);
-		values[inst->args.count] = cf_pair_value(cp);
-		inst->args.count++;
 	}
 	return 0;
 }
@@ -172,19 +155,7 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 	inst->name = cf_section_name2(conf);
 	if (!inst->name) inst->name = cf_section_name1(conf);
 	pthread_mutex_init(&inst->open_lock, NULL);
-	if (otpgate_abi_version() != OTPGATE_ABI_VERSION) {
-		cf_log_err_cs(conf, "otpgate: built for ABI %d, the core is ABI %d", OTPGATE_ABI_VERSION,
-			      otpgate_abi_version());
-		return -1;
-	}
-	inst->da_action = required_attr(inst, "Otpgate-Action");
-	inst->da_credential_id = required_attr(inst, "Otpgate-Credential-Id");
-	inst->da_code = required_attr(inst, "Otpgate-Code");
-	inst->da_challenge_user = required_attr(inst, "Otpgate-Challenge-User");
-	if (!inst->da_action || !inst->da_credential_id || !inst->da_code || !inst->da_challenge_user) {
-		return -1;
-	}
-	if (read_options(inst, conf) < 0) return -1;
+	if (find_attrs(inst) < 0 || read_options(inst, conf) < 0) return -1;
 
 	if (!core_of(inst, NULL, &error)) {
 		if (error.status == OTPGATE_ERR_INVALID_ARGUMENT) {
@@ -206,10 +177,7 @@ static int mod_detach(void *instance)
 	return 0;
 }
 
-static char const *string_of(VALUE_PAIR *vp)
-{
-	return vp ? vp->vp_strvalue : NULL;
-}
+static char const *string_of(VALUE_PAIR *vp) { return vp ? vp->vp_strvalue : NULL; }
 
 static otpgate_action action_of(rlm_otpgate_t *inst, REQUEST *request)
 {
@@ -272,12 +240,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authorize(void *instance, REQUEST *reque
 	if (offset == password->vp_length) return RLM_MODULE_NOOP;
 	code = talloc_strdup(request, password->vp_strvalue + offset);
 	if (!code || request_data_add(request, &split_code_key, 0, code, true) < 0) return RLM_MODULE_FAIL;
-	{
-		char *head = talloc_strndup(request, password->vp_strvalue, offset);
-		if (!head) return RLM_MODULE_FAIL;
-		fr_pair_value_strcpy(password, head);
-		talloc_free(head);
-	}
+	fr_pair_value_bstrncpy(password, password->vp_strvalue, offset);	/* copies, then frees the old */
 	RDEBUG2("Split the one-time password off User-Password");
 	return RLM_MODULE_UPDATED;
 }
