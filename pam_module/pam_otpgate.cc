@@ -95,7 +95,7 @@ int Open(Request& r, int argc, const char** argv) {
   otpgate_open_args args{OTPGATE_FRONT_END_PAM, config_path, name_ptrs.data(), value_ptrs.data(),
                          names.size(), SyslogLine, nullptr, &r.core};
   otpgate_result error;
-  r.handle.reset(otpgate_open(&args, &error));
+  r.handle.reset(otpgate_open(&args, &error));  // a store not open yet: the calls answer
   if (!r.handle) {
     if (error.status == OTPGATE_ERR_INVALID_ARGUMENT) {
       pam_syslog(r.pamh, LOG_ERR, "configuration: %s", error.message);

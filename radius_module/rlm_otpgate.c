@@ -21,7 +21,6 @@ RCSID("$Id$")
 #include <freeradius/radiusd.h>
 #include <freeradius/modules.h>
 
-#include <pthread.h>
 #include <string.h>
 
 #include "otpgate/otpgate.h"
@@ -32,9 +31,7 @@ RCSID("$Id$")
 
 typedef struct rlm_otpgate_t {
 	char const		*name;		/* instance name: the Auth-Type it claims */
-	otpgate_open_args	args;		/* the section's options, kept to retry opening */
-	otpgate_handle		*core;		/* NULL until the store could be opened */
-	pthread_mutex_t		open_lock;
+	otpgate_handle		*core;		/* opens the store when it can (fails closed until then) */
 	DICT_ATTR const		*da_action;
 	DICT_ATTR const		*da_credential_id;
 	DICT_ATTR const		*da_code;
@@ -96,29 +93,8 @@ static otpgate_request request_of(REQUEST *request, otpgate_action action, char 
 	return r;
 }
 
-/*
- *	Opens the store, or retries: a store that is missing or unreadable at
- *	start-up (not yet mounted, not yet initialised) must not keep radiusd
- *	down; requests fail (fail closed, audited by the core) until it opens.
- */
-static otpgate_handle *core_of(rlm_otpgate_t *inst, otpgate_request const *request, otpgate_result *error)
-{
-	otpgate_handle *core = __atomic_load_n(&inst->core, __ATOMIC_ACQUIRE);
-	if (core) return core;
-	pthread_mutex_lock(&inst->open_lock);
-	core = inst->core;
-	if (!core) {
-		otpgate_open_args args = inst->args;
-		args.request = request;
-		core = otpgate_open(&args, error);
-		if (core) __atomic_store_n(&inst->core, core, __ATOMIC_RELEASE);
-	}
-	pthread_mutex_unlock(&inst->open_lock);
-	return core;
-}
-
-/* Copies the section's pairs into inst->args; -1 on a subsection. */
-static int read_options(rlm_otpgate_t *inst, CONF_SECTION *conf)
+/* The section's pairs as the core's options; -1 on a subsection. */
+static int read_options(rlm_otpgate_t *inst, CONF_SECTION *conf, otpgate_open_args *args)
 {
 	CONF_ITEM *ci = NULL;
 	size_t n = 0;
@@ -128,8 +104,8 @@ static int read_options(rlm_otpgate_t *inst, CONF_SECTION *conf)
 	names = talloc_zero_array(inst, char const *, n + 1);
 	values = talloc_zero_array(inst, char const *, n + 1);
 	if (!names || !values) return -1;
-	inst->args = (otpgate_open_args) { .front_end = OTPGATE_FRONT_END_RADIUS, .names = names,
-					   .values = values, .log = log_line, .log_context = inst };
+	*args = (otpgate_open_args) { .front_end = OTPGATE_FRONT_END_RADIUS, .names = names,
+				      .values = values, .log = log_line, .log_context = inst };
 	for (ci = cf_item_find_next(conf, NULL); ci; ci = cf_item_find_next(conf, ci)) {
 		CONF_PAIR *cp = cf_item_is_pair(ci) ? cf_item_to_pair(ci) : NULL;
 		if (cf_item_is_section(ci)) {
@@ -138,10 +114,10 @@ static int read_options(rlm_otpgate_t *inst, CONF_SECTION *conf)
 		}
 		if (!cp) continue;
 		if (strcmp(cf_pair_attr(cp), "config") == 0) {
-			inst->args.config_path = cf_pair_value(cp);
+			args->config_path = cf_pair_value(cp);
 		} else {
-			names[inst->args.count] = cf_pair_attr(cp);
-			values[inst->args.count++] = cf_pair_value(cp);
+			names[args->count] = cf_pair_attr(cp);
+			values[args->count++] = cf_pair_value(cp);
 		}
 	}
 	return 0;
@@ -150,18 +126,18 @@ static int read_options(rlm_otpgate_t *inst, CONF_SECTION *conf)
 static int mod_instantiate(CONF_SECTION *conf, void *instance)
 {
 	rlm_otpgate_t *inst = instance;
+	otpgate_open_args args;
 	otpgate_result error;
 
 	inst->name = cf_section_name2(conf);
 	if (!inst->name) inst->name = cf_section_name1(conf);
-	pthread_mutex_init(&inst->open_lock, NULL);
-	if (find_attrs(inst) < 0 || read_options(inst, conf) < 0) return -1;
-
-	if (!core_of(inst, NULL, &error)) {
-		if (error.status == OTPGATE_ERR_INVALID_ARGUMENT) {
-			cf_log_err_cs(conf, "otpgate: %s", error.message);	/* refuse to start */
-			return -1;
-		}
+	if (find_attrs(inst) < 0 || read_options(inst, conf, &args) < 0) return -1;
+	inst->core = otpgate_open(&args, &error);
+	if (!inst->core) {
+		cf_log_err_cs(conf, "otpgate: %s", error.message);	/* refuse to start */
+		return -1;
+	}
+	if (error.status != OTPGATE_OK) {
 		WARN("rlm_otpgate (%s): store not available yet, requests will fail until it is: %s (%s)",
 		     inst->name, error.message, otpgate_status_name(error.status));
 	}
@@ -173,7 +149,6 @@ static int mod_detach(void *instance)
 	rlm_otpgate_t *inst = instance;
 	otpgate_close(inst->core);
 	inst->core = NULL;
-	pthread_mutex_destroy(&inst->open_lock);
 	return 0;
 }
 
@@ -191,9 +166,8 @@ static rlm_rcode_t refuse(rlm_otpgate_t *inst, REQUEST *request, char const *rea
 	char client[INET6_ADDRSTRLEN];
 	otpgate_result result;
 	otpgate_request r = request_of(request, OTPGATE_ACTION_LOGIN, client, sizeof(client));
-	otpgate_handle *core = core_of(inst, &r, &result);
 
-	if (core) otpgate_refuse(core, &r, reason, &result);
+	otpgate_refuse(inst->core, &r, reason, &result);
 	return answer(request, &result);
 }
 
@@ -209,7 +183,6 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authorize(void *instance, REQUEST *reque
 	char client[INET6_ADDRSTRLEN];
 	otpgate_result result;
 	otpgate_request r;
-	otpgate_handle *core;
 	size_t offset;
 	char *code;
 
@@ -229,11 +202,9 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authorize(void *instance, REQUEST *reque
 	}
 	if (!password || action_of(inst, request) > OTPGATE_ACTION_LOGIN) return RLM_MODULE_NOOP;
 
+	if (!otpgate_options_of(inst->core)->split) return RLM_MODULE_NOOP;
 	r = request_of(request, OTPGATE_ACTION_LOGIN, client, sizeof(client));
-	core = core_of(inst, &r, &result);
-	if (!core) return answer(request, &result);
-	if (!otpgate_options_of(core)->split) return RLM_MODULE_NOOP;
-	if (otpgate_split_point(core, r.user, password->vp_strvalue, password->vp_length, &offset,
+	if (otpgate_split_point(inst->core, r.user, password->vp_strvalue, password->vp_length, &offset,
 				&result) != OTPGATE_OK) {
 		return answer(request, &result);
 	}
@@ -298,15 +269,13 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authenticate(void *instance, REQUEST *re
 	char client[INET6_ADDRSTRLEN];
 	otpgate_result result;
 	otpgate_request r;
-	otpgate_handle *core;
+	otpgate_handle *core = inst->core;
 
 	if (!request->username) {
 		REDEBUG("Request has no User-Name");
 		return RLM_MODULE_INVALID;
 	}
 	r = request_of(request, action_of(inst, request), client, sizeof(client));
-	core = core_of(inst, &r, &result);
-	if (!core) return answer(request, &result);
 
 	/* Round 2: the code answers our challenge. */
 	if (fr_pair_find_by_da(request->state, inst->da_challenge_user, TAG_ANY)) {
