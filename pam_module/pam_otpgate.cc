@@ -71,18 +71,14 @@ struct Request {
 };
 
 // Opens the core with the module arguments ("name=value", or a bare
-// "name" for a boolean). PAM_SUCCESS or the code to return.
+// "name" for a boolean; config=FILE names the file). PAM_SUCCESS or the code
+// to return.
 int Open(Request& r, int argc, const char** argv) {
-  const char* config_path = nullptr;
   std::vector<std::string> names, values;
   std::vector<bool> bare;
   for (int i = 0; i < argc; ++i) {
     std::string_view argument = argv[i];
     size_t eq = argument.find('=');
-    if (argument.substr(0, eq) == "config") {
-      config_path = eq == std::string_view::npos ? "" : argv[i] + eq + 1;
-      continue;
-    }
     names.emplace_back(argument.substr(0, eq));
     values.emplace_back(eq == std::string_view::npos ? "" : argument.substr(eq + 1));
     bare.push_back(eq == std::string_view::npos);
@@ -92,7 +88,7 @@ int Open(Request& r, int argc, const char** argv) {
     name_ptrs.push_back(names[i].c_str());
     value_ptrs.push_back(bare[i] ? nullptr : values[i].c_str());
   }
-  otpgate_open_args args{OTPGATE_FRONT_END_PAM, config_path, name_ptrs.data(), value_ptrs.data(),
+  otpgate_open_args args{OTPGATE_FRONT_END_PAM, nullptr, name_ptrs.data(), value_ptrs.data(),
                          names.size(), SyslogLine, nullptr, &r.core};
   otpgate_result error;
   r.handle.reset(otpgate_open(&args, &error));  // a store not open yet: the calls answer

@@ -32,11 +32,10 @@ RCSID("$Id$")
 typedef struct rlm_otpgate_t {
 	char const		*name;		/* instance name: the Auth-Type it claims */
 	otpgate_handle		*core;		/* opens the store when it can (fails closed until then) */
-	DICT_ATTR const		*da_action;
-	DICT_ATTR const		*da_credential_id;
-	DICT_ATTR const		*da_code;
-	DICT_ATTR const		*da_challenge_user;
+	DICT_ATTR const		*da[4];		/* by ATTR_*: from dictionary.otpgate */
 } rlm_otpgate_t;
+
+enum { ATTR_ACTION, ATTR_CREDENTIAL_ID, ATTR_CODE, ATTR_CHALLENGE_USER };
 
 /* Every pair is read by mod_instantiate and handed to the core's table. */
 static const CONF_PARSER module_config[] = { CONF_PARSER_TERMINATOR };
@@ -70,14 +69,12 @@ static rlm_rcode_t answer(REQUEST *request, otpgate_result const *result)
 static int find_attrs(rlm_otpgate_t *inst)
 {
 	static char const *names[] = { "Otpgate-Action", "Otpgate-Credential-Id", "Otpgate-Code",
-				       "Otpgate-Challenge-User" };
-	DICT_ATTR const **found[] = { &inst->da_action, &inst->da_credential_id, &inst->da_code,
-				      &inst->da_challenge_user };
+				       "Otpgate-Challenge-User" };	/* by ATTR_* */
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		*found[i] = dict_attrbyname(names[i]);
-		if (!*found[i]) {
+		inst->da[i] = dict_attrbyname(names[i]);
+		if (!inst->da[i]) {
 			ERROR("rlm_otpgate (%s): attribute %s is not in the dictionary: "
 			      "$INCLUDE dictionary.otpgate in raddb/dictionary", inst->name, names[i]);
 			return -1;
@@ -93,7 +90,7 @@ static otpgate_request request_of(REQUEST *request, otpgate_action action, char 
 	return r;
 }
 
-/* The section's pairs as the core's options; -1 on a subsection. */
+/* The section's pairs as the core's options (`config` names the file); -1 on a subsection. */
 static int read_options(rlm_otpgate_t *inst, CONF_SECTION *conf, otpgate_open_args *args)
 {
 	CONF_ITEM *ci = NULL;
@@ -113,12 +110,8 @@ static int read_options(rlm_otpgate_t *inst, CONF_SECTION *conf, otpgate_open_ar
 			return -1;
 		}
 		if (!cp) continue;
-		if (strcmp(cf_pair_attr(cp), "config") == 0) {
-			args->config_path = cf_pair_value(cp);
-		} else {
-			names[args->count] = cf_pair_attr(cp);
-			values[args->count++] = cf_pair_value(cp);
-		}
+		names[args->count] = cf_pair_attr(cp);
+		values[args->count++] = cf_pair_value(cp);
 	}
 	return 0;
 }
@@ -156,7 +149,7 @@ static char const *string_of(VALUE_PAIR *vp) { return vp ? vp->vp_strvalue : NUL
 
 static otpgate_action action_of(rlm_otpgate_t *inst, REQUEST *request)
 {
-	VALUE_PAIR *vp = fr_pair_find_by_da(request->packet->vps, inst->da_action, TAG_ANY);
+	VALUE_PAIR *vp = fr_pair_find_by_da(request->packet->vps, inst->da[ATTR_ACTION], TAG_ANY);
 	return vp ? (otpgate_action) ((int) vp->vp_integer - 1) : OTPGATE_ACTION_CONFIGURED;
 }
 
@@ -188,7 +181,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authorize(void *instance, REQUEST *reque
 
 	if (!request->username) return RLM_MODULE_NOOP;
 	if (state) {
-		VALUE_PAIR *mark = fr_pair_find_by_da(request->state, inst->da_challenge_user, TAG_ANY);
+		VALUE_PAIR *mark = fr_pair_find_by_da(request->state, inst->da[ATTR_CHALLENGE_USER], TAG_ANY);
 		if (!mark) {
 			if (fr_pair_find_by_num(request->packet->vps, PW_EAP_MESSAGE, 0, TAG_ANY)) return RLM_MODULE_NOOP;
 			return refuse(inst, request, "state-unknown-used-or-expired");
@@ -231,7 +224,7 @@ static rlm_rcode_t challenge(rlm_otpgate_t *inst, REQUEST *request, otpgate_hand
 	fr_pair_value_memcpy(vp, buffer, sizeof(buffer));
 	fr_pair_add(&request->reply->vps, vp);
 
-	vp = fr_pair_afrom_da(request->state_ctx, inst->da_challenge_user);
+	vp = fr_pair_afrom_da(request->state_ctx, inst->da[ATTR_CHALLENGE_USER]);
 	if (!vp) return RLM_MODULE_FAIL;
 	fr_pair_value_strcpy(vp, request->username->vp_strvalue);
 	fr_pair_add(&request->state, vp);
@@ -246,8 +239,8 @@ static rlm_rcode_t challenge(rlm_otpgate_t *inst, REQUEST *request, otpgate_hand
 static rlm_rcode_t ask(rlm_otpgate_t *inst, REQUEST *request, otpgate_handle *core,
 		       otpgate_request *r, otpgate_result *result)
 {
-	VALUE_PAIR *id = fr_pair_find_by_da(request->packet->vps, inst->da_credential_id, TAG_ANY);
-	VALUE_PAIR *code = fr_pair_find_by_da(request->packet->vps, inst->da_code, TAG_ANY);
+	VALUE_PAIR *id = fr_pair_find_by_da(request->packet->vps, inst->da[ATTR_CREDENTIAL_ID], TAG_ANY);
+	VALUE_PAIR *code = fr_pair_find_by_da(request->packet->vps, inst->da[ATTR_CODE], TAG_ANY);
 	char *split = request_data_get(request, &split_code_key, 0);	/* removes it */
 	rlm_rcode_t rcode;
 
@@ -278,7 +271,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authenticate(void *instance, REQUEST *re
 	r = request_of(request, action_of(inst, request), client, sizeof(client));
 
 	/* Round 2: the code answers our challenge. */
-	if (fr_pair_find_by_da(request->state, inst->da_challenge_user, TAG_ANY)) {
+	if (fr_pair_find_by_da(request->state, inst->da[ATTR_CHALLENGE_USER], TAG_ANY)) {
 		r.action = OTPGATE_ACTION_LOGIN;
 		otpgate_finish(core, &r, NULL, string_of(password), &result);
 		return answer(request, &result);

@@ -229,9 +229,15 @@ otpgate::FlowRequest RequestOf(const otpgate_request& r, otpgate_front_end front
 // The configuration a handle asks for: the file, then the overrides, which
 // must be options meant for this front end.
 Status LoadConfig(const otpgate_open_args& args, otpgate::Config& config) {
-  bool default_path = args.config_path == nullptr || args.config_path[0] == '\0';
-  Status status = otpgate::LoadConfigFile(
-      config, default_path ? otpgate::kDefaultConfigPath : args.config_path, default_path);
+  const char* path = args.config_path;
+  for (size_t i = 0; args.names != nullptr && args.values != nullptr && i < args.count; ++i) {
+    if (args.names[i] != nullptr && std::strcmp(args.names[i], "config") == 0) {
+      path = args.values[i];  // "config" among the options names the file
+    }
+  }
+  bool default_path = path == nullptr || path[0] == '\0';
+  Status status = otpgate::LoadConfigFile(config, default_path ? otpgate::kDefaultConfigPath : path,
+                                          default_path);
   Status overrides = Status::Ok();
   for (size_t i = 0; overrides.ok() && i < args.count; ++i) {
     const char* name = args.names != nullptr ? args.names[i] : nullptr;
@@ -239,6 +245,7 @@ Status LoadConfig(const otpgate_open_args& args, otpgate::Config& config) {
       overrides = Status::InvalidArgument("option name is NULL");
       break;
     }
+    if (std::strcmp(name, "config") == 0) continue;
     for (const otpgate::OptionSpec& spec : otpgate::OptionTable()) {
       if (spec.name == name && spec.scope == otpgate::OptionScope::kPam &&
           args.front_end == OTPGATE_FRONT_END_RADIUS) {

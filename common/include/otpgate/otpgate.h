@@ -128,7 +128,8 @@ typedef struct {
 typedef struct {
   otpgate_front_end front_end;
   const char* config_path;    /* NULL: the default path, and a missing file is fine */
-  const char* const* names;   /* `count` option overrides, same names as the file */
+  const char* const* names;   /* `count` option overrides, same names as the file;
+                                 "config" among them names the file instead */
   const char* const* values;  /* a NULL value: a bare boolean flag ("debug") */
   size_t count;
   otpgate_log_fn log;         /* NULL: no audit trail */
