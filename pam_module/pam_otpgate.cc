@@ -7,6 +7,7 @@
 // otpgate_begin/otpgate_finish); this file runs the conversation, keeps the
 // PAM items and data, and maps the core's answer to a PAM code with one
 // table. Audit lines go to syslog (authpriv). No exception crosses into libpam.
+#include <openssl/crypto.h>
 #include <security/pam_appl.h>
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
@@ -16,7 +17,6 @@
 #include <cstring>
 #include <memory>
 #include <optional>
-#include <openssl/crypto.h>
 #include <string>
 #include <vector>
 
@@ -40,13 +40,19 @@ constexpr const char* kAcceptedKey = "otpgate_accepted_user";
 // --- The one table: the core's answer to a PAM code. ---
 int PamCodeFor(otpgate_answer answer) {
   switch (answer) {
-    case OTPGATE_ANSWER_PASS: return PAM_IGNORE;
-    case OTPGATE_ANSWER_ACCEPT: return PAM_SUCCESS;
-    case OTPGATE_ANSWER_REJECT: return PAM_AUTH_ERR;
-    case OTPGATE_ANSWER_LOCKED: return PAM_MAXTRIES;
-    case OTPGATE_ANSWER_FAIL: return PAM_AUTHINFO_UNAVAIL;  // fail closed
+    case OTPGATE_ANSWER_PASS:
+      return PAM_IGNORE;
+    case OTPGATE_ANSWER_ACCEPT:
+      return PAM_SUCCESS;
+    case OTPGATE_ANSWER_REJECT:
+      return PAM_AUTH_ERR;
+    case OTPGATE_ANSWER_LOCKED:
+      return PAM_MAXTRIES;
+    case OTPGATE_ANSWER_FAIL:
+      return PAM_AUTHINFO_UNAVAIL;  // fail closed
     case OTPGATE_ANSWER_ASK_CODE:
-    case OTPGATE_ANSWER_ASK_TOKEN_AND_CODE: break;  // not an answer
+    case OTPGATE_ANSWER_ASK_TOKEN_AND_CODE:
+      break;  // not an answer
   }
   return PAM_AUTH_ERR;
 }
@@ -88,8 +94,8 @@ int Open(Request& r, int argc, const char** argv) {
     name_ptrs.push_back(names[i].c_str());
     value_ptrs.push_back(bare[i] ? nullptr : values[i].c_str());
   }
-  otpgate_open_args args{OTPGATE_FRONT_END_PAM, nullptr, name_ptrs.data(), value_ptrs.data(),
-                         names.size(), SyslogLine, nullptr, &r.core};
+  otpgate_open_args args{OTPGATE_FRONT_END_PAM, nullptr,    name_ptrs.data(), value_ptrs.data(),
+                         names.size(),          SyslogLine, nullptr,          &r.core};
   otpgate_result error;
   r.handle.reset(otpgate_open(&args, &error));  // a store not open yet: the calls answer
   if (!r.handle) {
@@ -256,17 +262,16 @@ extern "C" {
 
 __attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pamh, int flags,
                                                                int argc, const char** argv) {
-  return otpgate::pam::Guard(
-      pamh, [&] { return otpgate::pam::Authenticate(pamh, flags, argc, argv); });
+  return otpgate::pam::Guard(pamh,
+                             [&] { return otpgate::pam::Authenticate(pamh, flags, argc, argv); });
 }
 
-__attribute__((visibility("default"))) int pam_sm_setcred(pam_handle_t*, int, int,
-                                                          const char**) {
+__attribute__((visibility("default"))) int pam_sm_setcred(pam_handle_t*, int, int, const char**) {
   return PAM_SUCCESS;
 }
 
-__attribute__((visibility("default"))) int pam_sm_acct_mgmt(pam_handle_t* pamh, int flags,
-                                                            int argc, const char** argv) {
+__attribute__((visibility("default"))) int pam_sm_acct_mgmt(pam_handle_t* pamh, int flags, int argc,
+                                                            const char** argv) {
   return otpgate::pam::Guard(
       pamh, [&] { return otpgate::pam::AccountManagement(pamh, flags, argc, argv); });
 }

@@ -1,13 +1,11 @@
 // The C ABI (otpgate.h): one place that converts C++ results and exceptions
 // into codes. Nothing thrown below may escape: every entry point catches.
-#include "otpgate/otpgate.h"
-
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <exception>
 #include <initializer_list>
-#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,6 +15,7 @@
 #include "otpgate/config.h"
 #include "otpgate/login_flow.h"
 #include "otpgate/operations.h"
+#include "otpgate/otpgate.h"
 
 // The C enums mirror the C++ ones value for value.
 #define OTPGATE_MIRRORS(c_value, cxx_value) \
@@ -81,8 +80,7 @@ class CallbackSink final : public AuditSink {
 // fork() the child drops the parent's services: it opens its own.
 class ServiceRegistry {
  public:
-  Result<std::shared_ptr<OtpService>> Get(const Config& config, otpgate_log_fn fn,
-                                          void* context) {
+  Result<std::shared_ptr<OtpService>> Get(const Config& config, otpgate_log_fn fn, void* context) {
     std::string key;
     for (const OptionSpec& spec : OptionTable()) {
       key += OptionValue(config, spec.name);
@@ -172,8 +170,8 @@ int FromStatus(otpgate_result* result, const Status& status) {
 
 int FromStep(otpgate_result* result, const otpgate::Step& step) {
   if (result != nullptr) {
-    result->status = static_cast<int>(step.answer == otpgate::Answer::kFail ? step.status.code()
-                                                                           : otpgate::StatusCode::kOk);
+    result->status = static_cast<int>(
+        step.answer == otpgate::Answer::kFail ? step.status.code() : otpgate::StatusCode::kOk);
     result->answer = static_cast<otpgate_answer>(step.answer);
     result->action = static_cast<otpgate_action>(step.action);
     result->decision = static_cast<otpgate_decision>(step.verdict.decision);
@@ -250,7 +248,7 @@ Status LoadConfig(const otpgate_open_args& args, otpgate::Config& config) {
       if (spec.name == name && spec.scope == otpgate::OptionScope::kPam &&
           args.front_end == OTPGATE_FRONT_END_RADIUS) {
         overrides = Status::InvalidArgument("option " + std::string(spec.name) +
-                                             " is for the PAM module only");
+                                            " is for the PAM module only");
       }
     }
     const char* value = args.values != nullptr ? args.values[i] : nullptr;
@@ -310,8 +308,12 @@ int Unavailable(otpgate_log_fn log, void* context, otpgate_front_end front_end,
   if (Valid(request)) {
     otpgate::FlowRequest flow_request = RequestOf(*request, front_end);
     otpgate::AuditEvent event{otpgate::ActionName(flow_request.action.value_or(configured)),
-                              flow_request.user, "", otpgate::StatusCodeName(status.code()),
-                              status.message(), "", flow_request.origin};
+                              flow_request.user,
+                              "",
+                              otpgate::StatusCodeName(status.code()),
+                              status.message(),
+                              "",
+                              flow_request.origin};
     emit(static_cast<int>(otpgate::SeverityOf(event)), otpgate::FormatAuditLine(event));
   }
   return rc;
@@ -349,9 +351,7 @@ int WithFlow(otpgate_handle& handle, const otpgate_request* request, otpgate_res
 
 extern "C" {
 
-__attribute__((visibility("default"))) int otpgate_abi_version(void) {
-  return OTPGATE_ABI_VERSION;
-}
+__attribute__((visibility("default"))) int otpgate_abi_version(void) { return OTPGATE_ABI_VERSION; }
 
 __attribute__((visibility("default"))) const char* otpgate_version(void) {
   return OTPGATE_VERSION_STRING;
@@ -377,8 +377,12 @@ __attribute__((visibility("default"))) otpgate_handle* otpgate_open(const otpgat
     handle->front_end = args->front_end;
     handle->log = args->log;
     handle->log_context = args->log_context;
-    handle->options = {static_cast<otpgate_action>(c.action), c.prompt.c_str(),
-                       c.token_prompt.c_str(), c.split, c.use_first_pass, c.try_first_pass,
+    handle->options = {static_cast<otpgate_action>(c.action),
+                       c.prompt.c_str(),
+                       c.token_prompt.c_str(),
+                       c.split,
+                       c.use_first_pass,
+                       c.try_first_pass,
                        c.fail_delay_ms};
     auto service = ServiceOf(*handle);  // now if it can; calls retry until it does
     out = handle.release();
@@ -389,9 +393,7 @@ __attribute__((visibility("default"))) otpgate_handle* otpgate_open(const otpgat
   return out;
 }
 
-__attribute__((visibility("default"))) void otpgate_close(otpgate_handle* handle) {
-  delete handle;
-}
+__attribute__((visibility("default"))) void otpgate_close(otpgate_handle* handle) { delete handle; }
 
 __attribute__((visibility("default"))) const otpgate_options* otpgate_options_of(
     const otpgate_handle* handle) {
@@ -453,9 +455,8 @@ __attribute__((visibility("default"))) int otpgate_refuse(otpgate_handle* handle
 }
 
 __attribute__((visibility("default"))) int otpgate_split_point(otpgate_handle* handle,
-                                                               const char* user,
-                                                               const char* field, size_t length,
-                                                               size_t* code_offset,
+                                                               const char* user, const char* field,
+                                                               size_t length, size_t* code_offset,
                                                                otpgate_result* result) {
   Clear(result);
   if (!Usable(handle, {user, field, code_offset})) {

@@ -1,5 +1,3 @@
-#include "otpgate/otpgate.h"
-
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -8,6 +6,7 @@
 #include <vector>
 
 #include "otpgate/operations.h"
+#include "otpgate/otpgate.h"
 #include "test_util.h"
 
 namespace otpgate {
@@ -48,8 +47,8 @@ class CApiTest : public ::testing::Test {
       names_.push_back(n);
       values_.push_back(v);
     }
-    otpgate_open_args args{front_end, config_path, names_.data(), values_.data(), names_.size(),
-                           Lines::Add, &lines_, nullptr};
+    otpgate_open_args args{front_end,     config_path, names_.data(), values_.data(),
+                           names_.size(), Lines::Add,  &lines_,       nullptr};
     return otpgate_open(&args, &result_);
   }
 
