@@ -357,6 +357,13 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
         return Status::Unavailable("store file " + file + ": " + std::strerror(errno));
       }
       OTPGATE_RETURN_IF_ERROR(CheckAccess(fd.get(), file, "store file", FileRole::kStoreFile));
+      struct stat st;
+      if (!options_.create && name == std::string_view("/data.mdb") &&
+          ::fstat(fd.get(), &st) == 0 && st.st_size < 2 * ::sysconf(_SC_PAGESIZE)) {
+        // LMDB would take an empty file for a new store and initialise it.
+        return Status::Corrupt("store file " + file + " is damaged: it is truncated (" +
+                               std::to_string(st.st_size) + " bytes; restore it from a backup)");
+      }
     }
     return Status::Ok();
   }
