@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "otpgate/operations.h"
 #include "test_util.h"
 
@@ -26,7 +28,9 @@ TEST(CApiTest, FlowsThroughTheCAbi) {
       otpgate_open(dir.File("absent.conf").c_str(), names, values, 2, &result);
   EXPECT_EQ(handle, nullptr) << "an explicitly named config file must exist";
   EXPECT_EQ(result.status, OTPGATE_ERR_UNAVAILABLE);
-  handle = otpgate_open(nullptr, names, values, 2, &result);
+  // Explicit and empty: the host's /etc/otpgate is never read.
+  std::ofstream(dir.File("otpgate.conf")) << "";
+  handle = otpgate_open(dir.File("otpgate.conf").c_str(), names, values, 2, &result);
   ASSERT_NE(handle, nullptr) << result.message;
 
   OtpParams params;
@@ -59,10 +63,12 @@ TEST(CApiTest, FlowsThroughTheCAbi) {
 }
 
 TEST(CApiTest, BadOptionsFailWithAMessage) {
+  testing::TempDir dir;
+  std::ofstream(dir.File("otpgate.conf")) << "";
   const char* names[] = {"window"};
   const char* values[] = {"99"};
   otpgate_result result;
-  EXPECT_EQ(otpgate_open(nullptr, names, values, 1, &result), nullptr);
+  EXPECT_EQ(otpgate_open(dir.File("otpgate.conf").c_str(), names, values, 1, &result), nullptr);
   EXPECT_EQ(result.status, OTPGATE_ERR_INVALID_ARGUMENT);
   EXPECT_NE(std::string(result.message).find("window"), std::string::npos);
 }

@@ -64,17 +64,19 @@ stream() {
   for ((i = 0; i < count; i++)); do
     if ((i % 2 == 0)); then code=${CODES[$counter]}; counter=$((counter + 1)); else code=000000; fi
     # pam_wrapper picks its /tmp/pam.X directory racily: a parallel start
-    # can fail before libpam (or otpgate) runs at all. Only that is retried.
+    # can fail in pam_start, before otpgate runs. Only that is retried; a
+    # run that reached a decision is classified by it.
     for _ in 1 2 3 4 5; do
       got=$(echo "$code" | pam 30 "$user" authenticate 2>&1 || true)
-      case "$got" in *"pam_wrapper config dir"*) echo retry >> "$out.retries" ;; *) break ;; esac
+      case "$got" in
+        *"successfully authenticated"*) echo accept; break ;;
+        *"Authentication failure"*) echo reject; break ;;
+        *"cannot retrieve authentication info"*) echo unavailable; break ;;
+        *PWRAP_ERROR*"Initialization failure"* | *"Failed to create pam_wrapper config dir"*)
+          echo retry >> "$out.retries" ;;
+        *) echo "other: ${got//$'\n'/ | }"; break ;;
+      esac
     done
-    case "$got" in
-      *"successfully authenticated"*) echo accept ;;
-      *"Authentication failure"*) echo reject ;;
-      *"cannot retrieve authentication info"*) echo unavailable ;;
-      *) echo "other: $got" ;;
-    esac
   done > "$out"
 }
 BEFORE=$(readers)

@@ -35,6 +35,11 @@ class PamFlowsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     config_ = testing::TestConfig(dir_);
+    // Every module instance gets its config file explicitly: the host's
+    // /etc/otpgate is never read.
+    config_file_ = dir_.File("otpgate.conf");
+    std::ofstream(config_file_) << "";
+    ::chmod(config_file_.c_str(), 0644);
     ASSERT_TRUE(InitializeDeployment(config_).ok());
     service_ = OtpService::Open(config_, clock_).value();
     for (const char* id : {"VSST12345678", "VSST00000002"}) {
@@ -59,11 +64,13 @@ class PamFlowsTest : public ::testing::Test {
   }
 
   std::string Module(const std::string& args, const std::string& control = "required") {
-    return "auth " + control + " " OTPGATE_PAM_MODULE " store=" + config_.store +
+    return "auth " + control + " " OTPGATE_PAM_MODULE " config=" + config_file_ +
+           " store=" + config_.store +
            " master_key=" + config_.master_key + " fail_delay_ms=0 " + args + "\n";
   }
   std::string Account() {
-    return "account required " OTPGATE_PAM_MODULE " store=" + config_.store +
+    return "account required " OTPGATE_PAM_MODULE " config=" + config_file_ +
+           " store=" + config_.store +
            " master_key=" + config_.master_key + "\n";
   }
   void WriteService(const std::string& name, const std::string& text) {
@@ -132,6 +139,7 @@ class PamFlowsTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string config_file_;
   Config config_;
   SystemClock clock_;
   std::unique_ptr<OtpService> service_;
@@ -174,7 +182,7 @@ TEST_F(PamFlowsTest, RegisterLoginReplayLockoutUnlockStop) {
   EXPECT_TRUE(run.Saw("acct_mgmt " + std::to_string(PAM_PERM_DENIED))) << run.output;
 
   // Unlock with the CLI, then log in.
-  std::string unlock = std::string(OTPGATE_CLI) + " --store " + config_.store + " --master-key " +
+  std::string unlock = std::string(OTPGATE_CLI) + " --config " + config_file_ + " --store " + config_.store + " --master-key " +
                        config_.master_key + " unlock VSST12345678 >/dev/null";
   ASSERT_EQ(std::system(unlock.c_str()), 0);
   run = Login("alice", {kPassword, NextCode()}, "otp-login", {"--acct"});
@@ -348,7 +356,8 @@ TEST_F(PamFlowsTest, NonRootCallerFailsClosed) {
   ::mkdir(nobody_services.c_str(), 0755);
   std::ofstream(nobody_services + "/other") << "auth required pam_deny.so\n";
   std::ofstream(nobody_services + "/otp-only")
-      << "auth required " << bin << "/pam_otpgate.so store=" << config_.store
+      << "auth required " << bin << "/pam_otpgate.so config=" << config_file_
+      << " store=" << config_.store
       << " master_key=" << config_.master_key << " fail_delay_ms=0\n";
   ::chmod((nobody_services + "/other").c_str(), 0644);
   ::chmod((nobody_services + "/otp-only").c_str(), 0644);

@@ -53,7 +53,9 @@ bob     Cleartext-Password := "bobpw"
 carol   Cleartext-Password := "carolpw"
 dave    Cleartext-Password := "davepw"
 EOT
-  local common="store = $d/store
+  : > "$d/otpgate.conf"  # explicit: the host's /etc/otpgate is never read
+  local common="config = $d/otpgate.conf
+		store = $d/store
 		master_key = $d/master.key"
   cat > "$d/raddb/radiusd.conf" <<EOT
 prefix = /usr
