@@ -88,13 +88,16 @@ Status CheckAccess(const struct stat& st, const std::string& path, std::string_v
     return Status::PermissionDenied(name + (want_dir ? " is not a directory"
                                                      : " is not a regular file"));
   }
-  if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
-    return Status::PermissionDenied(name + " must be owned by root (or the user running otpgate): " +
-                                    FixFor(path, role));
-  }
   RoleRule rule = RuleFor(role);
   mode_t mode = st.st_mode & 07777;
   bool group_model = InGroupModel(st);
+  // A store file in the group model may belong to any member (FreeRADIUS
+  // recreates lock.mdb as freerad): its owner can do no more than the group.
+  bool any_owner = group_model && role == FileRole::kStoreFile;
+  if (st.st_uid != 0 && st.st_uid != ::geteuid() && !any_owner) {
+    return Status::PermissionDenied(name + " must be owned by root (or the user running otpgate): " +
+                                    FixFor(path, role));
+  }
   mode_t allowed = group_model ? rule.group_allowed : rule.private_allowed;
   if ((mode & ~allowed) != 0) {
     std::string why = group_model ? "others must have no access and the " +
