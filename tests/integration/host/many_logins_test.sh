@@ -22,6 +22,9 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+# Copies: a rebuild during the run must not swap the module under it.
+cp "$MODULE" "$WORK/pam_otpgate.so" && MODULE=$WORK/pam_otpgate.so
+cp "$CLI" "$WORK/otpgate" && CLI=$WORK/otpgate
 KEY=3132333435363738393031323334353637383930
 printf 'store = %s\nmaster_key = %s\n' "$WORK/store" "$WORK/master.key" > "$WORK/otpgate.conf"
 og() { "$CLI" --config "$WORK/otpgate.conf" "$@"; }
