@@ -97,7 +97,7 @@ kill -0 "${HOLD_PIDS[1]}" 2>/dev/null || { echo "FAIL: the holder exited early";
 ACCEPT=$(cat "$WORK"/*.out | grep -c '^accept$' || true)
 REJECT=$(cat "$WORK"/*.out | grep -c '^reject$' || true)
 TOTAL=$(cat "$WORK"/*.out | wc -l)
-RETRIES=$(cat "$WORK"/*.retries 2>/dev/null | wc -l)
+RETRIES=$( (cat "$WORK"/*.retries 2>/dev/null || true) | wc -l)
 printf 'logins=%d accept=%d reject=%d other=%d wall=%.1fs readers_before=%d readers_after=%d pam_wrapper_retries=%d\n' \
   "$TOTAL" "$ACCEPT" "$REJECT" $((TOTAL - ACCEPT - REJECT)) "$(echo "$END - $START" | bc)" \
   "$BEFORE" "$AFTER" "$RETRIES"
