@@ -262,8 +262,8 @@ Status LoadConfigFile(Config& config, const std::string& path, bool missing_ok) 
     return Status::Ok();
   }
   // Policy may be world-readable but must not be writable by anyone else.
-  OTPGATE_ASSIGN_OR_RETURN(UniqueFd fd,
-                           OpenCheckedFile(path, "config file", FileRole::kPolicy, kMaxConfigBytes));
+  OTPGATE_ASSIGN_OR_RETURN(
+      UniqueFd fd, OpenCheckedFile(path, "config file", FileRole::kPolicy, kMaxConfigBytes));
   if (::fstat(fd.get(), &st) != 0) {
     return Status::Unavailable("config file " + path + ": " + std::strerror(errno));
   }

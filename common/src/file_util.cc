@@ -23,10 +23,14 @@ struct RoleRule {
 
 RoleRule RuleFor(FileRole role) {
   switch (role) {
-    case FileRole::kSecret: return {0700, 0740, "0600", "0640"};
-    case FileRole::kPolicy: return {0755, 0755, "0644", "0640"};
-    case FileRole::kStoreDirectory: return {02700, 02770, "0700", "2770"};
-    case FileRole::kStoreFile: return {0700, 0760, "0600", "0660"};
+    case FileRole::kSecret:
+      return {0700, 0740, "0600", "0640"};
+    case FileRole::kPolicy:
+      return {0755, 0755, "0644", "0640"};
+    case FileRole::kStoreDirectory:
+      return {02700, 02770, "0700", "2770"};
+    case FileRole::kStoreFile:
+      return {0700, 0760, "0600", "0660"};
   }
   return {0700, 0700, "0600", "0600"};
 }
@@ -85,8 +89,8 @@ Status CheckAccess(const struct stat& st, const std::string& path, std::string_v
   std::string name = std::string(what) + " " + path;
   bool want_dir = role == FileRole::kStoreDirectory;
   if (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
-    return Status::PermissionDenied(name + (want_dir ? " is not a directory"
-                                                     : " is not a regular file"));
+    return Status::PermissionDenied(name +
+                                    (want_dir ? " is not a directory" : " is not a regular file"));
   }
   RoleRule rule = RuleFor(role);
   mode_t mode = st.st_mode & 07777;
@@ -95,15 +99,15 @@ Status CheckAccess(const struct stat& st, const std::string& path, std::string_v
   // recreates lock.mdb as freerad): its owner can do no more than the group.
   bool any_owner = group_model && role == FileRole::kStoreFile;
   if (st.st_uid != 0 && st.st_uid != ::geteuid() && !any_owner) {
-    return Status::PermissionDenied(name + " must be owned by root (or the user running otpgate): " +
-                                    FixFor(path, role));
+    return Status::PermissionDenied(
+        name + " must be owned by root (or the user running otpgate): " + FixFor(path, role));
   }
   mode_t allowed = group_model ? rule.group_allowed : rule.private_allowed;
   if ((mode & ~allowed) != 0) {
-    std::string why = group_model ? "others must have no access and the " +
-                                        std::string(kAccessGroupName) + " group at most " +
-                                        rule.group_mode
-                                  : "group and others must have no access";
+    std::string why = group_model
+                          ? "others must have no access and the " + std::string(kAccessGroupName) +
+                                " group at most " + rule.group_mode
+                          : "group and others must have no access";
     return Status::PermissionDenied(name + " has mode " + ModeString(mode) + ": " + why + "; " +
                                     FixFor(path, role));
   }
@@ -168,7 +172,8 @@ Result<UniqueFd> OpenCheckedFile(const std::string& path, std::string_view what,
     if (saved == EACCES || saved == EPERM) {
       return Status::Unavailable(std::string(what) + " " + path +
                                  " is not readable by this process (otpgate needs root or "
-                                 "membership of the " + kAccessGroupName + " group)");
+                                 "membership of the " +
+                                 kAccessGroupName + " group)");
     }
     return Status::Unavailable(std::string(what) + " " + path + ": " + std::strerror(saved));
   }

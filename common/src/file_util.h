@@ -75,7 +75,7 @@ Result<UniqueFd> OpenCheckedFile(const std::string& path, std::string_view what,
 // OpenCheckedFile for a secret of at most 64 KiB.
 Result<UniqueFd> OpenPrivateFile(const std::string& path, std::string_view what);
 
-ssize_t ReadFully(int fd, void* buffer, size_t size);  // -1 on error, else bytes read (<= size)
+ssize_t ReadFully(int fd, void* buffer, size_t size);     // -1 on error, else bytes read (<= size)
 int WriteFully(int fd, const void* buffer, size_t size);  // 0 or -1
 // Creates the parent directory of `path` (one level) with `mode` if missing.
 Status MakeParentDirectory(const std::string& path, mode_t mode);

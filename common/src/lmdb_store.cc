@@ -27,15 +27,11 @@ constexpr int kMaxAttempts = 16;
 constexpr size_t kMaxPooledReaders = 16;
 constexpr unsigned kMaxReaders = 512;
 
-MDB_val Val(std::string_view s) {
-  return MDB_val{s.size(), const_cast<char*>(s.data())};
-}
+MDB_val Val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 MDB_val Val(std::span<const uint8_t> s) {
   return MDB_val{s.size(), const_cast<uint8_t*>(s.data())};
 }
-std::string_view View(const MDB_val& v) {
-  return {static_cast<const char*>(v.mv_data), v.mv_size};
-}
+std::string_view View(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
 
 Status LmdbError(int rc, std::string_view what) {
   std::string message = std::string(what) + ": " + mdb_strerror(rc);
@@ -44,8 +40,9 @@ Status LmdbError(int rc, std::string_view what) {
       return Status::StoreFull(message);
     case ENOSPC:
     case EDQUOT:
-      return Status::StoreFull(message + " (the file system holding the store is full: free "
-                                         "space there; nothing of this request was stored)");
+      return Status::StoreFull(message +
+                               " (the file system holding the store is full: free "
+                               "space there; nothing of this request was stored)");
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
     case MDB_INVALID:
@@ -56,8 +53,9 @@ Status LmdbError(int rc, std::string_view what) {
     case EPERM:
     case ENOENT:
     case EROFS:
-      return Status::Unavailable(message + " (the store's file system is read-only: remount "
-                                           "it read-write)");
+      return Status::Unavailable(message +
+                                 " (the store's file system is read-only: remount "
+                                 "it read-write)");
     case MDB_READERS_FULL:
     case MDB_PANIC:
       return Status::Unavailable(message);
@@ -167,8 +165,8 @@ class LmdbTxn final : public Txn {
          rc = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)) {
       auto record = DecodeTokenRecord({static_cast<const uint8_t*>(data.mv_data), data.mv_size});
       if (!record.ok()) {
-        status = Status::Corrupt("token " + std::string(View(key)) + ": " +
-                                 record.status().message());
+        status =
+            Status::Corrupt("token " + std::string(View(key)) + ": " + record.status().message());
       } else {
         status = fn(record.value());
       }
@@ -273,32 +271,31 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     // The whole group is one write transaction; each function runs in a
     // nested one so that a failing request leaves no trace while the others
     // commit. RunWrite() retries the group after growing the map.
-    return RunWrite(
-        [&](Txn& outer) -> Status {
-          MDB_txn* parent = static_cast<LmdbTxn&>(outer).raw();
-          for (size_t i = 0; i < fns.size(); ++i) {
-            MDB_txn* child = nullptr;
-            int rc = mdb_txn_begin(env_, parent, 0, &child);
-            if (rc != 0) {
-              return LmdbError(rc, "nested transaction");
-            }
-            LmdbTxn nested(child, dbs_, false);
-            results[i] = (*fns[i])(nested);
-            if (results[i].code() == StatusCode::kStoreFull) {
-              mdb_txn_abort(child);
-              return results[i];  // grow the map and run the group again
-            }
-            if (!results[i].ok()) {
-              mdb_txn_abort(child);
-              continue;
-            }
-            rc = mdb_txn_commit(child);
-            if (rc != 0) {
-              return LmdbError(rc, "nested commit");
-            }
-          }
-          return Status::Ok();
-        });
+    return RunWrite([&](Txn& outer) -> Status {
+      MDB_txn* parent = static_cast<LmdbTxn&>(outer).raw();
+      for (size_t i = 0; i < fns.size(); ++i) {
+        MDB_txn* child = nullptr;
+        int rc = mdb_txn_begin(env_, parent, 0, &child);
+        if (rc != 0) {
+          return LmdbError(rc, "nested transaction");
+        }
+        LmdbTxn nested(child, dbs_, false);
+        results[i] = (*fns[i])(nested);
+        if (results[i].code() == StatusCode::kStoreFull) {
+          mdb_txn_abort(child);
+          return results[i];  // grow the map and run the group again
+        }
+        if (!results[i].ok()) {
+          mdb_txn_abort(child);
+          continue;
+        }
+        rc = mdb_txn_commit(child);
+        if (rc != 0) {
+          return LmdbError(rc, "nested commit");
+        }
+      }
+      return Status::Ok();
+    });
   }
   Status Write(const std::function<Status(Txn&)>& fn) override { return RunWrite(fn); }
   const std::string& path() const override { return path_; }
@@ -474,9 +471,8 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
       uint32_t version = (*schema)[0] | (*schema)[1] << 8 | (*schema)[2] << 16 |
                          static_cast<uint32_t>((*schema)[3]) << 24;
       if (version != kSchemaVersion) {
-        return Status::Corrupt("store " + path_ + " has schema version " +
-                               std::to_string(version) + "; this otpgate reads version " +
-                               std::to_string(kSchemaVersion));
+        return Status::Corrupt("store " + path_ + " has schema version " + std::to_string(version) +
+                               "; this otpgate reads version " + std::to_string(kSchemaVersion));
       }
       return Status::Ok();
     });

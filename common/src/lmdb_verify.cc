@@ -3,8 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
@@ -24,9 +24,21 @@ constexpr uint16_t kDupSort = 0x04, kDupFixed = 0x10;
 constexpr uint64_t kInvalidPage = ~uint64_t{0};
 constexpr int kMaxDepth = 32;
 
-uint16_t U16(const uint8_t* p) { uint16_t v; std::memcpy(&v, p, 2); return v; }
-uint32_t U32(const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; }
-uint64_t U64(const uint8_t* p) { uint64_t v; std::memcpy(&v, p, 8); return v; }
+uint16_t U16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+uint32_t U32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+uint64_t U64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
 
 struct Db {
   uint16_t flags = 0;
@@ -218,13 +230,15 @@ class Walker {
               WalkPage(sub.root, is_main && (sub.flags & kDupSort) != 0, false, depth + 1));
         }
       } else if ((nflags & kDupData) != 0) {
-        if (!dupsort || data_size < kPageHeader) return Corrupt(where + " has a bad duplicate list");
+        if (!dupsort || data_size < kPageHeader)
+          return Corrupt(where + " has a bad duplicate list");
         uint16_t sub_flags = U16(data + 10);
         if ((sub_flags & (kLeaf | kSubPage)) != (kLeaf | kSubPage)) {
           return Corrupt(where + " has a bad duplicate sub-page");
         }
         std::vector<uint16_t> dups;
-        OTPGATE_RETURN_IF_ERROR(CheckNodes(data, data_size, sub_flags, where + " (duplicates)", dups));
+        OTPGATE_RETURN_IF_ERROR(
+            CheckNodes(data, data_size, sub_flags, where + " (duplicates)", dups));
       }
     }
     return Status::Ok();

@@ -1,14 +1,13 @@
 #include <fcntl.h>
-#include <gtest/gtest.h>
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <lmdb.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <random>
-
 #include <filesystem>
+#include <random>
 
 #include "otpgate/store.h"
 #include "test_util.h"
@@ -43,20 +42,25 @@ TEST(LmdbStoreTest, CreatesPrivateFilesAndRoundTrips) {
   ASSERT_EQ(::stat(dir.File("s/data.mdb").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
 
-  ASSERT_TRUE((*store)->Write([](Txn& txn) {
-    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("A1")));
-    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("alice", "A1"));
-    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("alice", "A2"));
-    return txn.AddUserToken("alice", "A1");  // duplicate: no-op
-  }).ok());
-  ASSERT_TRUE((*store)->Read([](Txn& txn) -> Status {
-    EXPECT_TRUE(txn.GetToken("A1").ok());
-    EXPECT_EQ(txn.GetToken("B").status().code(), StatusCode::kNotFound);
-    EXPECT_EQ(txn.UserTokens("alice").value(), (std::vector<std::string>{"A1", "A2"}));
-    EXPECT_TRUE(txn.UserTokens("nobody").value().empty());
-    EXPECT_FALSE(txn.PutToken(Record("X")).ok()) << "read-only transaction wrote";
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE((*store)
+                  ->Write([](Txn& txn) {
+                    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("A1")));
+                    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("alice", "A1"));
+                    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("alice", "A2"));
+                    return txn.AddUserToken("alice", "A1");  // duplicate: no-op
+                  })
+                  .ok());
+  ASSERT_TRUE(
+      (*store)
+          ->Read([](Txn& txn) -> Status {
+            EXPECT_TRUE(txn.GetToken("A1").ok());
+            EXPECT_EQ(txn.GetToken("B").status().code(), StatusCode::kNotFound);
+            EXPECT_EQ(txn.UserTokens("alice").value(), (std::vector<std::string>{"A1", "A2"}));
+            EXPECT_TRUE(txn.UserTokens("nobody").value().empty());
+            EXPECT_FALSE(txn.PutToken(Record("X")).ok()) << "read-only transaction wrote";
+            return Status::Ok();
+          })
+          .ok());
 }
 
 TEST(LmdbStoreTest, FailedWriteChangesNothing) {
@@ -67,10 +71,12 @@ TEST(LmdbStoreTest, FailedWriteChangesNothing) {
     return Status::InvalidArgument("changed my mind");
   });
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
-  ASSERT_TRUE(store->Read([](Txn& txn) {
-    EXPECT_FALSE(txn.HasToken("A1"));
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Read([](Txn& txn) {
+                    EXPECT_FALSE(txn.HasToken("A1"));
+                    return Status::Ok();
+                  })
+                  .ok());
 }
 
 TEST(LmdbStoreTest, WriteGroupIsolatesAFailingMember) {
@@ -92,12 +98,14 @@ TEST(LmdbStoreTest, WriteGroupIsolatesAFailingMember) {
   EXPECT_TRUE(results[0].ok());
   EXPECT_EQ(results[1].code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(results[2].ok()) << results[2].ToString();
-  ASSERT_TRUE(store->Read([](Txn& txn) {
-    EXPECT_TRUE(txn.HasToken("A"));
-    EXPECT_FALSE(txn.HasToken("B"));
-    EXPECT_TRUE(txn.HasToken("C"));
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Read([](Txn& txn) {
+                    EXPECT_TRUE(txn.HasToken("A"));
+                    EXPECT_FALSE(txn.HasToken("B"));
+                    EXPECT_TRUE(txn.HasToken("C"));
+                    return Status::Ok();
+                  })
+                  .ok());
 }
 
 TEST(LmdbStoreTest, RefusesStoreReadableByOthers) {
@@ -124,8 +132,7 @@ TEST(LmdbStoreTest, GrowsTheMapWhenFull) {
   for (int batch = 0; batch < 20; ++batch) {
     Status status = store->Write([&](Txn& txn) -> Status {
       for (int i = 0; i < 1000; ++i) {
-        OTPGATE_RETURN_IF_ERROR(
-            txn.PutToken(Record("T" + std::to_string(batch * 1000 + i), 120)));
+        OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("T" + std::to_string(batch * 1000 + i), 120)));
       }
       return Status::Ok();
     });
@@ -133,18 +140,22 @@ TEST(LmdbStoreTest, GrowsTheMapWhenFull) {
   }
   EXPECT_GT(store->map_size(), before);
   size_t count = 0;
-  ASSERT_TRUE(store->Read([&](Txn& txn) {
-    return txn.ForEachToken([&](const TokenRecord&) {
-      ++count;
-      return Status::Ok();
-    });
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Read([&](Txn& txn) {
+                    return txn.ForEachToken([&](const TokenRecord&) {
+                      ++count;
+                      return Status::Ok();
+                    });
+                  })
+                  .ok());
   EXPECT_EQ(count, 20000u);
 }
 
 TEST(LmdbStoreTest, FullAtMaximumIsStoreFullAndChangesNothing) {
   TempDir dir;
-  StoreOptions options{.path = dir.File("s"), .create = true, .initial_map_bytes = 128 * 1024,
+  StoreOptions options{.path = dir.File("s"),
+                       .create = true,
+                       .initial_map_bytes = 128 * 1024,
                        .max_map_bytes = 256 * 1024};
   auto store = Store::Open(options).value();
   Status status = store->Write([&](Txn& txn) -> Status {
@@ -154,10 +165,12 @@ TEST(LmdbStoreTest, FullAtMaximumIsStoreFullAndChangesNothing) {
     return Status::Ok();
   });
   EXPECT_EQ(status.code(), StatusCode::kStoreFull);
-  ASSERT_TRUE(store->Read([](Txn& txn) {
-    EXPECT_FALSE(txn.HasToken("T0"));
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Read([](Txn& txn) {
+                    EXPECT_FALSE(txn.HasToken("T0"));
+                    return Status::Ok();
+                  })
+                  .ok());
 }
 
 TEST(LmdbStoreTest, OneEnvironmentPerPathAndANewOneAfterFork) {
@@ -178,9 +191,9 @@ TEST(LmdbStoreTest, OneEnvironmentPerPathAndANewOneAfterFork) {
   ::waitpid(pid, &wstatus, 0);
   ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
   ASSERT_TRUE(a->Read([](Txn& txn) {
-    EXPECT_TRUE(txn.HasToken("child"));
-    return Status::Ok();
-  }).ok());
+                 EXPECT_TRUE(txn.HasToken("child"));
+                 return Status::Ok();
+               }).ok());
 }
 
 TEST(LmdbStoreTest, RejectsUnknownSchema) {
@@ -218,9 +231,8 @@ int InChild(Fn&& fn) {
 int UseStore(const std::string& path) {
   auto store = Store::Open({.path = path});
   if (!store.ok()) return static_cast<int>(store.status().code());
-  Status status = (*store)->Read([](Txn& txn) {
-    return txn.ForEachToken([](const TokenRecord&) { return Status::Ok(); });
-  });
+  Status status = (*store)->Read(
+      [](Txn& txn) { return txn.ForEachToken([](const TokenRecord&) { return Status::Ok(); }); });
   if (status.ok()) {
     status = (*store)->Read([](Txn& txn) { return txn.UserTokens("user7").status(); });
   }
@@ -233,22 +245,28 @@ int UseStore(const std::string& path) {
 // A store of a few hundred pages: tokens, users with several tokens each.
 void FillStore(const std::string& path) {
   auto store = Store::Open({.path = path, .create = true}).value();
-  ASSERT_TRUE(store->Write([](Txn& txn) -> Status {
-    for (int i = 0; i < 3000; ++i) {
-      std::string id = "T" + std::to_string(i);
-      OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record(id, 120)));
-      OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("user" + std::to_string(i % 500), id));
-    }
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Write([](Txn& txn) -> Status {
+                    for (int i = 0; i < 3000; ++i) {
+                      std::string id = "T" + std::to_string(i);
+                      OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record(id, 120)));
+                      OTPGATE_RETURN_IF_ERROR(
+                          txn.AddUserToken("user" + std::to_string(i % 500), id));
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
   // Churn, so that the free list has entries.
   for (int round = 0; round < 3; ++round) {
-    ASSERT_TRUE(store->Write([&](Txn& txn) -> Status {
-      for (int i = round; i < 3000; i += 7) {
-        OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("T" + std::to_string(i), 100 + round)));
-      }
-      return Status::Ok();
-    }).ok());
+    ASSERT_TRUE(store
+                    ->Write([&](Txn& txn) -> Status {
+                      for (int i = round; i < 3000; i += 7) {
+                        OTPGATE_RETURN_IF_ERROR(
+                            txn.PutToken(Record("T" + std::to_string(i), 100 + round)));
+                      }
+                      return Status::Ok();
+                    })
+                    .ok());
   }
 }
 
@@ -276,8 +294,8 @@ TEST(LmdbStoreTest, TruncatedDataFileIsCorruptNotACrash) {
     std::string copy = Copy(dir, dir.File("good"), "cut" + std::to_string(cut));
     ASSERT_EQ(::truncate((copy + "/data.mdb").c_str(), cut), 0);
     int wstatus = InChild([&] { return UseStore(copy); });
-    ASSERT_TRUE(WIFEXITED(wstatus)) << "cut at " << cut << ": killed by signal "
-                                    << WTERMSIG(wstatus);
+    ASSERT_TRUE(WIFEXITED(wstatus))
+        << "cut at " << cut << ": killed by signal " << WTERMSIG(wstatus);
     EXPECT_EQ(WEXITSTATUS(wstatus), static_cast<int>(StatusCode::kCorrupt)) << "cut at " << cut;
   }
 }
@@ -292,9 +310,8 @@ TEST(LmdbStoreTest, TruncationWhileOpenIsCorruptNotACrash) {
     if (::truncate(dir.File("s/data.mdb").c_str(), FileSize(dir.File("s/data.mdb")) / 2) != 0) {
       return 101;
     }
-    Status status = (*store)->Read([](Txn& txn) {
-      return txn.ForEachToken([](const TokenRecord&) { return Status::Ok(); });
-    });
+    Status status = (*store)->Read(
+        [](Txn& txn) { return txn.ForEachToken([](const TokenRecord&) { return Status::Ok(); }); });
     return static_cast<int>(status.code());
   });
   ASSERT_TRUE(WIFEXITED(wstatus)) << "killed by signal " << WTERMSIG(wstatus);
@@ -324,8 +341,8 @@ TEST(LmdbStoreTest, DamagedBytesAreCorruptNotACrash) {
     ASSERT_EQ(::pwrite(fd, junk, sizeof(junk), offset), static_cast<ssize_t>(sizeof(junk)));
     ::close(fd);
     int wstatus = InChild([&] { return UseStore(copy); });
-    ASSERT_TRUE(WIFEXITED(wstatus)) << "damage at " << offset << ": killed by signal "
-                                    << WTERMSIG(wstatus);
+    ASSERT_TRUE(WIFEXITED(wstatus))
+        << "damage at " << offset << ": killed by signal " << WTERMSIG(wstatus);
     int code = WEXITSTATUS(wstatus);
     EXPECT_TRUE(code == 0 || code == static_cast<int>(StatusCode::kCorrupt))
         << "damage at " << offset << ": status " << code;
@@ -342,9 +359,8 @@ TEST(LmdbStoreTest, RefusesSymlinkedStoreDirectory) {
   TempDir dir;
   { ASSERT_TRUE(Store::Open({.path = dir.File("real"), .create = true}).ok()); }
   ASSERT_EQ(::symlink(dir.File("real").c_str(), dir.File("link").c_str()), 0);
-  int wstatus = InChild([&] {
-    return static_cast<int>(Store::Open({.path = dir.File("link")}).status().code());
-  });
+  int wstatus = InChild(
+      [&] { return static_cast<int>(Store::Open({.path = dir.File("link")}).status().code()); });
   EXPECT_EQ(WEXITSTATUS(wstatus), static_cast<int>(StatusCode::kPermissionDenied));
 }
 

@@ -53,8 +53,9 @@ int main(int argc, char** argv) {
   bool write = std::string(argv[2]) == "write";
   long count = std::atol(argv[3]);
   for (long i = 0; i < count; ++i) {
-    Status status = write ? WriteOnce(**store, i)
-                          : (*store)->Read([](Txn& txn) { return txn.GetToken("HAMMER1").status(); });
+    Status status = write
+                        ? WriteOnce(**store, i)
+                        : (*store)->Read([](Txn& txn) { return txn.GetToken("HAMMER1").status(); });
     if (!status.ok() && status.code() != otpgate::StatusCode::kNotFound) {
       std::fprintf(stderr, "transaction %ld: %s\n", i, status.ToString().c_str());
       return 2;
