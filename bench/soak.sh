@@ -22,26 +22,7 @@ D=$WORK/r
 as_owner "$BUILD_DIR/bench/pam_bench" setup "$D" "$USERS" totp >/dev/null
 # A RADIUS server taking "x" + code (the split instance), no password module.
 sed -i "s|^\totpgate otpgate_deny {|\totpgate otpgate_soak {\n\t\tconfig = $D/otpgate.conf\n\t\tstore = $D/store\n\t\tmaster_key = $D/master.key\n\t\tsplit = yes\n\t}\n\totpgate otpgate_deny {|" "$D/raddb/radiusd.conf"
-cat >> "$D/raddb/radiusd.conf" <<EOT
-server soak {
-	listen {
-		type = auth
-		ipaddr = 127.0.0.1
-		port = $((RADIUS_PORT + 4))
-	}
-	authorize {
-		otpgate_soak
-		update control {
-			&Auth-Type := otpgate_soak
-		}
-	}
-	authenticate {
-		Auth-Type otpgate_soak {
-			otpgate_soak
-		}
-	}
-}
-EOT
+radius_code_only_server soak otpgate_soak 4
 # PAM as the store's owner (nobody when we are root), the module copied out.
 cp "$BUILD_DIR/pam_module/pam_otpgate.so" "$WORK/pam_otpgate.so"
 mkdir "$WORK/pam.d"

@@ -197,6 +197,31 @@ EOT
   return 0
 }
 
+# radius_code_only_server NAME INSTANCE PORT_OFFSET: appends a server that
+# runs otpgate instance INSTANCE alone (no password module), for benchmarks.
+radius_code_only_server() {
+  cat >> "$RADIUS_DIR/raddb/radiusd.conf" <<EOT
+server $1 {
+	listen {
+		type = auth
+		ipaddr = 127.0.0.1
+		port = $((RADIUS_PORT + $3))
+	}
+	authorize {
+		$2
+		update control {
+			&Auth-Type := $2
+		}
+	}
+	authenticate {
+		Auth-Type $2 {
+			$2
+		}
+	}
+}
+EOT
+}
+
 radius_start() {
   local d=$RADIUS_DIR
   [ -f "$RADIUS_LOG" ] && cat "$RADIUS_LOG" >> "$d/log/previous.log"  # keep earlier runs
