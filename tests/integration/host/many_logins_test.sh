@@ -14,7 +14,12 @@ MODULE=$(realpath "$1") CLI=$(realpath "$2") LOGINS=${3:-3000} STREAMS=4
 for tool in pamtester oathtool mdb_stat; do
   command -v $tool >/dev/null || { echo "$tool is required"; exit 1; }
 done
-WORK=$(mktemp -d)
+# pam_wrapper copies the service files to /tmp/pam.X (one letter), chosen
+# racily: parallel logins collide. As root each login gets a private /tmp
+# (a mount namespace), so the test's own files live under /var/tmp.
+PRIVATE_TMP=no
+[ "$(id -u)" = 0 ] && command -v unshare >/dev/null && PRIVATE_TMP=yes
+WORK=$(mktemp -d -p /var/tmp)
 HOLD_PIDS=()
 cleanup() {
   for pid in "${HOLD_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -43,7 +48,9 @@ echo "auth required pam_deny.so" > "$WORK/pam.d/other"
 echo "auth required $MODULE config=$WORK/otpgate.conf fail_delay_ms=0 unenrolled=deny" \
   > "$WORK/pam.d/otpgate-login"
 pam() {  # pam TIMEOUT USER OPERATION
-  env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$WORK/pam.d" \
+  local private=()
+  [ $PRIVATE_TMP = yes ] && private=(unshare -m sh -c 'mount -t tmpfs -o size=8m tmpfs /tmp && exec "$@"' sh)
+  "${private[@]}" env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$WORK/pam.d" \
     timeout "$1" pamtester -v otpgate-login "${@:2}"
 }
 readers() { { mdb_stat -r "$WORK/store" || true; } | awk '$1 ~ /^[0-9]+$/' | wc -l; }
@@ -66,16 +73,17 @@ stream() {
   local user=$1 count=$2 out=$3 i counter=1 code got
   for ((i = 0; i < count; i++)); do
     if ((i % 2 == 0)); then code=${CODES[$counter]}; counter=$((counter + 1)); else code=000000; fi
-    # pam_wrapper picks its /tmp/pam.X directory racily: a parallel start
-    # can fail in pam_start, before otpgate runs. Only that is retried; a
-    # run that reached a decision is classified by it.
+    # Without a private /tmp, a parallel start can fail in pam_wrapper's
+    # set-up, before otpgate runs: only that is retried; a run that reached
+    # a decision is classified by it.
     for _ in 1 2 3 4 5; do
-      got=$(echo "$code" | pam 30 "$user" authenticate 2>&1 || true)
+      got=$(echo "$code" | pam 30 "$user" authenticate 2>&1; echo "exit=$?")
       case "$got" in
         *"successfully authenticated"*) echo accept; break ;;
         *"Authentication failure"*) echo reject; break ;;
         *"cannot retrieve authentication info"*) echo unavailable; break ;;
-        *PWRAP_ERROR*"Initialization failure"* | *"Failed to create pam_wrapper config dir"*)
+        *PWRAP_ERROR*"Initialization failure"* | *"Failed to create pam_wrapper config dir"* | \
+          *"pwrap_init: Failed to copy config files"*)
           echo retry >> "$out.retries" ;;
         *) echo "other: ${got//$'\n'/ | }"; break ;;
       esac
