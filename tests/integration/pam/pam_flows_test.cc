@@ -193,14 +193,14 @@ TEST_F(PamFlowsTest, RegisterLoginReplayLockoutUnlockStop) {
 
 TEST_F(PamFlowsTest, RegisterBadInput) {
   Register("alice");
-  // A token bound to someone else.
-  PamRun run = Login("bob", {kPassword, "VSST12345678", NextCode()}, "otp-register");
-  EXPECT_EQ(run.rc, PAM_AUTH_ERR);
-  EXPECT_TRUE(run.Saw("ERROR One-time password registration failed")) << run.output;
-  // Unknown credential ID.
-  run = Login("bob", {kPassword, "VSST99999999", "123456"}, "otp-register");
-  EXPECT_EQ(run.rc, PAM_AUTH_ERR);
-  EXPECT_TRUE(run.Saw("ERROR Unknown token ID.")) << run.output;
+  // A token bound to someone else and an unknown credential ID get the same
+  // answer as a wrong code: the screen does not tell which IDs exist.
+  PamRun taken = Login("bob", {kPassword, "VSST12345678", NextCode()}, "otp-register");
+  EXPECT_EQ(taken.rc, PAM_AUTH_ERR);
+  PamRun unknown = Login("bob", {kPassword, "VSST99999999", "123456"}, "otp-register");
+  EXPECT_EQ(unknown.rc, PAM_AUTH_ERR);
+  EXPECT_EQ(taken.output, unknown.output);
+  PamRun run = unknown;
   // Garbage and very long input change nothing.
   TokenInfo before = Info("VSST00000002");
   for (const std::string& bad : {std::string("!!!"), std::string(100000, '9'), std::string("12a456")}) {
