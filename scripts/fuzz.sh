@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${OTPGATE_FUZZ_BUILD_DIR:-build-fuzz}
-CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+CC=clang-14 CXX=clang++-14 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DOTPGATE_FUZZ=ON -DOTPGATE_SANITIZE=address,undefined \
   -DOTPGATE_FUZZ_SECONDS="${OTPGATE_FUZZ_SECONDS:-20}" \
   -DOTPGATE_BUILD_TESTS=OFF -DOTPGATE_BUILD_BENCH=OFF -DOTPGATE_BUILD_RADIUS=OFF >/dev/null
