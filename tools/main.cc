@@ -9,6 +9,8 @@
 //    16 unsafe permissions, 17 store/key unavailable, 18 corrupt, 19 wrong key,
 //    20 store full, 21 internal, 22 precondition failed)
 #include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -639,6 +641,12 @@ int Main(int argc, char** argv) {
 }  // namespace otpgate::cli
 
 int main(int argc, char** argv) {
+  // The CLI holds the master key and token secrets: it never writes a core
+  // file (and, not dumpable, cannot be ptraced by another process of the
+  // same user). The modules leave this to their hosts (docs/security.md).
+  const rlimit no_core{0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   try {
     return otpgate::cli::Main(argc, argv);
   } catch (const std::exception& e) {
