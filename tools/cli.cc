@@ -1,0 +1,155 @@
+#include "cli.h"
+
+#include <syslog.h>
+#include <unistd.h>
+
+#include <climits>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "otpgate/token_import.h"
+
+namespace otpgate::cli {
+
+int ExitFor(Decision decision) {
+  switch (decision) {
+    case Decision::kAccept:
+      return 0;
+    case Decision::kReject:
+      return 1;
+    case Decision::kReplay:
+      return 3;
+    case Decision::kLocked:
+      return 4;
+    case Decision::kNoToken:
+      return 5;
+  }
+  return 1;
+}
+
+int ExitFor(const Status& status) { return status.ok() ? 0 : 10 + static_cast<int>(status.code()); }
+
+SyslogAudit::SyslogAudit() { openlog("otpgate", LOG_PID, LOG_AUTHPRIV); }
+SyslogAudit::~SyslogAudit() { closelog(); }
+
+void SyslogAudit::Record(const AuditEvent& e) {
+  AuditEvent event = e;
+  event.origin.front_end = "cli";
+  syslog(LOG_AUTHPRIV | LOG_NOTICE, "%s", FormatAuditLine(event).c_str());
+}
+
+Status Cli::LoadConfig() {
+  OTPGATE_RETURN_IF_ERROR(LoadConfigFile(config_, g_.config_path, !g_.config_given));
+  if (!g_.store.empty()) OTPGATE_RETURN_IF_ERROR(SetOption(config_, "store", Absolute(g_.store)));
+  if (!g_.master_key.empty()) {
+    OTPGATE_RETURN_IF_ERROR(SetOption(config_, "master_key", Absolute(g_.master_key)));
+  }
+  for (const std::string& option : g_.options) {
+    OTPGATE_RETURN_IF_ERROR(ApplyArgument(config_, option));
+  }
+  clock_ = FixedOrSystemClock(g_.time);
+  return Status::Ok();
+}
+
+Status Cli::OpenService() {
+  OTPGATE_RETURN_IF_ERROR(LoadConfig());
+  return OpenStore();
+}
+
+Status Cli::OpenStore() {
+  auto service = OtpService::Open(config_, clock_, /*create=*/false, &audit_);
+  if (!service.ok()) return service.status();
+  service_ = std::move(service).value();
+  return Status::Ok();
+}
+
+void Cli::Run(CLI::App* sub, std::function<int()> fn, bool needs_store) {
+  sub->callback([this, fn = std::move(fn), needs_store] {
+    Status status = needs_store ? OpenService() : Status::Ok();
+    exit_code_ = status.ok() ? fn() : Error(status);
+  });
+}
+
+int Cli::Error(const Status& status) {
+  if (g_.json) {
+    Fields out;
+    out.AddRaw("ok", "false")
+        .Add("error", StatusCodeName(status.code()))
+        .Add("message", status.message());
+    std::cout << out.ToJson() << "\n";
+  } else {
+    std::cerr << "otpgate: " << status.message() << " (" << StatusCodeName(status.code()) << ")\n";
+  }
+  return ExitFor(status);
+}
+
+int Cli::Print(Fields& fields, int exit_code) {
+  if (g_.json) {
+    std::cout << fields.ToJson() << "\n";
+  } else {
+    std::cout << fields.ToText();
+  }
+  return exit_code;
+}
+
+int Cli::Done(const Status& status, std::string_view what) {
+  if (!status.ok()) return Error(status);
+  Fields f;
+  f.AddRaw("ok", "true").Add("result", what);
+  return Print(f, 0);
+}
+
+int Cli::ReportVerdict(const Result<Verdict>& verdict, std::string_view accepted_text) {
+  if (!verdict.ok()) return Error(verdict.status());
+  Fields f;
+  f.AddRaw("ok", verdict->decision == Decision::kAccept ? "true" : "false")
+      .Add("decision", DecisionName(verdict->decision));
+  if (!verdict->credential_id.empty()) f.Add("credential_id", verdict->credential_id);
+  if (verdict->decision == Decision::kAccept) {
+    f.Add("result", accepted_text);
+  } else if (verdict->decision != Decision::kNoToken) {
+    f.Add("failures", static_cast<int64_t>(verdict->failures));
+    if (verdict->lock_until > clock_.Now()) f.Add("locked_until", FormatTime(verdict->lock_until));
+  }
+  return Print(f, ExitFor(verdict->decision));
+}
+
+std::string Cli::Absolute(const std::string& path) {
+  if (!path.empty() && path.front() == '/') return path;
+  char cwd[PATH_MAX];
+  return ::getcwd(cwd, sizeof(cwd)) != nullptr ? std::string(cwd) + "/" + path : path;
+}
+
+Fields InfoFields(const TokenInfo& t) {
+  Fields f;
+  f.Add("credential_id", t.credential_id)
+      .Add("type", OtpKindName(t.params.kind))
+      .Add("algorithm", HashAlgorithmName(t.params.algorithm))
+      .Add("digits", t.params.digits);
+  if (t.params.kind == OtpKind::kTotp) f.Add("period", t.params.period);
+  f.Add("state", TokenStateName(t.state))
+      .Add("owner", t.owner)
+      .Add("issuer", t.issuer)
+      .Add("last_accepted", t.last_accepted)
+      .Add("drift", t.drift)
+      .Add("failures", static_cast<int64_t>(t.failures))
+      .Add("locked_until", FormatTime(t.lock_until))
+      .Add("created", FormatTime(t.created_at))
+      .Add("bound", FormatTime(t.bound_at))
+      .Add("last_used", FormatTime(t.last_used_at))
+      .Add("valid_until", FormatTime(t.valid_until));
+  return f;
+}
+
+Result<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path == "-" ? "/dev/stdin" : path, std::ios::binary);
+  if (!in) return Status::Unavailable("cannot read " + path);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  std::string text = buffer.str();
+  if (text.size() > kMaxImportBytes) return Status::InvalidArgument(path + " is too large");
+  return text;
+}
+
+}  // namespace otpgate::cli

@@ -1,0 +1,113 @@
+// The CLI's shared context: global options, the one config reader, the
+// service, and how results become output and exit codes. Each command group
+// lives in its own cmd_*.cc and registers itself through an Add*Commands
+// function (commands.h).
+//
+// Exit codes (documented in otpgate(8)):
+//   0 success / code accepted      1 code rejected        2 usage error
+//   3 replayed code                4 token locked         5 user has no token
+//   10 + status code for an operation that could not be carried out
+//   (11 invalid input, 12 not found, 13 exists, 14 already bound, 15 not bound,
+//    16 unsafe permissions, 17 store/key unavailable, 18 corrupt, 19 wrong key,
+//    20 store full, 21 internal, 22 precondition failed)
+#ifndef OTPGATE_TOOLS_CLI_H_
+#define OTPGATE_TOOLS_CLI_H_
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "otpgate/config.h"
+#include "otpgate/operations.h"
+#include "output.h"
+
+namespace otpgate::cli {
+
+constexpr int kExitUsage = 2;
+
+int ExitFor(Decision decision);
+int ExitFor(const Status& status);
+
+// Options that every command accepts.
+struct Globals {
+  std::string config_path = kDefaultConfigPath;
+  bool config_given = false;
+  std::string store;
+  std::string master_key;
+  std::vector<std::string> options;
+  bool json = false;
+  int64_t time = -1;  // --time: evaluate at this epoch second (tests, demos)
+};
+
+// The system clock, or the fixed time given with --time.
+class FixedOrSystemClock final : public Clock {
+ public:
+  explicit FixedOrSystemClock(int64_t fixed) : fixed_(fixed) {}
+  int64_t Now() const override { return fixed_ >= 0 ? fixed_ : system_.Now(); }
+
+ private:
+  int64_t fixed_;
+  SystemClock system_;
+};
+
+// Audit trail of the CLI: syslog, authpriv facility, like the modules.
+class SyslogAudit final : public AuditSink {
+ public:
+  SyslogAudit();
+  ~SyslogAudit() override;
+  void Record(const AuditEvent& event) override;
+};
+
+class Cli {
+ public:
+  explicit Cli(Globals& globals) : g_(globals), clock_(-1) {}
+
+  const Globals& globals() const { return g_; }
+  const Config& config() const { return config_; }
+  const Clock& clock() const { return clock_; }
+  // REQUIRES: OpenService() or OpenStore() succeeded.
+  OtpService& service() { return *service_; }
+  int exit_code() const { return exit_code_; }
+
+  // Reads the config file and applies the global overrides.
+  Status LoadConfig();
+  // LoadConfig(), then OpenStore().
+  Status OpenService();
+  // REQUIRES: LoadConfig() succeeded.
+  Status OpenStore();
+
+  // Makes `fn` the action of `sub`: the store is opened first unless
+  // `needs_store` is false (the command then loads what it needs itself);
+  // fn's return value is the process's exit code.
+  void Run(CLI::App* sub, std::function<int()> fn, bool needs_store = true);
+
+  // Prints an operation error and returns its exit code.
+  int Error(const Status& status);
+  int Print(Fields& fields, int exit_code);
+  int Done(const Status& status, std::string_view what);
+  int ReportVerdict(const Result<Verdict>& verdict, std::string_view accepted_text);
+
+  static std::string Absolute(const std::string& path);
+
+ private:
+  Globals& g_;
+  Config config_;
+  FixedOrSystemClock clock_;
+  SyslogAudit audit_;
+  std::unique_ptr<OtpService> service_;
+  int exit_code_ = 0;
+};
+
+// Fields of `show` and `list --json`: everything but the secret.
+Fields InfoFields(const TokenInfo& info);
+
+// A whole file (or "-" for standard input), at most kMaxImportBytes.
+Result<std::string> ReadWholeFile(const std::string& path);
+
+}  // namespace otpgate::cli
+
+#endif  // OTPGATE_TOOLS_CLI_H_

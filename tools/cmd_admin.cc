@@ -1,0 +1,109 @@
+// Administration of stored tokens: unlock, disable, enable, delete, unassign,
+// assign, show, list.
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "commands.h"
+#include "otpgate/otpauth_uri.h"
+#include "otpgate/secret.h"
+
+namespace otpgate::cli {
+namespace {
+
+struct AdminArgs {
+  std::string credential_id, user;
+  bool show_uri = false;
+};
+
+int ShowToken(Cli& cli, const AdminArgs& a) {
+  auto info = cli.service().Show(a.credential_id);
+  if (!info.ok()) return cli.Error(info.status());
+  Fields f = InfoFields(*info);
+  std::string uri;
+  if (a.show_uri) {
+    auto secret = cli.service().RevealSecret(a.credential_id);
+    if (!secret.ok()) return cli.Error(secret.status());
+    KeyUri key{info->params, std::move(secret).value(), info->issuer, info->credential_id,
+               static_cast<uint64_t>(info->last_accepted + 1)};
+    uri = FormatKeyUri(key);
+    f.Add("uri", uri);
+  }
+  int rc = cli.Print(f, 0);
+  WipeString(uri);
+  return rc;
+}
+
+int ListTokens(Cli& cli, const AdminArgs& a) {
+  auto tokens =
+      cli.service().List(a.user.empty() ? std::nullopt : std::optional<std::string>(a.user));
+  if (!tokens.ok()) return cli.Error(tokens.status());
+  if (cli.globals().json) {
+    std::string out = "[";
+    for (size_t i = 0; i < tokens->size(); ++i) {
+      if (i > 0) out += ",";
+      out += InfoFields((*tokens)[i]).ToJson();
+    }
+    std::cout << out << "]\n";
+    return 0;
+  }
+  std::printf("%-16s %-5s %-7s %-10s %-20s %s\n", "CREDENTIAL_ID", "TYPE", "DIGITS", "STATE",
+              "OWNER", "FAILURES");
+  for (const TokenInfo& t : *tokens) {
+    std::printf("%-16s %-5s %-7d %-10s %-20s %u%s\n", t.credential_id.c_str(),
+                std::string(OtpKindName(t.params.kind)).c_str(), t.params.digits,
+                std::string(TokenStateName(t.state)).c_str(),
+                t.owner.empty() ? "-" : t.owner.c_str(), t.failures,
+                t.lock_until > cli.clock().Now() ? " (locked)" : "");
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddAdminCommands(CLI::App& app, Cli& cli) {
+  auto a = std::make_shared<AdminArgs>();
+  // Commands that take one credential ID and report done or an error.
+  auto simple = [&](const char* name, const char* help,
+                    Status (*op)(OtpService&, const std::string&), const char* done) {
+    auto* sub = app.add_subcommand(name, help);
+    sub->add_option("credential_id", a->credential_id)->required();
+    cli.Run(sub,
+            [&cli, a, op, done] { return cli.Done(op(cli.service(), a->credential_id), done); });
+  };
+  simple(
+      "unlock", "clear a token's failures and lock",
+      [](OtpService& s, const std::string& id) { return s.Unlock(id); }, "unlocked");
+  simple(
+      "disable", "refuse a registered token",
+      [](OtpService& s, const std::string& id) { return s.SetEnabled(id, false); }, "disabled");
+  simple(
+      "enable", "accept a disabled token again",
+      [](OtpService& s, const std::string& id) { return s.SetEnabled(id, true); }, "enabled");
+  simple(
+      "delete", "remove a token", [](OtpService& s, const std::string& id) { return s.Delete(id); },
+      "deleted");
+  simple(
+      "unassign", "unbind a token without a code",
+      [](OtpService& s, const std::string& id) { return s.Unassign(id); }, "unassigned");
+
+  auto* assign = app.add_subcommand("assign", "bind a token to a user without a code");
+  assign->add_option("credential_id", a->credential_id)->required();
+  assign->add_option("user", a->user)->required();
+  cli.Run(assign, [&cli, a] {
+    return cli.Done(cli.service().Assign(a->credential_id, a->user), "assigned");
+  });
+
+  auto* show = app.add_subcommand("show", "show a token (never its secret unless --uri)");
+  show->add_option("credential_id", a->credential_id)->required();
+  show->add_flag("--uri", a->show_uri, "also print the key URI, which contains the secret");
+  cli.Run(show, [&cli, a] { return ShowToken(cli, *a); });
+
+  auto* list = app.add_subcommand("list", "list tokens");
+  list->add_option("--user", a->user, "only this user's tokens");
+  cli.Run(list, [&cli, a] { return ListTokens(cli, *a); });
+}
+
+}  // namespace otpgate::cli

@@ -1,0 +1,19 @@
+// The CLI's command groups, one file each; main.cc registers them all.
+#ifndef OTPGATE_TOOLS_COMMANDS_H_
+#define OTPGATE_TOOLS_COMMANDS_H_
+
+#include <CLI/CLI.hpp>
+
+#include "cli.h"
+
+namespace otpgate::cli {
+
+void AddSetupCommands(CLI::App& app, Cli& cli);  // init, config, selftest (cmd_setup.cc)
+void AddTokenCommands(CLI::App& app, Cli& cli);  // token new, token import (cmd_token.cc)
+void AddFlowCommands(CLI::App& app, Cli& cli);   // register, verify, stop, resync (cmd_flows.cc)
+void AddAdminCommands(CLI::App& app, Cli& cli);  // unlock ... assign, show, list (cmd_admin.cc)
+void AddCodeCommand(CLI::App& app, Cli& cli);    // code (cmd_code.cc)
+
+}  // namespace otpgate::cli
+
+#endif  // OTPGATE_TOOLS_COMMANDS_H_
