@@ -16,6 +16,9 @@ OTPGATE_TEST_PACKAGES=(
   libpam-wrapper pamtester libpam-modules libpam-oath
 )
 
+# scripts/package.sh and the package test (ctest -L package) only.
+OTPGATE_PACKAGE_PACKAGES=(debhelper lintian fakeroot iproute2)
+
 otpgate_missing_packages() {
   local pkg
   for pkg in "$@"; do

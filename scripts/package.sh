@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 SRC=$PWD
 source scripts/deps.sh
 otpgate_install_deps
-missing=$(otpgate_missing_packages debhelper lintian fakeroot)
+missing=$(otpgate_missing_packages "${OTPGATE_PACKAGE_PACKAGES[@]}")
 if [ -n "$missing" ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   # shellcheck disable=SC2086
