@@ -52,7 +52,7 @@ cat /tmp/doctor.log | sed 's/^/    doctor: /'
 # Doctor on a broken installation: each problem with its fix.
 chmod 0644 /etc/otpgate/master.key
 no otpgate doctor
-ok bash -c 'otpgate doctor | grep -A1 "master.key has mode 0644" | grep -q "fix:.*chmod 0640"'
+ok bash -c 'otpgate doctor | grep -q "master.key has mode 0644.*chmod 0640"'
 chmod 0640 /etc/otpgate/master.key
 gpasswd -d freerad otpgate >/dev/null
 ok bash -c 'otpgate doctor | grep -A1 "FreeRADIUS user freerad" | grep -q "fix: adduser freerad otpgate"'
