@@ -94,9 +94,10 @@ ok test ! -e /usr/sbin/otpgate
 ok test -e /etc/otpgate/master.key
 sums > /tmp/after
 ok diff /tmp/before /tmp/after
-# sshd's and su's stacks load and accept a password-only user; FreeRADIUS starts.
+# sshd's and su's stacks load and accept a password-only user (su as that
+# user: unix_chkpwd checks only the caller's own password); FreeRADIUS starts.
 ok bash -c "printf 'carolpw\n' | timeout 20 pamtester sshd carol authenticate"
-ok bash -c "printf 'carolpw\n' | timeout 20 setpriv --reuid=nobody --regid=nogroup --clear-groups pamtester su carol authenticate"
+ok bash -c "printf 'carolpw\n' | timeout 20 setpriv --reuid=carol --regid=carol --init-groups pamtester su carol authenticate"
 ok bash -c 'freeradius -XC | grep -q "Configuration appears to be OK"'
 ok sshd -t
 
