@@ -18,6 +18,9 @@ OTPGATE_TEST_PACKAGES=(
   clang-14 libclang-rt-14-dev
 )
 
+# scripts/package.sh and the package test (ctest -L package) only.
+OTPGATE_PACKAGE_PACKAGES=(debhelper lintian fakeroot iproute2)
+
 otpgate_missing_packages() {
   local pkg
   for pkg in "$@"; do

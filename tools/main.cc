@@ -39,6 +39,8 @@ int Main(int argc, char** argv) {
   AddFlowCommands(app, cli);
   AddAdminCommands(app, cli);
   AddCodeCommand(app, cli);
+  AddEnableCommands(app, cli);
+  AddDoctorCommand(app, cli);
 
   try {
     app.parse(argc, argv);

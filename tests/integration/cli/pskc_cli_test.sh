@@ -6,8 +6,9 @@
 set -u
 CLI=$1 DATA=$2
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
-og() { "$CLI" --store "$WORK/store" --master-key "$WORK/master.key" "$@"; }
-og2() { "$CLI" --store "$WORK/store2" --master-key "$WORK/master2.key" "$@"; }
+touch "$WORK/otpgate.conf"  # explicit: the host's /etc/otpgate is never read
+og() { "$CLI" --config "$WORK/otpgate.conf" --store "$WORK/store" --master-key "$WORK/master.key" "$@"; }
+og2() { "$CLI" --config "$WORK/otpgate.conf" --store "$WORK/store2" --master-key "$WORK/master2.key" "$@"; }
 passed=0 failed=0
 check() {  # check NAME EXPECTED_EXIT COMMAND...
   local name=$1 expected=$2; shift 2

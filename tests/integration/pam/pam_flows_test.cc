@@ -44,6 +44,10 @@ class PamFlowsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     config_ = testing::TestConfig(dir_);
+    // Every module instance gets its config file explicitly: the host's
+    // /etc/otpgate is never read.
+    std::ofstream(config_file_) << "";
+    ::chmod(config_file_.c_str(), 0644);
     ASSERT_TRUE(InitializeDeployment(config_).ok());
     service_ = OtpService::Open(config_, clock_).value();
     for (const char* id : {"VSST12345678", "VSST00000002"}) {
@@ -71,11 +75,13 @@ class PamFlowsTest : public ::testing::Test {
   }
 
   std::string Module(const std::string& args, const std::string& control = "required") {
-    return "auth " + control + " " OTPGATE_PAM_MODULE " store=" + config_.store +
+    return "auth " + control + " " OTPGATE_PAM_MODULE " config=" + config_file_ +
+           " store=" + config_.store +
            " master_key=" + config_.master_key + " fail_delay_ms=0 " + args + "\n";
   }
   std::string Account() {
-    return "account required " OTPGATE_PAM_MODULE " store=" + config_.store +
+    return "account required " OTPGATE_PAM_MODULE " config=" + config_file_ +
+           " store=" + config_.store +
            " master_key=" + config_.master_key + "\n";
   }
   void WriteService(const std::string& name, const std::string& text) {
@@ -161,6 +167,7 @@ class PamFlowsTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string config_file_ = dir_.File("otpgate.conf");
   std::string syslog_ = dir_.File("syslog");
   Config config_;
   SystemClock clock_;
@@ -204,7 +211,8 @@ TEST_F(PamFlowsTest, RegisterLoginReplayLockoutUnlockStop) {
   EXPECT_TRUE(run.Saw("acct_mgmt " + std::to_string(PAM_PERM_DENIED))) << run.output;
 
   // Unlock with the CLI, then log in.
-  std::string unlock = std::string(OTPGATE_CLI) + " --store " + config_.store + " --master-key " +
+  std::string unlock = std::string(OTPGATE_CLI) + " --config " + config_file_ + " --store " +
+                       config_.store + " --master-key " +
                        config_.master_key + " unlock VSST12345678 >/dev/null";
   ASSERT_EQ(std::system(unlock.c_str()), 0);
   run = Login("alice", {kPassword, NextCode()}, "otp-login", {"--acct"});
@@ -406,7 +414,7 @@ std::pair<int, std::string> RunAsNobody(const TempDir& dir, const std::string& s
 TEST_F(PamFlowsTest, NonRootCallerFailsClosed) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the driver as nobody";
   Register("alice");
-  std::string module = "auth required @MODULE@ store=" + config_.store +
+  std::string module = "auth required @MODULE@ config=" + config_file_ + " store=" + config_.store +
                        " master_key=" + config_.master_key + " fail_delay_ms=0";
   auto [rc, log] = RunAsNobody(dir_, module + "\nauth required pam_permit.so\n");
   EXPECT_EQ(rc, PAM_AUTHINFO_UNAVAIL) << log;
@@ -419,7 +427,7 @@ TEST_F(PamFlowsTest, NonRootCallerFailsClosed) {
 TEST_F(PamFlowsTest, NonRootCallerIgnoredWhenConfigured) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the driver as nobody";
   Register("alice");
-  std::string module = "auth required @MODULE@ store=" + config_.store +
+  std::string module = "auth required @MODULE@ config=" + config_file_ + " store=" + config_.store +
                        " master_key=" + config_.master_key + " fail_delay_ms=0 nonroot=ignore";
   auto [rc, log] = RunAsNobody(dir_, module + "\nauth required pam_permit.so\n");
   EXPECT_EQ(rc, PAM_SUCCESS) << log;

@@ -54,7 +54,9 @@ bob     Cleartext-Password := "bobpw"
 carol   Cleartext-Password := "carolpw"
 dave    Cleartext-Password := "davepw"
 EOT
-  local common="store = $d/store
+  : > "$d/otpgate.conf"  # explicit: the host's /etc/otpgate is never read
+  local common="config = $d/otpgate.conf
+		store = $d/store
 		master_key = $d/master.key"
   cat > "$d/raddb/radiusd.conf" <<EOT
 prefix = /usr
@@ -194,6 +196,31 @@ server peer_totp {
 EOT
   [ "$(id -u)" = 0 ] && chown -R nobody:nogroup "$d"
   return 0
+}
+
+# radius_code_only_server NAME INSTANCE PORT_OFFSET: appends a server that
+# runs otpgate instance INSTANCE alone (no password module), for benchmarks.
+radius_code_only_server() {
+  cat >> "$RADIUS_DIR/raddb/radiusd.conf" <<EOT
+server $1 {
+	listen {
+		type = auth
+		ipaddr = 127.0.0.1
+		port = $((RADIUS_PORT + $3))
+	}
+	authorize {
+		$2
+		update control {
+			&Auth-Type := $2
+		}
+	}
+	authenticate {
+		Auth-Type $2 {
+			$2
+		}
+	}
+}
+EOT
 }
 
 radius_start() {
