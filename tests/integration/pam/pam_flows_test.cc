@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -18,6 +19,14 @@
 
 namespace otpgate {
 namespace {
+
+// pam_wrapper, after the sanitizer runtime when the suite is instrumented
+// (scripts/test.sh sets OTPGATE_TEST_PRELOAD to libasan: it must come first).
+std::string PamWrapperPreload() {
+  const char* sanitizer = std::getenv("OTPGATE_TEST_PRELOAD");
+  return (sanitizer != nullptr && *sanitizer != '\0' ? std::string(sanitizer) + " " : "") +
+         "libpam_wrapper.so";
+}
 
 using testing::Bytes;
 using testing::TempDir;
@@ -89,7 +98,7 @@ class PamFlowsTest : public ::testing::Test {
       ::dup2(out[1], 2);
       ::close(out[0]);
       std::vector<std::string> env_strings = {
-          "LD_PRELOAD=libpam_wrapper.so:" OTPGATE_SYSLOG_CAPTURE, "PAM_WRAPPER=1",
+          "LD_PRELOAD=" + PamWrapperPreload() + ":" OTPGATE_SYSLOG_CAPTURE, "PAM_WRAPPER=1",
           "PAM_WRAPPER_SERVICE_DIR=" + services_, "PATH=/usr/bin:/bin",
           "OTPGATE_TEST_SYSLOG=" + syslog_};
       std::vector<char*> env;
@@ -391,7 +400,7 @@ std::pair<int, std::string> RunAsNobody(const TempDir& dir, const std::string& s
   ::chmod((services + "/other").c_str(), 0644);
   ::chmod((services + "/otp-only").c_str(), 0644);
   std::string command = "setpriv --reuid=nobody --regid=nogroup --clear-groups env "
-                        "LD_PRELOAD=libpam_wrapper.so:" + bin + "/syslog_capture.so PAM_WRAPPER=1 "
+                        "LD_PRELOAD='" + PamWrapperPreload() + ":" + bin + "/syslog_capture.so' PAM_WRAPPER=1 "
                         "OTPGATE_TEST_SYSLOG=" + logs + "/syslog PAM_WRAPPER_SERVICE_DIR=" +
                         services + " " + bin +
                         "/pam_driver --service otp-only --user alice --answer 123456 >/dev/null 2>&1";

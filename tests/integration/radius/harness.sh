@@ -7,6 +7,7 @@
 #   as_owner CMD...                           runs CMD as the user radiusd runs as
 #   rc_send PORT 'attrs'                      one radclient request; prints the reply
 #   $RADIUS_LOG                               the server's log
+#   $RADIUS_EXTRA_ARGS                        more radiusd flags (e.g. -xx for debug output)
 # Ports: $RADIUS_PORT (two rounds, unenrolled allow), +1 (unenrolled deny),
 # +2 (split, single step), +3 (rlm_totp, for the benchmark).
 RADIUS_SECRET=testing123
@@ -229,9 +230,9 @@ radius_start() {
   # Started directly (not through a shell function) so that $! is radiusd itself.
   if [ "$(id -u)" = 0 ]; then
     setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
-      /usr/sbin/freeradius -d "$d/raddb" -f -l stdout >> "$d/log/stdout.log" 2>&1 &
+      /usr/sbin/freeradius -d "$d/raddb" -f -l stdout ${RADIUS_EXTRA_ARGS:-} >> "$d/log/stdout.log" 2>&1 &
   else
-    /usr/sbin/freeradius -d "$d/raddb" -f -l stdout >> "$d/log/stdout.log" 2>&1 &
+    /usr/sbin/freeradius -d "$d/raddb" -f -l stdout ${RADIUS_EXTRA_ARGS:-} >> "$d/log/stdout.log" 2>&1 &
   fi
   RADIUS_PID=$!
   local i
