@@ -24,6 +24,8 @@ int ShowToken(Cli& cli, const AdminArgs& a) {
   Fields f = InfoFields(*info);
   std::string uri;
   if (a.show_uri) {
+    Status expressible = CheckExpressibleAsKeyUri(info->params);
+    if (!expressible.ok()) return cli.Error(expressible);
     auto secret = cli.service().RevealSecret(a.credential_id);
     if (!secret.ok()) return cli.Error(secret.status());
     KeyUri key{info->params, std::move(secret).value(), info->issuer, info->credential_id,

@@ -51,6 +51,11 @@ struct TokenSpec {
   OtpParams params;
   std::string issuer;
   uint64_t initial_counter = 0;  // HOTP
+  // TOTP, carried over from another system (PSKC TimeDrift, a migrated
+  // user's file): the token clock's known offset in steps, and the last step
+  // already used there, so that no code used before can be used again.
+  int64_t drift = 0;
+  int64_t last_used_step = kNoneAccepted;
   int64_t valid_from = 0;        // 0: valid from provisioning
   int64_t valid_until = 0;       // 0: no expiry
   // Optional: provision already bound to this user (hardware tokens mailed
@@ -141,6 +146,15 @@ class OtpService {
   // replaced) and reported through `skipped`.
   Status ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretBytes>>& tokens, bool replace,
                         std::vector<std::string>* imported, std::vector<std::string>* skipped);
+  // Like ProvisionBatch in one transaction (all or nothing), without holding
+  // the tokens in memory: `produce` calls `put` once per token, in order; an
+  // error from either aborts the whole transaction. `produce` may be called
+  // again from the start if the store had to grow (it must be re-runnable,
+  // e.g. re-read its file). Existing tokens are skipped (counted in
+  // `skipped`) or replaced.
+  using TokenPut = std::function<Status(const TokenSpec&, const SecretBytes&)>;
+  Status ProvisionEach(const std::function<Status(const TokenPut& put)>& produce, bool replace,
+                       size_t* imported, std::vector<std::string>* skipped);
   // Re-anchors drift (TOTP) or counter (HOTP) from two consecutive codes.
   Result<Verdict> Resync(std::string_view credential_id, std::string_view code1,
                          std::string_view code2);
