@@ -36,6 +36,7 @@ int Main(int argc, char** argv) {
   AddFlowCommands(app, cli);
   AddAdminCommands(app, cli);
   AddCodeCommand(app, cli);
+  AddMigrateCommands(app, cli);
 
   try {
     app.parse(argc, argv);
