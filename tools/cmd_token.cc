@@ -20,6 +20,7 @@
 #include "otpgate/secret.h"
 #include "otpgate/soft_token.h"
 #include "otpgate/token_import.h"
+#include "private_file.h"
 #include "qr.h"
 
 namespace otpgate::cli {
@@ -33,6 +34,8 @@ struct NewArgs {
   int64_t period = 0;
   uint64_t counter = 0;
   bool no_qr = false;
+  std::string qr_terminal = "ansi";
+  QrFiles qr_files;
 };
 
 struct ImportArgs {
@@ -50,16 +53,6 @@ Status LoadPskcSecrets(const std::string& key_file, const std::string& password_
     OTPGATE_ASSIGN_OR_RETURN(options.password, LoadPasswordFile(Cli::Absolute(password_file)));
   }
   return Status::Ok();
-}
-
-// A new file only its owner can read (it holds secrets); never follows or
-// replaces an existing path.
-Status WritePrivateFile(const std::string& path, const std::string& text) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::Unavailable("cannot create " + path + ": " + std::strerror(errno));
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ok = ::close(fd) == 0 && ok;
-  return ok ? Status::Ok() : Status::Unavailable("cannot write " + path);
 }
 
 Result<TokenSpec> NewTokenBase(const Config& config, const NewArgs& a) {
@@ -128,7 +121,9 @@ int NewTokens(Cli& cli, const NewArgs& a) {
         .Add("credential_id", tokens->front().first.credential_id)
         .Add("uri", uris[0]);
     code = cli.Print(f, 0);
-    if (!cli.globals().json && !a.no_qr) std::cout << RenderQr(uris[0]);
+    if (!cli.globals().json && !a.no_qr) std::cout << RenderQr(uris[0], ParseTerminalQr(a.qr_terminal).value());
+    Status images = WriteQrFiles(a.qr_files, uris[0]);
+    if (!images.ok()) code = cli.Error(images);
   } else {
     Fields f;
     f.AddRaw("ok", "true").Add("created", static_cast<int64_t>(tokens->size()));
@@ -217,6 +212,11 @@ void AddTokenNew(CLI::App& token, Cli& cli) {
                   "encrypt the PSKC file with a PBKDF2 password");
   sub->add_option("--uris", a->uris, "also write the otpauth URIs, one per line (mode 0600)");
   sub->add_flag("--no-qr", a->no_qr, "do not print the QR code");
+  sub->add_option("--qr-terminal", a->qr_terminal,
+                  "terminal QR: ansi (black on white, any background), dark or light (the terminal's background)")
+      ->check(CLI::IsMember({"ansi", "dark", "light"}));
+  sub->add_option("--qr-png", a->qr_files.png, "also write the QR code as a PNG image (mode 0600; one token)");
+  sub->add_option("--qr-svg", a->qr_files.svg, "also write the QR code as an SVG image (mode 0600; one token)");
   cli.Run(sub, [&cli, a] { return NewTokens(cli, *a); });
 }
 
