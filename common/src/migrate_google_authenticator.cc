@@ -20,15 +20,6 @@ struct GoogleOptions {
   int scratch_codes = 0;
 };
 
-std::vector<std::string_view> Words(std::string_view line) {
-  std::vector<std::string_view> words;
-  while (!(line = Trim(line)).empty()) {
-    size_t space = line.find_first_of(" \t");
-    words.push_back(line.substr(0, space));
-    line = space == std::string_view::npos ? "" : line.substr(space);
-  }
-  return words;
-}
 
 // One '" OPTION ...' line.
 Status ReadOption(std::vector<std::string_view> words, GoogleOptions& o, std::vector<std::string>* notes) {
@@ -86,7 +77,7 @@ Result<ParsedToken> ParseGoogleAuthenticatorFile(std::string_view text, std::str
     text = newline == std::string_view::npos ? "" : text.substr(newline + 1);
     if (line.empty()) continue;
     if (line.starts_with("\"")) {
-      OTPGATE_RETURN_IF_ERROR(ReadOption(Words(line.substr(1)), o, notes));
+      OTPGATE_RETURN_IF_ERROR(ReadOption(SplitWords(line.substr(1)), o, notes));
     } else if (ParseInteger(line, 0, 99'999'999).has_value() && line.size() == 8) {
       ++o.scratch_codes;
     } else {

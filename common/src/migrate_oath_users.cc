@@ -14,15 +14,6 @@ namespace {
 // liboath looks this many steps around the login time; the used step is searched as far.
 constexpr int64_t kTotpSearchSteps = 100;
 
-std::vector<std::string_view> Fields(std::string_view line) {
-  std::vector<std::string_view> fields;
-  while (!(line = Trim(line)).empty()) {
-    size_t space = line.find_first_of(" \t");
-    fields.push_back(line.substr(0, space));
-    line = space == std::string_view::npos ? "" : line.substr(space);
-  }
-  return fields;
-}
 
 // "HOTP", "HOTP/E", "HOTP/E/8", "HOTP/T30", "HOTP/T60/6".
 Status ReadType(std::string_view type, OtpParams& params) {
@@ -134,7 +125,7 @@ void ParseOathUsersFile(std::string_view text, const MigrationOptions& options, 
     ++number;
     if (line.empty() || line.front() == '#') continue;
     std::string note;
-    auto parsed = ParseLine(Fields(line), options, &note);
+    auto parsed = ParseLine(SplitWords(line), options, &note);
     if (parsed.ok() && !seen.insert(parsed->first.credential_id).second) {
       parsed = Status::InvalidArgument("credential ID " + parsed->first.credential_id +
                                        " appears more than once (a user with two tokens? use one line per user)");

@@ -10,15 +10,8 @@ set -u
 CLI=$1
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 og() { "$CLI" --store "$WORK/store" --master-key "$WORK/master.key" "$@"; }
-passed=0 failed=0
-check() {  # check NAME EXPECTED_EXIT COMMAND...
-  local name=$1 expected=$2; shift 2
-  LAST=$("$@" 2>&1); local rc=$?
-  if [ "$rc" = "$expected" ]; then passed=$((passed + 1)); else
-    failed=$((failed + 1)); echo "FAIL: $name: exit $rc, expected $expected"; sed 's/^/    /' <<<"$LAST"; fi
-}
-has() { if grep -qF -- "$2" <<<"$LAST"; then passed=$((passed + 1)); else
-  failed=$((failed + 1)); echo "FAIL: $1: lacks '$2'"; sed 's/^/    /' <<<"$LAST"; fi; }
+# shellcheck source=check_lib.sh
+. "$(dirname "$0")/check_lib.sh"
 pam_login() {  # pam_login SERVICE USER CODE
   echo "$3" | timeout 20 env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$WORK/svc" \
     pamtester "$1" "$2" authenticate

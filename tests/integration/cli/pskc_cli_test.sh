@@ -8,15 +8,8 @@ CLI=$1 DATA=$2
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 og() { "$CLI" --store "$WORK/store" --master-key "$WORK/master.key" "$@"; }
 og2() { "$CLI" --store "$WORK/store2" --master-key "$WORK/master2.key" "$@"; }
-passed=0 failed=0
-check() {  # check NAME EXPECTED_EXIT COMMAND...
-  local name=$1 expected=$2; shift 2
-  LAST=$("$@" 2>&1); local rc=$?
-  if [ "$rc" = "$expected" ]; then passed=$((passed + 1)); else
-    failed=$((failed + 1)); echo "FAIL: $name: exit $rc, expected $expected"; sed 's/^/    /' <<<"$LAST"; fi
-}
-has() { if grep -qF -- "$2" <<<"$LAST"; then passed=$((passed + 1)); else
-  failed=$((failed + 1)); echo "FAIL: $1: lacks '$2'"; sed 's/^/    /' <<<"$LAST"; fi; }
+# shellcheck source=check_lib.sh
+. "$(dirname "$0")/check_lib.sh"
 count_tokens() { og --json list | grep -o '"credential_id"' | wc -l; }
 
 og init >/dev/null; og2 init >/dev/null

@@ -8,13 +8,8 @@ set -u
 CLI=$1 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 og() { "$CLI" --store "$WORK/store" --master-key "$WORK/master.key" "$@"; }
-passed=0 failed=0
-check() {  # check NAME EXPECTED_EXIT COMMAND...
-  local name=$1 expected=$2; shift 2
-  LAST=$("$@" 2>&1); local rc=$?
-  if [ "$rc" = "$expected" ]; then passed=$((passed + 1)); else
-    failed=$((failed + 1)); echo "FAIL: $name: exit $rc, expected $expected"; sed 's/^/    /' <<<"$LAST"; fi
-}
+# shellcheck source=check_lib.sh
+. "$(dirname "$0")/check_lib.sh"
 decodes() {  # decodes NAME IMAGE: zbarimg reads exactly $URI
   local got; got=$(zbarimg --raw -q "$2" 2>/dev/null)
   if [ "$got" = "$URI" ]; then passed=$((passed + 1)); else
