@@ -17,7 +17,12 @@ OTPGATE_TEST_PACKAGES=(
   # token files written by other tools: PSKC (python3-pskc), google-authenticator,
   # and zbarimg to decode the QR images
   python3-pskc libpam-google-authenticator zbar-tools
+  # fuzz/ (scripts/fuzz.sh): clang with libFuzzer and its sanitizer runtimes
+  clang-14 libclang-rt-14-dev
 )
+
+# scripts/package.sh and the package test (ctest -L package) only.
+OTPGATE_PACKAGE_PACKAGES=(debhelper lintian fakeroot iproute2)
 
 otpgate_missing_packages() {
   local pkg

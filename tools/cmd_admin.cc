@@ -78,8 +78,9 @@ void AddAdminCommands(CLI::App& app, Cli& cli) {
   auto a = std::make_shared<AdminArgs>();
   // Commands that take one credential ID and report done or an error.
   auto simple = [&](const char* name, const char* help,
-                    Status (*op)(OtpService&, const std::string&), const char* done) {
-    auto* sub = app.add_subcommand(name, help);
+                    Status (*op)(OtpService&, const std::string&), const char* done,
+                    CLI::App* parent = nullptr) {
+    auto* sub = (parent != nullptr ? parent : &app)->add_subcommand(name, help);
     sub->add_option("credential_id", a->credential_id)->required();
     cli.Run(sub,
             [&cli, a, op, done] { return cli.Done(op(cli.service(), a->credential_id), done); });
@@ -87,12 +88,17 @@ void AddAdminCommands(CLI::App& app, Cli& cli) {
   simple(
       "unlock", "clear a token's failures and lock",
       [](OtpService& s, const std::string& id) { return s.Unlock(id); }, "unlocked");
+  // `token disable|enable ID`: the top-level enable/disable are for hosts
+  // (cmd_enable.cc). REQUIRES: AddTokenCommands ran first (main.cc).
+  CLI::App* token = app.get_subcommand("token");
   simple(
       "disable", "refuse a registered token",
-      [](OtpService& s, const std::string& id) { return s.SetEnabled(id, false); }, "disabled");
+      [](OtpService& s, const std::string& id) { return s.SetEnabled(id, false); }, "disabled",
+      token);
   simple(
       "enable", "accept a disabled token again",
-      [](OtpService& s, const std::string& id) { return s.SetEnabled(id, true); }, "enabled");
+      [](OtpService& s, const std::string& id) { return s.SetEnabled(id, true); }, "enabled",
+      token);
   simple(
       "delete", "remove a token", [](OtpService& s, const std::string& id) { return s.Delete(id); },
       "deleted");

@@ -31,7 +31,7 @@ Status ReadOption(std::vector<std::string_view> words, GoogleOptions& o, std::ve
   };
   if (name == "TOTP_AUTH") {
   } else if (name == "HOTP_COUNTER") {
-    OTPGATE_ASSIGN_OR_RETURN(o.hotp_counter, number(1, 0, INT64_MAX - 1));
+    OTPGATE_ASSIGN_OR_RETURN(o.hotp_counter, number(1, 0, kMaxHotpCounter));
     o.hotp = true;
   } else if (name == "STEP_SIZE") {
     OTPGATE_ASSIGN_OR_RETURN(o.step, number(1, 1, 86400));

@@ -72,7 +72,7 @@ Result<ParsedToken> ParseLine(const std::vector<std::string_view>& f, const Migr
   spec.issuer = options.issuer;
   int64_t counter = 0;
   if (f.size() >= 5) {
-    OTPGATE_ASSIGN_OR_RETURN(counter, ParseInteger(f[4], 0, INT64_MAX - 2, "bad counter"));
+    OTPGATE_ASSIGN_OR_RETURN(counter, ParseInteger(f[4], 0, kMaxHotpCounter - 1, "bad counter"));
   }
   std::string_view last_otp = f.size() >= 6 ? f[5] : "";
   std::optional<int64_t> last_time;

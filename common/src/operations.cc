@@ -41,17 +41,18 @@ std::string_view DecisionName(Decision decision) {
 }
 
 OtpService::OtpService(Config config, const Clock& clock, std::shared_ptr<Store> store,
-                       MasterKey key)
+                       MasterKey key, AuditSink* audit)
     : config_(std::move(config)),
       clock_(clock),
       store_(std::move(store)),
       commits_(std::make_unique<GroupCommit>(*store_)),
-      key_(std::move(key)) {}
+      key_(std::move(key)),
+      audit_(audit) {}
 
 OtpService::~OtpService() = default;
 
 Result<std::unique_ptr<OtpService>> OtpService::Open(const Config& config, const Clock& clock,
-                                                     bool create) {
+                                                     bool create, AuditSink* audit) {
   OTPGATE_ASSIGN_OR_RETURN(MasterKey key, MasterKey::Load(config.master_key));
   StoreOptions options;
   options.path = config.store;
@@ -91,21 +92,28 @@ Result<std::unique_ptr<OtpService>> OtpService::Open(const Config& config, const
     }));
   }
   return std::unique_ptr<OtpService>(
-      new OtpService(config, clock, std::move(store), std::move(key)));
+      new OtpService(config, clock, std::move(store), std::move(key), audit));
+}
+
+void OtpService::Audit(const AuditEvent& event) const {
+  if (audit_ != nullptr) audit_->Record(event);
 }
 
 void OtpService::Audit(std::string_view action, std::string_view user,
                        std::string_view credential_id, std::string_view outcome,
-                       std::string_view detail) {
-  if (audit_ != nullptr) {
-    audit_->Record(AuditEvent{action, user, credential_id, outcome, detail});
-  }
+                       std::string_view reason, const Origin& origin) const {
+  Audit(AuditEvent{action, user, credential_id, outcome, reason, {}, origin});
 }
 
 void OtpService::AuditStatus(std::string_view action, std::string_view user,
-                             std::string_view credential_id, const Status& status) {
+                             std::string_view credential_id, const Status& status,
+                             const Origin& origin) const {
   Audit(action, user, credential_id, status.ok() ? "ok" : StatusCodeName(status.code()),
-        status.message());
+        status.message(), origin);
+}
+
+void OtpService::Debug(std::string_view line) const {
+  if (audit_ != nullptr && config_.debug) audit_->Debug(line);
 }
 
 namespace {
@@ -200,6 +208,7 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
     Attempt attempt;
   };
   std::vector<Candidate> candidates;
+  std::string skipped;
   bool any_bound = false;
   bool any_length_match = false;
   for (const std::string& id : ids) {
@@ -208,6 +217,15 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
       return Status::Corrupt("user index lists token " + id + " which belongs to someone else");
     }
     any_bound = true;
+    std::string_view unusable = record.state == TokenState::kDisabled ? "disabled"
+                                : record.ExpiredAt(now)                ? "expired"
+                                : record.NotYetValidAt(now)            ? "not-yet-valid"
+                                                                       : "";
+    if (!unusable.empty()) {
+      // Expiry and disablement are per token: the user's other tokens decide.
+      skipped += (skipped.empty() ? "" : ",") + id + ":" + std::string(unusable);
+      continue;
+    }
     if (record.state != TokenState::kActive ||
         static_cast<int>(code.size()) != record.params.digits) {
       continue;
@@ -218,6 +236,7 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
     candidates.push_back({std::move(record), attempt});
   }
   Verdict verdict;
+  verdict.skipped = skipped;
   if (!any_bound) {
     verdict.decision = Decision::kNoToken;
     return verdict;
@@ -225,11 +244,12 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
   if (candidates.empty()) {
     if (!any_length_match && std::any_of(ids.begin(), ids.end(), [&](const std::string& id) {
           auto r = txn.GetToken(id);
-          return r.ok() && r->state == TokenState::kActive;
+          return r.ok() && r->state == TokenState::kActive && !r->ExpiredAt(now) &&
+                 !r->NotYetValidAt(now);
         })) {
       return Status::InvalidArgument("one-time password has the wrong number of digits");
     }
-    verdict.decision = Decision::kReject;  // every token is disabled
+    verdict.decision = Decision::kReject;  // no token can be used now
     return verdict;
   }
   auto best = std::max_element(candidates.begin(), candidates.end(),
@@ -257,11 +277,16 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
 // Login and stop: decide on the user's tokens in one group-committed write.
 Result<Verdict> OtpService::DecideUserFlow(
     std::string_view action, std::string_view user, std::string_view raw_code,
-    const std::function<Status(Txn&, TokenRecord&)>& on_accept, std::string_view accept_detail) {
-  OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
+    const std::function<Status(Txn&, TokenRecord&)>& on_accept, std::string_view accept_detail,
+    const Origin& origin) {
+  Status valid_user = ValidateUserName(user);
+  if (!valid_user.ok()) {
+    AuditStatus(action, user, "", valid_user, origin);
+    return valid_user;
+  }
   auto code = NormalizeCodeAnyLength(raw_code);
   if (!code.ok()) {
-    AuditStatus(action, user, "", code.status());
+    AuditStatus(action, user, "", code.status(), origin);
     return code.status();
   }
   const int64_t now = clock_.Now();
@@ -274,78 +299,146 @@ Result<Verdict> OtpService::DecideUserFlow(
   });
   WipeString(*code);
   if (!status.ok()) {
-    AuditStatus(action, user, "", status);
+    AuditStatus(action, user, "", status, origin);
     return status;
   }
-  Audit(action, user, verdict.credential_id, DecisionName(verdict.decision),
-        verdict.decision == Decision::kAccept   ? accept_detail
-        : verdict.decision == Decision::kLocked ? "token is locked"
-                                                : "");
+  std::string_view reason = verdict.decision == Decision::kAccept   ? accept_detail
+                            : verdict.decision == Decision::kLocked ? "token-locked"
+                            : verdict.decision == Decision::kReplay ? "code-already-used"
+                            : verdict.decision == Decision::kReject ? "wrong-code"
+                                                                    : "";
+  if (verdict.decision == Decision::kReject && verdict.credential_id.empty()) {
+    reason = "no-usable-token";
+  }
+  Audit(AuditEvent{action, user, verdict.credential_id, DecisionName(verdict.decision), reason,
+                   verdict.skipped, origin});
   return verdict;
 }
 
-Result<Verdict> OtpService::Verify(std::string_view user, std::string_view raw_code) {
+Result<Verdict> OtpService::Verify(std::string_view user, std::string_view raw_code,
+                                   const Origin& origin) {
   return DecideUserFlow(
-      "verify", user, raw_code, [](Txn&, TokenRecord&) { return Status::Ok(); }, "");
+      "login", user, raw_code, [](Txn&, TokenRecord&) { return Status::Ok(); }, "", origin);
 }
 
+namespace {
+
+// A registering user's failures live in the meta table under this prefix
+// (lockout.h): wrong codes and wrong IDs count against the user, never
+// against a token nobody has registered yet.
+std::string RegistrantKey(std::string_view user) {
+  return "register-failures:" + std::string(user);
+}
+
+Result<FailureState> LoadRegistrant(Txn& txn, std::string_view user) {
+  OTPGATE_ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> bytes,
+                           txn.GetMeta(RegistrantKey(user)));
+  if (!bytes.has_value()) return FailureState{};
+  return DecodeFailureState(*bytes);
+}
+
+// Why a registration was refused, for the audit trail only: the answer to
+// the user is one kReject whatever the reason, so that the register screen
+// cannot be used to learn which credential IDs exist or are free.
+Result<std::string> RegistrationObstacle(const Result<TokenRecord>& record,
+                                         std::string_view code, int64_t now) {
+  if (!record.ok()) {
+    if (record.status().code() != StatusCode::kNotFound) return record.status();
+    return std::string("unknown-token");
+  }
+  if (record->state != TokenState::kUnassigned) {
+    return std::string("token-bound-to-another-user");
+  }
+  if (static_cast<int>(code.size()) != record->params.digits) {
+    return std::string("wrong-number-of-digits");
+  }
+  if ((record->valid_until != 0 && now > record->valid_until) ||
+      (record->valid_from != 0 && now < record->valid_from)) {
+    return std::string("token-outside-validity-period");
+  }
+  return std::string();
+}
+
+}  // namespace
+
 Result<Verdict> OtpService::Register(std::string_view user, std::string_view raw_id,
-                                     std::string_view raw_code) {
-  OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
+                                     std::string_view raw_code, const Origin& origin) {
+  Status valid_user = ValidateUserName(user);
+  if (!valid_user.ok()) {
+    AuditStatus("register", user, "", valid_user, origin);
+    return valid_user;
+  }
   auto id = NormalizeCredentialId(raw_id);
   if (id.ok()) {
     Status allowed = CheckCredentialId(config_, *id);
     if (!allowed.ok()) id = allowed;
   }
   if (!id.ok()) {
-    AuditStatus("register", user, "", id.status());
+    AuditStatus("register", user, "", id.status(), origin);
     return id.status();
+  }
+  auto code = NormalizeCodeAnyLength(raw_code);
+  if (!code.ok()) {
+    AuditStatus("register", user, *id, code.status(), origin);
+    return code.status();
   }
   const int64_t now = clock_.Now();
   Verdict verdict;
+  std::string obstacle;
   Status status = commits_->Write([&](Txn& txn) -> Status {
-    OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(*id));
+    verdict = Verdict();
+    verdict.credential_id = *id;
     // Self-service registration is for users without a token: otherwise
     // anyone holding the password could add their own token and bypass the
     // one the customer has. Further tokens are an administrator's `assign`.
     OTPGATE_ASSIGN_OR_RETURN(std::vector<std::string> bound, txn.UserTokens(user));
-    if (!bound.empty() && record.owner != user) {
-      return Status::AlreadyBound("user already has a registered token (stop it first)");
-    }
-    if (record.state != TokenState::kUnassigned) {
-      return record.owner == user
+    if (!bound.empty()) {
+      return std::find(bound.begin(), bound.end(), *id) != bound.end()
                  ? Status::AlreadyBound("token " + *id + " is already registered to this user")
-                 : Status::AlreadyBound("token " + *id + " is registered to another user");
+                 : Status::AlreadyBound("user already has a registered token (stop it first)");
     }
-    OTPGATE_ASSIGN_OR_RETURN(std::string code, NormalizeCode(raw_code, record.params.digits));
-    OTPGATE_ASSIGN_OR_RETURN(HmacKey key, KeyFor(key_, record));
-    auto attempt = ApplyAttempt(record, key, code, now, config_);
-    WipeString(code);
-    if (!attempt.ok()) {
-      return attempt.status();
+    OTPGATE_ASSIGN_OR_RETURN(FailureState registrant, LoadRegistrant(txn, user));
+    if (registrant.LockedAt(now)) {
+      verdict.decision = Decision::kLocked;
+      verdict.failures = registrant.failures;
+      verdict.lock_until = registrant.lock_until;
+      obstacle = "registrant-locked";
+      return Status::Ok();
     }
-    verdict.decision = attempt->decision;
-    verdict.credential_id = *id;
-    if (attempt->decision == Decision::kAccept) {
-      record.state = TokenState::kActive;
-      record.owner = std::string(user);
-      record.bound_at = now;
-      OTPGATE_RETURN_IF_ERROR(txn.AddUserToken(user, *id));
+    Result<TokenRecord> record = txn.GetToken(*id);
+    OTPGATE_ASSIGN_OR_RETURN(obstacle, RegistrationObstacle(record, *code, now));
+    if (!obstacle.empty()) {
+      verdict.decision = Decision::kReject;
+      CountFailure(registrant, std::nullopt, now, config_);
+    } else {
+      OTPGATE_ASSIGN_OR_RETURN(HmacKey key, KeyFor(key_, *record));
+      OTPGATE_ASSIGN_OR_RETURN(Attempt attempt,
+                               ApplyRegistration(*record, key, *code, now, config_, registrant));
+      verdict.decision = attempt.decision;
+      if (attempt.decision == Decision::kAccept) {
+        record->state = TokenState::kActive;
+        record->owner = std::string(user);
+        record->bound_at = now;
+        OTPGATE_RETURN_IF_ERROR(txn.AddUserToken(user, *id));
+        OTPGATE_RETURN_IF_ERROR(txn.PutToken(*record));
+      }
     }
-    verdict.failures = record.failures;
-    verdict.lock_until = record.lock_until;
-    return attempt->changed ? txn.PutToken(record) : Status::Ok();
+    verdict.failures = registrant.failures;
+    verdict.lock_until = registrant.lock_until;
+    return txn.PutMeta(RegistrantKey(user), EncodeFailureState(registrant));
   });
+  WipeString(*code);
   if (!status.ok()) {
-    AuditStatus("register", user, *id, status);
+    AuditStatus("register", user, *id, status, origin);
     return status;
   }
   Audit("register", user, *id, DecisionName(verdict.decision),
-        verdict.decision == Decision::kAccept ? "token bound" : "");
+        verdict.decision == Decision::kAccept ? "token-bound" : obstacle, origin);
   return verdict;
 }
 
-Result<Verdict> OtpService::Stop(std::string_view user, std::string_view raw_code) {
+Result<Verdict> OtpService::Stop(std::string_view user, std::string_view raw_code,
+                                 const Origin& origin) {
   return DecideUserFlow(
       "stop", user, raw_code,
       [user](Txn& txn, TokenRecord& record) {
@@ -356,7 +449,7 @@ Result<Verdict> OtpService::Stop(std::string_view user, std::string_view raw_cod
         // token again.
         return txn.RemoveUserToken(user, record.credential_id);
       },
-      "token unbound");
+      "token-unbound", origin);
 }
 
 Result<OtpService::UserState> OtpService::GetUserState(std::string_view user) {
@@ -369,13 +462,18 @@ Result<OtpService::UserState> OtpService::GetUserState(std::string_view user) {
     for (const std::string& id : ids) {
       OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(id));
       ++state.bound_tokens;
-      if (record.state != TokenState::kActive) continue;
+      if (record.state != TokenState::kActive || record.ExpiredAt(now) ||
+          record.NotYetValidAt(now)) {
+        continue;
+      }
       ++state.active_tokens;
       state.digits = std::max(state.digits.value_or(0), record.params.digits);
       if (record.LockedAt(now)) {
         ++state.locked_tokens;
-        state.lock_until = state.lock_until == 0 ? record.lock_until
-                                                 : std::min(state.lock_until, record.lock_until);
+        if (state.lock_until == 0 || record.lock_until < state.lock_until) {
+          state.lock_until = record.lock_until;
+          state.locked_token = record.credential_id;
+        }
       }
     }
     return Status::Ok();
@@ -400,8 +498,9 @@ Result<TokenRecord> NewRecord(const MasterKey& master, const TokenSpec& spec,
   record.valid_from = spec.valid_from;
   record.valid_until = spec.valid_until;
   if (spec.params.kind == OtpKind::kHotp) {
-    if (spec.initial_counter > static_cast<uint64_t>(INT64_MAX) - 1) {
-      return Status::InvalidArgument("HOTP counter is too large");
+    if (spec.initial_counter > static_cast<uint64_t>(kMaxHotpCounter)) {
+      return Status::InvalidArgument("HOTP counter is too large (at most " +
+                                     std::to_string(kMaxHotpCounter) + ")");
     }
     record.last_accepted = static_cast<int64_t>(spec.initial_counter) - 1;
   } else {
@@ -486,7 +585,8 @@ Status OtpService::ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretB
     }
     return Status::Ok();
   });
-  AuditStatus("import", "", std::to_string(done.size()) + " tokens", status);
+  Audit("import", "", "", status.ok() ? "ok" : StatusCodeName(status.code()),
+        status.ok() ? std::to_string(done.size()) + "-tokens-imported" : status.message());
   if (status.ok()) {
     if (imported != nullptr) *imported = std::move(done);
     if (skipped != nullptr) *skipped = std::move(dup);
@@ -700,7 +800,7 @@ Result<SecretBytes> OtpService::RevealSecret(std::string_view raw_id) {
   if (!secret.ok()) {
     return Status::Corrupt("token " + id + ": " + secret.status().message());
   }
-  Audit("reveal", "", id, "ok", "secret shown to the administrator");
+  Audit("reveal", "", id, "ok", "secret-shown-to-administrator");
   return secret;
 }
 

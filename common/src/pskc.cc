@@ -624,8 +624,8 @@ Status ReadData(const ContainerKeys& keys, const xmlNode* data, TokenSpec& spec,
     OPENSSL_cleanse(bytes.data(), bytes.size());
   }
   const bool totp = spec.params.kind == OtpKind::kTotp;
-  OTPGATE_ASSIGN_OR_RETURN(auto counter, ReadIntegerField(keys, data, "Counter", 0, INT64_MAX - 1));
-  OTPGATE_ASSIGN_OR_RETURN(auto time, ReadIntegerField(keys, data, "Time", 0, INT64_MAX / 2));
+  OTPGATE_ASSIGN_OR_RETURN(auto counter, ReadIntegerField(keys, data, "Counter", 0, kMaxHotpCounter));
+  OTPGATE_ASSIGN_OR_RETURN(auto time, ReadIntegerField(keys, data, "Time", 0, kMaxT0));
   OTPGATE_ASSIGN_OR_RETURN(auto interval, ReadIntegerField(keys, data, "TimeInterval", 1, 86400));
   OTPGATE_ASSIGN_OR_RETURN(auto drift, ReadIntegerField(keys, data, "TimeDrift", -1'000'000, 1'000'000));
   if (counter && totp) return Status::InvalidArgument("a TOTP key with a Counter");
@@ -662,6 +662,7 @@ Result<std::pair<TokenSpec, SecretBytes>> ReadKeyPackage(const ContainerKeys& ke
   TokenSpec spec;
   OTPGATE_ASSIGN_OR_RETURN(spec.credential_id, NormalizeCredentialId(id));
   spec.issuer = Text(Child(key, "Issuer"));
+  if (spec.issuer.empty()) spec.issuer = Text(Path(package, {"DeviceInfo", "Manufacturer"}));
   OTPGATE_RETURN_IF_ERROR(ReadAlgorithm(key, spec.params));
   OTPGATE_RETURN_IF_ERROR(ReadPolicy(package, key, spec));
   const xmlNode* data = Child(key, "Data");

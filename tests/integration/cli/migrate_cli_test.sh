@@ -9,7 +9,8 @@
 set -u
 CLI=$1
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
-og() { "$CLI" --store "$WORK/store" --master-key "$WORK/master.key" "$@"; }
+touch "$WORK/otpgate.conf"  # explicit: the host's /etc/otpgate is never read
+og() { "$CLI" --config "$WORK/otpgate.conf" --store "$WORK/store" --master-key "$WORK/master.key" "$@"; }
 # shellcheck source=check_lib.sh
 . "$(dirname "$0")/check_lib.sh"
 pam_login() {  # pam_login SERVICE USER CODE

@@ -7,7 +7,8 @@
 set -u
 CLI=$1 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
-og() { "$CLI" --store "$WORK/store" --master-key "$WORK/master.key" "$@"; }
+touch "$WORK/otpgate.conf"  # explicit: the host's /etc/otpgate is never read
+og() { "$CLI" --config "$WORK/otpgate.conf" --store "$WORK/store" --master-key "$WORK/master.key" "$@"; }
 # shellcheck source=check_lib.sh
 . "$(dirname "$0")/check_lib.sh"
 decodes() {  # decodes NAME IMAGE: zbarimg reads exactly $URI
@@ -43,11 +44,11 @@ done
 
 # URIs with ':' in issuer and account round-trip through `token new --uris` and import.
 check "URIs written" 0 og -o "issuer=A:B" token new --count 3 --prefix VSMT --uris "$WORK/u.txt"
-check "URIs imported elsewhere" 0 "$CLI" --store "$WORK/store2" --master-key "$WORK/m2.key" init
-check "... all three" 0 "$CLI" --store "$WORK/store2" --master-key "$WORK/m2.key" --json token import "$WORK/u.txt"
+check "URIs imported elsewhere" 0 "$CLI" --config "$WORK/otpgate.conf" --store "$WORK/store2" --master-key "$WORK/m2.key" init
+check "... all three" 0 "$CLI" --config "$WORK/otpgate.conf" --store "$WORK/store2" --master-key "$WORK/m2.key" --json token import "$WORK/u.txt"
 check "... issuer kept" 0 grep -q '"imported":3' <<<"$LAST"
 id=$(sed -n '1s|otpauth://totp/A%3AB:\([A-Z0-9]*\)?.*|\1|p' "$WORK/u.txt")
-check "... issuer A:B" 0 sh -c "'$CLI' --store '$WORK/store2' --master-key '$WORK/m2.key' show $id | grep -q 'issuer: *A:B'"
+check "... issuer A:B" 0 sh -c "'$CLI' --config '$WORK/otpgate.conf' --store '$WORK/store2' --master-key '$WORK/m2.key' show $id | grep -q 'issuer: *A:B'"
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
