@@ -41,6 +41,7 @@ int Main(int argc, char** argv) {
   AddCodeCommand(app, cli);
   AddEnableCommands(app, cli);
   AddDoctorCommand(app, cli);
+  AddMigrateCommands(app, cli);
 
   try {
     app.parse(argc, argv);

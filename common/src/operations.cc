@@ -503,6 +503,9 @@ Result<TokenRecord> NewRecord(const MasterKey& master, const TokenSpec& spec,
                                      std::to_string(kMaxHotpCounter) + ")");
     }
     record.last_accepted = static_cast<int64_t>(spec.initial_counter) - 1;
+  } else {
+    record.drift = spec.drift;
+    record.last_accepted = spec.last_used_step;
   }
   if (!spec.owner.empty()) {
     OTPGATE_RETURN_IF_ERROR(ValidateUserName(spec.owner));
@@ -586,6 +589,39 @@ Status OtpService::ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretB
         status.ok() ? std::to_string(done.size()) + "-tokens-imported" : status.message());
   if (status.ok()) {
     if (imported != nullptr) *imported = std::move(done);
+    if (skipped != nullptr) *skipped = std::move(dup);
+  }
+  return status;
+}
+
+Status OtpService::ProvisionEach(const std::function<Status(const TokenPut& put)>& produce,
+                                 bool replace, size_t* imported, std::vector<std::string>* skipped) {
+  const int64_t now = clock_.Now();
+  size_t done = 0;
+  std::vector<std::string> dup;
+  Status status = store_->Write([&](Txn& txn) -> Status {
+    done = 0;
+    dup.clear();
+    return produce([&](const TokenSpec& spec, const SecretBytes& secret) -> Status {
+      auto record = NewRecord(key_, spec, secret, now);
+      if (record.ok()) {
+        Status allowed = CheckCredentialId(config_, record->credential_id);
+        if (!allowed.ok()) record = allowed;
+      }
+      if (!record.ok()) {
+        return Status(record.status().code(), spec.credential_id + ": " + record.status().message());
+      }
+      if (!replace && txn.HasToken(record->credential_id)) {
+        dup.push_back(record->credential_id);
+        return Status::Ok();
+      }
+      ++done;
+      return PutNewRecord(txn, *record);
+    });
+  });
+  AuditStatus("import", "", std::to_string(done) + " tokens", status);
+  if (status.ok()) {
+    if (imported != nullptr) *imported = done;
     if (skipped != nullptr) *skipped = std::move(dup);
   }
   return status;

@@ -92,6 +92,15 @@ class OtpService {
   // replaced) and reported through `skipped`.
   Status ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretBytes>>& tokens, bool replace,
                         std::vector<std::string>* imported, std::vector<std::string>* skipped);
+  // Like ProvisionBatch in one transaction (all or nothing), without holding
+  // the tokens in memory: `produce` calls `put` once per token, in order; an
+  // error from either aborts the whole transaction. `produce` may be called
+  // again from the start if the store had to grow (it must be re-runnable,
+  // e.g. re-read its file). Existing tokens are skipped (counted in
+  // `skipped`) or replaced.
+  using TokenPut = std::function<Status(const TokenSpec&, const SecretBytes&)>;
+  Status ProvisionEach(const std::function<Status(const TokenPut& put)>& produce, bool replace,
+                       size_t* imported, std::vector<std::string>* skipped);
   // Re-anchors drift (TOTP) or counter (HOTP) from two consecutive codes.
   Result<Verdict> Resync(std::string_view credential_id, std::string_view code1,
                          std::string_view code2);

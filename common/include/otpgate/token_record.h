@@ -15,9 +15,6 @@
 
 namespace otpgate {
 
-
-constexpr int64_t kNoneAccepted = -1;
-
 struct TokenRecord {
   std::string credential_id;
   OtpParams params;

@@ -12,6 +12,9 @@
 
 namespace otpgate {
 
+// A replay mark (last accepted TOTP step or HOTP counter) that marks nothing.
+constexpr int64_t kNoneAccepted = -1;
+
 enum class TokenState : uint8_t {
   kUnassigned = 1,  // provisioned, not bound to anyone
   kActive = 2,      // bound to `owner`, used at login
@@ -44,6 +47,11 @@ struct TokenSpec {
   OtpParams params;
   std::string issuer;
   uint64_t initial_counter = 0;  // HOTP
+  // TOTP, carried over from another system (PSKC TimeDrift, a migrated
+  // user's file): the token clock's known offset in steps, and the last step
+  // already used there, so that no code used before can be used again.
+  int64_t drift = 0;
+  int64_t last_used_step = kNoneAccepted;
   int64_t valid_from = 0;        // 0: valid from provisioning
   int64_t valid_until = 0;       // 0: no expiry
   // Optional: provision already bound to this user (hardware tokens mailed
