@@ -34,8 +34,11 @@ PLACES="file module"
 radius_setup "$WORK/r" "$MODULE_DIR" "$SRC"
 D=$WORK/r
 cp "$CLI" "$WORK/otpgate"; chmod 0755 "$WORK/otpgate"
-og_pam() { "$WORK/otpgate" --store "$WORK/pam-store" --master-key "$WORK/pam.key" "$@"; }
-og_rad() { as_owner "$WORK/otpgate" --store "$D/store" --master-key "$D/master.key" "$@"; }
+# Every instance names its config: the host's /etc/otpgate is never read.
+mkdir -p "$WORK/conf"; chmod 0755 "$WORK/conf"
+EMPTY="$WORK/conf/empty.conf"; : > "$EMPTY"; chmod 0644 "$EMPTY"
+og_pam() { "$WORK/otpgate" -c "$EMPTY" --store "$WORK/pam-store" --master-key "$WORK/pam.key" "$@"; }
+og_rad() { as_owner "$WORK/otpgate" -c "$EMPTY" --store "$D/store" --master-key "$D/master.key" "$@"; }
 og_pam init >/dev/null; og_rad init >/dev/null
 : > "$WORK/t.csv"; chmod 0644 "$WORK/t.csv"
 n=0
@@ -72,7 +75,7 @@ for row in "${CASES[@]}"; do
   read -r name opt state how want <<<"$row"
   for place in $PLACES; do
     common="store=$WORK/pam-store master_key=$WORK/pam.key fail_delay_ms=0"
-    if [ "$place" = file ]; then args="$common config=$(conf_file "$name" "$opt")"; else args="$common $opt"; fi
+    if [ "$place" = file ]; then args="$common config=$(conf_file "$name" "$opt")"; else args="$common config=$EMPTY $opt"; fi
     line="auth required $PAM_MODULE $args"
     if [ "$name" = split ]; then
       printf 'auth requisite %s %s\n%s\n%s\n' "$PAM_MODULE" "$args" "$PASSWORD_LINE" "$line"
@@ -125,7 +128,7 @@ PY
       echo "  otpgate otp_${name}_$place {"
       echo "    store = $D/store"
       echo "    master_key = $D/master.key"
-      if [ "$place" = file ]; then echo "    config = $(conf_file "$name" "$opt")"; else echo "    ${opt%%=*} = \"${opt#*=}\""; fi
+      if [ "$place" = file ]; then echo "    config = $(conf_file "$name" "$opt")"; else echo "    config = $EMPTY"; echo "    ${opt%%=*} = \"${opt#*=}\""; fi
       echo "  }"
     done
   done
@@ -259,6 +262,7 @@ modules {
   otpgate {
     store = $D/store
     master_key = $D/master.key
+    $(case "$1" in config*) ;; *) echo "config = $EMPTY" ;; esac)
     $1
   }
 }
@@ -287,7 +291,7 @@ for bad in "${BAD[@]}" ; do
   name=${bad%%=*}
   f=$(conf_file "bad-$name" "$bad")
   for place in file module; do
-    if [ "$place" = file ]; then args="config=$f"; body="config = $f"; else args="$bad"; body="$name = \"${bad#*=}\""; fi
+    if [ "$place" = file ]; then args="config=$f"; body="config = $f"; else args="config=$EMPTY $bad"; body="$name = \"${bad#*=}\""; fi
     printf 'auth required %s store=%s master_key=%s fail_delay_ms=0 %s\n' "$PAM_MODULE" "$WORK/pam-store" "$WORK/pam.key" "$args" > "$WORK/pam.d/bad"
     check "PAM refuses $bad in the $place" "$(pam_decision "$(pam bad u_deny_file "$PW" 123456)")" rc3
     out=$(radius_check "$body")
