@@ -103,6 +103,7 @@ Result<OtpService*> CachedService(const Config& config) {
     return service.status();
   }
   OtpService* raw = service->get();
+  raw->set_origin("pam", "");
   (*cache)[key] = std::move(service).value();
   return raw;
 }
@@ -113,6 +114,7 @@ struct Request {
   Config config;
   const char* user = nullptr;
   const char* service_name = "unknown";
+  std::string client;  // for the journal: service, or service@remote-host
   OtpService* service = nullptr;
 };
 
@@ -151,6 +153,10 @@ int Begin(pam_handle_t* pamh, int flags, int argc, const char** argv, Request& r
   const void* item = nullptr;
   if (pam_get_item(pamh, PAM_SERVICE, &item) == PAM_SUCCESS && item != nullptr) {
     r.service_name = static_cast<const char*>(item);
+  }
+  r.client = r.service_name;
+  if (pam_get_item(pamh, PAM_RHOST, &item) == PAM_SUCCESS && item != nullptr) {
+    r.client += std::string("@") + static_cast<const char*>(item);
   }
   rc = pam_get_user(pamh, &r.user, nullptr);
   if (rc != PAM_SUCCESS || r.user == nullptr || r.user[0] == '\0') {
@@ -224,7 +230,7 @@ int Register(Request& r) {
   int rc = PAM_SUCCESS;
   auto code = GetCode(r, rc);
   if (!code.has_value()) return rc;
-  auto verdict = r.service->Register(r.user, token->text(), code->text());
+  auto verdict = r.service->Register(r.user, token->text(), code->text(), r.client);
   if (!verdict.ok()) {
     Tell(r.pamh, r.silent, true,
          verdict.status().code() == StatusCode::kNotFound
@@ -320,8 +326,8 @@ int Authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   auto code = GetCode(r, rc);
   if (!code.has_value()) return rc;
   bool stop = r.config.action == Action::kStop;
-  auto verdict = stop ? r.service->Stop(r.user, code->text())
-                      : r.service->Verify(r.user, code->text());
+  auto verdict = stop ? r.service->Stop(r.user, code->text(), r.client)
+                      : r.service->Verify(r.user, code->text(), r.client);
   if (!verdict.ok()) return Failed(r, stop ? "stop" : "login", verdict.status());
   if (verdict->decision == Decision::kLocked) {
     Tell(pamh, r.silent, true, LockMessage(verdict->lock_until));

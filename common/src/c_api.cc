@@ -109,6 +109,7 @@ __attribute__((visibility("default"))) otpgate_handle* otpgate_open(
       return FromStatus(error, service.status());
     }
     handle->service = std::move(service).value();
+    handle->service->set_origin("radius", "");  // this ABI's one caller is the FreeRADIUS glue
     out = handle.release();
     return OTPGATE_OK;
   });

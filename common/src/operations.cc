@@ -4,6 +4,7 @@
 #include <deque>
 
 #include "group_commit.h"
+#include "journal.h"
 #include "otpgate/credential_policy.h"
 #include "otpgate/normalize.h"
 #include "verification.h"
@@ -46,7 +47,8 @@ OtpService::OtpService(Config config, const Clock& clock, std::shared_ptr<Store>
       clock_(clock),
       store_(std::move(store)),
       commits_(std::make_unique<GroupCommit>(*store_)),
-      key_(std::move(key)) {}
+      key_(std::move(key)),
+      journal_(std::make_unique<Journal>(key_)) {}
 
 OtpService::~OtpService() = default;
 
@@ -106,6 +108,22 @@ void OtpService::AuditStatus(std::string_view action, std::string_view user,
                              std::string_view credential_id, const Status& status) {
   Audit(action, user, credential_id, status.ok() ? "ok" : StatusCodeName(status.code()),
         status.message());
+}
+
+Status OtpService::JournalIn(Txn& txn, int64_t now, std::string_view action,
+                             std::string_view user, std::string_view credential_id,
+                             std::string_view outcome, std::string_view reason,
+                             std::string_view client) {
+  JournalEntry entry;
+  entry.time = now;
+  entry.action = action;
+  entry.user = user;
+  entry.token = credential_id;
+  entry.outcome = outcome;
+  entry.reason = reason;
+  entry.front_end = front_end_;
+  entry.client = client.empty() ? std::string_view(client_) : client;
+  return journal_->Append(txn, std::move(entry));
 }
 
 namespace {
@@ -257,7 +275,8 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
 // Login and stop: decide on the user's tokens in one group-committed write.
 Result<Verdict> OtpService::DecideUserFlow(
     std::string_view action, std::string_view user, std::string_view raw_code,
-    const std::function<Status(Txn&, TokenRecord&)>& on_accept, std::string_view accept_detail) {
+    const std::function<Status(Txn&, TokenRecord&)>& on_accept, std::string_view accept_detail,
+    std::string_view client) {
   OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
   auto code = NormalizeCodeAnyLength(raw_code);
   if (!code.ok()) {
@@ -267,30 +286,34 @@ Result<Verdict> OtpService::DecideUserFlow(
   const int64_t now = clock_.Now();
   PreparedKeys keys = PrepareUserKeys(*store_, key_, user);
   Verdict verdict;
+  auto detail = [&] {
+    return verdict.decision == Decision::kAccept   ? accept_detail
+           : verdict.decision == Decision::kLocked ? "token is locked"
+                                                   : "";
+  };
   Status status = commits_->Write([&](Txn& txn) -> Status {
     OTPGATE_ASSIGN_OR_RETURN(
         verdict, DecideForUser(txn, key_, keys, config_, user, *code, now, on_accept));
-    return Status::Ok();
+    return JournalIn(txn, now, action, user, verdict.credential_id,
+                     DecisionName(verdict.decision), detail(), client);
   });
   WipeString(*code);
   if (!status.ok()) {
     AuditStatus(action, user, "", status);
     return status;
   }
-  Audit(action, user, verdict.credential_id, DecisionName(verdict.decision),
-        verdict.decision == Decision::kAccept   ? accept_detail
-        : verdict.decision == Decision::kLocked ? "token is locked"
-                                                : "");
+  Audit(action, user, verdict.credential_id, DecisionName(verdict.decision), detail());
   return verdict;
 }
 
-Result<Verdict> OtpService::Verify(std::string_view user, std::string_view raw_code) {
+Result<Verdict> OtpService::Verify(std::string_view user, std::string_view raw_code,
+                                   std::string_view client) {
   return DecideUserFlow(
-      "verify", user, raw_code, [](Txn&, TokenRecord&) { return Status::Ok(); }, "");
+      "verify", user, raw_code, [](Txn&, TokenRecord&) { return Status::Ok(); }, "", client);
 }
 
 Result<Verdict> OtpService::Register(std::string_view user, std::string_view raw_id,
-                                     std::string_view raw_code) {
+                                     std::string_view raw_code, std::string_view client) {
   OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
   auto id = NormalizeCredentialId(raw_id);
   if (id.ok()) {
@@ -334,7 +357,9 @@ Result<Verdict> OtpService::Register(std::string_view user, std::string_view raw
     }
     verdict.failures = record.failures;
     verdict.lock_until = record.lock_until;
-    return attempt->changed ? txn.PutToken(record) : Status::Ok();
+    if (attempt->changed) OTPGATE_RETURN_IF_ERROR(txn.PutToken(record));
+    return JournalIn(txn, now, "register", user, *id, DecisionName(verdict.decision),
+                     verdict.decision == Decision::kAccept ? "token bound" : "", client);
   });
   if (!status.ok()) {
     AuditStatus("register", user, *id, status);
@@ -345,7 +370,8 @@ Result<Verdict> OtpService::Register(std::string_view user, std::string_view raw
   return verdict;
 }
 
-Result<Verdict> OtpService::Stop(std::string_view user, std::string_view raw_code) {
+Result<Verdict> OtpService::Stop(std::string_view user, std::string_view raw_code,
+                                 std::string_view client) {
   return DecideUserFlow(
       "stop", user, raw_code,
       [user](Txn& txn, TokenRecord& record) {
@@ -356,7 +382,7 @@ Result<Verdict> OtpService::Stop(std::string_view user, std::string_view raw_cod
         // token again.
         return txn.RemoveUserToken(user, record.credential_id);
       },
-      "token unbound");
+      "token unbound", client);
 }
 
 Result<OtpService::UserState> OtpService::GetUserState(std::string_view user) {
@@ -441,11 +467,15 @@ Status OtpService::Provision(const TokenSpec& spec, const SecretBytes& secret, b
     AuditStatus("provision", "", spec.credential_id, record.status());
     return record.status();
   }
+  const int64_t now = clock_.Now();
   Status status = store_->Write([&](Txn& txn) -> Status {
-    if (!replace && txn.HasToken(record->credential_id)) {
+    const bool exists = txn.HasToken(record->credential_id);
+    if (!replace && exists) {
       return Status::AlreadyExists("token " + record->credential_id + " already exists");
     }
-    return PutNewRecord(txn, *record);
+    OTPGATE_RETURN_IF_ERROR(PutNewRecord(txn, *record));
+    return JournalIn(txn, now, "provision", record->owner, record->credential_id, "ok",
+                     exists ? "replaced" : "");
   });
   AuditStatus("provision", "", record->credential_id, status);
   return status;
@@ -479,6 +509,8 @@ Status OtpService::ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretB
         continue;
       }
       OTPGATE_RETURN_IF_ERROR(PutNewRecord(txn, record));
+      OTPGATE_RETURN_IF_ERROR(
+          JournalIn(txn, now, "import", record.owner, record.credential_id, "ok", ""));
       done.push_back(record.credential_id);
     }
     return Status::Ok();
@@ -491,21 +523,30 @@ Status OtpService::ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretB
   return status;
 }
 
-// Runs `change` on one token in a write transaction and audits it.
-static Status ChangeToken(Store& store, std::string_view raw_id,
-                          const std::function<Status(Txn&, TokenRecord&)>& change,
-                          const std::function<void(std::string_view, const Status&)>& audit) {
+Status OtpService::ChangeToken(
+    std::string_view action, std::string_view raw_id,
+    const std::function<Status(Txn&, TokenRecord&, std::string& outcome)>& change) {
   auto id = NormalizeCredentialId(raw_id);
   if (!id.ok()) {
-    audit("", id.status());
+    AuditStatus(action, "", "", id.status());
     return id.status();
   }
-  Status status = store.Write([&](Txn& txn) -> Status {
+  const int64_t now = clock_.Now();
+  std::string user, outcome;
+  Status status = store_->Write([&](Txn& txn) -> Status {
     OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(*id));
-    OTPGATE_RETURN_IF_ERROR(change(txn, record));
-    return txn.PutToken(record);
+    user = record.owner;  // before the change: unassign names whom it unbound
+    outcome = "ok";
+    OTPGATE_RETURN_IF_ERROR(change(txn, record, outcome));
+    if (user.empty()) user = record.owner;
+    OTPGATE_RETURN_IF_ERROR(txn.PutToken(record));
+    return JournalIn(txn, now, action, user, *id, outcome, "");
   });
-  audit(*id, status);
+  if (status.ok()) {
+    Audit(action, user, *id, outcome, "");
+  } else {
+    AuditStatus(action, user, *id, status);
+  }
   return status;
 }
 
@@ -514,8 +555,7 @@ Result<Verdict> OtpService::Resync(std::string_view credential_id, std::string_v
   const int64_t now = clock_.Now();
   Verdict verdict;
   Status status = ChangeToken(
-      *store_, credential_id,
-      [&](Txn&, TokenRecord& record) -> Status {
+      "resync", credential_id, [&](Txn&, TokenRecord& record, std::string& outcome) -> Status {
         OTPGATE_ASSIGN_OR_RETURN(std::string code1, NormalizeCode(raw1, record.params.digits));
         OTPGATE_ASSIGN_OR_RETURN(std::string code2, NormalizeCode(raw2, record.params.digits));
         OTPGATE_ASSIGN_OR_RETURN(HmacKey key, KeyFor(key_, record));
@@ -525,14 +565,8 @@ Result<Verdict> OtpService::Resync(std::string_view credential_id, std::string_v
         WipeString(code2);
         verdict.decision = attempt.decision;
         verdict.credential_id = record.credential_id;
+        outcome = DecisionName(attempt.decision);
         return Status::Ok();
-      },
-      [&](std::string_view id, const Status& s) {
-        if (s.ok()) {
-          Audit("resync", "", id, DecisionName(verdict.decision), "");
-        } else {
-          AuditStatus("resync", "", id, s);
-        }
       });
   if (!status.ok()) {
     return status;
@@ -541,65 +575,82 @@ Result<Verdict> OtpService::Resync(std::string_view credential_id, std::string_v
 }
 
 Status OtpService::Unlock(std::string_view credential_id) {
-  return ChangeToken(
-      *store_, credential_id,
-      [](Txn&, TokenRecord& record) {
-        ClearFailures(record);
-        return Status::Ok();
-      },
-      [&](std::string_view id, const Status& s) { AuditStatus("unlock", "", id, s); });
+  return ChangeToken("unlock", credential_id, [](Txn&, TokenRecord& record, std::string&) {
+    ClearFailures(record);
+    return Status::Ok();
+  });
+}
+
+Status OtpService::UnlockUser(std::string_view user, std::vector<std::string>* unlocked) {
+  OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
+  const int64_t now = clock_.Now();
+  std::vector<std::string> done;
+  Status status = store_->Write([&](Txn& txn) -> Status {
+    done.clear();
+    OTPGATE_ASSIGN_OR_RETURN(std::vector<std::string> ids, txn.UserTokens(user));
+    if (ids.empty()) return Status::NotBound("user " + std::string(user) + " has no token");
+    for (const std::string& id : ids) {
+      OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(id));
+      if (record.failures == 0 && record.lock_until == 0) continue;
+      ClearFailures(record);
+      OTPGATE_RETURN_IF_ERROR(txn.PutToken(record));
+      OTPGATE_RETURN_IF_ERROR(JournalIn(txn, now, "unlock", user, id, "ok", ""));
+      done.push_back(id);
+    }
+    return Status::Ok();
+  });
+  if (!status.ok()) {
+    AuditStatus("unlock", user, "", status);
+    return status;
+  }
+  for (const std::string& id : done) Audit("unlock", user, id, "ok", "");
+  if (unlocked != nullptr) *unlocked = std::move(done);
+  return status;
 }
 
 Status OtpService::SetEnabled(std::string_view credential_id, bool enabled) {
-  return ChangeToken(
-      *store_, credential_id,
-      [enabled](Txn&, TokenRecord& record) -> Status {
-        if (record.state == TokenState::kUnassigned) {
-          return Status::FailedPrecondition("token " + record.credential_id +
-                                            " is not registered to anyone");
-        }
-        record.state = enabled ? TokenState::kActive : TokenState::kDisabled;
-        return Status::Ok();
-      },
-      [&](std::string_view id, const Status& s) {
-        AuditStatus(enabled ? "enable" : "disable", "", id, s);
-      });
+  return ChangeToken(enabled ? "enable" : "disable", credential_id,
+                     [enabled](Txn&, TokenRecord& record, std::string&) -> Status {
+                       if (record.state == TokenState::kUnassigned) {
+                         return Status::FailedPrecondition("token " + record.credential_id +
+                                                           " is not registered to anyone");
+                       }
+                       record.state = enabled ? TokenState::kActive : TokenState::kDisabled;
+                       return Status::Ok();
+                     });
 }
 
 Status OtpService::Assign(std::string_view credential_id, std::string_view user) {
   OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
   const int64_t now = clock_.Now();
-  return ChangeToken(
-      *store_, credential_id,
-      [&](Txn& txn, TokenRecord& record) -> Status {
-        if (record.state != TokenState::kUnassigned) {
-          return Status::AlreadyBound("token " + record.credential_id + " is already registered");
-        }
-        record.state = TokenState::kActive;
-        record.owner = std::string(user);
-        record.bound_at = now;
-        return txn.AddUserToken(user, record.credential_id);
-      },
-      [&](std::string_view id, const Status& s) { AuditStatus("assign", user, id, s); });
+  return ChangeToken("assign", credential_id,
+                     [&](Txn& txn, TokenRecord& record, std::string&) -> Status {
+                       if (record.state != TokenState::kUnassigned) {
+                         return Status::AlreadyBound("token " + record.credential_id +
+                                                     " is already registered");
+                       }
+                       record.state = TokenState::kActive;
+                       record.owner = std::string(user);
+                       record.bound_at = now;
+                       return txn.AddUserToken(user, record.credential_id);
+                     });
 }
 
 Status OtpService::Unassign(std::string_view credential_id) {
-  std::string owner;
-  return ChangeToken(
-      *store_, credential_id,
-      [&](Txn& txn, TokenRecord& record) -> Status {
-        if (record.state == TokenState::kUnassigned) {
-          return Status::NotBound("token " + record.credential_id + " is not registered");
-        }
-        owner = record.owner;
-        OTPGATE_RETURN_IF_ERROR(txn.RemoveUserToken(record.owner, record.credential_id));
-        record.state = TokenState::kUnassigned;
-        record.owner.clear();
-        record.bound_at = 0;
-        ClearFailures(record);
-        return Status::Ok();
-      },
-      [&](std::string_view id, const Status& s) { AuditStatus("unassign", owner, id, s); });
+  return ChangeToken("unassign", credential_id,
+                     [&](Txn& txn, TokenRecord& record, std::string&) -> Status {
+                       if (record.state == TokenState::kUnassigned) {
+                         return Status::NotBound("token " + record.credential_id +
+                                                 " is not registered");
+                       }
+                       OTPGATE_RETURN_IF_ERROR(
+                           txn.RemoveUserToken(record.owner, record.credential_id));
+                       record.state = TokenState::kUnassigned;
+                       record.owner.clear();
+                       record.bound_at = 0;
+                       ClearFailures(record);
+                       return Status::Ok();
+                     });
 }
 
 Status OtpService::Delete(std::string_view raw_id) {
@@ -607,6 +658,7 @@ Status OtpService::Delete(std::string_view raw_id) {
   if (!id.ok()) {
     return id.status();
   }
+  const int64_t now = clock_.Now();
   std::string owner;
   Status status = store_->Write([&](Txn& txn) -> Status {
     OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(*id));
@@ -614,7 +666,8 @@ Status OtpService::Delete(std::string_view raw_id) {
     if (!record.owner.empty()) {
       OTPGATE_RETURN_IF_ERROR(txn.RemoveUserToken(record.owner, record.credential_id));
     }
-    return txn.DeleteToken(*id);
+    OTPGATE_RETURN_IF_ERROR(txn.DeleteToken(*id));
+    return JournalIn(txn, now, "delete", owner, *id, "ok", "");
   });
   AuditStatus("delete", owner, *id, status);
   return status;
@@ -664,8 +717,53 @@ Result<SecretBytes> OtpService::RevealSecret(std::string_view raw_id) {
   if (!secret.ok()) {
     return Status::Corrupt("token " + id + ": " + secret.status().message());
   }
+  // The administrator saw a secret: that goes on the record before it is shown.
+  const int64_t now = clock_.Now();
+  OTPGATE_RETURN_IF_ERROR(store_->Write([&](Txn& txn) {
+    return JournalIn(txn, now, "reveal", "", id, "ok", "secret shown to the administrator");
+  }));
   Audit("reveal", "", id, "ok", "secret shown to the administrator");
   return secret;
+}
+
+Result<std::vector<JournalEntry>> OtpService::ReadJournal(const JournalFilter& filter) {
+  std::vector<JournalEntry> out;
+  OTPGATE_RETURN_IF_ERROR(store_->Read([&](Txn& txn) {
+    out.clear();
+    return journal_->Read(txn, filter, [&](const JournalEntry& entry) {
+      out.push_back(entry);
+      return Status::Ok();
+    });
+  }));
+  return out;
+}
+
+Result<JournalCheck> OtpService::VerifyJournal() {
+  JournalCheck check;
+  OTPGATE_RETURN_IF_ERROR(store_->Read([&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(check, journal_->Verify(txn));
+    return Status::Ok();
+  }));
+  return check;
+}
+
+Result<uint64_t> OtpService::PruneJournal(int64_t before) {
+  const int64_t now = clock_.Now();
+  uint64_t removed = 0;
+  Status status = store_->Write([&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(removed, journal_->PruneBefore(txn, before));
+    return JournalIn(txn, now, "prune", "", "", "ok",
+                     std::to_string(removed) + " entries before " + std::to_string(before));
+  });
+  AuditStatus("prune", "", "", status);
+  if (!status.ok()) return status;
+  return removed;
+}
+
+Status OtpService::BackupStore(const std::string& file) {
+  Status status = store_->Backup(file);
+  AuditStatus("backup", "", "", status);
+  return status;
 }
 
 Status InitializeDeployment(const Config& config) {

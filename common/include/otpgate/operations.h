@@ -21,6 +21,7 @@
 
 #include "otpgate/clock.h"
 #include "otpgate/config.h"
+#include "otpgate/journal_entry.h"
 #include "otpgate/otp.h"
 #include "otpgate/sealing.h"
 #include "otpgate/status.h"
@@ -92,6 +93,7 @@ class AuditSink {
 };
 
 class GroupCommit;
+class Journal;
 
 class OtpService {
  public:
@@ -103,21 +105,31 @@ class OtpService {
 
   // Audit events go here (optional; not owned; must outlive the service).
   void set_audit_sink(AuditSink* sink) { audit_ = sink; }
+  // Who is asking, as the journal records it: the front end ("pam",
+  // "radius", "cli") and its default client (for the CLI, the administrator).
+  // Set once before use; a flow's `client` argument overrides the client.
+  void set_origin(std::string front_end, std::string client) {
+    front_end_ = std::move(front_end);
+    client_ = std::move(client);
+  }
   const Config& config() const { return config_; }
 
   // --- The bank's flows (the caller has checked the login password). ---
 
   // Login: accepts if any active token of the user accepts `code`.
-  Result<Verdict> Verify(std::string_view user, std::string_view code);
+  // `client` names the requesting host or service for the journal.
+  Result<Verdict> Verify(std::string_view user, std::string_view code,
+                         std::string_view client = {});
   // Registration: binds an unassigned token to the user if `code` is valid
   // for it (the code is consumed). kNotFound for an unknown token,
   // kAlreadyBound if the token is bound or the user already holds a token
   // (a second token is the administrator's Assign), kFailedPrecondition if
   // the token has expired.
   Result<Verdict> Register(std::string_view user, std::string_view credential_id,
-                           std::string_view code);
+                           std::string_view code, std::string_view client = {});
   // Stop: a valid current code of one of the user's tokens unbinds that token.
-  Result<Verdict> Stop(std::string_view user, std::string_view code);
+  Result<Verdict> Stop(std::string_view user, std::string_view code,
+                       std::string_view client = {});
 
   // What a front end needs before it prompts (a read-only transaction).
   struct UserState {
@@ -145,6 +157,9 @@ class OtpService {
   Result<Verdict> Resync(std::string_view credential_id, std::string_view code1,
                          std::string_view code2);
   Status Unlock(std::string_view credential_id);
+  // Unlocks every token bound to `user` (one transaction); the tokens that
+  // were locked or had failures go to `unlocked`. kNotBound if none is bound.
+  Status UnlockUser(std::string_view user, std::vector<std::string>* unlocked);
   Status SetEnabled(std::string_view credential_id, bool enabled);
   // Binds without a code (administrator override) / unbinds.
   Status Assign(std::string_view credential_id, std::string_view user);
@@ -156,12 +171,36 @@ class OtpService {
   // code`, `token show --uri`).
   Result<SecretBytes> RevealSecret(std::string_view credential_id);
 
+  // --- The audit journal (journal.h) and backups. ---
+  //
+  // Journalled, in the transaction of the change: every decision a flow
+  // reached in the store (accept, reject, replay, locked, no-token) and every
+  // administrative change that succeeded, plus `reveal`. A request that
+  // failed before deciding (malformed code, unknown token, unavailable store)
+  // changed nothing and is only in the audit log (AuditSink), not here.
+  Result<std::vector<JournalEntry>> ReadJournal(const JournalFilter& filter);
+  Result<JournalCheck> VerifyJournal();
+  // Removes entries older than `before` and records a checkpoint; refuses if
+  // the journal does not verify. Returns the number removed (journalled).
+  Result<uint64_t> PruneJournal(int64_t before);
+  // A consistent copy of the store taken while others go on deciding
+  // (Store::Backup).
+  Status BackupStore(const std::string& file);
+
  private:
   OtpService(Config config, const Clock& clock, std::shared_ptr<Store> store, MasterKey key);
   Result<Verdict> DecideUserFlow(std::string_view action, std::string_view user,
                                  std::string_view raw_code,
                                  const std::function<Status(Txn&, TokenRecord&)>& on_accept,
-                                 std::string_view accept_detail);
+                                 std::string_view accept_detail, std::string_view client);
+  // Appends one journal entry in `txn` (front end and client filled in).
+  Status JournalIn(Txn& txn, int64_t now, std::string_view action, std::string_view user,
+                   std::string_view credential_id, std::string_view outcome,
+                   std::string_view reason, std::string_view client = {});
+  // Runs `change` on one token in a write transaction, journals it as
+  // `action` (with `outcome`, "ok" unless change sets it) and audits it.
+  Status ChangeToken(std::string_view action, std::string_view raw_id,
+                     const std::function<Status(Txn&, TokenRecord&, std::string& outcome)>& change);
   void Audit(std::string_view action, std::string_view user, std::string_view credential_id,
              std::string_view outcome, std::string_view detail);
   void AuditStatus(std::string_view action, std::string_view user,
@@ -173,6 +212,9 @@ class OtpService {
   std::unique_ptr<GroupCommit> commits_;  // the flows' writes share durable commits
   MasterKey key_;
   AuditSink* audit_ = nullptr;
+  std::unique_ptr<Journal> journal_;
+  std::string front_end_;
+  std::string client_;
 };
 
 // Initialises a deployment: creates the master key (if absent) and the store.
