@@ -218,10 +218,12 @@ std::string LockMessage(int64_t lock_until) {
   std::time_t t = static_cast<std::time_t>(lock_until);
   std::tm tm{};
   localtime_r(&t, &tm);
-  char when[16];
-  std::strftime(when, sizeof(when), "%H:%M:%S", &tm);
-  return std::string("One-time password is locked after too many failures; try again after ") +
-         when + ".";
+  // ISO 8601 with the date and the host's offset: 2026-11-27T21:41:05+01:00.
+  char when[40];
+  size_t n = std::strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", &tm);
+  std::string text(when, n);
+  if (text.size() >= 5) text.insert(text.size() - 2, ":");
+  return "One-time password is locked after too many failures; try again after " + text + ".";
 }
 
 int Register(Request& r) {

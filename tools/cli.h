@@ -102,8 +102,16 @@ class Cli {
   int exit_code_ = 0;
 };
 
-// Fields of `show` and `list --json`: everything but the secret.
-Fields InfoFields(const TokenInfo& info);
+// Fields of `show` and `list --json`: everything but the secret; `locked`
+// as of `now`.
+Fields InfoFields(const TokenInfo& info, int64_t now);
+
+// A new file only its owner can read (it holds secrets); never follows or
+// replaces an existing path.
+Status WritePrivateFile(const std::string& path, const std::string& text);
+
+// Who runs the CLI, for the journal: $SUDO_USER, else the login name.
+std::string AdministratorName();
 
 // A whole file (or "-" for standard input), at most kMaxImportBytes.
 Result<std::string> ReadWholeFile(const std::string& path);

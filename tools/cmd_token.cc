@@ -50,15 +50,6 @@ Status LoadPskcSecrets(const std::string& key_file, const std::string& password_
   return Status::Ok();
 }
 
-// A new file only its owner can read (it holds secrets); never follows or
-// replaces an existing path.
-Status WritePrivateFile(const std::string& path, const std::string& text) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::Unavailable("cannot create " + path + ": " + std::strerror(errno));
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ok = ::close(fd) == 0 && ok;
-  return ok ? Status::Ok() : Status::Unavailable("cannot write " + path);
-}
 
 void Progress(size_t done, size_t total) {
   if (total < 1000 || !::isatty(STDERR_FILENO)) return;

@@ -766,12 +766,17 @@ Status OtpService::BackupStore(const std::string& file) {
   return status;
 }
 
-Status InitializeDeployment(const Config& config) {
+Status InitializeDeployment(const Config& config, bool* changed) {
+  SystemClock clock;
+  if (changed != nullptr) {
+    // Already initialised: the key exists and opens an initialised store.
+    *changed = !OtpService::Open(config, clock).ok();
+    if (!*changed) return Status::Ok();
+  }
   Status created = MasterKey::Create(config.master_key);
   if (!created.ok() && created.code() != StatusCode::kAlreadyExists) {
     return created;
   }
-  SystemClock clock;
   auto service = OtpService::Open(config, clock, /*create=*/true);
   return service.ok() ? Status::Ok() : service.status();
 }

@@ -220,7 +220,8 @@ class OtpService {
 // Initialises a deployment: creates the master key (if absent) and the store.
 // Refuses to replace an existing key (kAlreadyExists is not returned: an
 // existing key that opens the store is fine, one that does not is kWrongKey).
-Status InitializeDeployment(const Config& config);
+// `changed` (if not null) says whether anything was created.
+Status InitializeDeployment(const Config& config, bool* changed = nullptr);
 
 }  // namespace otpgate
 
