@@ -7,9 +7,17 @@
 //   pam_bench setup DIR USERS [totp]  store + key in DIR (HOTP tokens, or TOTP),
 //                                     pam_oath usersfile DIR/oath.users
 //   pam_bench run SERVICE USERS LOGINS [FIRST_COUNTER]
+//                                  every login in this one process
+//   pam_bench spawn SERVICE USERS LOGINS [FIRST_COUNTER]
+//                                  a new process per login, as sshd does: each
+//                                  child (pam_bench one) loads libpam and the
+//                                  module, which opens the store, key, config
+//   pam_bench one SERVICE USER CODE  one login (the child of spawn)
 //   pam_bench commit DIR COUNT     durable LMDB commits (the fsync a login pays)
 #include <lmdb.h>
 #include <security/pam_appl.h>
+#include <spawn.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <cstdio>
@@ -86,8 +94,9 @@ int Converse(int count, const pam_message** messages, pam_response** responses, 
   return PAM_SUCCESS;
 }
 
-int Run(const char* service, long users, long logins, long first_counter) {
-  // Codes are computed before timing starts.
+// Codes are computed before timing starts: login k is user k % users with
+// the next counter of that user.
+std::vector<std::string> Codes(long users, long logins, long first_counter) {
   std::vector<std::string> codes(static_cast<size_t>(logins));
   for (long k = 0; k < logins; ++k) {
     long user = k % users;
@@ -95,22 +104,54 @@ int Run(const char* service, long users, long logins, long first_counter) {
     codes[static_cast<size_t>(k)] =
         otpgate::GenerateHotp(otpgate::HashAlgorithm::kSha1, SecretFor(user), counter, 6).value();
   }
+  return codes;
+}
+
+// One login; PAM's return code (a PAM_START failure is PAM_SYSTEM_ERR).
+int Login(const char* service, const std::string& user, const std::string& code) {
+  Answer answer{code};
+  pam_conv conv{Converse, &answer};
+  pam_handle_t* pamh = nullptr;
+  if (pam_start(service, user.c_str(), &conv, &pamh) != PAM_SUCCESS) return PAM_SYSTEM_ERR;
+  int rc = pam_authenticate(pamh, PAM_SILENT);
+  pam_end(pamh, rc);
+  return rc;
+}
+
+void Report(const char* mode, const char* service, long users, long logins, long failures, double seconds) {
+  std::printf("{\"mode\":\"%s\",\"service\":\"%s\",\"users\":%ld,\"logins\":%ld,\"failures\":%ld,"
+              "\"seconds\":%.6f,\"per_second\":%.1f,\"us_per_login\":%.2f}\n",
+              mode, service, users, logins, failures, seconds, logins / seconds, seconds * 1e6 / logins);
+}
+
+int Run(const char* service, long users, long logins, long first_counter) {
+  std::vector<std::string> codes = Codes(users, logins, first_counter);
   long failures = 0;
   auto start = Clock::now();
   for (long k = 0; k < logins; ++k) {
-    Answer answer{codes[static_cast<size_t>(k)]};
-    pam_conv conv{Converse, &answer};
-    pam_handle_t* pamh = nullptr;
-    std::string user = UserName(k % users);
-    if (pam_start(service, user.c_str(), &conv, &pamh) != PAM_SUCCESS) return 2;
-    int rc = pam_authenticate(pamh, PAM_SILENT);
-    failures += rc != PAM_SUCCESS;
-    pam_end(pamh, rc);
+    failures += Login(service, UserName(k % users), codes[static_cast<size_t>(k)]) != PAM_SUCCESS;
   }
-  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("{\"service\":\"%s\",\"users\":%ld,\"logins\":%ld,\"failures\":%ld,\"seconds\":%.6f,"
-              "\"per_second\":%.1f,\"us_per_login\":%.2f}\n",
-              service, users, logins, failures, seconds, logins / seconds, seconds * 1e6 / logins);
+  Report("process", service, users, logins, failures,
+         std::chrono::duration<double>(Clock::now() - start).count());
+  return failures == 0 ? 0 : 3;
+}
+
+// As sshd: a new process per login (posix_spawn of this program, which loads
+// libpam and the module afresh), the parent waiting for each.
+int Spawn(const char* self, const char* service, long users, long logins, long first_counter) {
+  std::vector<std::string> codes = Codes(users, logins, first_counter);
+  long failures = 0;
+  auto start = Clock::now();
+  for (long k = 0; k < logins; ++k) {
+    std::string user = UserName(k % users);
+    const char* argv[] = {self, "one", service, user.c_str(), codes[static_cast<size_t>(k)].c_str(), nullptr};
+    pid_t pid = 0;
+    if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, const_cast<char* const*>(argv), environ) != 0) return 2;
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid) return 2;
+    failures += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  Report("spawn", service, users, logins, failures, std::chrono::duration<double>(Clock::now() - start).count());
   return failures == 0 ? 0 : 3;
 }
 
@@ -150,7 +191,11 @@ int main(int argc, char** argv) {
   if (mode == "run" && (argc == 5 || argc == 6)) {
     return Run(argv[2], std::atol(argv[3]), std::atol(argv[4]), argc == 6 ? std::atol(argv[5]) : 0);
   }
+  if (mode == "spawn" && (argc == 5 || argc == 6)) {
+    return Spawn(argv[0], argv[2], std::atol(argv[3]), std::atol(argv[4]), argc == 6 ? std::atol(argv[5]) : 0);
+  }
+  if (mode == "one" && argc == 5) return Login(argv[2], argv[3], argv[4]) == PAM_SUCCESS ? 0 : 1;
   if (mode == "commit" && argc == 4) return Commit(argv[2], std::atol(argv[3]));
-  std::fprintf(stderr, "usage: pam_bench setup DIR USERS [totp] | run SERVICE USERS LOGINS [FIRST_COUNTER] | commit DIR COUNT\n");
+  std::fprintf(stderr, "usage: pam_bench setup DIR USERS [totp] | run|spawn SERVICE USERS LOGINS [FIRST_COUNTER] | one SERVICE USER CODE | commit DIR COUNT\n");
   return 64;
 }

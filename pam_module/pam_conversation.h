@@ -15,6 +15,10 @@ class Answer {
   explicit Answer(std::string text) : text_(std::move(text)) {}
   ~Answer();
   Answer(Answer&& other) noexcept : text_(std::move(other.text_)) { other.text_.clear(); }
+  Answer& operator=(Answer&& other) noexcept {
+    std::swap(text_, other.text_);  // the old text is wiped with `other`
+    return *this;
+  }
   Answer(const Answer&) = delete;
   Answer& operator=(const Answer&) = delete;
   const std::string& text() const { return text_; }

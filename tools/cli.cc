@@ -39,11 +39,9 @@ SyslogAudit::SyslogAudit() { openlog("otpgate", LOG_PID, LOG_AUTHPRIV); }
 SyslogAudit::~SyslogAudit() { closelog(); }
 
 void SyslogAudit::Record(const AuditEvent& e) {
-  syslog(LOG_AUTHPRIV | LOG_NOTICE, "admin action=%.*s user=%.*s token=%.*s outcome=%.*s%s%.*s",
-         static_cast<int>(e.action.size()), e.action.data(), static_cast<int>(e.user.size()),
-         e.user.data(), static_cast<int>(e.credential_id.size()), e.credential_id.data(),
-         static_cast<int>(e.outcome.size()), e.outcome.data(),
-         e.detail.empty() ? "" : " reason=", static_cast<int>(e.detail.size()), e.detail.data());
+  AuditEvent event = e;
+  event.origin.front_end = "cli";
+  syslog(LOG_AUTHPRIV | LOG_NOTICE, "%s", FormatAuditLine(event).c_str());
 }
 
 std::string AdministratorName() {
@@ -73,10 +71,9 @@ Status Cli::OpenService() {
 }
 
 Status Cli::OpenStore() {
-  auto service = OtpService::Open(config_, clock_);
+  auto service = OtpService::Open(config_, clock_, /*create=*/false, &audit_);
   if (!service.ok()) return service.status();
   service_ = std::move(service).value();
-  service_->set_audit_sink(&audit_);
   service_->set_origin("cli", AdministratorName());
   return Status::Ok();
 }

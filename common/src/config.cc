@@ -54,6 +54,11 @@ OptionRow Enum(std::string_view name, std::string_view def, std::string_view cho
   return OptionRow{{name, OptionType::kEnum, def, 0, 0, choices, help}};
 }
 
+OptionRow Pam(OptionRow row) {
+  row.spec.scope = OptionScope::kPam;
+  return row;
+}
+
 const std::vector<OptionRow>& Rows() {
   static const std::vector<OptionRow> rows = {
       Str("store", OptionType::kPath, kDefaultStorePath, &Config::store,
@@ -90,16 +95,19 @@ const std::vector<OptionRow>& Rows() {
            "users with no token: allow (PAM_IGNORE), deny, or register on first login"),
       Str("prompt", OptionType::kString, "One-time password: ", &Config::prompt,
           "prompt for the code"),
-      Str("token_prompt", OptionType::kString, "Token ID (credential ID): ",
-          &Config::token_prompt, "prompt for the credential ID when registering"),
-      Int("fail_delay_ms", "2000", 0, 10000, &Config::fail_delay_ms,
-          "PAM: minimum delay after a failed authentication (pam_fail_delay)"),
+      Pam(Str("token_prompt", OptionType::kString, "Token ID (credential ID): ",
+              &Config::token_prompt, "PAM: prompt for the credential ID when registering")),
+      Pam(Int("fail_delay_ms", "2000", 0, 10000, &Config::fail_delay_ms,
+              "PAM: minimum delay after a failed authentication (pam_fail_delay)")),
+      Pam(Enum("nonroot", "fail", "fail|ignore",
+               "PAM: a caller that is not root and cannot open the store: fail (closed) or "
+               "ignore (PAM_IGNORE, with a notice)")),
       Bool("debug", &Config::debug, "log each decision at debug level"),
       Bool("split", &Config::split, "the code is appended to the password (one field)"),
-      Bool("use_first_pass", &Config::use_first_pass,
-           "take the code from the stacked password, never prompt"),
-      Bool("try_first_pass", &Config::try_first_pass,
-           "try the stacked password as the code, prompt if absent"),
+      Pam(Bool("use_first_pass", &Config::use_first_pass,
+               "PAM: take the code from the stacked password, never prompt")),
+      Pam(Bool("try_first_pass", &Config::try_first_pass,
+               "PAM: try the stacked password as the code, prompt if absent")),
   };
   return rows;
 }
@@ -134,6 +142,10 @@ Status SetEnum(Config& config, std::string_view name, std::string_view value) {
     if (value == "login") config.action = Action::kLogin;
     else if (value == "register") config.action = Action::kRegister;
     else if (value == "stop") config.action = Action::kStop;
+    else return bad();
+  } else if (name == "nonroot") {
+    if (value == "fail") config.nonroot = NonRootPolicy::kFail;
+    else if (value == "ignore") config.nonroot = NonRootPolicy::kIgnore;
     else return bad();
   } else if (name == "unenrolled") {
     if (value == "allow") config.unenrolled = UnenrolledPolicy::kAllow;
@@ -282,6 +294,7 @@ std::string OptionValue(const Config& config, std::string_view name) {
     return config.action == Action::kLogin ? "login"
            : config.action == Action::kRegister ? "register" : "stop";
   }
+  if (name == "nonroot") return config.nonroot == NonRootPolicy::kFail ? "fail" : "ignore";
   if (name == "unenrolled") {
     return config.unenrolled == UnenrolledPolicy::kAllow  ? "allow"
            : config.unenrolled == UnenrolledPolicy::kDeny ? "deny" : "register";

@@ -42,18 +42,19 @@ std::string_view DecisionName(Decision decision) {
 }
 
 OtpService::OtpService(Config config, const Clock& clock, std::shared_ptr<Store> store,
-                       MasterKey key)
+                       MasterKey key, AuditSink* audit)
     : config_(std::move(config)),
       clock_(clock),
       store_(std::move(store)),
       commits_(std::make_unique<GroupCommit>(*store_)),
       key_(std::move(key)),
+      audit_(audit),
       journal_(std::make_unique<Journal>(key_)) {}
 
 OtpService::~OtpService() = default;
 
 Result<std::unique_ptr<OtpService>> OtpService::Open(const Config& config, const Clock& clock,
-                                                     bool create) {
+                                                     bool create, AuditSink* audit) {
   OTPGATE_ASSIGN_OR_RETURN(MasterKey key, MasterKey::Load(config.master_key));
   StoreOptions options;
   options.path = config.store;
@@ -93,27 +94,34 @@ Result<std::unique_ptr<OtpService>> OtpService::Open(const Config& config, const
     }));
   }
   return std::unique_ptr<OtpService>(
-      new OtpService(config, clock, std::move(store), std::move(key)));
+      new OtpService(config, clock, std::move(store), std::move(key), audit));
+}
+
+void OtpService::Audit(const AuditEvent& event) const {
+  if (audit_ != nullptr) audit_->Record(event);
 }
 
 void OtpService::Audit(std::string_view action, std::string_view user,
                        std::string_view credential_id, std::string_view outcome,
-                       std::string_view detail) {
-  if (audit_ != nullptr) {
-    audit_->Record(AuditEvent{action, user, credential_id, outcome, detail});
-  }
+                       std::string_view reason, const Origin& origin) const {
+  Audit(AuditEvent{action, user, credential_id, outcome, reason, {}, origin});
 }
 
 void OtpService::AuditStatus(std::string_view action, std::string_view user,
-                             std::string_view credential_id, const Status& status) {
+                             std::string_view credential_id, const Status& status,
+                             const Origin& origin) const {
   Audit(action, user, credential_id, status.ok() ? "ok" : StatusCodeName(status.code()),
-        status.message());
+        status.message(), origin);
+}
+
+void OtpService::Debug(std::string_view line) const {
+  if (audit_ != nullptr && config_.debug) audit_->Debug(line);
 }
 
 Status OtpService::JournalIn(Txn& txn, int64_t now, std::string_view action,
                              std::string_view user, std::string_view credential_id,
                              std::string_view outcome, std::string_view reason,
-                             std::string_view client) {
+                             const Origin& origin) {
   JournalEntry entry;
   entry.time = now;
   entry.action = action;
@@ -121,8 +129,13 @@ Status OtpService::JournalIn(Txn& txn, int64_t now, std::string_view action,
   entry.token = credential_id;
   entry.outcome = outcome;
   entry.reason = reason;
-  entry.front_end = front_end_;
-  entry.client = client.empty() ? std::string_view(client_) : client;
+  // A flow names its origin; administration uses the service's (set_origin).
+  // The client is the RADIUS client, else the PAM service.
+  const bool given = !origin.front_end.empty();
+  entry.front_end = given ? origin.front_end : std::string_view(front_end_);
+  entry.client = !given                 ? std::string_view(client_)
+                 : origin.client.empty() ? origin.service
+                                         : origin.client;
   return journal_->Append(txn, std::move(entry));
 }
 
@@ -218,6 +231,7 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
     Attempt attempt;
   };
   std::vector<Candidate> candidates;
+  std::string skipped;
   bool any_bound = false;
   bool any_length_match = false;
   for (const std::string& id : ids) {
@@ -226,6 +240,15 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
       return Status::Corrupt("user index lists token " + id + " which belongs to someone else");
     }
     any_bound = true;
+    std::string_view unusable = record.state == TokenState::kDisabled ? "disabled"
+                                : record.ExpiredAt(now)                ? "expired"
+                                : record.NotYetValidAt(now)            ? "not-yet-valid"
+                                                                       : "";
+    if (!unusable.empty()) {
+      // Expiry and disablement are per token: the user's other tokens decide.
+      skipped += (skipped.empty() ? "" : ",") + id + ":" + std::string(unusable);
+      continue;
+    }
     if (record.state != TokenState::kActive ||
         static_cast<int>(code.size()) != record.params.digits) {
       continue;
@@ -236,6 +259,7 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
     candidates.push_back({std::move(record), attempt});
   }
   Verdict verdict;
+  verdict.skipped = skipped;
   if (!any_bound) {
     verdict.decision = Decision::kNoToken;
     return verdict;
@@ -243,11 +267,12 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
   if (candidates.empty()) {
     if (!any_length_match && std::any_of(ids.begin(), ids.end(), [&](const std::string& id) {
           auto r = txn.GetToken(id);
-          return r.ok() && r->state == TokenState::kActive;
+          return r.ok() && r->state == TokenState::kActive && !r->ExpiredAt(now) &&
+                 !r->NotYetValidAt(now);
         })) {
       return Status::InvalidArgument("one-time password has the wrong number of digits");
     }
-    verdict.decision = Decision::kReject;  // every token is disabled
+    verdict.decision = Decision::kReject;  // no token can be used now
     return verdict;
   }
   auto best = std::max_element(candidates.begin(), candidates.end(),
@@ -276,52 +301,67 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
 Result<Verdict> OtpService::DecideUserFlow(
     std::string_view action, std::string_view user, std::string_view raw_code,
     const std::function<Status(Txn&, TokenRecord&)>& on_accept, std::string_view accept_detail,
-    std::string_view client) {
-  OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
+    const Origin& origin) {
+  Status valid_user = ValidateUserName(user);
+  if (!valid_user.ok()) {
+    AuditStatus(action, user, "", valid_user, origin);
+    return valid_user;
+  }
   auto code = NormalizeCodeAnyLength(raw_code);
   if (!code.ok()) {
-    AuditStatus(action, user, "", code.status());
+    AuditStatus(action, user, "", code.status(), origin);
     return code.status();
   }
   const int64_t now = clock_.Now();
   PreparedKeys keys = PrepareUserKeys(*store_, key_, user);
   Verdict verdict;
-  auto detail = [&] {
+  // The same reason goes to the journal (in the transaction) and the audit line.
+  auto reason = [&]() -> std::string_view {
+    if (verdict.decision == Decision::kReject && verdict.credential_id.empty()) {
+      return "no-usable-token";
+    }
     return verdict.decision == Decision::kAccept   ? accept_detail
-           : verdict.decision == Decision::kLocked ? "token is locked"
+           : verdict.decision == Decision::kLocked ? "token-locked"
+           : verdict.decision == Decision::kReplay ? "code-already-used"
+           : verdict.decision == Decision::kReject ? "wrong-code"
                                                    : "";
   };
   Status status = commits_->Write([&](Txn& txn) -> Status {
     OTPGATE_ASSIGN_OR_RETURN(
         verdict, DecideForUser(txn, key_, keys, config_, user, *code, now, on_accept));
     return JournalIn(txn, now, action, user, verdict.credential_id,
-                     DecisionName(verdict.decision), detail(), client);
+                     DecisionName(verdict.decision), reason(), origin);
   });
   WipeString(*code);
   if (!status.ok()) {
-    AuditStatus(action, user, "", status);
+    AuditStatus(action, user, "", status, origin);
     return status;
   }
-  Audit(action, user, verdict.credential_id, DecisionName(verdict.decision), detail());
+  Audit(AuditEvent{action, user, verdict.credential_id, DecisionName(verdict.decision), reason(),
+                   verdict.skipped, origin});
   return verdict;
 }
 
 Result<Verdict> OtpService::Verify(std::string_view user, std::string_view raw_code,
-                                   std::string_view client) {
+                                   const Origin& origin) {
   return DecideUserFlow(
-      "verify", user, raw_code, [](Txn&, TokenRecord&) { return Status::Ok(); }, "", client);
+      "login", user, raw_code, [](Txn&, TokenRecord&) { return Status::Ok(); }, "", origin);
 }
 
 Result<Verdict> OtpService::Register(std::string_view user, std::string_view raw_id,
-                                     std::string_view raw_code, std::string_view client) {
-  OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
+                                     std::string_view raw_code, const Origin& origin) {
+  Status valid_user = ValidateUserName(user);
+  if (!valid_user.ok()) {
+    AuditStatus("register", user, "", valid_user, origin);
+    return valid_user;
+  }
   auto id = NormalizeCredentialId(raw_id);
   if (id.ok()) {
     Status allowed = CheckCredentialId(config_, *id);
     if (!allowed.ok()) id = allowed;
   }
   if (!id.ok()) {
-    AuditStatus("register", user, "", id.status());
+    AuditStatus("register", user, "", id.status(), origin);
     return id.status();
   }
   const int64_t now = clock_.Now();
@@ -359,19 +399,19 @@ Result<Verdict> OtpService::Register(std::string_view user, std::string_view raw
     verdict.lock_until = record.lock_until;
     if (attempt->changed) OTPGATE_RETURN_IF_ERROR(txn.PutToken(record));
     return JournalIn(txn, now, "register", user, *id, DecisionName(verdict.decision),
-                     verdict.decision == Decision::kAccept ? "token bound" : "", client);
+                     verdict.decision == Decision::kAccept ? "token-bound" : "", origin);
   });
   if (!status.ok()) {
-    AuditStatus("register", user, *id, status);
+    AuditStatus("register", user, *id, status, origin);
     return status;
   }
   Audit("register", user, *id, DecisionName(verdict.decision),
-        verdict.decision == Decision::kAccept ? "token bound" : "");
+        verdict.decision == Decision::kAccept ? "token-bound" : "", origin);
   return verdict;
 }
 
 Result<Verdict> OtpService::Stop(std::string_view user, std::string_view raw_code,
-                                 std::string_view client) {
+                                 const Origin& origin) {
   return DecideUserFlow(
       "stop", user, raw_code,
       [user](Txn& txn, TokenRecord& record) {
@@ -382,7 +422,7 @@ Result<Verdict> OtpService::Stop(std::string_view user, std::string_view raw_cod
         // token again.
         return txn.RemoveUserToken(user, record.credential_id);
       },
-      "token unbound", client);
+      "token-unbound", origin);
 }
 
 Result<OtpService::UserState> OtpService::GetUserState(std::string_view user) {
@@ -395,13 +435,18 @@ Result<OtpService::UserState> OtpService::GetUserState(std::string_view user) {
     for (const std::string& id : ids) {
       OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(id));
       ++state.bound_tokens;
-      if (record.state != TokenState::kActive) continue;
+      if (record.state != TokenState::kActive || record.ExpiredAt(now) ||
+          record.NotYetValidAt(now)) {
+        continue;
+      }
       ++state.active_tokens;
       state.digits = std::max(state.digits.value_or(0), record.params.digits);
       if (record.LockedAt(now)) {
         ++state.locked_tokens;
-        state.lock_until = state.lock_until == 0 ? record.lock_until
-                                                 : std::min(state.lock_until, record.lock_until);
+        if (state.lock_until == 0 || record.lock_until < state.lock_until) {
+          state.lock_until = record.lock_until;
+          state.locked_token = record.credential_id;
+        }
       }
     }
     return Status::Ok();
@@ -515,7 +560,8 @@ Status OtpService::ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretB
     }
     return Status::Ok();
   });
-  AuditStatus("import", "", std::to_string(done.size()) + " tokens", status);
+  Audit("import", "", "", status.ok() ? "ok" : StatusCodeName(status.code()),
+        status.ok() ? std::to_string(done.size()) + "-tokens-imported" : status.message());
   if (status.ok()) {
     if (imported != nullptr) *imported = std::move(done);
     if (skipped != nullptr) *skipped = std::move(dup);
@@ -720,9 +766,9 @@ Result<SecretBytes> OtpService::RevealSecret(std::string_view raw_id) {
   // The administrator saw a secret: that goes on the record before it is shown.
   const int64_t now = clock_.Now();
   OTPGATE_RETURN_IF_ERROR(store_->Write([&](Txn& txn) {
-    return JournalIn(txn, now, "reveal", "", id, "ok", "secret shown to the administrator");
+    return JournalIn(txn, now, "reveal", "", id, "ok", "secret-shown-to-administrator");
   }));
-  Audit("reveal", "", id, "ok", "secret shown to the administrator");
+  Audit("reveal", "", id, "ok", "secret-shown-to-administrator");
   return secret;
 }
 

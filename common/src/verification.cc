@@ -64,10 +64,10 @@ Window VerificationWindow(const TokenRecord& record, int64_t now, const Config& 
 }
 
 Status CheckUsable(const TokenRecord& record, int64_t now) {
-  if (record.valid_until != 0 && now > record.valid_until) {
+  if (record.ExpiredAt(now)) {
     return Status::FailedPrecondition("token " + record.credential_id + " has expired");
   }
-  if (record.valid_from != 0 && now < record.valid_from) {
+  if (record.NotYetValidAt(now)) {
     return Status::FailedPrecondition("token " + record.credential_id + " is not valid yet");
   }
   return Status::Ok();

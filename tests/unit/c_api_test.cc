@@ -2,69 +2,175 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
+#include <string>
+#include <vector>
+
 #include "otpgate/operations.h"
 #include "test_util.h"
 
 namespace otpgate {
 namespace {
 
-TEST(CApiTest, FlowsThroughTheCAbi) {
-  testing::TempDir dir;
-  Config config = testing::TestConfig(dir);
-  ASSERT_TRUE(InitializeDeployment(config).ok());
-  {
+const char kSecret[] = "12345678901234567890";
+
+struct Lines {
+  std::mutex mutex;
+  std::vector<std::pair<int, std::string>> lines;
+  static void Add(void* context, int level, const char* line) {
+    auto* self = static_cast<Lines*>(context);
+    std::lock_guard lock(self->mutex);
+    self->lines.emplace_back(level, line);
+  }
+  std::string Last() { return lines.empty() ? "" : lines.back().second; }
+};
+
+class CApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_ = testing::TestConfig(dir_);
+    ASSERT_TRUE(InitializeDeployment(config_).ok());
     SystemClock clock;
-    auto service = OtpService::Open(config, clock).value();
+    auto service = OtpService::Open(config_, clock).value();
     TokenSpec spec;
     spec.credential_id = "VSST00000001";
-    ASSERT_TRUE(service->Provision(spec, testing::Bytes("12345678901234567890")).ok());
+    ASSERT_TRUE(service->Provision(spec, testing::Bytes(kSecret)).ok());
   }
-  const char* names[] = {"store", "master_key"};
-  const char* values[] = {config.store.c_str(), config.master_key.c_str()};
-  otpgate_result result;
-  otpgate_handle* handle =
-      otpgate_open(dir.File("absent.conf").c_str(), names, values, 2, &result);
-  EXPECT_EQ(handle, nullptr) << "an explicitly named config file must exist";
-  EXPECT_EQ(result.status, OTPGATE_ERR_UNAVAILABLE);
-  handle = otpgate_open(nullptr, names, values, 2, &result);
-  ASSERT_NE(handle, nullptr) << result.message;
 
-  OtpParams params;
-  std::string code =
-      GenerateTotp(params, testing::Bytes("12345678901234567890"), SystemClock().Now()).value();
-  EXPECT_EQ(otpgate_verify(handle, "alice", code.c_str(), &result), OTPGATE_OK);
-  EXPECT_EQ(result.decision, OTPGATE_NO_TOKEN);
-  otpgate_user_state before;
-  ASSERT_EQ(otpgate_get_user_state(handle, "alice", &before, &result), OTPGATE_OK);
-  EXPECT_EQ(before.enrolled, 0);
-  EXPECT_EQ(otpgate_register(handle, "alice", "VSST00000001", code.c_str(), &result), OTPGATE_OK);
-  EXPECT_EQ(result.decision, OTPGATE_ACCEPT);
-  EXPECT_STREQ(result.credential_id, "VSST00000001");
-  EXPECT_EQ(otpgate_verify(handle, "alice", code.c_str(), &result), OTPGATE_OK);
-  EXPECT_EQ(result.decision, OTPGATE_REPLAY);
-  EXPECT_EQ(otpgate_verify(handle, "alice", "garbage", &result), OTPGATE_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(otpgate_verify(handle, nullptr, "123456", &result), OTPGATE_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(otpgate_register(handle, "bob", "VSST00000001", "123456", &result),
-            OTPGATE_ERR_ALREADY_BOUND);
-  otpgate_user_state state;
-  ASSERT_EQ(otpgate_get_user_state(handle, "alice", &state, &result), OTPGATE_OK);
-  EXPECT_EQ(state.enrolled, 1);
-  EXPECT_EQ(state.locked, 0);
-  EXPECT_EQ(state.digits, 6);
-  ASSERT_EQ(otpgate_get_user_state(handle, "nobody", &state, &result), OTPGATE_OK);
-  EXPECT_EQ(state.enrolled, 0);
+  // Opens a handle with store, master_key and `extra` options.
+  otpgate_handle* Open(std::vector<std::pair<const char*, const char*>> extra = {},
+                       otpgate_front_end front_end = OTPGATE_FRONT_END_PAM,
+                       const char* config_path = nullptr) {
+    names_ = {"store", "master_key"};
+    values_ = {config_.store.c_str(), config_.master_key.c_str()};
+    for (auto& [n, v] : extra) {
+      names_.push_back(n);
+      values_.push_back(v);
+    }
+    otpgate_open_args args{front_end, config_path, names_.data(), values_.data(), names_.size(),
+                           Lines::Add, &lines_, nullptr};
+    return otpgate_open(&args, &result_);
+  }
+
+  std::string Code() {
+    return GenerateTotp(OtpParams(), testing::Bytes(kSecret), SystemClock().Now()).value();
+  }
+
+  testing::TempDir dir_;
+  Config config_;
+  Lines lines_;
+  otpgate_result result_;
+  std::vector<const char*> names_, values_;
+};
+
+TEST_F(CApiTest, VersionAndNames) {
+  EXPECT_EQ(otpgate_abi_version(), OTPGATE_ABI_VERSION);
+  EXPECT_STRNE(otpgate_version(), "");
   EXPECT_STREQ(otpgate_decision_name(OTPGATE_LOCKED), "locked");
   EXPECT_STREQ(otpgate_status_name(OTPGATE_ERR_WRONG_KEY), "wrong-key");
+  EXPECT_STREQ(otpgate_answer_name(OTPGATE_ANSWER_ASK_CODE), "ask-code");
+}
+
+TEST_F(CApiTest, RegisterThenLoginThroughTheFlow) {
+  otpgate_handle* handle = Open({}, OTPGATE_FRONT_END_PAM, dir_.File("absent.conf").c_str());
+  EXPECT_EQ(handle, nullptr) << "an explicitly named config file must exist";
+  EXPECT_EQ(result_.status, OTPGATE_ERR_UNAVAILABLE);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_FAIL);
+  handle = Open();
+  ASSERT_NE(handle, nullptr) << result_.message;
+
+  otpgate_request request{"alice", OTPGATE_ACTION_CONFIGURED, "sshd", nullptr};
+  ASSERT_EQ(otpgate_begin(handle, &request, &result_), OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_PASS) << "unenrolled = allow by default";
+  EXPECT_EQ(lines_.Last(),
+            "action=login user=alice frontend=pam service=sshd outcome=allow "
+            "reason=unenrolled-allow");
+
+  request.action = OTPGATE_ACTION_REGISTER;
+  ASSERT_EQ(otpgate_begin(handle, &request, &result_), OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_ASK_TOKEN_AND_CODE);
+  size_t before = lines_.lines.size();
+  std::string code = Code();
+  ASSERT_EQ(otpgate_finish(handle, &request, "VSST00000001", code.c_str(), &result_), OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_ACCEPT);
+  EXPECT_STREQ(result_.credential_id, "VSST00000001");
+  EXPECT_STREQ(result_.user_message, "One-time password registration is complete.");
+  EXPECT_EQ(lines_.lines.size(), before + 1) << "one line per decision";
+
+  request.action = OTPGATE_ACTION_CONFIGURED;
+  ASSERT_EQ(otpgate_begin(handle, &request, &result_), OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_ASK_CODE);
+  EXPECT_EQ(result_.action, OTPGATE_ACTION_LOGIN);
+  request.action = result_.action;
+  ASSERT_EQ(otpgate_finish(handle, &request, nullptr, code.c_str(), &result_), OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_REJECT);
+  EXPECT_EQ(result_.decision, OTPGATE_REPLAY);
+  EXPECT_EQ(lines_.Last(),
+            "action=login user=alice token=VSST00000001 frontend=pam service=sshd "
+            "outcome=replay reason=code-already-used");
+  before = lines_.lines.size();
+  ASSERT_EQ(otpgate_finish(handle, &request, nullptr, "12a456", &result_), OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_REJECT) << "a malformed code is a refusal";
+  EXPECT_EQ(lines_.lines.size(), before + 1) << "a malformed code gives one line";
+  ASSERT_EQ(otpgate_finish(handle, &request, nullptr, nullptr, &result_), OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_REJECT);
+  EXPECT_NE(lines_.Last().find("reason=missing-code"), std::string::npos) << lines_.Last();
+
+  size_t offset = 0;
+  std::string field = "password" + Code();
+  ASSERT_EQ(otpgate_split_point(handle, "alice", field.c_str(), field.size(), &offset, nullptr),
+            OTPGATE_OK);
+  EXPECT_EQ(offset, 8u);
+  ASSERT_EQ(otpgate_split_point(handle, "bob", field.c_str(), field.size(), &offset, nullptr),
+            OTPGATE_OK);
+  EXPECT_EQ(offset, field.size()) << "bob has no token: all password";
+  for (const auto& [level, line] : lines_.lines) {
+    EXPECT_EQ(line.find(code), std::string::npos) << "a code in the log: " << line;
+  }
   otpgate_close(handle);
 }
 
-TEST(CApiTest, BadOptionsFailWithAMessage) {
-  const char* names[] = {"window"};
-  const char* values[] = {"99"};
-  otpgate_result result;
-  EXPECT_EQ(otpgate_open(nullptr, names, values, 1, &result), nullptr);
-  EXPECT_EQ(result.status, OTPGATE_ERR_INVALID_ARGUMENT);
-  EXPECT_NE(std::string(result.message).find("window"), std::string::npos);
+TEST_F(CApiTest, AuditValuesCannotForgeFields) {
+  otpgate_handle* handle = Open();
+  ASSERT_NE(handle, nullptr) << result_.message;
+  otpgate_request request{"x outcome=accept", OTPGATE_ACTION_LOGIN, "svc name", "10.0.0.1"};
+  ASSERT_EQ(otpgate_begin(handle, &request, &result_), OTPGATE_OK);
+  EXPECT_EQ(lines_.Last(),
+            "action=login user=x%20outcome%3Daccept frontend=pam service=svc%20name "
+            "client=10.0.0.1 outcome=allow reason=unenrolled-allow");
+  otpgate_close(handle);
+}
+
+TEST_F(CApiTest, NullArgumentsAreErrors) {
+  otpgate_handle* handle = Open();
+  ASSERT_NE(handle, nullptr) << result_.message;
+  otpgate_request request{nullptr, OTPGATE_ACTION_LOGIN, nullptr, nullptr};
+  EXPECT_EQ(otpgate_begin(handle, &request, &result_), OTPGATE_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(otpgate_begin(handle, nullptr, nullptr), OTPGATE_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(otpgate_begin(nullptr, &request, &result_), OTPGATE_ERR_INVALID_ARGUMENT);
+  otpgate_request bad_action{"alice", static_cast<otpgate_action>(7), nullptr, nullptr};
+  EXPECT_EQ(otpgate_finish(handle, &bad_action, nullptr, "123456", &result_),
+            OTPGATE_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(otpgate_open(nullptr, nullptr), nullptr);
+  EXPECT_EQ(otpgate_options_of(nullptr), nullptr);
+  otpgate_close(nullptr);
+  otpgate_close(handle);
+}
+
+TEST_F(CApiTest, BadOptionsFailWithAMessage) {
+  EXPECT_EQ(Open({{"window", "99"}}), nullptr);
+  EXPECT_EQ(result_.status, OTPGATE_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(result_.message).find("window"), std::string::npos);
+  EXPECT_EQ(Open({{"max_failure", "3"}}), nullptr) << "a typo is refused";
+  EXPECT_EQ(result_.status, OTPGATE_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(Open({{"nonroot", "ignore"}}, OTPGATE_FRONT_END_RADIUS), nullptr)
+      << "a PAM-only option in a RADIUS section";
+  EXPECT_NE(std::string(result_.message).find("PAM module only"), std::string::npos);
+  EXPECT_EQ(Open({{"unenrolled", "register"}}, OTPGATE_FRONT_END_RADIUS), nullptr);
+  EXPECT_EQ(result_.status, OTPGATE_ERR_INVALID_ARGUMENT);
+  otpgate_handle* handle = Open({{"debug", nullptr}, {"nonroot", "ignore"}});
+  ASSERT_NE(handle, nullptr) << "a bare flag is a boolean; PAM takes nonroot";
+  otpgate_close(handle);
 }
 
 }  // namespace

@@ -53,7 +53,7 @@ class JournalTest : public ::testing::Test {
 
   // Entries 1 (provision), 2 (register), 3 (reject), 4 (accept), 5 (unlock).
   void MakeFiveEntries() {
-    ASSERT_EQ(service_->Register("alice", "VSST00000001", Code(), "sshd@10.0.0.7")->decision,
+    ASSERT_EQ(service_->Register("alice", "VSST00000001", Code(), Origin{"pam", "sshd", ""})->decision,
               Decision::kAccept);
     clock_.Advance(30);
     ASSERT_EQ(service_->Verify("alice", "000000")->decision, Decision::kReject);
@@ -113,18 +113,20 @@ TEST_F(JournalTest, EveryDecisionAndChangeIsJournalledWithItsFields) {
   MakeFiveEntries();
   auto entries = service_->ReadJournal({}).value();
   ASSERT_EQ(entries.size(), 5u);
-  const char* actions[] = {"provision", "register", "verify", "verify", "unlock"};
+  const char* actions[] = {"provision", "register", "login", "login", "unlock"};
   const char* outcomes[] = {"ok", "accept", "reject", "accept", "ok"};
   for (size_t i = 0; i < entries.size(); ++i) {
     EXPECT_EQ(entries[i].sequence, i + 1);
     EXPECT_EQ(entries[i].action, actions[i]);
     EXPECT_EQ(entries[i].outcome, outcomes[i]);
     EXPECT_EQ(entries[i].token, "VSST00000001");
-    EXPECT_EQ(entries[i].front_end, "test");
   }
   EXPECT_EQ(entries[1].user, "alice");
-  EXPECT_EQ(entries[1].client, "sshd@10.0.0.7");
-  EXPECT_EQ(entries[2].client, "admin") << "the service's default client";
+  EXPECT_EQ(entries[1].front_end, "pam") << "the flow's origin";
+  EXPECT_EQ(entries[1].client, "sshd") << "a PAM service when there is no client";
+  EXPECT_EQ(entries[2].reason, "wrong-code");
+  EXPECT_EQ(entries[2].front_end, "test") << "the service's default origin";
+  EXPECT_EQ(entries[2].client, "admin");
   EXPECT_EQ(entries[1].time, kStart);
   EXPECT_EQ(entries[3].time, kStart + 60);
   JournalCheck check = Check();

@@ -67,6 +67,12 @@ class OperationsTest : public ::testing::Test {
   std::unique_ptr<OtpService> service_;
 };
 
+class RecordingSink : public AuditSink {
+ public:
+  void Record(const AuditEvent& e) override { lines.push_back(FormatAuditLine(e)); }
+  std::vector<std::string> lines;
+};
+
 TEST_F(OperationsTest, TheThreeBankFlows) {
   // No token yet: the caller's "optional service" policy decides.
   EXPECT_EQ(VerifyAlice(Code()), Decision::kNoToken);
@@ -301,6 +307,50 @@ TEST_F(OperationsTest, ExpiredTokenCannotBeRegisteredOrUsed) {
   EXPECT_EQ(verdict.status().code(), StatusCode::kFailedPrecondition);
 }
 
+// Expiry and disablement are per token: the user's valid token still logs
+// in, and the audit line names the token passed over and why.
+TEST_F(OperationsTest, ExpiredOrDisabledTokenIsSkippedAndTheValidOneDecides) {
+  RecordingSink sink;
+  service_ = OtpService::Open(config_, clock_, false, &sink).value();
+  TokenSpec old_token;
+  old_token.credential_id = "VSST00000008";
+  old_token.owner = "alice";
+  old_token.valid_until = kStart + 60;
+  ASSERT_TRUE(service_->Provision(old_token, Bytes("abcdefghijabcdefghij")).ok());
+  TokenSpec spare;
+  spare.credential_id = "VSST00000007";
+  spare.owner = "alice";
+  ASSERT_TRUE(service_->Provision(spare, Bytes("ABCDEFGHIJABCDEFGHIJ")).ok());
+  ASSERT_TRUE(service_->SetEnabled("VSST00000007", false).ok());
+  TokenSpec valid;
+  valid.credential_id = "VSST00000006";
+  valid.owner = "alice";
+  ASSERT_TRUE(service_->Provision(valid, Bytes(kSecret)).ok());
+  clock_.Advance(120);  // VSST00000008 has expired
+  sink.lines.clear();
+  auto verdict = service_->Verify("alice", Code());
+  ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
+  EXPECT_EQ(verdict->decision, Decision::kAccept);
+  EXPECT_EQ(verdict->credential_id, "VSST00000006");
+  ASSERT_EQ(sink.lines.size(), 1u);
+  EXPECT_NE(sink.lines[0].find("token=VSST00000006"), std::string::npos) << sink.lines[0];
+  EXPECT_NE(sink.lines[0].find("outcome=accept"), std::string::npos) << sink.lines[0];
+  EXPECT_NE(sink.lines[0].find("VSST00000008:expired"), std::string::npos) << sink.lines[0];
+  EXPECT_NE(sink.lines[0].find("VSST00000007:disabled"), std::string::npos) << sink.lines[0];
+  // The front end's view agrees: one usable token, not locked.
+  auto state = service_->GetUserState("alice").value();
+  EXPECT_EQ(state.active_tokens, 1);
+  EXPECT_FALSE(state.locked());
+  // With the valid one gone, only skipped tokens: a refusal, not an error.
+  ASSERT_TRUE(service_->Delete("VSST00000006").ok());
+  clock_.Advance(30);
+  verdict = service_->Verify("alice", Code());
+  ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
+  EXPECT_EQ(verdict->decision, Decision::kReject);
+  EXPECT_NE(sink.lines.back().find("reason=no-usable-token"), std::string::npos)
+      << sink.lines.back();
+}
+
 TEST_F(OperationsTest, ProvisionRefusesDuplicatesAndShortSecrets) {
   TokenSpec spec;
   spec.credential_id = "VSST00000001";
@@ -358,26 +408,18 @@ TEST_F(OperationsTest, RevealedSecretMatches) {
   EXPECT_TRUE(service_->RevealSecret("VSST00000001").value() == Bytes(kSecret));
 }
 
-class RecordingSink : public AuditSink {
- public:
-  void Record(const AuditEvent& e) override {
-    lines.push_back(std::string(e.action) + " " + std::string(e.user) + " " +
-                    std::string(e.credential_id) + " " + std::string(e.outcome) + " " +
-                    std::string(e.detail));
-  }
-  std::vector<std::string> lines;
-};
-
 TEST_F(OperationsTest, AuditTrailNeverCarriesTheCode) {
   RecordingSink sink;
-  service_->set_audit_sink(&sink);
+  service_ = OtpService::Open(config_, clock_, false, &sink).value();
   std::string code = Code();
   ASSERT_TRUE(service_->Register("alice", "VSST00000001", code).ok());
   ASSERT_TRUE(service_->Verify("alice", code).ok());
   ASSERT_TRUE(service_->Verify("alice", "12345x").status().code() == StatusCode::kInvalidArgument);
   ASSERT_EQ(sink.lines.size(), 3u);
-  EXPECT_EQ(sink.lines[0].rfind("register alice VSST00000001 accept", 0), 0u) << sink.lines[0];
-  EXPECT_EQ(sink.lines[1].rfind("verify alice VSST00000001 replay", 0), 0u) << sink.lines[1];
+  EXPECT_EQ(sink.lines[0], "action=register user=alice token=VSST00000001 outcome=accept "
+                           "reason=token-bound");
+  EXPECT_EQ(sink.lines[1], "action=login user=alice token=VSST00000001 outcome=replay "
+                           "reason=code-already-used");
   for (const std::string& line : sink.lines) {
     EXPECT_EQ(line.find(code), std::string::npos) << line;
     EXPECT_EQ(line.find("12345x"), std::string::npos) << line;

@@ -20,6 +20,8 @@ inline constexpr const char* kDefaultStorePath = "/var/lib/otpgate";
 inline constexpr const char* kDefaultMasterKeyPath = "/etc/otpgate/master.key";
 
 enum class UnenrolledPolicy { kAllow, kDeny, kRegister };
+// PAM: what a caller that is not root gets when it cannot open the store.
+enum class NonRootPolicy { kFail, kIgnore };
 enum class Action { kLogin, kRegister, kStop };
 
 struct Config {
@@ -51,6 +53,7 @@ struct Config {
   std::string prompt = "One-time password: ";
   std::string token_prompt = "Token ID (credential ID): ";
   int fail_delay_ms = 2000;  // PAM: pam_fail_delay on failure
+  NonRootPolicy nonroot = NonRootPolicy::kFail;
   bool debug = false;
   bool split = false;
   bool use_first_pass = false;
@@ -58,6 +61,9 @@ struct Config {
 };
 
 enum class OptionType { kString, kPath, kInt, kBool, kEnum };
+// Where an option means something: everywhere, or only in the PAM module
+// (a RADIUS module section refuses it; the shared file may carry it).
+enum class OptionScope { kAll, kPam };
 
 struct OptionSpec {
   std::string_view name;
@@ -67,6 +73,7 @@ struct OptionSpec {
   int64_t max = 0;
   std::string_view choices;        // kEnum: "a|b|c"
   std::string_view help;
+  OptionScope scope = OptionScope::kAll;
 };
 
 // Every option, in the order the sample config file lists them.

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "otpgate/audit.h"
 #include "otpgate/clock.h"
 #include "otpgate/config.h"
 #include "otpgate/journal_entry.h"
@@ -44,6 +45,9 @@ struct Verdict {
   std::string credential_id;  // the token that decided (empty for kNoToken)
   uint32_t failures = 0;      // after this request
   int64_t lock_until = 0;     // > now when locked
+  // Tokens of the user that were passed over, with why: "ID:expired",
+  // "ID:not-yet-valid", "ID:disabled", comma-separated (for the audit trail).
+  std::string skipped;
 };
 
 // What an administrator provisions: parameters and secret of a new token.
@@ -77,66 +81,59 @@ struct TokenInfo {
   int64_t valid_until;
 };
 
-// A record of every state change and every decision, for the audit trail.
-// Never carries a code or a secret.
-struct AuditEvent {
-  std::string_view action;  // "verify", "register", "stop", "provision", ...
-  std::string_view user;
-  std::string_view credential_id;
-  std::string_view outcome;  // a DecisionName, "ok", or a StatusCodeName
-  std::string_view detail;   // human-readable reason
-};
-class AuditSink {
- public:
-  virtual ~AuditSink() = default;
-  virtual void Record(const AuditEvent& event) = 0;
-};
-
 class GroupCommit;
 class Journal;
 
+// Threads: every member function may be called from several threads at once
+// on one service (radiusd's pool, a threaded PAM application); decisions on
+// the same user are serialised by the store's write transaction. The
+// configuration, clock and audit sink are fixed when the service is opened.
+// A service must not be used in a child after fork(): open a new one.
 class OtpService {
  public:
   // Opens (or with `create`, initialises) the store at config.store with the
-  // key at config.master_key. The clock must outlive the service.
+  // key at config.master_key. The clock and the audit sink (optional: every
+  // decision and change is recorded there) must outlive the service.
   static Result<std::unique_ptr<OtpService>> Open(const Config& config, const Clock& clock,
-                                                  bool create = false);
+                                                  bool create = false,
+                                                  AuditSink* audit = nullptr);
   ~OtpService();
 
-  // Audit events go here (optional; not owned; must outlive the service).
-  void set_audit_sink(AuditSink* sink) { audit_ = sink; }
-  // Who is asking, as the journal records it: the front end ("pam",
-  // "radius", "cli") and its default client (for the CLI, the administrator).
-  // Set once before use; a flow's `client` argument overrides the client.
+  // The journal's origin for calls that take none (administration): the
+  // front end ("cli") and its client (the administrator). Set once, before
+  // the service is shared.
   void set_origin(std::string front_end, std::string client) {
     front_end_ = std::move(front_end);
     client_ = std::move(client);
   }
   const Config& config() const { return config_; }
+  AuditSink* audit_sink() const { return audit_; }
 
   // --- The bank's flows (the caller has checked the login password). ---
 
-  // Login: accepts if any active token of the user accepts `code`.
-  // `client` names the requesting host or service for the journal.
-  Result<Verdict> Verify(std::string_view user, std::string_view code,
-                         std::string_view client = {});
+  // Each records one audit line, attributed to `origin`.
+
+  // Login: accepts if any usable token of the user accepts `code`. A token
+  // that is disabled, expired or not yet valid is skipped (and named in
+  // Verdict::skipped); the others still decide.
+  Result<Verdict> Verify(std::string_view user, std::string_view code, const Origin& origin = {});
   // Registration: binds an unassigned token to the user if `code` is valid
   // for it (the code is consumed). kNotFound for an unknown token,
   // kAlreadyBound if the token is bound or the user already holds a token
   // (a second token is the administrator's Assign), kFailedPrecondition if
   // the token has expired.
   Result<Verdict> Register(std::string_view user, std::string_view credential_id,
-                           std::string_view code, std::string_view client = {});
+                           std::string_view code, const Origin& origin = {});
   // Stop: a valid current code of one of the user's tokens unbinds that token.
-  Result<Verdict> Stop(std::string_view user, std::string_view code,
-                       std::string_view client = {});
+  Result<Verdict> Stop(std::string_view user, std::string_view code, const Origin& origin = {});
 
   // What a front end needs before it prompts (a read-only transaction).
   struct UserState {
     int bound_tokens = 0;   // active or disabled
-    int active_tokens = 0;
-    int locked_tokens = 0;  // active and locked now
+    int active_tokens = 0;  // active and within their validity dates
+    int locked_tokens = 0;  // active, valid and locked now
     int64_t lock_until = 0; // earliest unlock among locked active tokens
+    std::string locked_token;  // the token whose lock ends first
     // Digits of the codes the active tokens expect (the largest if they
     // differ): lets a front end split a password+code field.
     std::optional<int> digits;
@@ -187,33 +184,41 @@ class OtpService {
   // (Store::Backup).
   Status BackupStore(const std::string& file);
 
+  // Records one audit line in the service's sink (front ends use it for the
+  // decisions they make around the core's, e.g. an unknown RADIUS State).
+  void Audit(const AuditEvent& event) const;
+  void Audit(std::string_view action, std::string_view user, std::string_view credential_id,
+             std::string_view outcome, std::string_view reason, const Origin& origin = {}) const;
+  void AuditStatus(std::string_view action, std::string_view user,
+                   std::string_view credential_id, const Status& status,
+                   const Origin& origin = {}) const;
+  // A debug line, when the `debug` option is on (never a code or secret).
+  void Debug(std::string_view line) const;
+
  private:
-  OtpService(Config config, const Clock& clock, std::shared_ptr<Store> store, MasterKey key);
+  OtpService(Config config, const Clock& clock, std::shared_ptr<Store> store, MasterKey key,
+             AuditSink* audit);
   Result<Verdict> DecideUserFlow(std::string_view action, std::string_view user,
                                  std::string_view raw_code,
                                  const std::function<Status(Txn&, TokenRecord&)>& on_accept,
-                                 std::string_view accept_detail, std::string_view client);
+                                 std::string_view accept_detail, const Origin& origin);
   // Appends one journal entry in `txn` (front end and client filled in).
   Status JournalIn(Txn& txn, int64_t now, std::string_view action, std::string_view user,
                    std::string_view credential_id, std::string_view outcome,
-                   std::string_view reason, std::string_view client = {});
+                   std::string_view reason, const Origin& origin = {});
   // Runs `change` on one token in a write transaction, journals it as
   // `action` (with `outcome`, "ok" unless change sets it) and audits it.
   Status ChangeToken(std::string_view action, std::string_view raw_id,
                      const std::function<Status(Txn&, TokenRecord&, std::string& outcome)>& change);
-  void Audit(std::string_view action, std::string_view user, std::string_view credential_id,
-             std::string_view outcome, std::string_view detail);
-  void AuditStatus(std::string_view action, std::string_view user,
-                   std::string_view credential_id, const Status& status);
 
   Config config_;
   const Clock& clock_;
   std::shared_ptr<Store> store_;
   std::unique_ptr<GroupCommit> commits_;  // the flows' writes share durable commits
   MasterKey key_;
-  AuditSink* audit_ = nullptr;
+  AuditSink* const audit_;
   std::unique_ptr<Journal> journal_;
-  std::string front_end_;
+  std::string front_end_;  // set_origin
   std::string client_;
 };
 

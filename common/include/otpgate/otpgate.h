@@ -1,9 +1,27 @@
-/* otpgate's C ABI: what the FreeRADIUS glue (written in C) calls.
+/* otpgate's C ABI: what the front ends (the PAM module, the FreeRADIUS
+ * module written in C) call. The decisions a front end makes before and
+ * around the prompt live behind it (login_flow.h): a front end asks what
+ * otpgate_begin says to ask, hands the answers to otpgate_finish, and maps
+ * otpgate_answer to its host's return codes with one table.
  *
- * Every function is noexcept in effect: no C++ exception ever crosses this
- * boundary; failures come back as OTPGATE_ERR_* codes with a message.
- * A handle is safe to use from many threads at once (radiusd's pool).
- * Codes and secrets passed in are never logged or kept.
+ * Conventions (every function):
+ *  - Nothing is thrown: no C++ exception crosses this boundary; failures
+ *    come back as OTPGATE_ERR_* codes with a message.
+ *  - `result`/`error` may be NULL (the return value still carries the
+ *    status); when not NULL it is cleared and then filled on success and on
+ *    failure. Every other pointer argument must be non-NULL unless its
+ *    comment says otherwise; a NULL one gives OTPGATE_ERR_INVALID_ARGUMENT.
+ *  - The library allocates nothing the caller frees except the handle
+ *    (otpgate_close). Strings it returns are owned by the library (static,
+ *    or owned by the handle and valid until otpgate_close).
+ *  - Strings passed in are copied if kept; codes and passwords are never
+ *    kept or logged (not even with debug = yes).
+ *  - Threads: one handle may be used from many threads at once (radiusd's
+ *    pool, a threaded PAM application). otpgate_open/otpgate_close are
+ *    thread-safe too. A handle must not be used in a child after fork().
+ *  - Audit lines and debug lines go to the log callback given at open,
+ *    from the thread that made the call; the callback must be thread-safe
+ *    and must not call back into otpgate.
  */
 #ifndef OTPGATE_OTPGATE_H_
 #define OTPGATE_OTPGATE_H_
@@ -15,9 +33,16 @@
 extern "C" {
 #endif
 
+/* The version of this ABI: a front end built against another refuses to run. */
+#define OTPGATE_ABI_VERSION 2
+
+/* Buffer sizes in otpgate_result (each includes the terminating NUL). */
+#define OTPGATE_ID_SIZE 72      /* a credential ID: at most 64 bytes, normalised */
+#define OTPGATE_MESSAGE_SIZE 256
+
 typedef struct otpgate_handle otpgate_handle;
 
-/* The answer to a well-formed request (mirrors otpgate::Decision). */
+/* The core's answer to a well-formed request (mirrors otpgate::Decision). */
 typedef enum {
   OTPGATE_ACCEPT = 0,
   OTPGATE_REJECT = 1,
@@ -43,42 +68,128 @@ enum {
   OTPGATE_ERR_FAILED_PRECONDITION = 12,
 };
 
+/* The flow (mirrors otpgate::Action). */
+typedef enum {
+  OTPGATE_ACTION_CONFIGURED = -1, /* the `action` option */
+  OTPGATE_ACTION_LOGIN = 0,
+  OTPGATE_ACTION_REGISTER = 1,
+  OTPGATE_ACTION_STOP = 2,
+} otpgate_action;
+
+/* What the front end does next, or answers (mirrors otpgate::Answer). */
+typedef enum {
+  OTPGATE_ANSWER_PASS = 0,   /* not otpgate's business: PAM_IGNORE; RADIUS: the password decides */
+  OTPGATE_ANSWER_ACCEPT = 1,
+  OTPGATE_ANSWER_REJECT = 2,
+  OTPGATE_ANSWER_LOCKED = 3,
+  OTPGATE_ANSWER_FAIL = 4,   /* the store cannot decide: fail closed */
+  OTPGATE_ANSWER_ASK_CODE = 5,
+  OTPGATE_ANSWER_ASK_TOKEN_AND_CODE = 6,
+} otpgate_answer;
+
+/* Which host the handle serves: options meant for another host are refused
+ * in its own option list (the shared config file may carry them). */
+typedef enum {
+  OTPGATE_FRONT_END_PAM = 0,
+  OTPGATE_FRONT_END_RADIUS = 1,
+} otpgate_front_end;
+
+/* Log levels of the callback (mirror otpgate::AuditSeverity). */
+enum {
+  OTPGATE_LOG_DEBUG = 0,    /* only with debug = yes */
+  OTPGATE_LOG_INFO = 1,     /* an accept */
+  OTPGATE_LOG_NOTICE = 2,   /* a refusal */
+  OTPGATE_LOG_CRIT = 3,     /* the store could not decide */
+};
+/* `line` is one complete audit line (audit.h: action=... outcome=...) or a
+ * debug line, NUL-terminated, valid during the call only. */
+typedef void (*otpgate_log_fn)(void* context, int level, const char* line);
+
 typedef struct {
   int status;                 /* OTPGATE_OK or OTPGATE_ERR_* */
-  otpgate_decision decision;  /* meaningful when status == OTPGATE_OK */
-  char credential_id[72];     /* the token that decided, or "" */
+  otpgate_answer answer;      /* what to do or answer (also set when status != OK) */
+  otpgate_action action;      /* the flow that runs: pass it back to otpgate_finish */
+  otpgate_decision decision;  /* the core's decision, when it made one */
+  char credential_id[OTPGATE_ID_SIZE];  /* the token that decided, or "" */
   int64_t lock_until;         /* epoch seconds, > now when locked */
-  char message[256];          /* why, for logs; never a code or secret */
+  char message[OTPGATE_MESSAGE_SIZE];       /* why, for logs; never a code or secret */
+  char user_message[OTPGATE_MESSAGE_SIZE];  /* for the user; "" = say nothing */
+  int user_message_is_error;  /* 1: an error (PAM_ERROR_MSG), 0: information */
 } otpgate_result;
 
-/* Opens the store named by the configuration: the config file at
- * `config_path` (NULL: the default; a missing default file is fine), then
- * `count` name/value overrides (same names as the config file). On failure
- * returns NULL and fills `error` (if not NULL). */
-otpgate_handle* otpgate_open(const char* config_path, const char* const* names,
-                             const char* const* values, size_t count, otpgate_result* error);
-void otpgate_close(otpgate_handle* handle);
-
-/* The bank's flows; each fills `result` and returns result->status. */
-int otpgate_verify(otpgate_handle* handle, const char* user, const char* code,
-                   otpgate_result* result);
-int otpgate_register(otpgate_handle* handle, const char* user, const char* credential_id,
-                     const char* code, otpgate_result* result);
-int otpgate_stop(otpgate_handle* handle, const char* user, const char* code,
-                 otpgate_result* result);
-
-/* What a front end needs before it asks for a code. */
+/* Who is asking, for the audit trail. */
 typedef struct {
-  int enrolled;        /* the user has at least one bound token */
-  int locked;          /* every active token is locked now */
-  int64_t lock_until;  /* earliest unlock, when locked */
-  int digits;          /* digits the active tokens expect (0 if none) */
-} otpgate_user_state;
-int otpgate_get_user_state(otpgate_handle* handle, const char* user, otpgate_user_state* state,
-                           otpgate_result* result);
+  const char* user;
+  otpgate_action action;
+  const char* service;  /* the PAM service, or NULL */
+  const char* client;   /* the RADIUS client's address, or NULL */
+} otpgate_request;
+
+typedef struct {
+  otpgate_front_end front_end;
+  const char* config_path;    /* NULL: the default path, and a missing file is fine */
+  const char* const* names;   /* `count` option overrides, same names as the file */
+  const char* const* values;  /* a NULL value: a bare boolean flag ("debug") */
+  size_t count;
+  otpgate_log_fn log;         /* NULL: no audit trail */
+  void* log_context;
+  /* NULL at start-up; the request that needs the store otherwise: a failure
+   * to open is then audited as that request's decision. */
+  const otpgate_request* request;
+} otpgate_open_args;
+
+/* The ABI version the library was built with (OTPGATE_ABI_VERSION). */
+int otpgate_abi_version(void);
+/* The otpgate release, e.g. "0.3.0". */
+const char* otpgate_version(void);
+
+/* Reads the configuration (the file, then the overrides; unknown and
+ * out-of-range options are OTPGATE_ERR_INVALID_ARGUMENT) and opens the
+ * store. Handles with the same configuration and callback share one open
+ * store in the process. On failure returns NULL and sets error->answer to
+ * OTPGATE_ANSWER_FAIL, or to OTPGATE_ANSWER_PASS when the caller is not
+ * root, cannot open the store and `nonroot = ignore` (a notice is logged). */
+otpgate_handle* otpgate_open(const otpgate_open_args* args, otpgate_result* error);
+void otpgate_close(otpgate_handle* handle); /* NULL is fine */
+
+/* The front-end options of an open handle (owned by the handle). */
+typedef struct {
+  otpgate_action action;     /* the configured flow */
+  const char* prompt;        /* the code prompt (RADIUS: the challenge's Reply-Message) */
+  const char* token_prompt;  /* PAM: the credential-ID prompt */
+  int split;                 /* the code comes appended to the password */
+  int use_first_pass;        /* PAM */
+  int try_first_pass;        /* PAM */
+  int fail_delay_ms;         /* PAM */
+} otpgate_options;
+const otpgate_options* otpgate_options_of(const otpgate_handle* handle);
+
+/* Before the prompt: PASS, REJECT, LOCKED, FAIL, ASK_CODE or
+ * ASK_TOKEN_AND_CODE in result->answer (result must not be NULL).
+ * Audited unless it asks. */
+int otpgate_begin(otpgate_handle* handle, const otpgate_request* request,
+                  otpgate_result* result);
+/* The answers: `code` (NULL: the client sent none) and, for a registration,
+ * `credential_id` (else NULL). request->action: result->action from
+ * otpgate_begin. ACCEPT, REJECT, LOCKED or FAIL; always audited. */
+int otpgate_finish(otpgate_handle* handle, const otpgate_request* request,
+                   const char* credential_id, const char* code, otpgate_result* result);
+/* The account phase (PAM acct_mgmt): PASS (no token), LOCKED (audited),
+ * ACCEPT, or FAIL. */
+int otpgate_account(otpgate_handle* handle, const otpgate_request* request,
+                    otpgate_result* result);
+/* A refusal the front end decided (e.g. an unknown RADIUS State): audited
+ * with `reason` (a short word), REJECT with a user message. */
+int otpgate_refuse(otpgate_handle* handle, const otpgate_request* request, const char* reason,
+                   otpgate_result* result);
+/* split: where the code starts in a password+code `field` of `length`
+ * bytes. *code_offset = length when the field is all password. */
+int otpgate_split_point(otpgate_handle* handle, const char* user, const char* field,
+                        size_t length, size_t* code_offset, otpgate_result* result);
 
 const char* otpgate_decision_name(otpgate_decision decision);
 const char* otpgate_status_name(int status);
+const char* otpgate_answer_name(otpgate_answer answer);
 
 #ifdef __cplusplus
 }

@@ -46,6 +46,8 @@ struct TokenRecord {
   int64_t valid_until = 0;  // 0: no expiry
 
   bool LockedAt(int64_t now) const { return lock_until > now; }
+  bool ExpiredAt(int64_t now) const { return valid_until != 0 && now > valid_until; }
+  bool NotYetValidAt(int64_t now) const { return valid_from != 0 && now < valid_from; }
 };
 
 // Format version 1, little-endian:

@@ -83,11 +83,11 @@ contains "--since message" "is not a time"
 
 # --- The journal. ---
 check "audit" 0 og audit --user user2
-contains "a reject" "action=verify user=user2 token=VSST00000002 outcome=reject"
+contains "a reject" "action=login user=user2 token=VSST00000002 outcome=reject"
 contains "the lock" "outcome=locked"
 contains "the unlock" "action=unlock user=user2 token=VSST00000002 outcome=ok"
 same "audit JSON" "$(og --json audit --token VSST00000001 | json '[(e["action"], e["outcome"], type(e["sequence"]).__name__) for e in d]')" \
-  "[('import', 'ok', 'int'), ('assign', 'ok', 'int'), ('verify', 'accept', 'int')]"
+  "[('import', 'ok', 'int'), ('assign', 'ok', 'int'), ('login', 'accept', 'int')]"
 check "verify" 0 og audit --verify
 HEAD=$(og --json audit --verify | json 'd["head"]')
 ENTRIES=$(og --json audit --verify | json 'd["entries"]')

@@ -56,6 +56,9 @@ class PamFlowsTest : public ::testing::Test {
     WriteService("otp-split", Module("split", "requisite") + first + Module("action=login"));
     WriteService("otp-only", Module("") + Account());
     WriteService("otp-badopt", Module("windwo=3"));
+    WriteService("otp-debug", first + Module("debug"));
+    // Two stacked profiles (sshd's line and common-auth's): one prompt.
+    WriteService("otp-twice", first + Module("action=login") + Module("action=login"));
   }
 
   std::string Module(const std::string& args, const std::string& control = "required") {
@@ -79,9 +82,10 @@ class PamFlowsTest : public ::testing::Test {
       ::dup2(out[1], 1);
       ::dup2(out[1], 2);
       ::close(out[0]);
-      std::vector<std::string> env_strings = {"LD_PRELOAD=libpam_wrapper.so", "PAM_WRAPPER=1",
-                                              "PAM_WRAPPER_SERVICE_DIR=" + services_,
-                                              "PATH=/usr/bin:/bin"};
+      std::vector<std::string> env_strings = {
+          "LD_PRELOAD=libpam_wrapper.so:" OTPGATE_SYSLOG_CAPTURE, "PAM_WRAPPER=1",
+          "PAM_WRAPPER_SERVICE_DIR=" + services_, "PATH=/usr/bin:/bin",
+          "OTPGATE_TEST_SYSLOG=" + syslog_};
       std::vector<char*> env;
       for (auto& e : env_strings) env.push_back(e.data());
       env.push_back(nullptr);
@@ -131,7 +135,24 @@ class PamFlowsTest : public ::testing::Test {
     ASSERT_EQ(run.rc, PAM_SUCCESS) << run.output;
   }
 
+  // The syslog lines since the last call (pam_otpgate's audit trail).
+  std::vector<std::string> Syslog() {
+    std::ifstream in(syslog_);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    ::unlink(syslog_.c_str());
+    return lines;
+  }
+  std::vector<std::string> AuditLines() {
+    std::vector<std::string> out;
+    for (const std::string& line : Syslog()) {
+      if (line.find("pam_otpgate: action=") != std::string::npos) out.push_back(line);
+    }
+    return out;
+  }
+
   TempDir dir_;
+  std::string syslog_ = dir_.File("syslog");
   Config config_;
   SystemClock clock_;
   std::unique_ptr<OtpService> service_;
@@ -196,11 +217,14 @@ TEST_F(PamFlowsTest, RegisterBadInput) {
   // A token bound to someone else.
   PamRun run = Login("bob", {kPassword, "VSST12345678", NextCode()}, "otp-register");
   EXPECT_EQ(run.rc, PAM_AUTH_ERR);
-  EXPECT_TRUE(run.Saw("ERROR One-time password registration failed")) << run.output;
-  // Unknown credential ID.
+  const std::string refused = "ERROR One-time password registration failed: check the token ID "
+                              "and the one-time password.";
+  EXPECT_TRUE(run.Saw(refused)) << run.output;
+  // Unknown credential ID: the same message (the screen does not tell an
+  // unknown token from one bound to someone else).
   run = Login("bob", {kPassword, "VSST99999999", "123456"}, "otp-register");
   EXPECT_EQ(run.rc, PAM_AUTH_ERR);
-  EXPECT_TRUE(run.Saw("ERROR Unknown token ID.")) << run.output;
+  EXPECT_TRUE(run.Saw(refused)) << run.output;
   // Garbage and very long input change nothing.
   TokenInfo before = Info("VSST00000002");
   for (const std::string& bad : {std::string("!!!"), std::string(100000, '9'), std::string("12a456")}) {
@@ -334,31 +358,144 @@ TEST_F(PamFlowsTest, StoreUnavailableFailsClosedAndWritesNothing) {
   EXPECT_EQ(FileBytes(data), before);
 }
 
+// Runs pam_driver as nobody against `stack` (the store stays root's: nobody
+// cannot open it); returns the exit code and the syslog lines.
+std::pair<int, std::string> RunAsNobody(const TempDir& dir, const std::string& stack) {
+  // nobody gets copies of the driver, the module and the syslog shim (the
+  // build tree may not be readable by nobody) and its own service file.
+  ::chmod(dir.path().c_str(), 0755);
+  std::string bin = dir.File("bin");
+  ::mkdir(bin.c_str(), 0755);
+  std::string copy = "cp " OTPGATE_PAM_DRIVER " " OTPGATE_PAM_MODULE " " OTPGATE_SYSLOG_CAPTURE
+                     " " + bin + " && chmod 0755 " + bin + "/*";
+  EXPECT_EQ(std::system(copy.c_str()), 0);
+  std::string logs = dir.File("nobody-log");
+  ::mkdir(logs.c_str(), 0777);
+  ::chmod(logs.c_str(), 0777);
+  std::string services = dir.File("pam.nobody");
+  ::mkdir(services.c_str(), 0755);
+  std::ofstream(services + "/other") << "auth required pam_deny.so\n";
+  std::string text = stack;
+  for (size_t at; (at = text.find("@MODULE@")) != std::string::npos;) {
+    text.replace(at, 8, bin + "/pam_otpgate.so");
+  }
+  std::ofstream(services + "/otp-only") << text;
+  ::chmod((services + "/other").c_str(), 0644);
+  ::chmod((services + "/otp-only").c_str(), 0644);
+  std::string command = "setpriv --reuid=nobody --regid=nogroup --clear-groups env "
+                        "LD_PRELOAD=libpam_wrapper.so:" + bin + "/syslog_capture.so PAM_WRAPPER=1 "
+                        "OTPGATE_TEST_SYSLOG=" + logs + "/syslog PAM_WRAPPER_SERVICE_DIR=" +
+                        services + " " + bin +
+                        "/pam_driver --service otp-only --user alice --answer 123456 >/dev/null 2>&1";
+  int status = std::system(command.c_str());
+  EXPECT_TRUE(WIFEXITED(status));
+  std::ifstream in(logs + "/syslog");
+  std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, log};
+}
+
 TEST_F(PamFlowsTest, NonRootCallerFailsClosed) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the driver as nobody";
   Register("alice");
-  // nobody gets copies of the driver and the module (the build tree may not
-  // be readable by nobody) and its own service file; the store stays root's.
-  ::chmod(dir_.path().c_str(), 0755);
-  std::string bin = dir_.File("bin");
-  ::mkdir(bin.c_str(), 0755);
-  std::string copy = "cp " OTPGATE_PAM_DRIVER " " OTPGATE_PAM_MODULE " " + bin + " && chmod 0755 " + bin + "/*";
-  ASSERT_EQ(std::system(copy.c_str()), 0);
-  std::string nobody_services = dir_.File("pam.nobody");
-  ::mkdir(nobody_services.c_str(), 0755);
-  std::ofstream(nobody_services + "/other") << "auth required pam_deny.so\n";
-  std::ofstream(nobody_services + "/otp-only")
-      << "auth required " << bin << "/pam_otpgate.so store=" << config_.store
-      << " master_key=" << config_.master_key << " fail_delay_ms=0\n";
-  ::chmod((nobody_services + "/other").c_str(), 0644);
-  ::chmod((nobody_services + "/otp-only").c_str(), 0644);
-  std::string command = "setpriv --reuid=nobody --regid=nogroup --clear-groups env "
-                        "LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=" +
-                        nobody_services + " " + bin +
-                        "/pam_driver --service otp-only --user alice --answer 123456 >/dev/null 2>&1";
-  int status = std::system(command.c_str());
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), PAM_AUTHINFO_UNAVAIL);
+  std::string module = "auth required @MODULE@ store=" + config_.store +
+                       " master_key=" + config_.master_key + " fail_delay_ms=0";
+  auto [rc, log] = RunAsNobody(dir_, module + "\nauth required pam_permit.so\n");
+  EXPECT_EQ(rc, PAM_AUTHINFO_UNAVAIL) << log;
+  EXPECT_NE(log.find("action=login user=alice frontend=pam service=otp-only outcome=unavailable"),
+            std::string::npos) << log;
+}
+
+// nonroot=ignore (the common-auth profile's choice): a screen locker running
+// as the user is not refused by otpgate, and syslog says why.
+TEST_F(PamFlowsTest, NonRootCallerIgnoredWhenConfigured) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the driver as nobody";
+  Register("alice");
+  std::string module = "auth required @MODULE@ store=" + config_.store +
+                       " master_key=" + config_.master_key + " fail_delay_ms=0 nonroot=ignore";
+  auto [rc, log] = RunAsNobody(dir_, module + "\nauth required pam_permit.so\n");
+  EXPECT_EQ(rc, PAM_SUCCESS) << log;
+  EXPECT_NE(log.find("is not root and cannot open the store"), std::string::npos) << log;
+  EXPECT_NE(log.find("nonroot=ignore"), std::string::npos) << log;
+}
+
+TEST_F(PamFlowsTest, AuditTrailHasOneLinePerDecision) {
+  Syslog();
+  const std::string service = " frontend=pam service=otp-login ";
+  EXPECT_EQ(Login("alice", {kPassword}).rc, PAM_SUCCESS);
+  EXPECT_EQ(AuditLines(), std::vector<std::string>{
+      "<86> pam_otpgate: action=login user=alice" + service +
+      "outcome=allow reason=unenrolled-allow"});
+  EXPECT_EQ(Login("alice", {kPassword}, "otp-login-deny").rc, PAM_AUTH_ERR);
+  EXPECT_EQ(AuditLines(), std::vector<std::string>{
+      "<85> pam_otpgate: action=login user=alice frontend=pam service=otp-login-deny "
+      "outcome=no-token reason=unenrolled-deny"});
+  Register("alice");
+  EXPECT_EQ(AuditLines(), std::vector<std::string>{
+      "<86> pam_otpgate: action=register user=alice token=VSST12345678 frontend=pam "
+      "service=otp-register outcome=accept reason=token-bound"});
+  std::string code = NextCode();
+  EXPECT_EQ(Login("alice", {kPassword, code}).rc, PAM_SUCCESS);
+  EXPECT_EQ(AuditLines(), std::vector<std::string>{
+      "<86> pam_otpgate: action=login user=alice token=VSST12345678" + service +
+      "outcome=accept"});
+  // A malformed code: one line.
+  EXPECT_EQ(Login("alice", {kPassword, "12a456"}).rc, PAM_AUTH_ERR);
+  auto lines = AuditLines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("outcome=invalid-argument"), std::string::npos) << lines[0];
+  // Lock it; the locked refusal names the token.
+  for (const char* wrong : {"000001", "000002", "000003", "000004", "000005"}) {
+    Login("alice", {kPassword, wrong});
+  }
+  Syslog();
+  EXPECT_EQ(Login("alice", {kPassword, NextCode()}).rc, PAM_MAXTRIES);
+  EXPECT_EQ(AuditLines(), std::vector<std::string>{
+      "<85> pam_otpgate: action=login user=alice token=VSST12345678" + service +
+      "outcome=locked reason=token-locked"});
+  // A user name cannot forge fields.
+  EXPECT_EQ(Login("x outcome=accept", {kPassword}).rc, PAM_SUCCESS);
+  EXPECT_EQ(AuditLines(), std::vector<std::string>{
+      "<86> pam_otpgate: action=login user=x%20outcome%3Daccept" + service +
+      "outcome=allow reason=unenrolled-allow"});
+}
+
+TEST_F(PamFlowsTest, DebugLinesNeverCarryTheCodeOrPassword) {
+  Register("alice");
+  Syslog();
+  std::string code = NextCode();
+  EXPECT_EQ(Login("alice", {kPassword, code}, "otp-debug").rc, PAM_SUCCESS);
+  std::vector<std::string> lines = Syslog();
+  int debug = 0;
+  for (const std::string& line : lines) {
+    if (line.rfind("<87> pam_otpgate: ", 0) == 0) ++debug;
+    EXPECT_EQ(line.find(code), std::string::npos) << line;
+    EXPECT_EQ(line.find(kPassword), std::string::npos) << line;
+    EXPECT_EQ(line.find(kSecret), std::string::npos) << line;
+  }
+  EXPECT_GE(debug, 2) << "debug traces the decision";
+  EXPECT_EQ(Login("alice", {kPassword, NextCode()}).rc, PAM_SUCCESS);
+  for (const std::string& line : Syslog()) {
+    EXPECT_NE(line.rfind("<87>", 0), 0u) << "no debug lines without debug: " << line;
+  }
+}
+
+// A second otpgate login line in the same PAM handle after an accept is a
+// no-op: one prompt, one decision (not a replay of the same code).
+TEST_F(PamFlowsTest, SecondLineAfterAcceptInOneHandleIsANoOp) {
+  Register("alice");
+  Syslog();
+  PamRun run = Login("alice", {kPassword, NextCode()}, "otp-twice");
+  EXPECT_EQ(run.rc, PAM_SUCCESS) << run.output;
+  size_t prompts = 0;
+  for (size_t at = 0; (at = run.output.find("PROMPT_ECHO_OFF One-time", at)) != std::string::npos;
+       ++at) {
+    ++prompts;
+  }
+  EXPECT_EQ(prompts, 1u) << run.output;
+  EXPECT_EQ(AuditLines().size(), 1u);
+  // A wrong code is still refused by the first line.
+  run = Login("alice", {kPassword, "000000"}, "otp-twice");
+  EXPECT_EQ(run.rc, PAM_AUTH_ERR) << run.output;
 }
 
 }  // namespace

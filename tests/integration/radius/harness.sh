@@ -70,7 +70,7 @@ proxy_requests = no
 log {
 	destination = files
 	file = \${logdir}/radius.log
-	auth = yes
+	auth = no
 }
 security {
 	reject_delay = 0

@@ -70,13 +70,16 @@ ok grep -q 'Reply-Message = "Enter one-time password"' <<<"$REPLY"
 STATE=$(state_of); CODE=$(next_code VSST12345678)
 REPLY=$(rc_send 0 "User-Name = \"alice\", User-Password = \"$CODE\", State = $STATE"); expect "code accepted" Access-Accept
 REPLY=$(rc_send 0 "User-Name = \"alice\", User-Password = \"$CODE\", State = $STATE"); expect "used State" Access-Reject
+ok grep -q 'Reply-Message = "Authentication failed."' <<<"$REPLY"
 REPLY=$(rc_send 0 'User-Name = "alice", User-Password = "nope"'); expect "wrong password gets no challenge" Access-Reject
 REPLY=$(rc_send 0 'User-Name = "alice", User-Password = "alicepw"'); STATE=$(state_of)
 REPLY=$(rc_send 0 "User-Name = \"alice\", User-Password = \"$CODE\", State = $STATE"); expect "replayed code" Access-Reject
-ok grep -q 'Reply-Message = "Authentication failed"' <<<"$REPLY"
+ok grep -q 'Reply-Message = "The one-time password is not correct."' <<<"$REPLY"
 REPLY=$(rc_send 0 "User-Name = \"alice\", User-Password = \"123456\", State = 0x00112233445566778899aabbccddeeff"); expect "unknown State" Access-Reject
+ok grep -q 'Reply-Message = "Authentication failed."' <<<"$REPLY"
 REPLY=$(rc_send 0 'User-Name = "alice", User-Password = "alicepw"'); STATE=$(state_of)
 REPLY=$(rc_send 0 "User-Name = \"bob\", User-Password = \"$(next_code VSST12345678)\", State = $STATE"); expect "State of another user" Access-Reject
+ok grep -q 'Reply-Message = "Authentication failed."' <<<"$REPLY"
 
 # Wrong codes until locked (the replay was failure 1); then even the right code is refused.
 for w in 000001 000002 000003 000004; do
@@ -84,7 +87,8 @@ for w in 000001 000002 000003 000004; do
   REPLY=$(rc_send 0 "User-Name = \"alice\", User-Password = \"$w\", State = $STATE"); expect "wrong code $w" Access-Reject
 done
 REPLY=$(rc_send 0 'User-Name = "alice", User-Password = "alicepw"'); expect "locked: no challenge" Access-Reject
-ok grep -q "outcome=locked" "$RADIUS_LOG"
+ok grep -q 'Reply-Message = "One-time password is locked after too many failures; try again after 20' <<<"$REPLY"
+ok grep -q "action=login user=alice token=VSST12345678 frontend=radius client=127.0.0.1 outcome=locked reason=token-locked" "$RADIUS_LOG"
 og unlock VSST12345678 >/dev/null
 REPLY=$(rc_send 0 'User-Name = "alice", User-Password = "alicepw"'); STATE=$(state_of)
 REPLY=$(rc_send 0 "User-Name = \"alice\", User-Password = \"$(next_code VSST12345678)\", State = $STATE"); expect "after unlock" Access-Accept
@@ -112,10 +116,27 @@ expect "stop" Access-Accept
 ok test "$(field VSST12345678 state)" = unassigned
 REPLY=$(rc_send 0 'User-Name = "alice", User-Password = "alicepw"'); expect "after stop: password only" Access-Accept
 
-ok grep -q "otpgate: action=register user=alice token=VSST12345678 outcome=accept" "$RADIUS_LOG"
-ok grep -q "otpgate: action=login user=alice token=VSST12345678 outcome=replay" "$RADIUS_LOG"
-ok grep -q "Login OK: \[alice" "$RADIUS_LOG"
-ok grep -q "Login incorrect (otpgate: token is locked)" "$RADIUS_LOG"
+# Register without a code: refused with a message and a line of its own.
+REPLY=$(rc_send 0 'User-Name = "bob", User-Password = "bobpw", Otpgate-Action = Register, Otpgate-Credential-Id = "VSST00000002"')
+expect "register without a code" Access-Reject
+ok grep -q 'Reply-Message = "One-time password registration failed' <<<"$REPLY"
+ok grep -q "action=register user=bob token=VSST00000002 frontend=radius client=127.0.0.1 outcome=reject reason=missing-token-id-or-code" "$RADIUS_LOG"
+
+# The audit trail: one line per decision, from otpgate itself (the server's
+# own auth log is off in the harness: log { auth = no }).
+L="frontend=radius client=127.0.0.1"
+ok grep -q "Auth: rlm_otpgate (otpgate): action=register user=alice token=VSST12345678 $L outcome=accept reason=token-bound" "$RADIUS_LOG"
+ok grep -q "Auth: rlm_otpgate (otpgate): action=login user=alice token=VSST12345678 $L outcome=accept" "$RADIUS_LOG"
+ok grep -q "Auth: rlm_otpgate (otpgate_split): action=login user=alice token=VSST12345678 $L outcome=accept" "$RADIUS_LOG"
+ok grep -q "action=login user=alice token=VSST12345678 $L outcome=replay reason=code-already-used" "$RADIUS_LOG"
+ok grep -q "action=login user=alice $L outcome=reject reason=state-unknown-used-or-expired" "$RADIUS_LOG"
+ok grep -q "action=login user=bob $L outcome=reject reason=state-of-another-user" "$RADIUS_LOG"
+ok grep -q "action=login user=alice $L outcome=allow reason=unenrolled-allow" "$RADIUS_LOG"
+ok grep -q "action=login user=alice $L outcome=no-token reason=unenrolled-deny" "$RADIUS_LOG"
+ok grep -q "action=stop user=alice token=VSST12345678 $L outcome=accept reason=token-unbound" "$RADIUS_LOG"
+ok test "$(grep -c "Login OK" "$RADIUS_LOG")" = 0
+# One line per decision: the 32 racing packets gave 32 lines.
+ok test "$(grep -c "rlm_otpgate (otpgate_split): action=login user=alice token=VSST12345678 $L outcome=" "$RADIUS_LOG")" -ge 32
 if grep -qE "$CODE|$HEX" "$RADIUS_LOG"; then failed=$((failed + 1)); echo "FAIL: a code or secret in the log"; else passed=$((passed + 1)); fi
 radius_stop
 
@@ -123,7 +144,8 @@ radius_stop
 mv "$D/store" "$D/store.away"
 radius_start || exit 1
 REPLY=$(rc_send 0 'User-Name = "alice", User-Password = "alicepw"'); expect "store unavailable" Access-Reject
-ok grep -q "otpgate: store failure (unavailable)" "$RADIUS_LOG"
+ok grep -q 'Reply-Message = "The one-time password service is unavailable."' <<<"$REPLY"
+ok grep -q "action=login user=alice $L outcome=unavailable reason=store" "$RADIUS_LOG"
 radius_stop
 mv "$D/store.away" "$D/store"
 

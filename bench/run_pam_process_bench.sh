@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# PAM as sshd calls it: a new process per login. Each login is a fresh
+# process (posix_spawn) that loads libpam (under pam_wrapper), the module, and
+# — for pam_otpgate — opens the store, reads the master key and the config.
+# Side by side in one run, pam_permit (the cost of a process and libpam),
+# pam_otpgate and pam_oath, at 1,000 and 100,000 users, fresh valid HOTP
+# codes; and the same three in one long-lived process, so that the
+# per-process cost each module adds can be separated from its per-login cost:
+#   per-process overhead of M = (spawn_M - spawn_permit) - (inproc_M - inproc_permit)
+# Three rounds, medians.
+#   bench/run_pam_process_bench.sh [BUILD_DIR]
+set -euo pipefail
+BUILD_DIR=$(cd "${1:-build}" && pwd)
+BENCH="$BUILD_DIR/bench/pam_bench"
+MODULE="$BUILD_DIR/pam_module/pam_otpgate.so"
+[ -x "$BENCH" ] && [ -f "$MODULE" ] || { echo "build first: cmake --build $BUILD_DIR"; exit 1; }
+WORK=$(mktemp -d); chmod 0700 "$WORK"; trap 'rm -rf "$WORK"' EXIT
+RESULTS="$WORK/results.jsonl"
+ROUNDS=${ROUNDS:-3}
+LOGINS=${LOGINS:-1000}
+
+for USERS in ${USERS_LIST:-1000 100000}; do
+  D="$WORK/u$USERS"; mkdir -p "$D/pam.d"; chmod 0700 "$D"
+  "$BENCH" setup "$D" "$USERS"
+  printf 'store = %s/store\nmaster_key = %s/master.key\n' "$D" "$D" > "$D/otpgate.conf"; chmod 0600 "$D/otpgate.conf"
+  echo "auth required pam_deny.so" > "$D/pam.d/other"
+  echo "auth required pam_permit.so" > "$D/pam.d/permit"
+  echo "auth required $MODULE config=$D/otpgate.conf fail_delay_ms=0" > "$D/pam.d/otpgate"
+  echo "auth required pam_oath.so usersfile=$D/oath.users window=20" > "$D/pam.d/oath"
+  OATH_LOGINS=$LOGINS; [ "$USERS" -gt 10000 ] && OATH_LOGINS=$((LOGINS / 10))
+  per_round=$(( 2 * ((LOGINS + USERS - 1) / USERS) ))   # two modes per round use counters
+  for round in $(seq 0 $((ROUNDS - 1))); do
+    first=$((round * per_round))
+    for mode in spawn run; do
+      for svc in permit otpgate oath; do
+        n=$LOGINS; [ "$svc" = oath ] && n=$OATH_LOGINS
+        env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$D/pam.d" \
+          timeout 900 "$BENCH" "$mode" "$svc" "$USERS" "$n" "$first" | sed "s/^{/{\"round\":$round,/" >> "$RESULTS"
+      done
+      first=$((first + (LOGINS + USERS - 1) / USERS))
+    done
+  done
+done
+
+python3 - "$RESULTS" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+def med(mode, service, users):
+    return statistics.median(r["us_per_login"] for r in rows
+                             if r["mode"] == mode and r["service"] == service and r["users"] == users)
+print("| users | process per login: pam_permit µs | pam_otpgate µs | pam_oath µs | otpgate / oath (logins/s) | otpgate per-process overhead µs | oath per-process overhead µs |")
+print("|---|---|---|---|---|---|---|")
+for users in sorted({r["users"] for r in rows}):
+    sp, so, sa = (med("spawn", s, users) for s in ("permit", "otpgate", "oath"))
+    ip, io, ia = (med("process", s, users) for s in ("permit", "otpgate", "oath"))
+    print(f"| {users:,} | {sp:,.0f} | {so:,.0f} | {sa:,.0f} | **{sa/so:.1f}x** | **{(so-sp)-(io-ip):,.0f}** | {(sa-sp)-(ia-ip):,.0f} |")
+print()
+print("targets: otpgate >= 2x pam_oath at 1,000 users; otpgate per-process overhead < 1,000 µs")
+fails = sum(r.get("failures", 0) for r in rows)
+print(f"failed logins: {fails} (must be 0)")
+sys.exit(1 if fails else 0)
+PY

@@ -1,0 +1,96 @@
+// The decisions a front end makes before and around the prompt, made once
+// for every front end (PAM, RADIUS): is the user enrolled, what the
+// `unenrolled` policy says, is every token locked, what to ask, whether a
+// password+code field carries a code, and what to tell the user. A front end
+// only translates: it asks what Begin says to ask, passes the answers to
+// Finish, and maps the Answer to its host's return code with one table.
+//
+// Every call that decides records exactly one audit line (audit.h) in the
+// service's sink; asking for a code records none.
+//
+// Threads: a LoginFlow holds no state of its own; it is as thread-safe as
+// the service it uses (operations.h).
+#ifndef OTPGATE_LOGIN_FLOW_H_
+#define OTPGATE_LOGIN_FLOW_H_
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "otpgate/audit.h"
+#include "otpgate/config.h"
+#include "otpgate/operations.h"
+
+namespace otpgate {
+
+enum class Answer {
+  kPass,             // not otpgate's business (unenrolled = allow): PAM_IGNORE;
+                     // RADIUS lets the password decide
+  kAccept,
+  kReject,
+  kLocked,           // refused without looking at a code
+  kFail,             // the store cannot decide: fail closed
+  kAskCode,          // prompt (PAM) or challenge (RADIUS) for the code
+  kAskTokenAndCode,  // registration: the credential ID (echo on), then the code
+};
+std::string_view AnswerName(Answer answer);
+
+struct FlowRequest {
+  std::string_view user;
+  std::optional<Action> action;  // nullopt: the configured `action`
+  Origin origin;
+};
+
+struct Step {
+  Answer answer = Answer::kFail;
+  Action action = Action::kLogin;  // the flow that runs (unenrolled = register
+                                   // turns a login into a registration)
+  Status status;                   // why a kFail or a refused input
+  Verdict verdict;                 // the core's verdict, when it gave one
+  std::string user_message;        // for the user; empty: say nothing
+  bool user_message_is_error = false;
+};
+
+class LoginFlow {
+ public:
+  // The front-end options come from service.config().
+  explicit LoginFlow(OtpService& service) : service_(service) {}
+
+  // Before the prompt: kPass, kReject, kLocked, kFail, kAskCode or
+  // kAskTokenAndCode. Records an audit line unless it asks.
+  Step Begin(const FlowRequest& request) const;
+
+  // The answers: `code` (nullopt when the client sent none) and, for a
+  // registration, `credential_id`. REQUIRES: request.action is the Step's
+  // action from Begin. Always records one audit line.
+  Step Finish(const FlowRequest& request, std::optional<std::string_view> credential_id,
+              std::optional<std::string_view> code) const;
+
+  // The account phase (PAM acct_mgmt): kPass for a user without a token,
+  // kLocked (audited) while every token is locked, kAccept otherwise, kFail
+  // when the store cannot tell.
+  Step Account(const FlowRequest& request) const;
+
+  // A refusal the front end decided itself (e.g. a RADIUS State that is
+  // unknown, used or issued to another user): one audit line, kReject.
+  Step Refuse(const FlowRequest& request, std::string_view reason) const;
+
+  // `split`: where the code starts in a password+code field, or nullopt
+  // when the field is all password (the user has no usable token, or the
+  // field does not end in as many digits as the user's tokens expect).
+  Result<std::optional<size_t>> SplitPoint(std::string_view user, std::string_view field) const;
+
+ private:
+  Step Decided(const FlowRequest& request, Action action, const Result<Verdict>& verdict) const;
+  std::string LockMessage(int64_t lock_until) const;
+
+  OtpService& service_;
+};
+
+// The name of an action in audit lines ("login", "register", "stop").
+std::string_view ActionName(Action action);
+
+}  // namespace otpgate
+
+#endif  // OTPGATE_LOGIN_FLOW_H_
