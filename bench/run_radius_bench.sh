@@ -21,26 +21,7 @@ as_owner "$BUILD_DIR/bench/pam_bench" setup "$D" "$USERS" totp
 # The bench server for rlm_otpgate: like peer_totp (rlm_totp, files for its
 # secrets), the OTP module alone, no password module. Requests carry "x" +
 # code; the split instance takes the code off and verifies it.
-cat >> "$D/raddb/radiusd.conf" <<EOT
-server bench_otpgate {
-	listen {
-		type = auth
-		ipaddr = 127.0.0.1
-		port = $((RADIUS_PORT + 4))
-	}
-	authorize {
-		otpgate_bench
-		update control {
-			&Auth-Type := otpgate_bench
-		}
-	}
-	authenticate {
-		Auth-Type otpgate_bench {
-			otpgate_bench
-		}
-	}
-}
-EOT
+radius_code_only_server bench_otpgate otpgate_bench 4
 python3 - "$D" "$USERS" "$N1" "$N32" "$ROUNDS" <<'PY'
 import base64, hmac, hashlib, struct, sys, time
 d, users, n1, n32, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
@@ -54,7 +35,7 @@ with open(d + "/raddb/users", "a") as f:
         f.write('user%d TOTP-Secret := "%s"\n' % (u, base64.b32encode(secret(u)).decode()))
 conf = open(d + "/raddb/radiusd.conf").read().replace(
     "\totpgate otpgate_deny {",
-    "\totpgate otpgate_bench {\n\t\tstore = %s/store\n\t\tmaster_key = %s/master.key\n\t\tsplit = yes\n\t}\n\totpgate otpgate_deny {" % (d, d), 1)
+    "\totpgate otpgate_bench {\n\t\tconfig = %s/otpgate.conf\n\t\tstore = %s/store\n\t\tmaster_key = %s/master.key\n\t\tsplit = yes\n\t}\n\totpgate otpgate_deny {" % (d, d, d), 1)
 open(d + "/raddb/radiusd.conf", "w").write(conf)
 PY
 radius_start

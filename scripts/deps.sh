@@ -14,7 +14,12 @@ OTPGATE_BUILD_PACKAGES=(
 OTPGATE_TEST_PACKAGES=(
   oathtool lmdb-utils python3 time
   libpam-wrapper pamtester libpam-modules libpam-oath
+  # fuzz/ (scripts/fuzz.sh): clang with libFuzzer and its sanitizer runtimes
+  clang-14 libclang-rt-14-dev
 )
+
+# scripts/package.sh and the package test (ctest -L package) only.
+OTPGATE_PACKAGE_PACKAGES=(debhelper lintian fakeroot iproute2)
 
 otpgate_missing_packages() {
   local pkg

@@ -98,8 +98,9 @@ void AddAdminCommands(CLI::App& app, Cli& cli) {
   auto a = std::make_shared<AdminArgs>();
   // Commands that take one credential ID and report done or an error.
   auto simple = [&](const char* name, const char* help,
-                    Status (*op)(OtpService&, const std::string&), const char* done) {
-    auto* sub = app.add_subcommand(name, help);
+                    Status (*op)(OtpService&, const std::string&), const char* done,
+                    CLI::App* parent = nullptr) {
+    auto* sub = (parent != nullptr ? parent : &app)->add_subcommand(name, help);
     sub->add_option("credential_id", a->credential_id)->required();
     cli.Run(sub,
             [&cli, a, op, done] { return cli.Done(op(cli.service(), a->credential_id), done); });
@@ -108,12 +109,17 @@ void AddAdminCommands(CLI::App& app, Cli& cli) {
   unlock->add_option("credential_id", a->credential_id);
   unlock->add_option("--user", a->user, "every token of this user");
   cli.Run(unlock, [&cli, a] { return UnlockTokens(cli, *a); });
+  // `token disable|enable ID`: the top-level enable/disable are for hosts
+  // (cmd_enable.cc). REQUIRES: AddTokenCommands ran first (main.cc).
+  CLI::App* token = app.get_subcommand("token");
   simple(
       "disable", "refuse a registered token",
-      [](OtpService& s, const std::string& id) { return s.SetEnabled(id, false); }, "disabled");
+      [](OtpService& s, const std::string& id) { return s.SetEnabled(id, false); }, "disabled",
+      token);
   simple(
       "enable", "accept a disabled token again",
-      [](OtpService& s, const std::string& id) { return s.SetEnabled(id, true); }, "enabled");
+      [](OtpService& s, const std::string& id) { return s.SetEnabled(id, true); }, "enabled",
+      token);
   simple(
       "delete", "remove a token", [](OtpService& s, const std::string& id) { return s.Delete(id); },
       "deleted");

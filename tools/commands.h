@@ -13,6 +13,8 @@ void AddTokenCommands(CLI::App& app, Cli& cli);  // token new, token import (cmd
 void AddFlowCommands(CLI::App& app, Cli& cli);   // register, verify, stop, resync (cmd_flows.cc)
 void AddAdminCommands(CLI::App& app, Cli& cli);  // unlock ... assign, show, list (cmd_admin.cc)
 void AddCodeCommand(CLI::App& app, Cli& cli);    // code (cmd_code.cc)
+void AddEnableCommands(CLI::App& app, Cli& cli);  // enable, disable (cmd_enable.cc)
+void AddDoctorCommand(CLI::App& app, Cli& cli);   // doctor (cmd_doctor.cc)
 void AddAuditCommand(CLI::App& app, Cli& cli);   // audit (cmd_audit.cc)
 void AddBackupCommands(CLI::App& app, Cli& cli); // backup, restore (cmd_backup.cc)
 

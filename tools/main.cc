@@ -1,6 +1,9 @@
 // otpgate: the administrator's command line, on the same core API as the
 // PAM and FreeRADIUS modules. Global options here; each command group in its
 // own cmd_*.cc (commands.h); exit codes in cli.h.
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
@@ -44,6 +47,8 @@ int Main(int argc, char** argv) {
   AddFlowCommands(app, cli);
   AddAdminCommands(app, cli);
   AddCodeCommand(app, cli);
+  AddEnableCommands(app, cli);
+  AddDoctorCommand(app, cli);
   AddAuditCommand(app, cli);
   AddBackupCommands(app, cli);
 
@@ -71,6 +76,12 @@ int Main(int argc, char** argv) {
 }  // namespace otpgate::cli
 
 int main(int argc, char** argv) {
+  // The CLI holds the master key and token secrets: it never writes a core
+  // file (and, not dumpable, cannot be ptraced by another process of the
+  // same user). The modules leave this to their hosts (docs/security.md).
+  const rlimit no_core{0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   try {
     return otpgate::cli::Main(argc, argv);
   } catch (const std::exception& e) {

@@ -257,21 +257,15 @@ Status ParseConfigText(Config& config, std::string_view text, std::string_view o
 }
 
 Status LoadConfigFile(Config& config, const std::string& path, bool missing_ok) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
-  if (!fd) {
-    if (errno == ENOENT && missing_ok) {
-      return Status::Ok();
-    }
-    return Status::Unavailable("config file " + path + ": " + std::strerror(errno));
+  struct stat st;
+  if (missing_ok && ::lstat(path.c_str(), &st) != 0 && errno == ENOENT) {
+    return Status::Ok();
   }
   // Policy may be world-readable but must not be writable by anyone else.
-  OTPGATE_RETURN_IF_ERROR(CheckOwnerAndMode(fd.get(), path, "config file", 022));
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return Status::PermissionDenied("config file " + path + " is not a regular file");
-  }
-  if (static_cast<size_t>(st.st_size) > kMaxConfigBytes) {
-    return Status::InvalidArgument("config file " + path + " is larger than 64 KiB");
+  OTPGATE_ASSIGN_OR_RETURN(
+      UniqueFd fd, OpenCheckedFile(path, "config file", FileRole::kPolicy, kMaxConfigBytes));
+  if (::fstat(fd.get(), &st) != 0) {
+    return Status::Unavailable("config file " + path + ": " + std::strerror(errno));
   }
   std::string text(static_cast<size_t>(st.st_size), '\0');
   ssize_t got = ReadFully(fd.get(), text.data(), text.size());

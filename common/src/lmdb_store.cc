@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <climits>
 #include <cerrno>
 #include <cstring>
@@ -13,28 +14,36 @@
 #include <shared_mutex>
 
 #include "file_util.h"
+#include "lmdb_verify.h"
 #include "otpgate/store.h"
 
 namespace otpgate {
 namespace {
 
 constexpr int kMaxAttempts = 16;
+// Reset read transactions kept for reuse. Each holds a reader slot (of
+// kMaxReaders, shared by every process using the store), so a process keeps
+// no more than its peak number of concurrent readers, and never more than
+// this; a single-threaded PAM process keeps one.
+constexpr size_t kMaxPooledReaders = 16;
+constexpr unsigned kMaxReaders = 512;
 
-MDB_val Val(std::string_view s) {
-  return MDB_val{s.size(), const_cast<char*>(s.data())};
-}
+MDB_val Val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 MDB_val Val(std::span<const uint8_t> s) {
   return MDB_val{s.size(), const_cast<uint8_t*>(s.data())};
 }
-std::string_view View(const MDB_val& v) {
-  return {static_cast<const char*>(v.mv_data), v.mv_size};
-}
+std::string_view View(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
 
 Status LmdbError(int rc, std::string_view what) {
   std::string message = std::string(what) + ": " + mdb_strerror(rc);
   switch (rc) {
     case MDB_MAP_FULL:
       return Status::StoreFull(message);
+    case ENOSPC:
+    case EDQUOT:
+      return Status::StoreFull(message +
+                               " (the file system holding the store is full: free "
+                               "space there; nothing of this request was stored)");
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
     case MDB_INVALID:
@@ -45,7 +54,11 @@ Status LmdbError(int rc, std::string_view what) {
     case EPERM:
     case ENOENT:
     case EROFS:
+      return Status::Unavailable(message +
+                                 " (the store's file system is read-only: remount "
+                                 "it read-write)");
     case MDB_READERS_FULL:
+    case MDB_PANIC:
       return Status::Unavailable(message);
     default:
       return Status::Internal(message);
@@ -167,8 +180,8 @@ class LmdbTxn final : public Txn {
          rc = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)) {
       auto record = DecodeTokenRecord({static_cast<const uint8_t*>(data.mv_data), data.mv_size});
       if (!record.ok()) {
-        status = Status::Corrupt("token " + std::string(View(key)) + ": " +
-                                 record.status().message());
+        status =
+            Status::Corrupt("token " + std::string(View(key)) + ": " + record.status().message());
       } else {
         status = fn(record.value());
       }
@@ -293,6 +306,8 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     }
   }
 
+  pid_t owner_pid() const { return pid_; }
+
   Status Init() {
     OTPGATE_RETURN_IF_ERROR(PrepareDirectory());
     int rc = mdb_env_create(&env_);
@@ -302,22 +317,26 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     }
     map_size_ = options_.initial_map_bytes;
     mdb_env_set_maxdbs(env_, 8);
-    mdb_env_set_maxreaders(env_, 512);
+    mdb_env_set_maxreaders(env_, kMaxReaders);
     mdb_env_set_mapsize(env_, map_size_);
     unsigned flags = MDB_NOTLS | (options_.durable ? 0 : MDB_NOSYNC);
     if (!options_.create && !DataFileExists()) {
       return Status::Unavailable("store " + path_ + " is not initialised (run otpgate init)");
     }
-    OTPGATE_RETURN_IF_ERROR(CheckFilesBeforeOpen());
-    rc = mdb_env_open(env_, path_.c_str(), flags, 0600);
+    OTPGATE_RETURN_IF_ERROR(PrepareFiles());
+    rc = mdb_env_open(env_, path_.c_str(), flags, group_model_ ? 0660 : 0600);
     if (rc != 0) {
       return LmdbError(rc, "opening store " + path_);
     }
     OTPGATE_RETURN_IF_ERROR(CheckFilesAfterOpen());
+    // Slots left by processes that died with a read transaction (or simply
+    // exited without closing the environment, as PAM applications do).
+    ReclaimStaleReaders();
     MDB_envinfo info;
     if (mdb_env_info(env_, &info) == 0) {
       map_size_ = info.me_mapsize;  // another process may have grown it
     }
+    OTPGATE_RETURN_IF_ERROR(VerifyDataFile());
     return OpenDatabases();
   }
 
@@ -333,32 +352,31 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     // The whole group is one write transaction; each function runs in a
     // nested one so that a failing request leaves no trace while the others
     // commit. RunWrite() retries the group after growing the map.
-    return RunWrite(
-        [&](Txn& outer) -> Status {
-          MDB_txn* parent = static_cast<LmdbTxn&>(outer).raw();
-          for (size_t i = 0; i < fns.size(); ++i) {
-            MDB_txn* child = nullptr;
-            int rc = mdb_txn_begin(env_, parent, 0, &child);
-            if (rc != 0) {
-              return LmdbError(rc, "nested transaction");
-            }
-            LmdbTxn nested(child, dbs_, false);
-            results[i] = (*fns[i])(nested);
-            if (results[i].code() == StatusCode::kStoreFull) {
-              mdb_txn_abort(child);
-              return results[i];  // grow the map and run the group again
-            }
-            if (!results[i].ok()) {
-              mdb_txn_abort(child);
-              continue;
-            }
-            rc = mdb_txn_commit(child);
-            if (rc != 0) {
-              return LmdbError(rc, "nested commit");
-            }
-          }
-          return Status::Ok();
-        });
+    return RunWrite([&](Txn& outer) -> Status {
+      MDB_txn* parent = static_cast<LmdbTxn&>(outer).raw();
+      for (size_t i = 0; i < fns.size(); ++i) {
+        MDB_txn* child = nullptr;
+        int rc = mdb_txn_begin(env_, parent, 0, &child);
+        if (rc != 0) {
+          return LmdbError(rc, "nested transaction");
+        }
+        LmdbTxn nested(child, dbs_, false);
+        results[i] = (*fns[i])(nested);
+        if (results[i].code() == StatusCode::kStoreFull) {
+          mdb_txn_abort(child);
+          return results[i];  // grow the map and run the group again
+        }
+        if (!results[i].ok()) {
+          mdb_txn_abort(child);
+          continue;
+        }
+        rc = mdb_txn_commit(child);
+        if (rc != 0) {
+          return LmdbError(rc, "nested commit");
+        }
+      }
+      return Status::Ok();
+    });
   }
   Status Write(const std::function<Status(Txn&)>& fn) override { return RunWrite(fn); }
 
@@ -399,39 +417,116 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     if (!dir) {
       return Status::Unavailable("store " + path_ + ": " + std::strerror(errno));
     }
-    return CheckOwnerAndMode(dir.get(), path_, "store directory", 077);
+    struct stat st;
+    if (::fstat(dir.get(), &st) != 0) {
+      return Status::Unavailable("store " + path_ + ": " + std::strerror(errno));
+    }
+    OTPGATE_RETURN_IF_ERROR(CheckAccess(st, path_, "store directory", FileRole::kStoreDirectory));
+    group_model_ = InGroupModel(st);
+    group_ = st.st_gid;
+    return Status::Ok();
   }
 
-  // Refuses store files that group or others can access. Before
+  // Checks the store files before LMDB opens them and, in the shared group
+  // model, creates missing ones with the group's modes (LMDB would create
+  // them owned by this user's group with the umask's modes). Before
   // mdb_env_open we may open and close the files freely; afterwards we must
   // not: closing any descriptor of lock.mdb would drop this process's POSIX
   // lock on it, and the next process to open the store would then believe it
   // is alone and reinitialise the lock table under a running writer (two
   // writers at once). After opening, only LMDB's own descriptor and stat().
-  Status CheckFilesBeforeOpen() {
+  Status PrepareFiles() {
     for (const char* name : {"/data.mdb", "/lock.mdb"}) {
       std::string file = path_ + name;
-      UniqueFd fd(::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      int open_flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+      UniqueFd fd(::open(file.c_str(), open_flags));
+      if (!fd && errno == ENOENT && group_model_) {
+        fd = UniqueFd(::open(file.c_str(), open_flags | O_CREAT | O_EXCL, 0660));
+        if (fd && (::fchown(fd.get(), static_cast<uid_t>(-1), group_) != 0 ||
+                   ::fchmod(fd.get(), 0660) != 0)) {
+          return Status::Unavailable("store file " + file + ": " + std::strerror(errno));
+        }
+      }
       if (!fd) {
         if (errno == ENOENT) continue;  // created by mdb_env_open with mode 0600
         return Status::Unavailable("store file " + file + ": " + std::strerror(errno));
       }
-      OTPGATE_RETURN_IF_ERROR(CheckOwnerAndMode(fd.get(), file, "store file", 077));
+      OTPGATE_RETURN_IF_ERROR(CheckAccess(fd.get(), file, "store file", FileRole::kStoreFile));
+      struct stat st;
+      if (!options_.create && name == std::string_view("/data.mdb") &&
+          ::fstat(fd.get(), &st) == 0 && st.st_size < 2 * ::sysconf(_SC_PAGESIZE)) {
+        // LMDB would take an empty file for a new store and initialise it.
+        return Status::Corrupt("store file " + file + " is damaged: it is truncated (" +
+                               std::to_string(st.st_size) + " bytes; restore it from a backup)");
+      }
     }
     return Status::Ok();
   }
 
   Status CheckFilesAfterOpen() {
-    int data_fd = -1;
-    if (mdb_env_get_fd(env_, &data_fd) == 0) {
-      OTPGATE_RETURN_IF_ERROR(
-          CheckOwnerAndMode(data_fd, path_ + "/data.mdb", "store file", 077));
+    if (mdb_env_get_fd(env_, &data_fd_) != 0) {
+      return Status::Internal("store " + path_ + ": no data file descriptor");
     }
+    OTPGATE_RETURN_IF_ERROR(
+        CheckAccess(data_fd_, path_ + "/data.mdb", "store file", FileRole::kStoreFile));
     struct stat st;
     std::string lock_file = path_ + "/lock.mdb";
-    if (::lstat(lock_file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
-      return Status::PermissionDenied("store file " + lock_file +
-                                      " must be a regular file with mode 0600");
+    if (::lstat(lock_file.c_str(), &st) != 0) {
+      return Status::Unavailable("store file " + lock_file + ": " + std::strerror(errno));
+    }
+    return CheckAccess(st, lock_file, "store file", FileRole::kStoreFile);
+  }
+
+  void ReclaimStaleReaders() {
+    int dead = 0;
+    (void)mdb_reader_check(env_, &dead);  // best effort: a failure leaves slots as they were
+  }
+
+  // Walks the data file (lmdb_verify.h) before LMDB touches a page of it,
+  // holding a read transaction so that writers leave the snapshot alone. A
+  // page header torn by a concurrent commit could look damaged: a failure is
+  // believed only if a second walk agrees.
+  Status VerifyDataFile() {
+    Status result;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      MDB_txn* txn = nullptr;
+      int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+      if (rc == MDB_READERS_FULL) {
+        ReclaimStaleReaders();
+        rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+      }
+      if (rc != 0) {
+        return LmdbError(rc, "checking store " + path_);
+      }
+      auto facts = VerifyLmdbFile(data_fd_, path_ + "/data.mdb", mdb_txn_id(txn));
+      mdb_txn_abort(txn);
+      if (facts.ok()) {
+        return CheckNotShrunk();
+      }
+      result = facts.status();
+      if (result.code() != StatusCode::kCorrupt) break;
+    }
+    return result;
+  }
+
+  // LMDB never shrinks its data file. One that is now shorter than this
+  // process has seen it was truncated under us: a page past the new end
+  // would raise SIGBUS. Cheap (one fstat), so checked before every
+  // transaction touches a page.
+  Status CheckNotShrunk() {
+    struct stat st;
+    if (::fstat(data_fd_, &st) != 0) {
+      return Status::Unavailable("store " + path_ + ": " + std::strerror(errno));
+    }
+    uint64_t size = static_cast<uint64_t>(st.st_size);
+    uint64_t seen = largest_file_size_.load(std::memory_order_relaxed);
+    while (size > seen &&
+           !largest_file_size_.compare_exchange_weak(seen, size, std::memory_order_relaxed)) {
+    }
+    if (size < seen) {
+      return Status::Corrupt("store file " + path_ + "/data.mdb is damaged: it shrank from " +
+                             std::to_string(seen) + " to " + std::to_string(size) +
+                             " bytes (restore it from a backup)");
     }
     return Status::Ok();
   }
@@ -493,9 +588,8 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
       uint32_t version = (*schema)[0] | (*schema)[1] << 8 | (*schema)[2] << 16 |
                          static_cast<uint32_t>((*schema)[3]) << 24;
       if (version != kSchemaVersion) {
-        return Status::Corrupt("store " + path_ + " has schema version " +
-                               std::to_string(version) + "; this otpgate reads version " +
-                               std::to_string(kSchemaVersion));
+        return Status::Corrupt("store " + path_ + " has schema version " + std::to_string(version) +
+                               "; this otpgate reads version " + std::to_string(kSchemaVersion));
       }
       return Status::Ok();
     });
@@ -528,8 +622,10 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
   // Read transactions are recycled (mdb_txn_reset / mdb_txn_renew): a fresh
   // one takes a reader slot under LMDB's reader mutex, which many threads
   // (radiusd) contend for; a renewed one keeps its slot. A reset transaction
-  // is not active, so map resizing stays possible.
+  // is not active, so map resizing stays possible. At most kMaxPooledReaders
+  // are kept; beyond that a transaction is aborted, freeing its slot.
   Status RunRead(const std::function<Status(Txn&)>& fn) {
+    bool reclaimed = false;
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
       int rc;
       {
@@ -544,14 +640,27 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
         }
         rc = txn != nullptr ? mdb_txn_renew(txn) : mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
         if (rc == 0) {
-          LmdbTxn wrapper(txn, dbs_, true);
-          Status status = fn(wrapper);
+          Status status = CheckNotShrunk();
+          if (status.ok()) {
+            LmdbTxn wrapper(txn, dbs_, true);
+            status = fn(wrapper);
+          }
           mdb_txn_reset(txn);
           std::lock_guard pool_lock(pool_mutex_);
-          read_pool_.push_back(txn);
+          if (read_pool_.size() < kMaxPooledReaders) {
+            read_pool_.push_back(txn);
+          } else {
+            mdb_txn_abort(txn);
+          }
           return status;
         }
         if (txn != nullptr) mdb_txn_abort(txn);  // a renew that failed
+      }
+      if (rc == MDB_READERS_FULL && !reclaimed) {
+        // Every slot taken: some may belong to processes that have exited.
+        ReclaimStaleReaders();
+        reclaimed = true;
+        continue;
       }
       if (rc != MDB_MAP_RESIZED) {
         return LmdbError(rc, "read transaction");
@@ -573,7 +682,8 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
         rc = mdb_txn_begin(env_, nullptr, 0, &txn);
         if (rc == 0) {
           LmdbTxn wrapper(txn, dbs_, false);
-          Status status = fn(wrapper);
+          Status status = CheckNotShrunk();
+          if (status.ok()) status = fn(wrapper);
           if (!status.ok()) {
             mdb_txn_abort(txn);  // a failed writer must not commit
             if (status.code() != StatusCode::kStoreFull) {
@@ -603,6 +713,10 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
   const StoreOptions options_;
   const pid_t pid_;
   MDB_env* env_ = nullptr;
+  int data_fd_ = -1;  // LMDB's own descriptor of data.mdb; never closed here
+  bool group_model_ = false;
+  gid_t group_ = 0;
+  std::atomic<uint64_t> largest_file_size_{0};
   Databases dbs_;
   mutable std::shared_mutex resize_mutex_;
   std::mutex pool_mutex_;
@@ -626,6 +740,7 @@ Result<std::shared_ptr<Store>> Store::Open(const StoreOptions& options) {
   if (options.path.empty()) {
     return Status::InvalidArgument("store path is empty");
   }
+  OTPGATE_RETURN_IF_ERROR(CheckPathIsSafe(options.path, "store directory"));
   if (options.create) {
     ::mkdir(options.path.c_str(), 0700);
   }
@@ -636,9 +751,11 @@ Result<std::shared_ptr<Store>> Store::Open(const StoreOptions& options) {
   auto it = registry.stores.find(key);
   if (it != registry.stores.end()) {
     std::shared_ptr<LmdbStore> existing = it->second.lock();
-    // One environment per path per process; a handle inherited over fork()
-    // belongs to the parent (the pid check in Run keeps it unused).
-    if (existing && existing->Read([](Txn&) { return Status::Ok(); }).ok()) {
+    // One environment per path per process, whatever state it is in: a
+    // second one on the same files would share this process's POSIX locks
+    // and drop them when closed. A handle inherited over fork() belongs to
+    // the parent (the pid checks keep it unused).
+    if (existing && existing->owner_pid() == ::getpid()) {
       return std::shared_ptr<Store>(existing);
     }
   }

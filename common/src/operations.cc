@@ -348,6 +348,46 @@ Result<Verdict> OtpService::Verify(std::string_view user, std::string_view raw_c
       "login", user, raw_code, [](Txn&, TokenRecord&) { return Status::Ok(); }, "", origin);
 }
 
+namespace {
+
+// A registering user's failures live in the meta table under this prefix
+// (lockout.h): wrong codes and wrong IDs count against the user, never
+// against a token nobody has registered yet.
+std::string RegistrantKey(std::string_view user) {
+  return "register-failures:" + std::string(user);
+}
+
+Result<FailureState> LoadRegistrant(Txn& txn, std::string_view user) {
+  OTPGATE_ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> bytes,
+                           txn.GetMeta(RegistrantKey(user)));
+  if (!bytes.has_value()) return FailureState{};
+  return DecodeFailureState(*bytes);
+}
+
+// Why a registration was refused, for the audit trail only: the answer to
+// the user is one kReject whatever the reason, so that the register screen
+// cannot be used to learn which credential IDs exist or are free.
+Result<std::string> RegistrationObstacle(const Result<TokenRecord>& record,
+                                         std::string_view code, int64_t now) {
+  if (!record.ok()) {
+    if (record.status().code() != StatusCode::kNotFound) return record.status();
+    return std::string("unknown-token");
+  }
+  if (record->state != TokenState::kUnassigned) {
+    return std::string("token-bound-to-another-user");
+  }
+  if (static_cast<int>(code.size()) != record->params.digits) {
+    return std::string("wrong-number-of-digits");
+  }
+  if ((record->valid_until != 0 && now > record->valid_until) ||
+      (record->valid_from != 0 && now < record->valid_from)) {
+    return std::string("token-outside-validity-period");
+  }
+  return std::string();
+}
+
+}  // namespace
+
 Result<Verdict> OtpService::Register(std::string_view user, std::string_view raw_id,
                                      std::string_view raw_code, const Origin& origin) {
   Status valid_user = ValidateUserName(user);
@@ -364,49 +404,69 @@ Result<Verdict> OtpService::Register(std::string_view user, std::string_view raw
     AuditStatus("register", user, "", id.status(), origin);
     return id.status();
   }
+  auto code = NormalizeCodeAnyLength(raw_code);
+  if (!code.ok()) {
+    AuditStatus("register", user, *id, code.status(), origin);
+    return code.status();
+  }
   const int64_t now = clock_.Now();
   Verdict verdict;
-  Status status = commits_->Write([&](Txn& txn) -> Status {
-    OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(*id));
+  std::string obstacle;
+  auto decide = [&](Txn& txn) -> Status {
+    verdict = Verdict();
+    verdict.credential_id = *id;
     // Self-service registration is for users without a token: otherwise
     // anyone holding the password could add their own token and bypass the
     // one the customer has. Further tokens are an administrator's `assign`.
     OTPGATE_ASSIGN_OR_RETURN(std::vector<std::string> bound, txn.UserTokens(user));
-    if (!bound.empty() && record.owner != user) {
-      return Status::AlreadyBound("user already has a registered token (stop it first)");
-    }
-    if (record.state != TokenState::kUnassigned) {
-      return record.owner == user
+    if (!bound.empty()) {
+      return std::find(bound.begin(), bound.end(), *id) != bound.end()
                  ? Status::AlreadyBound("token " + *id + " is already registered to this user")
-                 : Status::AlreadyBound("token " + *id + " is registered to another user");
+                 : Status::AlreadyBound("user already has a registered token (stop it first)");
     }
-    OTPGATE_ASSIGN_OR_RETURN(std::string code, NormalizeCode(raw_code, record.params.digits));
-    OTPGATE_ASSIGN_OR_RETURN(HmacKey key, KeyFor(key_, record));
-    auto attempt = ApplyAttempt(record, key, code, now, config_);
-    WipeString(code);
-    if (!attempt.ok()) {
-      return attempt.status();
+    OTPGATE_ASSIGN_OR_RETURN(FailureState registrant, LoadRegistrant(txn, user));
+    if (registrant.LockedAt(now)) {
+      verdict.decision = Decision::kLocked;
+      verdict.failures = registrant.failures;
+      verdict.lock_until = registrant.lock_until;
+      obstacle = "registrant-locked";
+      return Status::Ok();
     }
-    verdict.decision = attempt->decision;
-    verdict.credential_id = *id;
-    if (attempt->decision == Decision::kAccept) {
-      record.state = TokenState::kActive;
-      record.owner = std::string(user);
-      record.bound_at = now;
-      OTPGATE_RETURN_IF_ERROR(txn.AddUserToken(user, *id));
+    Result<TokenRecord> record = txn.GetToken(*id);
+    OTPGATE_ASSIGN_OR_RETURN(obstacle, RegistrationObstacle(record, *code, now));
+    if (!obstacle.empty()) {
+      verdict.decision = Decision::kReject;
+      CountFailure(registrant, std::nullopt, now, config_);
+    } else {
+      OTPGATE_ASSIGN_OR_RETURN(HmacKey key, KeyFor(key_, *record));
+      OTPGATE_ASSIGN_OR_RETURN(Attempt attempt,
+                               ApplyRegistration(*record, key, *code, now, config_, registrant));
+      verdict.decision = attempt.decision;
+      if (attempt.decision == Decision::kAccept) {
+        record->state = TokenState::kActive;
+        record->owner = std::string(user);
+        record->bound_at = now;
+        OTPGATE_RETURN_IF_ERROR(txn.AddUserToken(user, *id));
+        OTPGATE_RETURN_IF_ERROR(txn.PutToken(*record));
+      }
     }
-    verdict.failures = record.failures;
-    verdict.lock_until = record.lock_until;
-    if (attempt->changed) OTPGATE_RETURN_IF_ERROR(txn.PutToken(record));
+    verdict.failures = registrant.failures;
+    verdict.lock_until = registrant.lock_until;
+    return txn.PutMeta(RegistrantKey(user), EncodeFailureState(registrant));
+  };
+  // Every decision reached here is journalled in its transaction.
+  Status status = commits_->Write([&](Txn& txn) -> Status {
+    OTPGATE_RETURN_IF_ERROR(decide(txn));
     return JournalIn(txn, now, "register", user, *id, DecisionName(verdict.decision),
-                     verdict.decision == Decision::kAccept ? "token-bound" : "", origin);
+                     verdict.decision == Decision::kAccept ? "token-bound" : obstacle, origin);
   });
+  WipeString(*code);
   if (!status.ok()) {
     AuditStatus("register", user, *id, status, origin);
     return status;
   }
   Audit("register", user, *id, DecisionName(verdict.decision),
-        verdict.decision == Decision::kAccept ? "token-bound" : "", origin);
+        verdict.decision == Decision::kAccept ? "token-bound" : obstacle, origin);
   return verdict;
 }
 
@@ -471,8 +531,9 @@ Result<TokenRecord> NewRecord(const MasterKey& master, const TokenSpec& spec,
   record.valid_from = spec.valid_from;
   record.valid_until = spec.valid_until;
   if (spec.params.kind == OtpKind::kHotp) {
-    if (spec.initial_counter > static_cast<uint64_t>(INT64_MAX) - 1) {
-      return Status::InvalidArgument("HOTP counter is too large");
+    if (spec.initial_counter > static_cast<uint64_t>(kMaxHotpCounter)) {
+      return Status::InvalidArgument("HOTP counter is too large (at most " +
+                                     std::to_string(kMaxHotpCounter) + ")");
     }
     record.last_accepted = static_cast<int64_t>(spec.initial_counter) - 1;
   }

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -24,6 +25,25 @@ const char* DigestName(HashAlgorithm alg) {
     case HashAlgorithm::kSha512: return "SHA512";
   }
   return "SHA1";
+}
+
+// The values of [first, last] at or above zero, as a start and a count, so
+// that loops run by count and never compute last + 1.
+struct ScanRange {
+  int64_t start = 0;
+  uint64_t count = 0;
+};
+Result<ScanRange> NonNegativeRange(int64_t first, int64_t last) {
+  ScanRange range;
+  range.start = std::max<int64_t>(first, 0);
+  if (last < range.start) {
+    return range;
+  }
+  range.count = static_cast<uint64_t>(last) - static_cast<uint64_t>(range.start) + 1;
+  if (range.count > static_cast<uint64_t>(kMaxScanValues)) {
+    return Status::InvalidArgument("verification window is too wide");
+  }
+  return range;
 }
 
 constexpr uint32_t kPowersOfTen[] = {1,      10,      100,      1000,      10000,
@@ -71,8 +91,8 @@ Status OtpParams::Validate() const {
   if (kind == OtpKind::kTotp && (period < 1 || period > 86400)) {
     return Status::InvalidArgument("period must be 1..86400 seconds");
   }
-  if (t0 < 0) {
-    return Status::InvalidArgument("T0 must not be negative");
+  if (t0 < 0 || t0 > kMaxT0) {
+    return Status::InvalidArgument("T0 must be 0.." + std::to_string(kMaxT0));
   }
   return Status::Ok();
 }
@@ -162,13 +182,15 @@ Result<OtpCode> GenerateHotp(HashAlgorithm alg, const SecretBytes& secret, uint6
 }
 
 int64_t TotpStep(int64_t now, int64_t t0, int64_t period) {
-  int64_t elapsed = now - t0;
+  // In 128 bits: now - t0 cannot overflow whatever the clock or record says.
+  __extension__ using Wide = __int128;
+  const Wide elapsed = static_cast<Wide>(now) - t0;
   // Floor division, so times before T0 map to negative steps (never valid).
-  int64_t step = elapsed / period;
+  Wide step = elapsed / period;
   if (elapsed % period != 0 && elapsed < 0) {
     --step;
   }
-  return step;
+  return static_cast<int64_t>(std::clamp<Wide>(step, INT64_MIN, INT64_MAX));
 }
 
 Result<OtpCode> GenerateTotp(const OtpParams& params, const SecretBytes& secret, int64_t now) {
@@ -186,10 +208,12 @@ Result<WindowMatch> ScanWindow(const HmacKey& key, int digits, std::string_view 
     return Status::InvalidArgument("code has the wrong number of digits");
   }
   WindowMatch match;
-  int64_t best_distance = INT64_MAX;
+  uint64_t best_distance = UINT64_MAX;
   bool matched_used = false;
+  OTPGATE_ASSIGN_OR_RETURN(ScanRange range, NonNegativeRange(first, last));
   char expected[kMaxDigits + 1];
-  for (int64_t value = first < 0 ? 0 : first; value <= last; ++value) {
+  for (uint64_t i = 0; i < range.count; ++i) {
+    const int64_t value = range.start + static_cast<int64_t>(i);
     if (!key.Hotp(static_cast<uint64_t>(value), digits, expected)) {
       return Status::Internal("HMAC computation failed");
     }
@@ -197,7 +221,10 @@ Result<WindowMatch> ScanWindow(const HmacKey& key, int digits, std::string_view 
     // does not depend on where (or whether) the code matched.
     bool equal = CRYPTO_memcmp(expected, code.data(), static_cast<size_t>(digits)) == 0;
     bool fresh = value > last_accepted;
-    int64_t distance = value > centre ? value - centre : centre - value;
+    // In unsigned arithmetic: centre may be anywhere, the distance only
+    // orders matches.
+    uint64_t distance = value > centre ? static_cast<uint64_t>(value) - static_cast<uint64_t>(centre)
+                                       : static_cast<uint64_t>(centre) - static_cast<uint64_t>(value);
     if (equal && fresh && distance < best_distance) {
       best_distance = distance;
       match.accepted = value;
@@ -219,7 +246,13 @@ Result<std::optional<int64_t>> FindConsecutive(const HmacKey& key, int digits,
   char previous[kMaxDigits + 1] = {};
   char current[kMaxDigits + 1];
   bool have_previous = false;
-  for (int64_t value = first < 0 ? 0 : first; value <= last + 1; ++value) {
+  // [first, last + 1]: the pair's second code may sit just past `last`.
+  if (last >= INT64_MAX - 1) {
+    return Status::InvalidArgument("verification window is out of range");
+  }
+  OTPGATE_ASSIGN_OR_RETURN(ScanRange range, NonNegativeRange(first, last + 1));
+  for (uint64_t i = 0; i < range.count; ++i) {
+    const int64_t value = range.start + static_cast<int64_t>(i);
     if (!key.Hotp(static_cast<uint64_t>(value), digits, current)) {
       return Status::Internal("HMAC computation failed");
     }

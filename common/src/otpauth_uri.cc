@@ -115,7 +115,7 @@ Result<KeyUri> ParseKeyUri(std::string_view uri) {
       OTPGATE_ASSIGN_OR_RETURN(key.params.period, ParseInteger(value, 1, 86400, "key URI: bad period"));
     } else if (name == "counter") {
       OTPGATE_ASSIGN_OR_RETURN(int64_t counter,
-                               ParseInteger(value, 0, INT64_MAX - 1, "key URI: bad counter"));
+                               ParseInteger(value, 0, kMaxHotpCounter, "key URI: bad counter"));
       key.counter = static_cast<uint64_t>(counter);
       have_counter = true;
     }

@@ -296,7 +296,7 @@ RawKey ReadKeyPackage(const xmlNode* package, size_t position, const PskcOptions
 
   const xmlNode* data = Child(key, "Data");
   if (const xmlNode* counter = Path(data, {"Counter", "PlainValue"})) {
-    auto value = ParseInteger(Text(counter), 0, INT64_MAX - 1);
+    auto value = ParseInteger(Text(counter), 0, kMaxHotpCounter);
     if (!value) return fail("bad Counter");
     raw.spec.initial_counter = static_cast<uint64_t>(*value);
   }
@@ -306,7 +306,7 @@ RawKey ReadKeyPackage(const xmlNode* package, size_t position, const PskcOptions
     raw.spec.params.period = *value;
   }
   if (const xmlNode* time = Path(data, {"Time", "PlainValue"})) {
-    auto value = ParseInteger(Text(time), 0, INT64_MAX / 2);
+    auto value = ParseInteger(Text(time), 0, kMaxT0);
     if (!value) return fail("bad Time");
     raw.spec.params.t0 = *value;
   }

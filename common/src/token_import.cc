@@ -66,7 +66,7 @@ Result<std::pair<TokenSpec, SecretBytes>> ParseCsvLine(std::string_view line,
                                ParseInteger(field(6), 1, 86400, "bad period (1..86400)"));
     } else {
       OTPGATE_ASSIGN_OR_RETURN(int64_t counter,
-                               ParseInteger(field(6), 0, INT64_MAX - 1, "bad counter"));
+                               ParseInteger(field(6), 0, kMaxHotpCounter, "bad counter"));
       spec.initial_counter = static_cast<uint64_t>(counter);
     }
   }

@@ -161,6 +161,12 @@ Result<TokenRecord> DecodeTokenRecord(std::span<const uint8_t> bytes) {
   if (!r.params.Validate().ok() || reserved != 0) {
     return Status::Corrupt("token record has invalid algorithm parameters");
   }
+  // Counters and drift inside the ranges every window computation assumes
+  // (otp.h); a record outside them could only have been forged or damaged.
+  if (r.last_accepted < kNoneAccepted || r.last_accepted > kMaxHotpCounter ||
+      r.drift < -kMaxDriftSteps || r.drift > kMaxDriftSteps || r.lock_until < 0) {
+    return Status::Corrupt("token record has an out-of-range counter, drift or lock time");
+  }
   if (r.credential_id.empty() || r.sealed_secret.empty()) {
     return Status::Corrupt("token record lacks its credential ID or secret");
   }

@@ -1,66 +1,41 @@
 #include "verification.h"
 
-#include <openssl/crypto.h>
-
-#include <algorithm>
-#include <cstring>
+#include <optional>
 
 namespace otpgate {
 namespace {
 
-// A keyed fingerprint of a wrong code: lets us see "the same wrong code
-// again" without storing the code. Keyed by the token's own secret, so the
-// stored 8 bytes say nothing about the code to someone who reads the store.
-std::array<uint8_t, 8> FailureFingerprint(const HmacKey& key, std::string_view code) {
-  std::array<uint8_t, 8> fingerprint{};
-  uint8_t message[32] = "otpgate failed code:";
-  size_t prefix = std::strlen(reinterpret_cast<const char*>(message));
-  size_t length = std::min(code.size(), sizeof(message) - prefix);
-  std::memcpy(message + prefix, code.data(), length);
-  uint8_t mac[64];
-  if (key.Mac(message, prefix + length, mac) >= fingerprint.size()) {
-    std::memcpy(fingerprint.data(), mac, fingerprint.size());
-  }
-  OPENSSL_cleanse(message, sizeof(message));
-  OPENSSL_cleanse(mac, sizeof(mac));
-  return fingerprint;
-}
-
-void CountFailure(TokenRecord& record, const HmacKey& key, std::string_view code, int64_t now,
-                  const Config& config) {
-  std::array<uint8_t, 8> fingerprint = FailureFingerprint(key, code);
-  bool same_as_last = record.failures > 0 &&
-                      CRYPTO_memcmp(fingerprint.data(), record.last_failure_fingerprint.data(),
-                                    fingerprint.size()) == 0;
-  if (same_as_last) {
-    return;
-  }
-  record.last_failure_fingerprint = fingerprint;
-  ++record.failures;
-  if (record.failures >= static_cast<uint32_t>(config.max_failures)) {
-    uint32_t doublings = record.failures - static_cast<uint32_t>(config.max_failures);
-    int64_t lock = config.lockout_max_seconds;
-    if (doublings < 32) {
-      lock = std::min(config.lockout_seconds << doublings, config.lockout_max_seconds);
-    }
-    record.lock_until = now + lock;
-  }
-}
-
+// Every bound of a window is computed with overflow checks: a record or a
+// clock far from real values fails closed instead of wrapping.
 struct Window {
   int64_t first, last, centre, current;
 };
 
-Window VerificationWindow(const TokenRecord& record, int64_t now, const Config& config) {
+Status OutOfRange() {
+  return Status::InvalidArgument("token counter or time step is out of range");
+}
+
+Result<Window> VerificationWindow(const TokenRecord& record, int64_t now, const Config& config) {
+  Window w{};
   if (record.params.kind == OtpKind::kTotp) {
-    int64_t current = TotpStep(now, record.params.t0, record.params.period);
-    int64_t centre = current + record.drift;
-    return {centre - config.window, centre + config.window, centre, current};
+    w.current = TotpStep(now, record.params.t0, record.params.period);
+    if (__builtin_add_overflow(w.current, record.drift, &w.centre) ||
+        __builtin_sub_overflow(w.centre, config.window, &w.first) ||
+        __builtin_add_overflow(w.centre, config.window, &w.last)) {
+      return OutOfRange();
+    }
+    return w;
   }
   // HOTP: the next expected counter and a look-ahead; the last accepted
   // counter is included so that resubmitting it is told apart as a replay.
-  int64_t next = record.last_accepted + 1;
-  return {record.last_accepted, next + config.hotp_lookahead, next, next};
+  if (record.last_accepted >= kMaxHotpCounter ||
+      __builtin_add_overflow(record.last_accepted, 1, &w.centre) ||
+      __builtin_add_overflow(w.centre, config.hotp_lookahead, &w.last)) {
+    return OutOfRange();
+  }
+  w.first = record.last_accepted;
+  w.current = w.centre;
+  return w;
 }
 
 Status CheckUsable(const TokenRecord& record, int64_t now) {
@@ -73,13 +48,51 @@ Status CheckUsable(const TokenRecord& record, int64_t now) {
   return Status::Ok();
 }
 
+// What `code` is against the record's window, before anything is counted.
+struct Evaluation {
+  Decision decision = Decision::kReject;  // kAccept, kReplay or kReject
+  int64_t matched = 0;                    // the accepted step or counter
+  Window window{};
+};
+
+Result<Evaluation> Evaluate(const TokenRecord& record, const HmacKey& key, std::string_view code,
+                            int64_t now, const Config& config) {
+  Evaluation e;
+  OTPGATE_ASSIGN_OR_RETURN(e.window, VerificationWindow(record, now, config));
+  OTPGATE_ASSIGN_OR_RETURN(WindowMatch match,
+                           ScanWindow(key, record.params.digits, code, e.window.first,
+                                      e.window.last, e.window.centre, record.last_accepted));
+  if (match.accepted.has_value()) {
+    e.decision = Decision::kAccept;
+    e.matched = *match.accepted;
+  } else {
+    e.decision = match.replay ? Decision::kReplay : Decision::kReject;
+  }
+  return e;
+}
+
+void RecordAccept(TokenRecord& record, int64_t accepted, int64_t current, int64_t now) {
+  record.last_accepted = accepted;
+  if (record.params.kind == OtpKind::kTotp) {
+    record.drift = accepted - current;
+  }
+  record.last_used_at = now;
+  ClearFailures(record);
+}
+
+FailureState TokenFailures(const TokenRecord& record) {
+  return {record.failures, record.lock_until, record.last_failure_fingerprint};
+}
+
+void SetTokenFailures(TokenRecord& record, const FailureState& state) {
+  record.failures = state.failures;
+  record.lock_until = state.lock_until;
+  record.last_failure_fingerprint = state.last_fingerprint;
+}
+
 }  // namespace
 
-void ClearFailures(TokenRecord& record) {
-  record.failures = 0;
-  record.lock_until = 0;
-  record.last_failure_fingerprint.fill(0);
-}
+void ClearFailures(TokenRecord& record) { SetTokenFailures(record, FailureState{}); }
 
 Result<Attempt> ApplyAttempt(TokenRecord& record, const HmacKey& key, std::string_view code,
                              int64_t now, const Config& config) {
@@ -87,24 +100,31 @@ Result<Attempt> ApplyAttempt(TokenRecord& record, const HmacKey& key, std::strin
   if (record.LockedAt(now)) {
     return Attempt{Decision::kLocked, false};
   }
-  Window window = VerificationWindow(record, now, config);
-  OTPGATE_ASSIGN_OR_RETURN(WindowMatch match,
-                           ScanWindow(key, record.params.digits, code, window.first, window.last,
-                                      window.centre, record.last_accepted));
-  Attempt attempt{Decision::kReject, true};
-  if (match.accepted.has_value()) {
-    attempt.decision = Decision::kAccept;
-    record.last_accepted = *match.accepted;
-    if (record.params.kind == OtpKind::kTotp) {
-      record.drift = *match.accepted - window.current;
-    }
-    record.last_used_at = now;
-    ClearFailures(record);
-    return attempt;
+  OTPGATE_ASSIGN_OR_RETURN(Evaluation e, Evaluate(record, key, code, now, config));
+  if (e.decision == Decision::kAccept) {
+    RecordAccept(record, e.matched, e.window.current, now);
+    return Attempt{Decision::kAccept, true};
   }
-  attempt.decision = match.replay ? Decision::kReplay : Decision::kReject;
-  CountFailure(record, key, code, now, config);
-  return attempt;
+  FailureState failures = TokenFailures(record);
+  CountFailure(failures, FingerprintWrongCode(key, code, e.window.centre), now, config);
+  SetTokenFailures(record, failures);
+  return Attempt{e.decision, true};
+}
+
+Result<Attempt> ApplyRegistration(TokenRecord& record, const HmacKey& key, std::string_view code,
+                                  int64_t now, const Config& config, FailureState& registrant) {
+  OTPGATE_RETURN_IF_ERROR(CheckUsable(record, now));
+  if (registrant.LockedAt(now)) {
+    return Attempt{Decision::kLocked, false};
+  }
+  OTPGATE_ASSIGN_OR_RETURN(Evaluation e, Evaluate(record, key, code, now, config));
+  if (e.decision == Decision::kAccept) {
+    RecordAccept(record, e.matched, e.window.current, now);
+    registrant = FailureState{};
+    return Attempt{Decision::kAccept, true};
+  }
+  CountFailure(registrant, std::nullopt, now, config);
+  return Attempt{e.decision, false};
 }
 
 Result<Attempt> ApplyResync(TokenRecord& record, const HmacKey& key, std::string_view code1,
@@ -113,12 +133,15 @@ Result<Attempt> ApplyResync(TokenRecord& record, const HmacKey& key, std::string
   int64_t first, last, current = 0;
   if (record.params.kind == OtpKind::kTotp) {
     current = TotpStep(now, record.params.t0, record.params.period);
-    int64_t steps = config.resync_window / record.params.period;
-    first = current - steps;
-    last = current + steps;
-  } else {
-    first = record.last_accepted + 1;
-    last = first + config.hotp_resync_window;
+    const int64_t steps = config.resync_window / record.params.period;
+    if (__builtin_sub_overflow(current, steps, &first) ||
+        __builtin_add_overflow(current, steps, &last)) {
+      return OutOfRange();
+    }
+  } else if (record.last_accepted >= kMaxHotpCounter ||
+             __builtin_add_overflow(record.last_accepted, 1, &first) ||
+             __builtin_add_overflow(first, config.hotp_resync_window, &last)) {
+    return OutOfRange();
   }
   OTPGATE_ASSIGN_OR_RETURN(
       std::optional<int64_t> found,
@@ -130,12 +153,7 @@ Result<Attempt> ApplyResync(TokenRecord& record, const HmacKey& key, std::string
   if (*found - 1 <= record.last_accepted) {
     return Attempt{Decision::kReplay, false};
   }
-  record.last_accepted = *found;
-  if (record.params.kind == OtpKind::kTotp) {
-    record.drift = *found - current;
-  }
-  record.last_used_at = now;
-  ClearFailures(record);
+  RecordAccept(record, *found, current, now);
   return Attempt{Decision::kAccept, true};
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -46,6 +47,12 @@ class CApiTest : public ::testing::Test {
     for (auto& [n, v] : extra) {
       names_.push_back(n);
       values_.push_back(v);
+    }
+    // Explicit by default: the host's /etc/otpgate is never read.
+    std::string empty_config = dir_.File("otpgate.conf");
+    if (config_path == nullptr) {
+      std::ofstream(empty_config) << "";
+      config_path = empty_config.c_str();
     }
     otpgate_open_args args{front_end, config_path, names_.data(), values_.data(), names_.size(),
                            Lines::Add, &lines_, nullptr};

@@ -1,7 +1,13 @@
+#include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
+#include <lmdb.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <filesystem>
+#include <random>
 
 #include "otpgate/store.h"
 #include "test_util.h"
@@ -36,20 +42,25 @@ TEST(LmdbStoreTest, CreatesPrivateFilesAndRoundTrips) {
   ASSERT_EQ(::stat(dir.File("s/data.mdb").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
 
-  ASSERT_TRUE((*store)->Write([](Txn& txn) {
-    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("A1")));
-    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("alice", "A1"));
-    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("alice", "A2"));
-    return txn.AddUserToken("alice", "A1");  // duplicate: no-op
-  }).ok());
-  ASSERT_TRUE((*store)->Read([](Txn& txn) -> Status {
-    EXPECT_TRUE(txn.GetToken("A1").ok());
-    EXPECT_EQ(txn.GetToken("B").status().code(), StatusCode::kNotFound);
-    EXPECT_EQ(txn.UserTokens("alice").value(), (std::vector<std::string>{"A1", "A2"}));
-    EXPECT_TRUE(txn.UserTokens("nobody").value().empty());
-    EXPECT_FALSE(txn.PutToken(Record("X")).ok()) << "read-only transaction wrote";
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE((*store)
+                  ->Write([](Txn& txn) {
+                    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("A1")));
+                    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("alice", "A1"));
+                    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("alice", "A2"));
+                    return txn.AddUserToken("alice", "A1");  // duplicate: no-op
+                  })
+                  .ok());
+  ASSERT_TRUE(
+      (*store)
+          ->Read([](Txn& txn) -> Status {
+            EXPECT_TRUE(txn.GetToken("A1").ok());
+            EXPECT_EQ(txn.GetToken("B").status().code(), StatusCode::kNotFound);
+            EXPECT_EQ(txn.UserTokens("alice").value(), (std::vector<std::string>{"A1", "A2"}));
+            EXPECT_TRUE(txn.UserTokens("nobody").value().empty());
+            EXPECT_FALSE(txn.PutToken(Record("X")).ok()) << "read-only transaction wrote";
+            return Status::Ok();
+          })
+          .ok());
 }
 
 TEST(LmdbStoreTest, FailedWriteChangesNothing) {
@@ -60,10 +71,12 @@ TEST(LmdbStoreTest, FailedWriteChangesNothing) {
     return Status::InvalidArgument("changed my mind");
   });
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
-  ASSERT_TRUE(store->Read([](Txn& txn) {
-    EXPECT_FALSE(txn.HasToken("A1"));
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Read([](Txn& txn) {
+                    EXPECT_FALSE(txn.HasToken("A1"));
+                    return Status::Ok();
+                  })
+                  .ok());
 }
 
 TEST(LmdbStoreTest, WriteGroupIsolatesAFailingMember) {
@@ -85,12 +98,14 @@ TEST(LmdbStoreTest, WriteGroupIsolatesAFailingMember) {
   EXPECT_TRUE(results[0].ok());
   EXPECT_EQ(results[1].code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(results[2].ok()) << results[2].ToString();
-  ASSERT_TRUE(store->Read([](Txn& txn) {
-    EXPECT_TRUE(txn.HasToken("A"));
-    EXPECT_FALSE(txn.HasToken("B"));
-    EXPECT_TRUE(txn.HasToken("C"));
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Read([](Txn& txn) {
+                    EXPECT_TRUE(txn.HasToken("A"));
+                    EXPECT_FALSE(txn.HasToken("B"));
+                    EXPECT_TRUE(txn.HasToken("C"));
+                    return Status::Ok();
+                  })
+                  .ok());
 }
 
 TEST(LmdbStoreTest, RefusesStoreReadableByOthers) {
@@ -117,8 +132,7 @@ TEST(LmdbStoreTest, GrowsTheMapWhenFull) {
   for (int batch = 0; batch < 20; ++batch) {
     Status status = store->Write([&](Txn& txn) -> Status {
       for (int i = 0; i < 1000; ++i) {
-        OTPGATE_RETURN_IF_ERROR(
-            txn.PutToken(Record("T" + std::to_string(batch * 1000 + i), 120)));
+        OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("T" + std::to_string(batch * 1000 + i), 120)));
       }
       return Status::Ok();
     });
@@ -126,18 +140,22 @@ TEST(LmdbStoreTest, GrowsTheMapWhenFull) {
   }
   EXPECT_GT(store->map_size(), before);
   size_t count = 0;
-  ASSERT_TRUE(store->Read([&](Txn& txn) {
-    return txn.ForEachToken([&](const TokenRecord&) {
-      ++count;
-      return Status::Ok();
-    });
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Read([&](Txn& txn) {
+                    return txn.ForEachToken([&](const TokenRecord&) {
+                      ++count;
+                      return Status::Ok();
+                    });
+                  })
+                  .ok());
   EXPECT_EQ(count, 20000u);
 }
 
 TEST(LmdbStoreTest, FullAtMaximumIsStoreFullAndChangesNothing) {
   TempDir dir;
-  StoreOptions options{.path = dir.File("s"), .create = true, .initial_map_bytes = 128 * 1024,
+  StoreOptions options{.path = dir.File("s"),
+                       .create = true,
+                       .initial_map_bytes = 128 * 1024,
                        .max_map_bytes = 256 * 1024};
   auto store = Store::Open(options).value();
   Status status = store->Write([&](Txn& txn) -> Status {
@@ -147,10 +165,12 @@ TEST(LmdbStoreTest, FullAtMaximumIsStoreFullAndChangesNothing) {
     return Status::Ok();
   });
   EXPECT_EQ(status.code(), StatusCode::kStoreFull);
-  ASSERT_TRUE(store->Read([](Txn& txn) {
-    EXPECT_FALSE(txn.HasToken("T0"));
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Read([](Txn& txn) {
+                    EXPECT_FALSE(txn.HasToken("T0"));
+                    return Status::Ok();
+                  })
+                  .ok());
 }
 
 TEST(LmdbStoreTest, OneEnvironmentPerPathAndANewOneAfterFork) {
@@ -171,9 +191,9 @@ TEST(LmdbStoreTest, OneEnvironmentPerPathAndANewOneAfterFork) {
   ::waitpid(pid, &wstatus, 0);
   ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
   ASSERT_TRUE(a->Read([](Txn& txn) {
-    EXPECT_TRUE(txn.HasToken("child"));
-    return Status::Ok();
-  }).ok());
+                 EXPECT_TRUE(txn.HasToken("child"));
+                 return Status::Ok();
+               }).ok());
 }
 
 TEST(LmdbStoreTest, RejectsUnknownSchema) {
@@ -191,6 +211,204 @@ TEST(LmdbStoreTest, RejectsUnknownSchema) {
   int wstatus = 0;
   ::waitpid(pid, &wstatus, 0);
   EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+}
+
+// Runs `fn` in a child process (a fresh one would not reuse this process's
+// environment) and returns its wait status; fn's int is the exit code.
+template <typename Fn>
+int InChild(Fn&& fn) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    _exit(fn());
+  }
+  int wstatus = 0;
+  ::waitpid(pid, &wstatus, 0);
+  return wstatus;
+}
+
+// Opens the store, reads every record and writes one, as a host would; the
+// exit code is the first non-OK status code (0 if all went well).
+int UseStore(const std::string& path) {
+  auto store = Store::Open({.path = path});
+  if (!store.ok()) return static_cast<int>(store.status().code());
+  Status status = (*store)->Read(
+      [](Txn& txn) { return txn.ForEachToken([](const TokenRecord&) { return Status::Ok(); }); });
+  if (status.ok()) {
+    status = (*store)->Read([](Txn& txn) { return txn.UserTokens("user7").status(); });
+  }
+  if (status.ok()) {
+    status = (*store)->Write([](Txn& txn) { return txn.PutToken(Record("NEW")); });
+  }
+  return static_cast<int>(status.code());
+}
+
+// A store of a few hundred pages: tokens, users with several tokens each.
+void FillStore(const std::string& path) {
+  auto store = Store::Open({.path = path, .create = true}).value();
+  ASSERT_TRUE(store
+                  ->Write([](Txn& txn) -> Status {
+                    for (int i = 0; i < 3000; ++i) {
+                      std::string id = "T" + std::to_string(i);
+                      OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record(id, 120)));
+                      OTPGATE_RETURN_IF_ERROR(
+                          txn.AddUserToken("user" + std::to_string(i % 500), id));
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  // Churn, so that the free list has entries.
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(store
+                    ->Write([&](Txn& txn) -> Status {
+                      for (int i = round; i < 3000; i += 7) {
+                        OTPGATE_RETURN_IF_ERROR(
+                            txn.PutToken(Record("T" + std::to_string(i), 100 + round)));
+                      }
+                      return Status::Ok();
+                    })
+                    .ok());
+  }
+}
+
+off_t FileSize(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+}
+
+std::string Copy(const TempDir& dir, const std::string& from, const std::string& name) {
+  std::string to = dir.File(name);
+  std::string command = "cp -a '" + from + "' '" + to + "' && rm -f '" + to + "/lock.mdb'";
+  EXPECT_EQ(std::system(command.c_str()), 0);
+  return to;
+}
+
+// Issue 11: a truncated data.mdb raised SIGBUS in the host process. Every
+// truncation point must give kCorrupt, and the process must survive.
+TEST(LmdbStoreTest, TruncatedDataFileIsCorruptNotACrash) {
+  TempDir dir;
+  FillStore(dir.File("good"));
+  off_t size = FileSize(dir.File("good/data.mdb"));
+  ASSERT_GT(size, 100 * 4096);
+  for (off_t cut : {off_t{0}, off_t{100}, off_t{4096}, off_t{8192 + 7}, size / 4, size / 2,
+                    size - 4096, size - 1}) {
+    std::string copy = Copy(dir, dir.File("good"), "cut" + std::to_string(cut));
+    ASSERT_EQ(::truncate((copy + "/data.mdb").c_str(), cut), 0);
+    int wstatus = InChild([&] { return UseStore(copy); });
+    ASSERT_TRUE(WIFEXITED(wstatus))
+        << "cut at " << cut << ": killed by signal " << WTERMSIG(wstatus);
+    EXPECT_EQ(WEXITSTATUS(wstatus), static_cast<int>(StatusCode::kCorrupt)) << "cut at " << cut;
+  }
+}
+
+// A store that a running process has open and that is truncated under it.
+TEST(LmdbStoreTest, TruncationWhileOpenIsCorruptNotACrash) {
+  TempDir dir;
+  FillStore(dir.File("s"));
+  int wstatus = InChild([&] {
+    auto store = Store::Open({.path = dir.File("s")});
+    if (!store.ok()) return 100;
+    if (::truncate(dir.File("s/data.mdb").c_str(), FileSize(dir.File("s/data.mdb")) / 2) != 0) {
+      return 101;
+    }
+    Status status = (*store)->Read(
+        [](Txn& txn) { return txn.ForEachToken([](const TokenRecord&) { return Status::Ok(); }); });
+    return static_cast<int>(status.code());
+  });
+  ASSERT_TRUE(WIFEXITED(wstatus)) << "killed by signal " << WTERMSIG(wstatus);
+  EXPECT_EQ(WEXITSTATUS(wstatus), static_cast<int>(StatusCode::kCorrupt));
+}
+
+// Random byte damage anywhere in the file: the process survives, and what
+// it reports is either a clean run (the damage hit free space or bytes no
+// one reads) or kCorrupt, never another failure.
+TEST(LmdbStoreTest, DamagedBytesAreCorruptNotACrash) {
+  TempDir dir;
+  FillStore(dir.File("good"));
+  off_t size = FileSize(dir.File("good/data.mdb"));
+  std::mt19937_64 random(20261127);
+  int corrupt = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    std::string copy = Copy(dir, dir.File("good"), "t" + std::to_string(trial));
+    int fd = ::open((copy + "/data.mdb").c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    // Mostly page headers and node tables (what LMDB navigates by), some
+    // anywhere.
+    off_t page = static_cast<off_t>(random() % static_cast<uint64_t>(size / 4096));
+    off_t offset = page * 4096 + (trial % 3 == 0 ? static_cast<off_t>(random() % 4096)
+                                                 : static_cast<off_t>(random() % 64));
+    uint8_t junk[8];
+    for (uint8_t& b : junk) b = static_cast<uint8_t>(random());
+    ASSERT_EQ(::pwrite(fd, junk, sizeof(junk), offset), static_cast<ssize_t>(sizeof(junk)));
+    ::close(fd);
+    int wstatus = InChild([&] { return UseStore(copy); });
+    ASSERT_TRUE(WIFEXITED(wstatus))
+        << "damage at " << offset << ": killed by signal " << WTERMSIG(wstatus);
+    int code = WEXITSTATUS(wstatus);
+    EXPECT_TRUE(code == 0 || code == static_cast<int>(StatusCode::kCorrupt))
+        << "damage at " << offset << ": status " << code;
+    corrupt += code == static_cast<int>(StatusCode::kCorrupt);
+    std::filesystem::remove_all(copy);
+  }
+  // Damage to free pages or to bytes nothing reads goes unnoticed (and is
+  // harmless); the rest must be reported.
+  EXPECT_GT(corrupt, 5) << "damage to live pages must be detected";
+}
+
+// Issue 11: a symlinked store directory was accepted.
+TEST(LmdbStoreTest, RefusesSymlinkedStoreDirectory) {
+  TempDir dir;
+  { ASSERT_TRUE(Store::Open({.path = dir.File("real"), .create = true}).ok()); }
+  ASSERT_EQ(::symlink(dir.File("real").c_str(), dir.File("link").c_str()), 0);
+  int wstatus = InChild(
+      [&] { return static_cast<int>(Store::Open({.path = dir.File("link")}).status().code()); });
+  EXPECT_EQ(WEXITSTATUS(wstatus), static_cast<int>(StatusCode::kPermissionDenied));
+}
+
+TEST(LmdbStoreTest, RefusesStoreUnderADirectoryOthersCanSwap) {
+  TempDir dir;
+  ASSERT_EQ(::mkdir(dir.File("open").c_str(), 0777), 0);
+  ASSERT_EQ(::chmod(dir.File("open").c_str(), 0777), 0);  // not sticky
+  auto store = Store::Open({.path = dir.File("open/s"), .create = true});
+  EXPECT_EQ(store.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(store.status().message().find("could be replaced"), std::string::npos);
+}
+
+// Issue 9: processes that exit with a read transaction's slot still taken
+// (PAM applications never close the store) must not exhaust LMDB's reader
+// table while another process keeps the store open.
+TEST(LmdbStoreTest, SlotsOfExitedProcessesAreReclaimed) {
+  TempDir dir;
+  auto holder = Store::Open({.path = dir.File("s"), .create = true}).value();
+  ASSERT_TRUE(holder->Read([](Txn&) { return Status::Ok(); }).ok());
+  for (int i = 0; i < 530; ++i) {  // more than the 512 slots
+    int wstatus = InChild([&] {
+      auto store = Store::Open({.path = dir.File("s")});
+      if (!store.ok()) return static_cast<int>(store.status().code());
+      Status status = (*store)->Read([](Txn&) { return Status::Ok(); });
+      std::_Exit(static_cast<int>(status.code()));  // no destructors: the slot stays taken
+    });
+    ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
+        << "process " << i << ": status " << WEXITSTATUS(wstatus);
+  }
+}
+
+// The shared model: root and the otpgate group. Needs root and groupadd.
+TEST(LmdbStoreTest, GroupModelFilesGetTheGroupsModes) {
+  if (::geteuid() != 0 || ::getgrnam("otpgate") == nullptr) {
+    GTEST_SKIP() << "needs root and an 'otpgate' group (tested in integration.host.group_model)";
+  }
+  TempDir dir;
+  gid_t gid = ::getgrnam("otpgate")->gr_gid;
+  ASSERT_EQ(::mkdir(dir.File("s").c_str(), 0770), 0);
+  ASSERT_EQ(::chown(dir.File("s").c_str(), 0, gid), 0);
+  ASSERT_EQ(::chmod(dir.File("s").c_str(), 02770), 0);
+  ASSERT_TRUE(Store::Open({.path = dir.File("s"), .create = true}).ok());
+  for (const char* name : {"s/data.mdb", "s/lock.mdb"}) {
+    struct stat st;
+    ASSERT_EQ(::stat(dir.File(name).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0660u) << name;
+    EXPECT_EQ(st.st_gid, gid) << name;
+  }
 }
 
 }  // namespace

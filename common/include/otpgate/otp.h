@@ -39,6 +39,19 @@ struct OtpParams {
 
 constexpr int kMaxDigits = 8;
 
+// Ranges that keep every counter, step and window computation inside int64
+// with room to spare (checked again where the arithmetic happens). Values
+// from imports (CSV, key URI, PSKC) and stored records outside them are
+// refused: no real token comes near them.
+// The largest HOTP counter a token may start at or reach: 2^62 - 1, so that
+// counter + look-ahead + resync window cannot overflow.
+constexpr int64_t kMaxHotpCounter = (int64_t{1} << 62) - 1;
+// The latest TOTP T0: 2^40 s (about the year 36,800).
+constexpr int64_t kMaxT0 = int64_t{1} << 40;
+// The largest learnt TOTP drift, in steps, either way (a resync moves it by at
+// most resync_window / period <= 86,400 steps).
+constexpr int64_t kMaxDriftSteps = int64_t{1} << 32;
+
 // A fixed-width decimal code, e.g. "050471". Codes are always compared as
 // strings of exactly `digits` characters, in constant time.
 using OtpCode = std::string;
@@ -69,11 +82,16 @@ class HmacKey {
 // Convenience for tools and tests: one code from scratch.
 Result<OtpCode> GenerateHotp(HashAlgorithm alg, const SecretBytes& secret, uint64_t counter,
                              int digits);
-// RFC 6238 §4.2: T = floor((now - T0) / X).
+// RFC 6238 §4.2: T = floor((now - T0) / X), computed without overflow for
+// any `now` and `t0` and clamped to the int64 range. REQUIRES: period > 0.
 int64_t TotpStep(int64_t now, int64_t t0, int64_t period);
 Result<OtpCode> GenerateTotp(const OtpParams& params, const SecretBytes& secret, int64_t now);
 
 // The result of scanning a window of steps/counters for a code.
+// The widest window ScanWindow and FindConsecutive will compute: the widest
+// configurable resync search (2 * 86,400 TOTP steps, plus slack).
+constexpr int64_t kMaxScanValues = 200'000;
+
 struct WindowMatch {
   // The step (TOTP) or counter (HOTP) that matched and may be accepted: the
   // matching value nearest the window's centre that is strictly greater than
@@ -85,8 +103,10 @@ struct WindowMatch {
 
 // Compares `code` with HOTP(K, v) for every v in [first, last], always
 // computing every value (no early return), each comparison constant time.
-// Values below zero are skipped. `code` must already be normalised and have
-// exactly `digits` digits.
+// Values below zero are skipped; the loop runs exactly last - first + 1 times
+// (none if last < first), so no bound can make it overflow or run for ever.
+// kInvalidArgument if the window spans more than kMaxScanValues values.
+// `code` must already be normalised and have exactly `digits` digits.
 Result<WindowMatch> ScanWindow(const HmacKey& key, int digits, std::string_view code, int64_t first,
                                int64_t last, int64_t centre, int64_t last_accepted);
 

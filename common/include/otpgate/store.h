@@ -8,14 +8,35 @@
 //   journal u64 sequence (big-endian) -> one audit journal entry (journal.h);
 //           created on first open by a writer if an older store lacks it
 //
-// Caveats, inherited from LMDB and handled here:
+// Caveats, inherited from LMDB, and how they are handled here:
 //  - One MDB_env per process per path: Store::Open hands out one shared
-//    instance per (path, pid). A child process after fork() gets a new one;
-//    the parent's handle is never used (nor closed) in the child.
+//    instance per (path, pid), whatever state it is in (a second environment
+//    on the same files would share, and on close drop, this process's POSIX
+//    locks). A child process after fork() gets a new one; the parent's
+//    handle is never used (nor closed) in the child.
+//  - Reader slots (512 per store, shared by all processes): a process keeps
+//    at most one idle read transaction per concurrent reader, up to 16, and
+//    aborts the rest. A process that exits without closing the store leaves
+//    its slots behind; they are reclaimed (mdb_reader_check) whenever a
+//    process opens the store, and when the table is full before a read
+//    gives up (then kUnavailable).
+//  - Killed writers: LMDB's robust mutexes (Debian's build uses them) pass
+//    the write lock of a dead process to the next writer, which repairs the
+//    lock table.
+//  - LMDB trusts its data file. Before LMDB touches a page, Open walks every
+//    reachable page with bounds checks through pread() (lmdb_verify.h), and
+//    every transaction first checks that the file has not shrunk, so a
+//    truncated or damaged data.mdb gives kCorrupt instead of SIGBUS or an
+//    abort() in the host process. The walk reads the whole file once per
+//    process.
 //  - Write transactions are serialised by LMDB across threads and processes.
 //    Every state-changing decision re-reads its records inside the same write
 //    transaction, so two racing requests cannot both accept one code.
 //  - When the map fills, it is grown (doubled) and the transaction re-run.
+//    A full file system is kStoreFull, a read-only one kUnavailable; either
+//    way nothing of the transaction is stored.
+//  - Files follow the access model of file_util.h: root only, or shared with
+//    the `otpgate` group (files created then get 0660 and the group).
 #ifndef OTPGATE_STORE_H_
 #define OTPGATE_STORE_H_
 
@@ -80,8 +101,10 @@ class Txn {
 class Store {
  public:
   // kUnavailable if the directory or files are missing (and !create) or
-  // cannot be opened; kPermissionDenied if the files are group/other
-  // accessible; kCorrupt if the schema is unknown.
+  // cannot be opened; kPermissionDenied if the directory is a symbolic link,
+  // lies under a directory others could swap, or the files are more open
+  // than the access model allows; kCorrupt if data.mdb is truncated or
+  // damaged, or the schema is unknown.
   static Result<std::shared_ptr<Store>> Open(const StoreOptions& options);
   virtual ~Store() = default;
 

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -18,6 +19,14 @@
 
 namespace otpgate {
 namespace {
+
+// pam_wrapper, after the sanitizer runtime when the suite is instrumented
+// (scripts/test.sh sets OTPGATE_TEST_PRELOAD to libasan: it must come first).
+std::string PamWrapperPreload() {
+  const char* sanitizer = std::getenv("OTPGATE_TEST_PRELOAD");
+  return (sanitizer != nullptr && *sanitizer != '\0' ? std::string(sanitizer) + " " : "") +
+         "libpam_wrapper.so";
+}
 
 using testing::Bytes;
 using testing::TempDir;
@@ -35,6 +44,10 @@ class PamFlowsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     config_ = testing::TestConfig(dir_);
+    // Every module instance gets its config file explicitly: the host's
+    // /etc/otpgate is never read.
+    std::ofstream(config_file_) << "";
+    ::chmod(config_file_.c_str(), 0644);
     ASSERT_TRUE(InitializeDeployment(config_).ok());
     service_ = OtpService::Open(config_, clock_).value();
     for (const char* id : {"VSST12345678", "VSST00000002"}) {
@@ -62,11 +75,13 @@ class PamFlowsTest : public ::testing::Test {
   }
 
   std::string Module(const std::string& args, const std::string& control = "required") {
-    return "auth " + control + " " OTPGATE_PAM_MODULE " store=" + config_.store +
+    return "auth " + control + " " OTPGATE_PAM_MODULE " config=" + config_file_ +
+           " store=" + config_.store +
            " master_key=" + config_.master_key + " fail_delay_ms=0 " + args + "\n";
   }
   std::string Account() {
-    return "account required " OTPGATE_PAM_MODULE " store=" + config_.store +
+    return "account required " OTPGATE_PAM_MODULE " config=" + config_file_ +
+           " store=" + config_.store +
            " master_key=" + config_.master_key + "\n";
   }
   void WriteService(const std::string& name, const std::string& text) {
@@ -83,7 +98,7 @@ class PamFlowsTest : public ::testing::Test {
       ::dup2(out[1], 2);
       ::close(out[0]);
       std::vector<std::string> env_strings = {
-          "LD_PRELOAD=libpam_wrapper.so:" OTPGATE_SYSLOG_CAPTURE, "PAM_WRAPPER=1",
+          "LD_PRELOAD=" + PamWrapperPreload() + ":" OTPGATE_SYSLOG_CAPTURE, "PAM_WRAPPER=1",
           "PAM_WRAPPER_SERVICE_DIR=" + services_, "PATH=/usr/bin:/bin",
           "OTPGATE_TEST_SYSLOG=" + syslog_};
       std::vector<char*> env;
@@ -152,6 +167,7 @@ class PamFlowsTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string config_file_ = dir_.File("otpgate.conf");
   std::string syslog_ = dir_.File("syslog");
   Config config_;
   SystemClock clock_;
@@ -195,7 +211,8 @@ TEST_F(PamFlowsTest, RegisterLoginReplayLockoutUnlockStop) {
   EXPECT_TRUE(run.Saw("acct_mgmt " + std::to_string(PAM_PERM_DENIED))) << run.output;
 
   // Unlock with the CLI, then log in.
-  std::string unlock = std::string(OTPGATE_CLI) + " --store " + config_.store + " --master-key " +
+  std::string unlock = std::string(OTPGATE_CLI) + " --config " + config_file_ + " --store " +
+                       config_.store + " --master-key " +
                        config_.master_key + " unlock VSST12345678 >/dev/null";
   ASSERT_EQ(std::system(unlock.c_str()), 0);
   run = Login("alice", {kPassword, NextCode()}, "otp-login", {"--acct"});
@@ -383,7 +400,7 @@ std::pair<int, std::string> RunAsNobody(const TempDir& dir, const std::string& s
   ::chmod((services + "/other").c_str(), 0644);
   ::chmod((services + "/otp-only").c_str(), 0644);
   std::string command = "setpriv --reuid=nobody --regid=nogroup --clear-groups env "
-                        "LD_PRELOAD=libpam_wrapper.so:" + bin + "/syslog_capture.so PAM_WRAPPER=1 "
+                        "LD_PRELOAD='" + PamWrapperPreload() + ":" + bin + "/syslog_capture.so' PAM_WRAPPER=1 "
                         "OTPGATE_TEST_SYSLOG=" + logs + "/syslog PAM_WRAPPER_SERVICE_DIR=" +
                         services + " " + bin +
                         "/pam_driver --service otp-only --user alice --answer 123456 >/dev/null 2>&1";
@@ -397,7 +414,7 @@ std::pair<int, std::string> RunAsNobody(const TempDir& dir, const std::string& s
 TEST_F(PamFlowsTest, NonRootCallerFailsClosed) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the driver as nobody";
   Register("alice");
-  std::string module = "auth required @MODULE@ store=" + config_.store +
+  std::string module = "auth required @MODULE@ config=" + config_file_ + " store=" + config_.store +
                        " master_key=" + config_.master_key + " fail_delay_ms=0";
   auto [rc, log] = RunAsNobody(dir_, module + "\nauth required pam_permit.so\n");
   EXPECT_EQ(rc, PAM_AUTHINFO_UNAVAIL) << log;
@@ -410,7 +427,7 @@ TEST_F(PamFlowsTest, NonRootCallerFailsClosed) {
 TEST_F(PamFlowsTest, NonRootCallerIgnoredWhenConfigured) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the driver as nobody";
   Register("alice");
-  std::string module = "auth required @MODULE@ store=" + config_.store +
+  std::string module = "auth required @MODULE@ config=" + config_file_ + " store=" + config_.store +
                        " master_key=" + config_.master_key + " fail_delay_ms=0 nonroot=ignore";
   auto [rc, log] = RunAsNobody(dir_, module + "\nauth required pam_permit.so\n");
   EXPECT_EQ(rc, PAM_SUCCESS) << log;

@@ -83,7 +83,11 @@ TEST(PamThreadsTest, SixteenThreadsOfHandlesDecideRightly) {
   std::string confdir = dir.File("pam.d");
   ::mkdir(confdir.c_str(), 0755);
   std::ofstream(confdir + "/other") << "auth required pam_deny.so\n";
-  std::ofstream(confdir + "/otp") << "auth required " OTPGATE_PAM_MODULE " store=" << config.store
+  // Explicit config file: the host's /etc/otpgate is never read.
+  std::string config_file = dir.File("otpgate.conf");
+  std::ofstream(config_file) << "";
+  std::ofstream(confdir + "/otp") << "auth required " OTPGATE_PAM_MODULE " config=" << config_file
+                                  << " store=" << config.store
                                   << " master_key=" << config.master_key
                                   << " fail_delay_ms=0\nauth required pam_permit.so\n";
 

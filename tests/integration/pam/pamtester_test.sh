@@ -7,16 +7,18 @@ MODULE=$1 CLI=$2
 command -v pamtester >/dev/null || { echo "pamtester is required"; exit 1; }
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-og() { "$CLI" --store "$WORK/store" --master-key "$WORK/master.key" "$@" >/dev/null; }
+touch "$WORK/otpgate.conf"  # explicit: the host's /etc/otpgate is never read
+og() { "$CLI" --config "$WORK/otpgate.conf" --store "$WORK/store" --master-key "$WORK/master.key" "$@" >/dev/null; }
 og init
 printf 'VSST12345678,3132333435363738393031323334353637383930,hex\n' > "$WORK/t.csv"
 og token import "$WORK/t.csv"
 mkdir "$WORK/pam.d"
 echo "auth required pam_deny.so" > "$WORK/pam.d/other"
 cat > "$WORK/pam.d/otpgate-login" <<EOT
-auth required $MODULE store=$WORK/store master_key=$WORK/master.key fail_delay_ms=0 unenrolled=deny
+auth required $MODULE config=$WORK/otpgate.conf store=$WORK/store master_key=$WORK/master.key fail_delay_ms=0 unenrolled=deny
 EOT
-pt() { env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$WORK/pam.d" \
+# OTPGATE_TEST_PRELOAD: the sanitizer runtime, first, in instrumented runs.
+pt() { env LD_PRELOAD="${OTPGATE_TEST_PRELOAD:+$OTPGATE_TEST_PRELOAD }libpam_wrapper.so" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$WORK/pam.d" \
   timeout 20 pamtester -v otpgate-login "$@"; }
 NOW=$(date +%s)
 og register alice VSST12345678 "$(oathtool --totp -N "@$NOW" 3132333435363738393031323334353637383930)"

@@ -7,6 +7,7 @@
 #   as_owner CMD...                           runs CMD as the user radiusd runs as
 #   rc_send PORT 'attrs'                      one radclient request; prints the reply
 #   $RADIUS_LOG                               the server's log
+#   $RADIUS_EXTRA_ARGS                        more radiusd flags (e.g. -xx for debug output)
 # Ports: $RADIUS_PORT (two rounds, unenrolled allow), +1 (unenrolled deny),
 # +2 (split, single step), +3 (rlm_totp, for the benchmark).
 RADIUS_SECRET=testing123
@@ -53,7 +54,9 @@ bob     Cleartext-Password := "bobpw"
 carol   Cleartext-Password := "carolpw"
 dave    Cleartext-Password := "davepw"
 EOT
-  local common="store = $d/store
+  : > "$d/otpgate.conf"  # explicit: the host's /etc/otpgate is never read
+  local common="config = $d/otpgate.conf
+		store = $d/store
 		master_key = $d/master.key"
   cat > "$d/raddb/radiusd.conf" <<EOT
 prefix = /usr
@@ -195,6 +198,31 @@ EOT
   return 0
 }
 
+# radius_code_only_server NAME INSTANCE PORT_OFFSET: appends a server that
+# runs otpgate instance INSTANCE alone (no password module), for benchmarks.
+radius_code_only_server() {
+  cat >> "$RADIUS_DIR/raddb/radiusd.conf" <<EOT
+server $1 {
+	listen {
+		type = auth
+		ipaddr = 127.0.0.1
+		port = $((RADIUS_PORT + $3))
+	}
+	authorize {
+		$2
+		update control {
+			&Auth-Type := $2
+		}
+	}
+	authenticate {
+		Auth-Type $2 {
+			$2
+		}
+	}
+}
+EOT
+}
+
 radius_start() {
   local d=$RADIUS_DIR
   [ -f "$RADIUS_LOG" ] && cat "$RADIUS_LOG" >> "$d/log/previous.log"  # keep earlier runs
@@ -202,9 +230,9 @@ radius_start() {
   # Started directly (not through a shell function) so that $! is radiusd itself.
   if [ "$(id -u)" = 0 ]; then
     setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
-      /usr/sbin/freeradius -d "$d/raddb" -f -l stdout >> "$d/log/stdout.log" 2>&1 &
+      /usr/sbin/freeradius -d "$d/raddb" -f -l stdout ${RADIUS_EXTRA_ARGS:-} >> "$d/log/stdout.log" 2>&1 &
   else
-    /usr/sbin/freeradius -d "$d/raddb" -f -l stdout >> "$d/log/stdout.log" 2>&1 &
+    /usr/sbin/freeradius -d "$d/raddb" -f -l stdout ${RADIUS_EXTRA_ARGS:-} >> "$d/log/stdout.log" 2>&1 &
   fi
   RADIUS_PID=$!
   local i

@@ -17,7 +17,7 @@ radius_setup "$WORK/r" "$MODULE_DIR" "$SRC"
 D=$WORK/r
 cp "$CLI" "$WORK/otpgate" && chmod 0755 "$WORK/otpgate" && CLI=$WORK/otpgate  # runs as nobody too
 HEX=3132333435363738393031323334353637383930
-og() { as_owner "$CLI" --store "$D/store" --master-key "$D/master.key" "$@"; }
+og() { as_owner "$CLI" --config "$D/otpgate.conf" --store "$D/store" --master-key "$D/master.key" "$@"; }
 og init >/dev/null
 for id in VSST12345678 VSST00000002 VSST00000003; do echo "$id,$HEX,hex"; done > "$WORK/t.csv"
 chmod 0644 "$WORK/t.csv"

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// The file-level checks of `otpgate doctor`: do the PAM stacks, sshd and
+// FreeRADIUS that name otpgate find what they load, and do their options
+// parse. Each problem comes with the command or edit that fixes it. Reads
+// only; every path is under HostLayout::root. (The checks that need another
+// user's credentials or an external program live in the CLI.)
+#ifndef OTPGATE_HOST_CHECK_H_
+#define OTPGATE_HOST_CHECK_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "otpgate/host_integration.h"
+
+namespace otpgate {
+
+struct HostProblem {
+  std::string what;  // what is wrong, naming the file
+  std::string fix;   // what to run or change
+};
+
+// An active "pam_otpgate.so" line of a PAM service file.
+struct PamModuleLine {
+  int line_number = 0;
+  std::string module;               // as written: "pam_otpgate.so" or an absolute path
+  std::vector<std::string> arguments;  // "[a b]" arguments unbracketed
+};
+
+// The lines of a pam.d file that load pam_otpgate, parsed as libpam does
+// (comments, "[...]" controls and arguments, "\" continuations).
+std::vector<PamModuleLine> FindPamOtpgateLines(std::string_view text);
+
+// Every /etc/pam.d service that loads pam_otpgate: the module exists
+// (bare names under `module_dir`, e.g. /lib/x86_64-linux-gnu/security) and
+// every argument is a valid option.
+std::vector<HostProblem> CheckPamStacks(const HostLayout& host, std::string_view module_dir);
+
+// sshd: if its PAM stack asks for a code, sshd must run keyboard-interactive
+// (the drop-in of `otpgate enable sshd`), and the reverse.
+std::vector<HostProblem> CheckSshd(const HostLayout& host);
+
+// FreeRADIUS: an enabled otpgate module finds rlm_otpgate.so in
+// `module_dir` (/usr/lib/freeradius) and its dictionary; the site needs the
+// module.
+std::vector<HostProblem> CheckRadius(const HostLayout& host, std::string_view module_dir);
+
+// True when FreeRADIUS is set up to load rlm_otpgate.
+bool RadiusModuleEnabled(const HostLayout& host);
+
+}  // namespace otpgate
+
+#endif  // OTPGATE_HOST_CHECK_H_
