@@ -7,6 +7,7 @@
 // otpgate_begin/otpgate_finish); this file runs the conversation, keeps the
 // PAM items and data, and maps the core's answer to a PAM code with one
 // table. Audit lines go to syslog (authpriv). No exception crosses into libpam.
+#include <openssl/crypto.h>
 #include <security/pam_appl.h>
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
@@ -16,7 +17,6 @@
 #include <cstring>
 #include <memory>
 #include <optional>
-#include <openssl/crypto.h>
 #include <string>
 #include <vector>
 
@@ -29,6 +29,10 @@ namespace otpgate::pam {
 namespace {
 
 constexpr const char* kSplitCodeKey = "otpgate_split_code";
+// Set by the first line under split = yes: a later line with the same
+// options (split set in the shared file) verifies instead of splitting
+// again, so a field without a code is asked for one, never let through.
+constexpr const char* kSplitDoneKey = "otpgate_split_done";
 // Set when this handle accepted a login: a second otpgate login line in the
 // same transaction (two stacked profiles) is then a no-op, not a replay.
 constexpr const char* kAcceptedKey = "otpgate_accepted_user";
@@ -36,13 +40,19 @@ constexpr const char* kAcceptedKey = "otpgate_accepted_user";
 // --- The one table: the core's answer to a PAM code. ---
 int PamCodeFor(otpgate_answer answer) {
   switch (answer) {
-    case OTPGATE_ANSWER_PASS: return PAM_IGNORE;
-    case OTPGATE_ANSWER_ACCEPT: return PAM_SUCCESS;
-    case OTPGATE_ANSWER_REJECT: return PAM_AUTH_ERR;
-    case OTPGATE_ANSWER_LOCKED: return PAM_MAXTRIES;
-    case OTPGATE_ANSWER_FAIL: return PAM_AUTHINFO_UNAVAIL;  // fail closed
+    case OTPGATE_ANSWER_PASS:
+      return PAM_IGNORE;
+    case OTPGATE_ANSWER_ACCEPT:
+      return PAM_SUCCESS;
+    case OTPGATE_ANSWER_REJECT:
+      return PAM_AUTH_ERR;
+    case OTPGATE_ANSWER_LOCKED:
+      return PAM_MAXTRIES;
+    case OTPGATE_ANSWER_FAIL:
+      return PAM_AUTHINFO_UNAVAIL;  // fail closed
     case OTPGATE_ANSWER_ASK_CODE:
-    case OTPGATE_ANSWER_ASK_TOKEN_AND_CODE: break;  // not an answer
+    case OTPGATE_ANSWER_ASK_TOKEN_AND_CODE:
+      break;  // not an answer
   }
   return PAM_AUTH_ERR;
 }
@@ -67,18 +77,14 @@ struct Request {
 };
 
 // Opens the core with the module arguments ("name=value", or a bare
-// "name" for a boolean). PAM_SUCCESS or the code to return.
+// "name" for a boolean; config=FILE names the file). PAM_SUCCESS or the code
+// to return.
 int Open(Request& r, int argc, const char** argv) {
-  const char* config_path = nullptr;
   std::vector<std::string> names, values;
   std::vector<bool> bare;
   for (int i = 0; i < argc; ++i) {
     std::string_view argument = argv[i];
     size_t eq = argument.find('=');
-    if (argument.substr(0, eq) == "config") {
-      config_path = eq == std::string_view::npos ? "" : argv[i] + eq + 1;
-      continue;
-    }
     names.emplace_back(argument.substr(0, eq));
     values.emplace_back(eq == std::string_view::npos ? "" : argument.substr(eq + 1));
     bare.push_back(eq == std::string_view::npos);
@@ -88,10 +94,10 @@ int Open(Request& r, int argc, const char** argv) {
     name_ptrs.push_back(names[i].c_str());
     value_ptrs.push_back(bare[i] ? nullptr : values[i].c_str());
   }
-  otpgate_open_args args{OTPGATE_FRONT_END_PAM, config_path, name_ptrs.data(), value_ptrs.data(),
-                         names.size(), SyslogLine, nullptr, &r.core};
+  otpgate_open_args args{OTPGATE_FRONT_END_PAM, nullptr,    name_ptrs.data(), value_ptrs.data(),
+                         names.size(),          SyslogLine, nullptr,          &r.core};
   otpgate_result error;
-  r.handle.reset(otpgate_open(&args, &error));
+  r.handle.reset(otpgate_open(&args, &error));  // a store not open yet: the calls answer
   if (!r.handle) {
     if (error.status == OTPGATE_ERR_INVALID_ARGUMENT) {
       pam_syslog(r.pamh, LOG_ERR, "configuration: %s", error.message);
@@ -162,8 +168,11 @@ std::optional<Answer> GetCode(const Request& r, int& rc) {
 // line and leaves the password for the next module. Verifies nothing, so
 // the password module decides first (lockout safety).
 int Split(const Request& r) {
+  static char done_mark;
+  int rc = pam_set_data(r.pamh, kSplitDoneKey, &done_mark, nullptr);
+  if (rc != PAM_SUCCESS) return rc;
   const char* authtok = nullptr;
-  int rc = pam_get_authtok(r.pamh, PAM_AUTHTOK, &authtok, nullptr);
+  rc = pam_get_authtok(r.pamh, PAM_AUTHTOK, &authtok, nullptr);
   if (rc != PAM_SUCCESS || authtok == nullptr) return rc == PAM_SUCCESS ? PAM_AUTH_ERR : rc;
   size_t length = std::strlen(authtok), offset = length;
   otpgate_result result;
@@ -192,7 +201,10 @@ int Authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   Request r;
   int rc = Begin(pamh, flags, argc, argv, r);
   if (rc != PAM_SUCCESS) return rc;
-  if (r.options->split) return Split(r);
+  const void* split_done = nullptr;
+  if (r.options->split && pam_get_data(pamh, kSplitDoneKey, &split_done) != PAM_SUCCESS) {
+    return Split(r);
+  }
   if (AlreadyAccepted(r)) return PAM_SUCCESS;
   if (r.options->fail_delay_ms > 0) {
     pam_fail_delay(pamh, static_cast<unsigned>(r.options->fail_delay_ms) * 1000u);
@@ -250,17 +262,16 @@ extern "C" {
 
 __attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pamh, int flags,
                                                                int argc, const char** argv) {
-  return otpgate::pam::Guard(
-      pamh, [&] { return otpgate::pam::Authenticate(pamh, flags, argc, argv); });
+  return otpgate::pam::Guard(pamh,
+                             [&] { return otpgate::pam::Authenticate(pamh, flags, argc, argv); });
 }
 
-__attribute__((visibility("default"))) int pam_sm_setcred(pam_handle_t*, int, int,
-                                                          const char**) {
+__attribute__((visibility("default"))) int pam_sm_setcred(pam_handle_t*, int, int, const char**) {
   return PAM_SUCCESS;
 }
 
-__attribute__((visibility("default"))) int pam_sm_acct_mgmt(pam_handle_t* pamh, int flags,
-                                                            int argc, const char** argv) {
+__attribute__((visibility("default"))) int pam_sm_acct_mgmt(pam_handle_t* pamh, int flags, int argc,
+                                                            const char** argv) {
   return otpgate::pam::Guard(
       pamh, [&] { return otpgate::pam::AccountManagement(pamh, flags, argc, argv); });
 }

@@ -1,29 +1,16 @@
 /*
- * rlm_otpgate: the otpgate second factor for FreeRADIUS 3.2.
- *
- * Thin glue in C (the 3.2 headers are not C++-clean): it owns the module_t
- * and every FreeRADIUS call. What to ask and what to answer is the core's
- * decision (otpgate.h: otpgate_begin/otpgate_finish, the same calls the PAM
- * module makes); this file carries State, attributes and Reply-Message, and
- * maps the core's answer to an rcode with one table.
- *
- * Options: every pair of the module section is an option of the core's
- * table (the same names as /etc/otpgate/otpgate.conf, which is read first;
- * `config = PATH` names another file). Unknown or out-of-range options, and
- * options meant for the PAM module only, stop radiusd at start-up.
- *
- * Flows (see config/freeradius/sites-available/otpgate):
- *  - round 1: the site's password module (pap) checks User-Password, then
- *    "otpgate" in the same Auth-Type section answers Access-Challenge with a
- *    State and the prompt as Reply-Message when the core asks for a code;
- *  - round 2: the request carries State; authorize finds our mark in
- *    session-state and sets Auth-Type := otpgate; the code in User-Password
- *    is decided;
- *  - split = yes: User-Password = password + code in one request;
- *  - Otpgate-Action = Register / Stop with Otpgate-Credential-Id and
- *    Otpgate-Code: the bank's registration and stop screens.
- * Audit lines (one per decision, from the core's formatter) are logged as
- * auth lines whatever the server's `log { auth }` setting.
+ * rlm_otpgate: the otpgate second factor for FreeRADIUS 3.2, in C (the 3.2
+ * headers are not C++-clean). What to ask and answer is the core's decision
+ * (otpgate.h: otpgate_begin/otpgate_finish, as in the PAM module); this file
+ * carries State, attributes and Reply-Message and maps the core's answer to
+ * an rcode with one table. Every pair of the module section is an option of
+ * the core's table (otpgate.conf(5), read first; `config = PATH` names it):
+ * unknown, out-of-range or PAM-only options stop radiusd at start-up.
+ * Flows: round 1 after pap answers Access-Challenge (State, prompt); round 2
+ * carries State and the code; split = yes: password + code in one
+ * User-Password; Otpgate-Action = Register/Stop with Otpgate-Credential-Id
+ * and Otpgate-Code. One audit line per decision (the core's), as an auth
+ * line whatever the server's `log { auth }` says.
  */
 RCSID("$Id$")
 
@@ -34,7 +21,6 @@ RCSID("$Id$")
 #include <freeradius/radiusd.h>
 #include <freeradius/modules.h>
 
-#include <pthread.h>
 #include <string.h>
 
 #include "otpgate/otpgate.h"
@@ -45,19 +31,14 @@ RCSID("$Id$")
 
 typedef struct rlm_otpgate_t {
 	char const		*name;		/* instance name: the Auth-Type it claims */
-	otpgate_open_args	args;		/* the section's options, kept to retry opening */
-	otpgate_handle		*core;		/* NULL until the store could be opened */
-	pthread_mutex_t		open_lock;
-	DICT_ATTR const		*da_action;
-	DICT_ATTR const		*da_credential_id;
-	DICT_ATTR const		*da_code;
-	DICT_ATTR const		*da_challenge_user;
+	otpgate_handle		*core;		/* opens the store when it can (fails closed until then) */
+	DICT_ATTR const		*da[4];		/* by ATTR_*: from dictionary.otpgate */
 } rlm_otpgate_t;
 
+enum { ATTR_ACTION, ATTR_CREDENTIAL_ID, ATTR_CODE, ATTR_CHALLENGE_USER };
+
 /* Every pair is read by mod_instantiate and handed to the core's table. */
-static const CONF_PARSER module_config[] = {
-	CONF_PARSER_TERMINATOR
-};
+static const CONF_PARSER module_config[] = { CONF_PARSER_TERMINATOR };
 
 /* The request data key of a code split off User-Password. */
 static int split_code_key;
@@ -65,19 +46,9 @@ static int split_code_key;
 /* The core's audit and debug lines (fixed at open; any thread). */
 static void log_line(void *context, int level, char const *line)
 {
-	rlm_otpgate_t const *inst = context;
-
-	switch (level) {
-	case OTPGATE_LOG_DEBUG:
-		radlog(L_INFO, "rlm_otpgate (%s): debug: %s", inst->name, line);
-		break;
-	case OTPGATE_LOG_CRIT:
-		radlog(L_ERR, "rlm_otpgate (%s): %s", inst->name, line);
-		break;
-	default:
-		radlog(L_AUTH, "rlm_otpgate (%s): %s", inst->name, line);
-		break;
-	}
+	static const log_type_t type[] = { L_INFO, L_AUTH, L_AUTH, L_ERR };	/* by OTPGATE_LOG_* */
+	radlog(level >= 0 && level <= OTPGATE_LOG_CRIT ? type[level] : L_AUTH, "rlm_otpgate (%s): %s%s",
+	       ((rlm_otpgate_t const *) context)->name, level == OTPGATE_LOG_DEBUG ? "debug: " : "", line);
 }
 
 /* --- The one table: the core's answer to an rcode (and a Reply-Message). --- */
@@ -94,14 +65,22 @@ static rlm_rcode_t answer(REQUEST *request, otpgate_result const *result)
 	}
 }
 
-static DICT_ATTR const *required_attr(rlm_otpgate_t *inst, char const *name)
+/* The dictionary attributes the flows use; -1 when one is missing. */
+static int find_attrs(rlm_otpgate_t *inst)
 {
-	DICT_ATTR const *da = dict_attrbyname(name);
-	if (!da) {
-		ERROR("rlm_otpgate (%s): attribute %s is not in the dictionary: "
-		      "$INCLUDE dictionary.otpgate in raddb/dictionary", inst->name, name);
+	static char const *names[] = { "Otpgate-Action", "Otpgate-Credential-Id", "Otpgate-Code",
+				       "Otpgate-Challenge-User" };	/* by ATTR_* */
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		inst->da[i] = dict_attrbyname(names[i]);
+		if (!inst->da[i]) {
+			ERROR("rlm_otpgate (%s): attribute %s is not in the dictionary: "
+			      "$INCLUDE dictionary.otpgate in raddb/dictionary", inst->name, names[i]);
+			return -1;
+		}
 	}
-	return da;
+	return 0;
 }
 
 static otpgate_request request_of(REQUEST *request, otpgate_action action, char *client, size_t size)
@@ -111,29 +90,8 @@ static otpgate_request request_of(REQUEST *request, otpgate_action action, char 
 	return r;
 }
 
-/*
- *	Opens the store, or retries: a store that is missing or unreadable at
- *	start-up (not yet mounted, not yet initialised) must not keep radiusd
- *	down; requests fail (fail closed, audited by the core) until it opens.
- */
-static otpgate_handle *core_of(rlm_otpgate_t *inst, otpgate_request const *request, otpgate_result *error)
-{
-	otpgate_handle *core = __atomic_load_n(&inst->core, __ATOMIC_ACQUIRE);
-	if (core) return core;
-	pthread_mutex_lock(&inst->open_lock);
-	core = inst->core;
-	if (!core) {
-		otpgate_open_args args = inst->args;
-		args.request = request;
-		core = otpgate_open(&args, error);
-		if (core) __atomic_store_n(&inst->core, core, __ATOMIC_RELEASE);
-	}
-	pthread_mutex_unlock(&inst->open_lock);
-	return core;
-}
-
-/* Copies the section's pairs into inst->args; -1 on a subsection. */
-static int read_options(rlm_otpgate_t *inst, CONF_SECTION *conf)
+/* The section's pairs as the core's options (`config` names the file); -1 on a subsection. */
+static int read_options(rlm_otpgate_t *inst, CONF_SECTION *conf, otpgate_open_args *args)
 {
 	CONF_ITEM *ci = NULL;
 	size_t n = 0;
@@ -143,23 +101,17 @@ static int read_options(rlm_otpgate_t *inst, CONF_SECTION *conf)
 	names = talloc_zero_array(inst, char const *, n + 1);
 	values = talloc_zero_array(inst, char const *, n + 1);
 	if (!names || !values) return -1;
-	inst->args = (otpgate_open_args) { .front_end = OTPGATE_FRONT_END_RADIUS, .names = names,
-					   .values = values, .log = log_line, .log_context = inst };
+	*args = (otpgate_open_args) { .front_end = OTPGATE_FRONT_END_RADIUS, .names = names,
+				      .values = values, .log = log_line, .log_context = inst };
 	for (ci = cf_item_find_next(conf, NULL); ci; ci = cf_item_find_next(conf, ci)) {
-		CONF_PAIR *cp;
+		CONF_PAIR *cp = cf_item_is_pair(ci) ? cf_item_to_pair(ci) : NULL;
 		if (cf_item_is_section(ci)) {
 			cf_log_err_cs(conf, "otpgate: a subsection is not an option");
 			return -1;
 		}
-		if (!cf_item_is_pair(ci)) continue;
-		cp = cf_item_to_pair(ci);
-		if (strcmp(cf_pair_attr(cp), "config") == 0) {
-			inst->args.config_path = cf_pair_value(cp);
-			continue;
-		}
-		names[inst->args.count] = cf_pair_attr(cp);
-		values[inst->args.count] = cf_pair_value(cp);
-		inst->args.count++;
+		if (!cp) continue;
+		names[args->count] = cf_pair_attr(cp);
+		values[args->count++] = cf_pair_value(cp);
 	}
 	return 0;
 }
@@ -167,30 +119,18 @@ static int read_options(rlm_otpgate_t *inst, CONF_SECTION *conf)
 static int mod_instantiate(CONF_SECTION *conf, void *instance)
 {
 	rlm_otpgate_t *inst = instance;
+	otpgate_open_args args;
 	otpgate_result error;
 
 	inst->name = cf_section_name2(conf);
 	if (!inst->name) inst->name = cf_section_name1(conf);
-	pthread_mutex_init(&inst->open_lock, NULL);
-	if (otpgate_abi_version() != OTPGATE_ABI_VERSION) {
-		cf_log_err_cs(conf, "otpgate: built for ABI %d, the core is ABI %d", OTPGATE_ABI_VERSION,
-			      otpgate_abi_version());
+	if (find_attrs(inst) < 0 || read_options(inst, conf, &args) < 0) return -1;
+	inst->core = otpgate_open(&args, &error);
+	if (!inst->core) {
+		cf_log_err_cs(conf, "otpgate: %s", error.message);	/* refuse to start */
 		return -1;
 	}
-	inst->da_action = required_attr(inst, "Otpgate-Action");
-	inst->da_credential_id = required_attr(inst, "Otpgate-Credential-Id");
-	inst->da_code = required_attr(inst, "Otpgate-Code");
-	inst->da_challenge_user = required_attr(inst, "Otpgate-Challenge-User");
-	if (!inst->da_action || !inst->da_credential_id || !inst->da_code || !inst->da_challenge_user) {
-		return -1;
-	}
-	if (read_options(inst, conf) < 0) return -1;
-
-	if (!core_of(inst, NULL, &error)) {
-		if (error.status == OTPGATE_ERR_INVALID_ARGUMENT) {
-			cf_log_err_cs(conf, "otpgate: %s", error.message);	/* refuse to start */
-			return -1;
-		}
+	if (error.status != OTPGATE_OK) {
 		WARN("rlm_otpgate (%s): store not available yet, requests will fail until it is: %s (%s)",
 		     inst->name, error.message, otpgate_status_name(error.status));
 	}
@@ -202,18 +142,14 @@ static int mod_detach(void *instance)
 	rlm_otpgate_t *inst = instance;
 	otpgate_close(inst->core);
 	inst->core = NULL;
-	pthread_mutex_destroy(&inst->open_lock);
 	return 0;
 }
 
-static char const *string_of(VALUE_PAIR *vp)
-{
-	return vp ? vp->vp_strvalue : NULL;
-}
+static char const *string_of(VALUE_PAIR *vp) { return vp ? vp->vp_strvalue : NULL; }
 
 static otpgate_action action_of(rlm_otpgate_t *inst, REQUEST *request)
 {
-	VALUE_PAIR *vp = fr_pair_find_by_da(request->packet->vps, inst->da_action, TAG_ANY);
+	VALUE_PAIR *vp = fr_pair_find_by_da(request->packet->vps, inst->da[ATTR_ACTION], TAG_ANY);
 	return vp ? (otpgate_action) ((int) vp->vp_integer - 1) : OTPGATE_ACTION_CONFIGURED;
 }
 
@@ -223,9 +159,8 @@ static rlm_rcode_t refuse(rlm_otpgate_t *inst, REQUEST *request, char const *rea
 	char client[INET6_ADDRSTRLEN];
 	otpgate_result result;
 	otpgate_request r = request_of(request, OTPGATE_ACTION_LOGIN, client, sizeof(client));
-	otpgate_handle *core = core_of(inst, &r, &result);
 
-	if (core) otpgate_refuse(core, &r, reason, &result);
+	otpgate_refuse(inst->core, &r, reason, &result);
 	return answer(request, &result);
 }
 
@@ -241,13 +176,12 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authorize(void *instance, REQUEST *reque
 	char client[INET6_ADDRSTRLEN];
 	otpgate_result result;
 	otpgate_request r;
-	otpgate_handle *core;
 	size_t offset;
 	char *code;
 
 	if (!request->username) return RLM_MODULE_NOOP;
 	if (state) {
-		VALUE_PAIR *mark = fr_pair_find_by_da(request->state, inst->da_challenge_user, TAG_ANY);
+		VALUE_PAIR *mark = fr_pair_find_by_da(request->state, inst->da[ATTR_CHALLENGE_USER], TAG_ANY);
 		if (!mark) {
 			if (fr_pair_find_by_num(request->packet->vps, PW_EAP_MESSAGE, 0, TAG_ANY)) return RLM_MODULE_NOOP;
 			return refuse(inst, request, "state-unknown-used-or-expired");
@@ -261,23 +195,16 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authorize(void *instance, REQUEST *reque
 	}
 	if (!password || action_of(inst, request) > OTPGATE_ACTION_LOGIN) return RLM_MODULE_NOOP;
 
+	if (!otpgate_options_of(inst->core)->split) return RLM_MODULE_NOOP;
 	r = request_of(request, OTPGATE_ACTION_LOGIN, client, sizeof(client));
-	core = core_of(inst, &r, &result);
-	if (!core) return answer(request, &result);
-	if (!otpgate_options_of(core)->split) return RLM_MODULE_NOOP;
-	if (otpgate_split_point(core, r.user, password->vp_strvalue, password->vp_length, &offset,
+	if (otpgate_split_point(inst->core, r.user, password->vp_strvalue, password->vp_length, &offset,
 				&result) != OTPGATE_OK) {
 		return answer(request, &result);
 	}
 	if (offset == password->vp_length) return RLM_MODULE_NOOP;
 	code = talloc_strdup(request, password->vp_strvalue + offset);
 	if (!code || request_data_add(request, &split_code_key, 0, code, true) < 0) return RLM_MODULE_FAIL;
-	{
-		char *head = talloc_strndup(request, password->vp_strvalue, offset);
-		if (!head) return RLM_MODULE_FAIL;
-		fr_pair_value_strcpy(password, head);
-		talloc_free(head);
-	}
+	fr_pair_value_bstrncpy(password, password->vp_strvalue, offset);	/* copies, then frees the old */
 	RDEBUG2("Split the one-time password off User-Password");
 	return RLM_MODULE_UPDATED;
 }
@@ -297,7 +224,7 @@ static rlm_rcode_t challenge(rlm_otpgate_t *inst, REQUEST *request, otpgate_hand
 	fr_pair_value_memcpy(vp, buffer, sizeof(buffer));
 	fr_pair_add(&request->reply->vps, vp);
 
-	vp = fr_pair_afrom_da(request->state_ctx, inst->da_challenge_user);
+	vp = fr_pair_afrom_da(request->state_ctx, inst->da[ATTR_CHALLENGE_USER]);
 	if (!vp) return RLM_MODULE_FAIL;
 	fr_pair_value_strcpy(vp, request->username->vp_strvalue);
 	fr_pair_add(&request->state, vp);
@@ -312,8 +239,8 @@ static rlm_rcode_t challenge(rlm_otpgate_t *inst, REQUEST *request, otpgate_hand
 static rlm_rcode_t ask(rlm_otpgate_t *inst, REQUEST *request, otpgate_handle *core,
 		       otpgate_request *r, otpgate_result *result)
 {
-	VALUE_PAIR *id = fr_pair_find_by_da(request->packet->vps, inst->da_credential_id, TAG_ANY);
-	VALUE_PAIR *code = fr_pair_find_by_da(request->packet->vps, inst->da_code, TAG_ANY);
+	VALUE_PAIR *id = fr_pair_find_by_da(request->packet->vps, inst->da[ATTR_CREDENTIAL_ID], TAG_ANY);
+	VALUE_PAIR *code = fr_pair_find_by_da(request->packet->vps, inst->da[ATTR_CODE], TAG_ANY);
 	char *split = request_data_get(request, &split_code_key, 0);	/* removes it */
 	rlm_rcode_t rcode;
 
@@ -335,18 +262,16 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authenticate(void *instance, REQUEST *re
 	char client[INET6_ADDRSTRLEN];
 	otpgate_result result;
 	otpgate_request r;
-	otpgate_handle *core;
+	otpgate_handle *core = inst->core;
 
 	if (!request->username) {
 		REDEBUG("Request has no User-Name");
 		return RLM_MODULE_INVALID;
 	}
 	r = request_of(request, action_of(inst, request), client, sizeof(client));
-	core = core_of(inst, &r, &result);
-	if (!core) return answer(request, &result);
 
 	/* Round 2: the code answers our challenge. */
-	if (fr_pair_find_by_da(request->state, inst->da_challenge_user, TAG_ANY)) {
+	if (fr_pair_find_by_da(request->state, inst->da[ATTR_CHALLENGE_USER], TAG_ANY)) {
 		r.action = OTPGATE_ACTION_LOGIN;
 		otpgate_finish(core, &r, NULL, string_of(password), &result);
 		return answer(request, &result);

@@ -1,13 +1,10 @@
 #include "cli.h"
 
-#include <fcntl.h>
 #include <pwd.h>
 #include <syslog.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <climits>
-#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -170,17 +167,6 @@ Result<std::string> ReadWholeFile(const std::string& path) {
   std::string text = buffer.str();
   if (text.size() > kMaxImportBytes) return Status::InvalidArgument(path + " is too large");
   return text;
-}
-
-// A new file only its owner can read (it holds secrets); never follows or
-// replaces an existing path.
-Status WritePrivateFile(const std::string& path, const std::string& text) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::Unavailable("cannot create " + path + ": " + std::strerror(errno));
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ok = ::fsync(fd) == 0 && ok;
-  ok = ::close(fd) == 0 && ok;
-  return ok ? Status::Ok() : Status::Unavailable("cannot write " + path);
 }
 
 }  // namespace otpgate::cli

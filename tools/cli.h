@@ -106,10 +106,6 @@ class Cli {
 // as of `now`.
 Fields InfoFields(const TokenInfo& info, int64_t now);
 
-// A new file only its owner can read (it holds secrets); never follows or
-// replaces an existing path.
-Status WritePrivateFile(const std::string& path, const std::string& text);
-
 // Who runs the CLI, for the journal: $SUDO_USER, else the login name.
 std::string AdministratorName();
 

@@ -10,14 +10,18 @@
 #include "commands.h"
 #include "otpgate/otpauth_uri.h"
 #include "otpgate/secret.h"
+#include "private_file.h"
+#include "qr.h"
 
 namespace otpgate::cli {
 namespace {
 
 struct AdminArgs {
   std::string credential_id, user, state;
-  bool show_uri = false;
+  bool show_uri = false, show_qr = false;
   bool locked = false;
+  std::string qr_terminal = "ansi";
+  QrFiles qr_files;
 };
 
 int ShowToken(Cli& cli, const AdminArgs& a) {
@@ -26,6 +30,8 @@ int ShowToken(Cli& cli, const AdminArgs& a) {
   Fields f = InfoFields(*info, cli.clock().Now());
   std::string uri;
   if (a.show_uri) {
+    Status expressible = CheckExpressibleAsKeyUri(info->params);
+    if (!expressible.ok()) return cli.Error(expressible);
     auto secret = cli.service().RevealSecret(a.credential_id);
     if (!secret.ok()) return cli.Error(secret.status());
     KeyUri key{info->params, std::move(secret).value(), info->issuer, info->credential_id,
@@ -34,6 +40,11 @@ int ShowToken(Cli& cli, const AdminArgs& a) {
     f.Add("uri", uri);
   }
   int rc = cli.Print(f, 0);
+  if (a.show_uri) {
+    if (a.show_qr && !cli.globals().json) std::cout << RenderQr(uri, ParseTerminalQr(a.qr_terminal).value());
+    Status images = WriteQrFiles(a.qr_files, uri);
+    if (!images.ok()) rc = cli.Error(images);
+  }
   WipeString(uri);
   return rc;
 }
@@ -137,6 +148,11 @@ void AddAdminCommands(CLI::App& app, Cli& cli) {
   auto* show = app.add_subcommand("show", "show a token (never its secret unless --uri)");
   show->add_option("credential_id", a->credential_id)->required();
   show->add_flag("--uri", a->show_uri, "also print the key URI, which contains the secret");
+  show->add_flag("--qr", a->show_qr, "with --uri: also print the URI as a terminal QR code");
+  show->add_option("--qr-terminal", a->qr_terminal, "terminal QR: ansi (default), dark or light background")
+      ->check(CLI::IsMember({"ansi", "dark", "light"}));
+  show->add_option("--qr-png", a->qr_files.png, "with --uri: write the URI's QR code as PNG (mode 0600)");
+  show->add_option("--qr-svg", a->qr_files.svg, "with --uri: write the URI's QR code as SVG (mode 0600)");
   cli.Run(show, [&cli, a] { return ShowToken(cli, *a); });
 
   auto* list = app.add_subcommand("list", "list tokens");

@@ -28,6 +28,7 @@
 #include "commands.h"
 #include "otpgate/sealing.h"
 #include "otpgate/secret.h"
+#include "private_file.h"
 
 namespace otpgate::cli {
 namespace {

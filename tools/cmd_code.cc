@@ -16,6 +16,7 @@ struct CodeArgs {
   uint64_t counter = 0;
   bool counter_given = false;
   bool next_step = false, quiet = false;
+  int64_t drift_seconds = 0;  // a stored TOTP token's clock offset
 };
 
 // The key of --uri or of the stored token --id.
@@ -32,6 +33,13 @@ Result<KeyUri> LoadKey(Cli& cli, CodeArgs& a) {
   KeyUri key;
   key.params = info.params;
   key.secret = std::move(secret);
+  // The code the token itself shows now: its next counter, or its T0,
+  // period and known clock drift.
+  if (info.params.kind == OtpKind::kHotp) {
+    key.counter = static_cast<uint64_t>(info.last_accepted + 1);
+  } else {
+    a.drift_seconds = info.drift * info.params.period;
+  }
   return key;
 }
 
@@ -40,7 +48,7 @@ int PrintCode(Cli& cli, CodeArgs& a) {
   if (!status.ok()) return cli.Error(status);
   auto key = LoadKey(cli, a);
   if (!key.ok()) return cli.Error(key.status());
-  int64_t now = cli.clock().Now() + (a.next_step ? key->params.period : 0);
+  int64_t now = cli.clock().Now() + a.drift_seconds + (a.next_step ? key->params.period : 0);
   Result<OtpCode> otp =
       key->params.kind == OtpKind::kTotp
           ? GenerateTotp(key->params, key->secret, now)

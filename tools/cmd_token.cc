@@ -9,15 +9,18 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "commands.h"
+#include "import_flow.h"
 #include "otpgate/credential_policy.h"
 #include "otpgate/otpauth_uri.h"
 #include "otpgate/pskc.h"
 #include "otpgate/secret.h"
 #include "otpgate/soft_token.h"
 #include "otpgate/token_import.h"
+#include "private_file.h"
 #include "qr.h"
 
 namespace otpgate::cli {
@@ -31,11 +34,13 @@ struct NewArgs {
   int64_t period = 0;
   uint64_t counter = 0;
   bool no_qr = false;
+  std::string qr_terminal = "ansi";
+  QrFiles qr_files;
 };
 
 struct ImportArgs {
   std::string file, format = "auto", key_file, password_file, id_from = "serial";
-  bool replace = false, dry_run = false;
+  ImportFlags flags;
 };
 
 // --key-file / --password-file, for PSKC import and export.
@@ -48,18 +53,6 @@ Status LoadPskcSecrets(const std::string& key_file, const std::string& password_
     OTPGATE_ASSIGN_OR_RETURN(options.password, LoadPasswordFile(Cli::Absolute(password_file)));
   }
   return Status::Ok();
-}
-
-
-void Progress(size_t done, size_t total) {
-  if (total < 1000 || !::isatty(STDERR_FILENO)) return;
-  int width = 40;
-  int filled = static_cast<int>(width * done / total);
-  std::fprintf(stderr, "\r[%s%s] %3zu%% (%zu/%zu)",
-               std::string(static_cast<size_t>(filled), '#').c_str(),
-               std::string(static_cast<size_t>(width - filled), ' ').c_str(), done * 100 / total,
-               done, total);
-  if (done == total) std::fputc('\n', stderr);
 }
 
 Result<TokenSpec> NewTokenBase(const Config& config, const NewArgs& a) {
@@ -128,7 +121,9 @@ int NewTokens(Cli& cli, const NewArgs& a) {
         .Add("credential_id", tokens->front().first.credential_id)
         .Add("uri", uris[0]);
     code = cli.Print(f, 0);
-    if (!cli.globals().json && !a.no_qr) std::cout << RenderQr(uris[0]);
+    if (!cli.globals().json && !a.no_qr) std::cout << RenderQr(uris[0], ParseTerminalQr(a.qr_terminal).value());
+    Status images = WriteQrFiles(a.qr_files, uris[0]);
+    if (!images.ok()) code = cli.Error(images);
   } else {
     Fields f;
     f.AddRaw("ok", "true").Add("created", static_cast<int64_t>(tokens->size()));
@@ -140,97 +135,63 @@ int NewTokens(Cli& cli, const NewArgs& a) {
   return code;
 }
 
-std::string DetectFormat(const std::string& path) {
+// The first bytes of a file (or of standard input, read whole into `stdin_text`).
+Result<std::string> Head(const std::string& path, std::string& stdin_text) {
+  if (path == "-") {
+    OTPGATE_ASSIGN_OR_RETURN(stdin_text, ReadWholeFile(path));
+    return stdin_text.substr(0, 4096);
+  }
   std::ifstream probe(path, std::ios::binary);
+  if (!probe) return Status::Unavailable("cannot read " + path);
   std::string head(4096, '\0');
   probe.read(head.data(), static_cast<std::streamsize>(head.size()));
   head.resize(static_cast<size_t>(probe.gcount()));
-  return head.find("keyprov:pskc") != std::string::npos ? "pskc"
-         : head.find("otpauth://") != std::string::npos ? "uri"
-                                                        : "csv";
+  return head;
 }
 
-Result<ParsedTokens> ParseImportFile(Cli& cli, const ImportArgs& a, const std::string& format) {
-  if (format == "pskc") {
-    PskcOptions options;
-    options.id_from_key_id = a.id_from == "key-id";
-    OTPGATE_RETURN_IF_ERROR(LoadPskcSecrets(a.key_file, a.password_file, options));
-    bool tty = ::isatty(STDERR_FILENO) != 0 && !cli.globals().json;
-    options.progress = [tty](size_t keys) {
-      if (tty) std::fprintf(stderr, "\rread %zu keys", keys);
+// A re-readable source of the file's entries (see import_flow.h).
+EntrySource ImportSource(Cli& cli, const ImportArgs& a, ImportFormat format,
+                         std::shared_ptr<const std::string> stdin_text,
+                         std::shared_ptr<const PskcOptions> pskc) {
+  if (format == ImportFormat::kPskc) {
+    return [a, stdin_text, pskc](const TokenVisitor& visit) -> Status {
+      if (a.file != "-") return StreamPskcFile(Cli::Absolute(a.file), *pskc, visit);
+      OTPGATE_ASSIGN_OR_RETURN(ParsedTokens parsed, ParsePskcText(*stdin_text, *pskc));
+      for (auto& token : parsed.tokens) visit(0, ParsedToken(token.first, token.second.Clone()));
+      for (const RejectedLine& r : parsed.rejected) visit(r.line, Status::InvalidArgument(r.reason));
+      return Status::Ok();
     };
-    auto result = ParsePskcFile(a.file, options);
-    if (tty) std::fputc('\n', stderr);
-    if (options.password.has_value()) WipeString(*options.password);
-    return result;
   }
-  OTPGATE_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(a.file));
-  ParsedTokens parsed =
-      format == "uri" ? ParseTokenUris(text) : ParseTokenCsv(text, cli.config().issuer);
-  WipeString(text);
-  return parsed;
-}
-
-void ReportRejected(const ImportArgs& a, const std::string& format, const ParsedTokens& parsed,
-                    const std::vector<std::string>& skipped) {
-  const char* unit = format == "pskc" ? "key" : "line";
-  for (const RejectedLine& r : parsed.rejected) {
-    if (r.line > 0) {
-      std::cerr << a.file << ": " << unit << " " << r.line << ": rejected: " << r.reason << "\n";
-    } else {
-      std::cerr << a.file << ": rejected: " << r.reason << "\n";
+  std::string issuer = cli.config().issuer;
+  return [a, format, issuer, stdin_text](const TokenVisitor& visit) -> Status {
+    if (a.file == "-") {
+      std::istringstream in(*stdin_text);
+      return StreamTokenLines(in, format, issuer, visit);
     }
-  }
-  for (const std::string& id : skipped) std::cerr << "skipped: " << id << " already exists\n";
-}
-
-std::string RejectedJson(const ParsedTokens& parsed) {
-  std::string json = "[";
-  for (size_t i = 0; i < parsed.rejected.size(); ++i) {
-    if (i > 0) json += ",";
-    json += "{\"position\":" + std::to_string(parsed.rejected[i].line) +
-            ",\"reason\":" + JsonEscape(parsed.rejected[i].reason) + "}";
-  }
-  return json + "]";
+    std::ifstream in(a.file, std::ios::binary);
+    if (!in) return Status::Unavailable("cannot read " + a.file);
+    return StreamTokenLines(in, format, issuer, visit);
+  };
 }
 
 int ImportTokens(Cli& cli, const ImportArgs& a) {
-  std::string format = a.format == "auto" ? DetectFormat(a.file) : a.format;
-  auto parsed = ParseImportFile(cli, a, format);
-  if (!parsed.ok()) return cli.Error(parsed.status());  // nothing imported
-  // The credential-ID allowlist rejects single tokens, not the file.
-  TokenBatch allowed;
-  for (auto& candidate : parsed->tokens) {
-    Status policy = CheckCredentialId(cli.config(), candidate.first.credential_id);
-    if (policy.ok()) {
-      allowed.push_back(std::move(candidate));
-    } else {
-      parsed->rejected.push_back({0, candidate.first.credential_id + ": " + policy.message()});
-    }
+  auto stdin_text = std::make_shared<std::string>();
+  auto head = Head(a.file, *stdin_text);
+  if (!head.ok()) return cli.Error(head.status());
+  auto format = a.format == "auto" ? Result<ImportFormat>(DetectImportFormat(*head)) : ParseImportFormat(a.format);
+  if (!format.ok()) return cli.Error(format.status());
+  auto pskc = std::make_shared<PskcOptions>();
+  if (*format == ImportFormat::kPskc) {
+    pskc->id_from_key_id = a.id_from == "key-id";
+    Status secrets = LoadPskcSecrets(a.key_file, a.password_file, *pskc);
+    if (!secrets.ok()) return cli.Error(secrets);
   }
-  std::vector<std::string> imported, skipped;
-  if (a.dry_run) {
-    for (const auto& [spec, secret] : allowed) {
-      bool exists = cli.service().Show(spec.credential_id).ok();
-      (exists && !a.replace ? skipped : imported).push_back(spec.credential_id);
-    }
-  } else {
-    // One transaction for the whole file: all or nothing.
-    Progress(0, allowed.size());
-    Status status = cli.service().ProvisionBatch(allowed, a.replace, &imported, &skipped);
-    if (!status.ok()) return cli.Error(status);
-    Progress(allowed.size(), allowed.size());
-  }
-  if (!cli.globals().json) ReportRejected(a, format, *parsed, skipped);
-  Fields f;
-  f.AddRaw("ok", parsed->rejected.empty() ? "true" : "false")
-      .Add("format", format)
-      .AddRaw("dry_run", a.dry_run ? "true" : "false")
-      .Add("imported", static_cast<int64_t>(imported.size()))
-      .Add("skipped", static_cast<int64_t>(skipped.size()))
-      .Add("rejected", static_cast<int64_t>(parsed->rejected.size()));
-  if (cli.globals().json) f.AddRaw("rejected_items", RejectedJson(*parsed));
-  return cli.Print(f, parsed->rejected.empty() ? 0 : 1);
+  ImportTarget target{a.file, std::string(ImportFormatName(*format)),
+                      *format == ImportFormat::kPskc ? "key" : "line"};
+  int rc = RunImport(cli, ImportSource(cli, a, *format, stdin_text, pskc), target, a.flags);
+  if (pskc->password.has_value()) WipeString(*pskc->password);
+  WipeString(*stdin_text);
+  return rc;
 }
 
 void AddTokenNew(CLI::App& token, Cli& cli) {
@@ -251,24 +212,29 @@ void AddTokenNew(CLI::App& token, Cli& cli) {
                   "encrypt the PSKC file with a PBKDF2 password");
   sub->add_option("--uris", a->uris, "also write the otpauth URIs, one per line (mode 0600)");
   sub->add_flag("--no-qr", a->no_qr, "do not print the QR code");
+  sub->add_option("--qr-terminal", a->qr_terminal,
+                  "terminal QR: ansi (black on white, any background), dark or light (the terminal's background)")
+      ->check(CLI::IsMember({"ansi", "dark", "light"}));
+  sub->add_option("--qr-png", a->qr_files.png, "also write the QR code as a PNG image (mode 0600; one token)");
+  sub->add_option("--qr-svg", a->qr_files.svg, "also write the QR code as an SVG image (mode 0600; one token)");
   cli.Run(sub, [&cli, a] { return NewTokens(cli, *a); });
 }
 
 void AddTokenImport(CLI::App& token, Cli& cli) {
   auto a = std::make_shared<ImportArgs>();
-  auto* sub = token.add_subcommand("import", "import tokens: PSKC (RFC 6030), CSV or otpauth URIs");
-  sub->add_option("file", a->file, "file to import ('-' for standard input, not for PSKC)")
+  auto* sub = token.add_subcommand(
+      "import", "import tokens: PSKC (RFC 6030), CSV, OATH CSV or otpauth URIs (all or nothing)");
+  sub->add_option("file", a->file, "file to import ('-' for standard input)")
       ->required();
-  sub->add_option("--format", a->format, "pskc, csv, uri or auto")
-      ->check(CLI::IsMember({"auto", "pskc", "csv", "uri"}));
+  sub->add_option("--format", a->format, "pskc, csv, oath-csv (privacyIDEA/LinOTP), uri or auto")
+      ->check(CLI::IsMember({"auto", "pskc", "csv", "oath-csv", "uri"}));
   sub->add_option("--key-file", a->key_file,
                   "PSKC pre-shared key (16/24/32 bytes, raw or hex; mode 0600)");
   sub->add_option("--password-file", a->password_file, "PSKC password (first line; mode 0600)");
   sub->add_option("--id-from", a->id_from,
                   "PSKC credential ID: serial (DeviceInfo/SerialNo) or key-id (Key@Id)")
       ->check(CLI::IsMember({"serial", "key-id"}));
-  sub->add_flag("--replace", a->replace, "replace tokens that already exist");
-  sub->add_flag("--dry-run", a->dry_run, "check the file, import nothing");
+  AddImportFlags(*sub, a->flags);
   cli.Run(sub, [&cli, a] { return ImportTokens(cli, *a); });
 }
 

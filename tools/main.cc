@@ -51,6 +51,7 @@ int Main(int argc, char** argv) {
   AddDoctorCommand(app, cli);
   AddAuditCommand(app, cli);
   AddBackupCommands(app, cli);
+  AddMigrateCommands(app, cli);
 
   try {
     app.parse(argc, argv);

@@ -6,9 +6,9 @@ namespace otpgate {
 namespace {
 
 bool Plain(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '.' || c == '_' || c == '~' || c == ':' || c == '/' || c == '@' || c == '+' ||
-         c == ',' || c == '-';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '~' || c == ':' || c == '/' || c == '@' || c == '+' || c == ',' ||
+         c == '-';
 }
 
 void AddField(std::string& line, std::string_view key, std::string_view value, bool always) {

@@ -1,9 +1,8 @@
 // The C ABI (otpgate.h): one place that converts C++ results and exceptions
 // into codes. Nothing thrown below may escape: every entry point catches.
-#include "otpgate/otpgate.h"
-
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <exception>
 #include <initializer_list>
@@ -16,6 +15,7 @@
 #include "otpgate/config.h"
 #include "otpgate/login_flow.h"
 #include "otpgate/operations.h"
+#include "otpgate/otpgate.h"
 
 // The C enums mirror the C++ ones value for value.
 #define OTPGATE_MIRRORS(c_value, cxx_value) \
@@ -80,8 +80,7 @@ class CallbackSink final : public AuditSink {
 // fork() the child drops the parent's services: it opens its own.
 class ServiceRegistry {
  public:
-  Result<std::shared_ptr<OtpService>> Get(const Config& config, otpgate_log_fn fn,
-                                          void* context) {
+  Result<std::shared_ptr<OtpService>> Get(const Config& config, otpgate_log_fn fn, void* context) {
     std::string key;
     for (const OptionSpec& spec : OptionTable()) {
       key += OptionValue(config, spec.name);
@@ -124,11 +123,18 @@ ServiceRegistry& Registry() {
 }  // namespace
 }  // namespace otpgate
 
+// A validated configuration and, once the store could be opened, its
+// service: a store missing at start-up (not yet mounted or initialised)
+// does not stop the host; calls fail closed until it opens.
 struct otpgate_handle {
   otpgate_front_end front_end;
-  std::shared_ptr<otpgate::OtpService> service;
-  otpgate::LoginFlow flow;
-  otpgate_options options;
+  otpgate::Config config;
+  otpgate_log_fn log;
+  void* log_context;
+  otpgate_options options;  // points into `config`
+  std::mutex open_mutex;
+  std::shared_ptr<otpgate::OtpService> service;  // set once, under open_mutex
+  std::atomic<otpgate::OtpService*> ready{nullptr};
 };
 
 namespace {
@@ -164,8 +170,8 @@ int FromStatus(otpgate_result* result, const Status& status) {
 
 int FromStep(otpgate_result* result, const otpgate::Step& step) {
   if (result != nullptr) {
-    result->status = static_cast<int>(step.answer == otpgate::Answer::kFail ? step.status.code()
-                                                                           : otpgate::StatusCode::kOk);
+    result->status = static_cast<int>(
+        step.answer == otpgate::Answer::kFail ? step.status.code() : otpgate::StatusCode::kOk);
     result->answer = static_cast<otpgate_answer>(step.answer);
     result->action = static_cast<otpgate_action>(step.action);
     result->decision = static_cast<otpgate_decision>(step.verdict.decision);
@@ -195,7 +201,7 @@ int Guarded(otpgate_result* result, Fn&& fn) {
 
 // An open handle and every pointer argument present.
 bool Usable(const otpgate_handle* handle, std::initializer_list<const void*> arguments) {
-  if (handle == nullptr || handle->service == nullptr) return false;
+  if (handle == nullptr) return false;
   for (const void* argument : arguments) {
     if (argument == nullptr) return false;
   }
@@ -221,9 +227,15 @@ otpgate::FlowRequest RequestOf(const otpgate_request& r, otpgate_front_end front
 // The configuration a handle asks for: the file, then the overrides, which
 // must be options meant for this front end.
 Status LoadConfig(const otpgate_open_args& args, otpgate::Config& config) {
-  bool default_path = args.config_path == nullptr || args.config_path[0] == '\0';
-  Status status = otpgate::LoadConfigFile(
-      config, default_path ? otpgate::kDefaultConfigPath : args.config_path, default_path);
+  const char* path = args.config_path;
+  for (size_t i = 0; args.names != nullptr && args.values != nullptr && i < args.count; ++i) {
+    if (args.names[i] != nullptr && std::strcmp(args.names[i], "config") == 0) {
+      path = args.values[i];  // "config" among the options names the file
+    }
+  }
+  bool default_path = path == nullptr || path[0] == '\0';
+  Status status = otpgate::LoadConfigFile(config, default_path ? otpgate::kDefaultConfigPath : path,
+                                          default_path);
   Status overrides = Status::Ok();
   for (size_t i = 0; overrides.ok() && i < args.count; ++i) {
     const char* name = args.names != nullptr ? args.names[i] : nullptr;
@@ -231,11 +243,12 @@ Status LoadConfig(const otpgate_open_args& args, otpgate::Config& config) {
       overrides = Status::InvalidArgument("option name is NULL");
       break;
     }
+    if (std::strcmp(name, "config") == 0) continue;
     for (const otpgate::OptionSpec& spec : otpgate::OptionTable()) {
       if (spec.name == name && spec.scope == otpgate::OptionScope::kPam &&
           args.front_end == OTPGATE_FRONT_END_RADIUS) {
         overrides = Status::InvalidArgument("option " + std::string(spec.name) +
-                                             " is for the PAM module only");
+                                            " is for the PAM module only");
       }
     }
     const char* value = args.values != nullptr ? args.values[i] : nullptr;
@@ -255,16 +268,13 @@ Status LoadConfig(const otpgate_open_args& args, otpgate::Config& config) {
   return Status::Ok();
 }
 
-// A caller that is not root and cannot get at the store, with
-// nonroot = ignore: not otpgate's business (read from the overrides alone
-// when the file itself is what it cannot read).
-bool IgnoredNonRoot(const otpgate_open_args& args, const otpgate::Config& loaded,
-                    const Status& status) {
-  if (::geteuid() == 0 || status.code() == otpgate::StatusCode::kInvalidArgument) return false;
+// nonroot = ignore in the configuration or, when the file itself could not
+// be read, in the overrides alone.
+bool NonRootIgnored(const otpgate_open_args& args, const otpgate::Config& loaded) {
   otpgate::Config overrides_only;
-  for (size_t i = 0; args.names != nullptr && i < args.count; ++i) {
+  for (size_t i = 0; args.names != nullptr && args.values != nullptr && i < args.count; ++i) {
     if (args.names[i] != nullptr && std::strcmp(args.names[i], "nonroot") == 0 &&
-        args.values != nullptr && args.values[i] != nullptr) {
+        args.values[i] != nullptr) {
       (void)otpgate::SetOption(overrides_only, "nonroot", args.values[i]);
     }
   }
@@ -272,45 +282,76 @@ bool IgnoredNonRoot(const otpgate_open_args& args, const otpgate::Config& loaded
          overrides_only.nonroot == otpgate::NonRootPolicy::kIgnore;
 }
 
-void Log(const otpgate_open_args& args, int level, const std::string& line) {
-  if (args.log != nullptr) args.log(args.log_context, level, line.c_str());
-}
-
-// Opening failed: the caller's answer, and a line for the request it was for.
-int OpenFailed(const otpgate_open_args& args, const otpgate::Config& config, const Status& status,
-               otpgate_result* error) {
-  int rc = FromStatus(error, status);
-  if (IgnoredNonRoot(args, config, status)) {
-    if (error != nullptr) error->answer = OTPGATE_ANSWER_PASS;
-    Log(args, OTPGATE_LOG_NOTICE,
-        "caller uid " + std::to_string(::geteuid()) +
-            " is not root and cannot open the store (" + status.message() +
-            "); nonroot=ignore: otpgate ignores this request");
+// The store or the config file cannot be read: the request fails closed
+// (one audit line), or, for a caller that is not root with
+// nonroot = ignore, is not otpgate's business (a notice).
+int Unavailable(otpgate_log_fn log, void* context, otpgate_front_end front_end,
+                otpgate::Action configured, bool nonroot_ignored, const otpgate_request* request,
+                const Status& status, otpgate_result* result) {
+  int rc = FromStatus(result, status);
+  auto emit = [&](int level, const std::string& line) {
+    if (log != nullptr) log(context, level, line.c_str());
+  };
+  // PAM only: RADIUS never lets a request through because the store is away.
+  if (front_end == OTPGATE_FRONT_END_PAM && ::geteuid() != 0 && nonroot_ignored) {
+    if (result != nullptr) result->answer = OTPGATE_ANSWER_PASS;
+    emit(OTPGATE_LOG_NOTICE, "caller uid " + std::to_string(::geteuid()) +
+                                 " is not root and cannot open the store (" + status.message() +
+                                 "); nonroot=ignore: otpgate ignores this request");
     return rc;
   }
-  if (error != nullptr) {
-    CopyString(error->user_message, sizeof(error->user_message),
+  if (result != nullptr) {
+    CopyString(result->user_message, sizeof(result->user_message),
                "The one-time password service is unavailable.");
-    error->user_message_is_error = 1;
+    result->user_message_is_error = 1;
   }
-  if (Valid(args.request)) {
-    otpgate::FlowRequest request = RequestOf(*args.request, args.front_end);
-    otpgate::Action action = request.action.value_or(config.action);
-    otpgate::AuditEvent event{otpgate::ActionName(action), request.user, "",
-                              otpgate::StatusCodeName(status.code()), status.message(), "",
-                              request.origin};
-    Log(args, static_cast<int>(otpgate::SeverityOf(event)), otpgate::FormatAuditLine(event));
+  if (Valid(request)) {
+    otpgate::FlowRequest flow_request = RequestOf(*request, front_end);
+    otpgate::AuditEvent event{otpgate::ActionName(flow_request.action.value_or(configured)),
+                              flow_request.user,
+                              "",
+                              otpgate::StatusCodeName(status.code()),
+                              status.message(),
+                              "",
+                              flow_request.origin};
+    emit(static_cast<int>(otpgate::SeverityOf(event)), otpgate::FormatAuditLine(event));
   }
   return rc;
+}
+
+// The handle's service, opening the store if it is not open yet.
+otpgate::Result<otpgate::OtpService*> ServiceOf(otpgate_handle& handle) {
+  if (otpgate::OtpService* ready = handle.ready.load(std::memory_order_acquire)) return ready;
+  std::lock_guard lock(handle.open_mutex);
+  if (handle.service == nullptr) {
+    auto service = otpgate::Registry().Get(handle.config, handle.log, handle.log_context);
+    if (!service.ok()) return service.status();
+    handle.service = std::move(service).value();
+    handle.ready.store(handle.service.get(), std::memory_order_release);
+  }
+  return handle.service.get();
+}
+
+// Runs `fn` with the handle's flow, or answers for a store that cannot open.
+template <typename Fn>
+int WithFlow(otpgate_handle& handle, const otpgate_request* request, otpgate_result* result,
+             Fn&& fn) {
+  return Guarded(result, [&]() -> int {
+    auto service = ServiceOf(handle);
+    if (!service.ok()) {
+      return Unavailable(handle.log, handle.log_context, handle.front_end, handle.config.action,
+                         handle.config.nonroot == otpgate::NonRootPolicy::kIgnore, request,
+                         service.status(), result);
+    }
+    return fn(otpgate::LoginFlow(**service));
+  });
 }
 
 }  // namespace
 
 extern "C" {
 
-__attribute__((visibility("default"))) int otpgate_abi_version(void) {
-  return OTPGATE_ABI_VERSION;
-}
+__attribute__((visibility("default"))) int otpgate_abi_version(void) { return OTPGATE_ABI_VERSION; }
 
 __attribute__((visibility("default"))) const char* otpgate_version(void) {
   return OTPGATE_VERSION_STRING;
@@ -325,26 +366,34 @@ __attribute__((visibility("default"))) otpgate_handle* otpgate_open(const otpgat
   }
   otpgate_handle* out = nullptr;
   Guarded(error, [&]() -> int {
-    otpgate::Config config;
-    Status status = LoadConfig(*args, config);
-    if (!status.ok()) return OpenFailed(*args, config, status, error);
-    auto service = otpgate::Registry().Get(config, args->log, args->log_context);
-    if (!service.ok()) return OpenFailed(*args, config, service.status(), error);
-    const otpgate::Config& c = (*service)->config();
-    out = new otpgate_handle{args->front_end, *service, otpgate::LoginFlow(**service),
-                             otpgate_options{static_cast<otpgate_action>(c.action),
-                                             c.prompt.c_str(), c.token_prompt.c_str(), c.split,
-                                             c.use_first_pass, c.try_first_pass,
-                                             c.fail_delay_ms}};
+    auto handle = std::make_unique<otpgate_handle>();
+    otpgate::Config& c = handle->config;
+    Status status = LoadConfig(*args, c);
+    if (status.code() == otpgate::StatusCode::kInvalidArgument) return FromStatus(error, status);
+    if (!status.ok()) {
+      return Unavailable(args->log, args->log_context, args->front_end, c.action,
+                         NonRootIgnored(*args, c), args->request, status, error);
+    }
+    handle->front_end = args->front_end;
+    handle->log = args->log;
+    handle->log_context = args->log_context;
+    handle->options = {static_cast<otpgate_action>(c.action),
+                       c.prompt.c_str(),
+                       c.token_prompt.c_str(),
+                       c.split,
+                       c.use_first_pass,
+                       c.try_first_pass,
+                       c.fail_delay_ms};
+    auto service = ServiceOf(*handle);  // now if it can; calls retry until it does
+    out = handle.release();
+    if (!service.ok()) return FromStatus(error, service.status());
     if (error != nullptr) error->answer = OTPGATE_ANSWER_ASK_CODE;
     return OTPGATE_OK;
   });
   return out;
 }
 
-__attribute__((visibility("default"))) void otpgate_close(otpgate_handle* handle) {
-  delete handle;
-}
+__attribute__((visibility("default"))) void otpgate_close(otpgate_handle* handle) { delete handle; }
 
 __attribute__((visibility("default"))) const otpgate_options* otpgate_options_of(
     const otpgate_handle* handle) {
@@ -358,8 +407,8 @@ __attribute__((visibility("default"))) int otpgate_begin(otpgate_handle* handle,
   if (!Usable(handle, {}) || !Valid(request)) {
     return Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "missing argument");
   }
-  return Guarded(result, [&] {
-    return FromStep(result, handle->flow.Begin(RequestOf(*request, handle->front_end)));
+  return WithFlow(*handle, request, result, [&](const otpgate::LoginFlow& flow) {
+    return FromStep(result, flow.Begin(RequestOf(*request, handle->front_end)));
   });
 }
 
@@ -372,12 +421,11 @@ __attribute__((visibility("default"))) int otpgate_finish(otpgate_handle* handle
   if (!Usable(handle, {}) || !Valid(request)) {
     return Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "missing argument");
   }
-  return Guarded(result, [&] {
+  return WithFlow(*handle, request, result, [&](const otpgate::LoginFlow& flow) {
     std::optional<std::string_view> id, answer;
     if (credential_id != nullptr) id = credential_id;
     if (code != nullptr) answer = code;
-    return FromStep(result, handle->flow.Finish(RequestOf(*request, handle->front_end), id,
-                                                answer));
+    return FromStep(result, flow.Finish(RequestOf(*request, handle->front_end), id, answer));
   });
 }
 
@@ -388,8 +436,8 @@ __attribute__((visibility("default"))) int otpgate_account(otpgate_handle* handl
   if (!Usable(handle, {}) || !Valid(request)) {
     return Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "missing argument");
   }
-  return Guarded(result, [&] {
-    return FromStep(result, handle->flow.Account(RequestOf(*request, handle->front_end)));
+  return WithFlow(*handle, request, result, [&](const otpgate::LoginFlow& flow) {
+    return FromStep(result, flow.Account(RequestOf(*request, handle->front_end)));
   });
 }
 
@@ -401,23 +449,23 @@ __attribute__((visibility("default"))) int otpgate_refuse(otpgate_handle* handle
   if (!Usable(handle, {reason}) || !Valid(request)) {
     return Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "missing argument");
   }
-  return Guarded(result, [&] {
-    return FromStep(result, handle->flow.Refuse(RequestOf(*request, handle->front_end), reason));
+  return WithFlow(*handle, request, result, [&](const otpgate::LoginFlow& flow) {
+    return FromStep(result, flow.Refuse(RequestOf(*request, handle->front_end), reason));
   });
 }
 
 __attribute__((visibility("default"))) int otpgate_split_point(otpgate_handle* handle,
-                                                               const char* user,
-                                                               const char* field, size_t length,
-                                                               size_t* code_offset,
+                                                               const char* user, const char* field,
+                                                               size_t length, size_t* code_offset,
                                                                otpgate_result* result) {
   Clear(result);
   if (!Usable(handle, {user, field, code_offset})) {
     return Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "missing argument");
   }
   *code_offset = length;
-  return Guarded(result, [&] {
-    auto point = handle->flow.SplitPoint(user, std::string_view(field, length));
+  otpgate_request request{user, OTPGATE_ACTION_LOGIN, nullptr, nullptr};
+  return WithFlow(*handle, &request, result, [&](const otpgate::LoginFlow& flow) {
+    auto point = flow.SplitPoint(user, std::string_view(field, length));
     if (!point.ok()) return FromStatus(result, point.status());
     if (point->has_value()) *code_offset = **point;
     if (result != nullptr) result->answer = OTPGATE_ANSWER_ASK_CODE;

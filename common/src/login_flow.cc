@@ -48,22 +48,32 @@ Step Failed(Action action, const Status& status) {
 
 std::string_view AnswerName(Answer answer) {
   switch (answer) {
-    case Answer::kPass: return "pass";
-    case Answer::kAccept: return "accept";
-    case Answer::kReject: return "reject";
-    case Answer::kLocked: return "locked";
-    case Answer::kFail: return "fail";
-    case Answer::kAskCode: return "ask-code";
-    case Answer::kAskTokenAndCode: return "ask-token-and-code";
+    case Answer::kPass:
+      return "pass";
+    case Answer::kAccept:
+      return "accept";
+    case Answer::kReject:
+      return "reject";
+    case Answer::kLocked:
+      return "locked";
+    case Answer::kFail:
+      return "fail";
+    case Answer::kAskCode:
+      return "ask-code";
+    case Answer::kAskTokenAndCode:
+      return "ask-token-and-code";
   }
   return "unknown";
 }
 
 std::string_view ActionName(Action action) {
   switch (action) {
-    case Action::kLogin: return "login";
-    case Action::kRegister: return "register";
-    case Action::kStop: return "stop";
+    case Action::kLogin:
+      return "login";
+    case Action::kRegister:
+      return "register";
+    case Action::kStop:
+      return "stop";
   }
   return "login";
 }
@@ -85,9 +95,8 @@ Step LoginFlow::Begin(const FlowRequest& request) const {
   auto state = service_.GetUserState(request.user);
   if (!state.ok()) {
     service_.AuditStatus(name, request.user, "", state.status(), request.origin);
-    return IsStoreFailure(state.status().code())
-               ? Failed(action, state.status())
-               : Make(Answer::kReject, action, kLoginFailed);
+    return IsStoreFailure(state.status().code()) ? Failed(action, state.status())
+                                                 : Make(Answer::kReject, action, kLoginFailed);
   }
   service_.Debug("user=" + EscapeAuditValue(request.user) + " action=" + std::string(name) +
                  " bound=" + std::to_string(state->bound_tokens) +
@@ -112,8 +121,8 @@ Step LoginFlow::Begin(const FlowRequest& request) const {
         service_.Audit(name, request.user, "", "allow", "unenrolled-allow", request.origin);
         return Make(Answer::kPass, action);
       case UnenrolledPolicy::kDeny:
-        service_.Audit(name, request.user, "", DecisionName(Decision::kNoToken),
-                       "unenrolled-deny", request.origin);
+        service_.Audit(name, request.user, "", DecisionName(Decision::kNoToken), "unenrolled-deny",
+                       request.origin);
         return Make(Answer::kReject, action, kLoginFailed);
       case UnenrolledPolicy::kRegister:
         return Make(Answer::kAskTokenAndCode, Action::kRegister);
@@ -168,9 +177,9 @@ Step LoginFlow::Decided(const FlowRequest& request, Action action,
   Step step;
   step.action = action;
   step.verdict = verdict.value();
-  service_.Debug("user=" + EscapeAuditValue(request.user) + " action=" +
-                 std::string(ActionName(action)) + " decision=" +
-                 std::string(DecisionName(verdict->decision)));
+  service_.Debug("user=" + EscapeAuditValue(request.user) +
+                 " action=" + std::string(ActionName(action)) +
+                 " decision=" + std::string(DecisionName(verdict->decision)));
   switch (verdict->decision) {
     case Decision::kAccept:
       step.answer = Answer::kAccept;

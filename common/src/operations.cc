@@ -536,6 +536,9 @@ Result<TokenRecord> NewRecord(const MasterKey& master, const TokenSpec& spec,
                                      std::to_string(kMaxHotpCounter) + ")");
     }
     record.last_accepted = static_cast<int64_t>(spec.initial_counter) - 1;
+  } else {
+    record.drift = spec.drift;
+    record.last_accepted = spec.last_used_step;
   }
   if (!spec.owner.empty()) {
     OTPGATE_RETURN_IF_ERROR(ValidateUserName(spec.owner));
@@ -561,14 +564,41 @@ Status PutNewRecord(Txn& txn, const TokenRecord& record) {
   return txn.PutToken(record);
 }
 
+// NewRecord, refused unless the credential policy allows its ID.
+Result<TokenRecord> AllowedNewRecord(const MasterKey& master, const Config& config,
+                                     const TokenSpec& spec, const SecretBytes& secret,
+                                     int64_t now) {
+  OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, NewRecord(master, spec, secret, now));
+  OTPGATE_RETURN_IF_ERROR(CheckCredentialId(config, record.credential_id));
+  return record;
+}
+
+// An import's error names the entry it is about.
+Status NameEntry(const TokenSpec& spec, const Status& status) {
+  return Status(status.code(), spec.credential_id + ": " + status.message());
+}
+
 }  // namespace
 
-Status OtpService::Provision(const TokenSpec& spec, const SecretBytes& secret, bool replace) {
-  auto record = NewRecord(key_, spec, secret, clock_.Now());
-  if (record.ok()) {
-    Status allowed = CheckCredentialId(config_, record->credential_id);
-    if (!allowed.ok()) record = allowed;
+Result<bool> OtpService::PutImported(Txn& txn, const TokenRecord& record, bool replace,
+                                     int64_t now, std::vector<std::string>& skipped) {
+  if (!replace && txn.HasToken(record.credential_id)) {
+    skipped.push_back(record.credential_id);
+    return false;
   }
+  OTPGATE_RETURN_IF_ERROR(PutNewRecord(txn, record));
+  OTPGATE_RETURN_IF_ERROR(
+      JournalIn(txn, now, "import", record.owner, record.credential_id, "ok", ""));
+  return true;
+}
+
+void OtpService::AuditImport(const Status& status, size_t imported) const {
+  Audit("import", "", "", status.ok() ? "ok" : StatusCodeName(status.code()),
+        status.ok() ? std::to_string(imported) + "-tokens-imported" : status.message());
+}
+
+Status OtpService::Provision(const TokenSpec& spec, const SecretBytes& secret, bool replace) {
+  auto record = AllowedNewRecord(key_, config_, spec, secret, clock_.Now());
   if (!record.ok()) {
     AuditStatus("provision", "", spec.credential_id, record.status());
     return record.status();
@@ -594,15 +624,8 @@ Status OtpService::ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretB
   std::vector<TokenRecord> records;
   records.reserve(tokens.size());
   for (const auto& [spec, secret] : tokens) {
-    auto record = NewRecord(key_, spec, secret, now);
-    if (record.ok()) {
-      Status allowed = CheckCredentialId(config_, record->credential_id);
-      if (!allowed.ok()) record = allowed;
-    }
-    if (!record.ok()) {
-      return Status(record.status().code(),
-                    spec.credential_id + ": " + record.status().message());
-    }
+    auto record = AllowedNewRecord(key_, config_, spec, secret, now);
+    if (!record.ok()) return NameEntry(spec, record.status());
     records.push_back(std::move(record).value());
   }
   std::vector<std::string> done, dup;
@@ -610,21 +633,38 @@ Status OtpService::ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretB
     done.clear();
     dup.clear();
     for (const TokenRecord& record : records) {
-      if (!replace && txn.HasToken(record.credential_id)) {
-        dup.push_back(record.credential_id);
-        continue;
-      }
-      OTPGATE_RETURN_IF_ERROR(PutNewRecord(txn, record));
-      OTPGATE_RETURN_IF_ERROR(
-          JournalIn(txn, now, "import", record.owner, record.credential_id, "ok", ""));
-      done.push_back(record.credential_id);
+      OTPGATE_ASSIGN_OR_RETURN(bool stored, PutImported(txn, record, replace, now, dup));
+      if (stored) done.push_back(record.credential_id);
     }
     return Status::Ok();
   });
-  Audit("import", "", "", status.ok() ? "ok" : StatusCodeName(status.code()),
-        status.ok() ? std::to_string(done.size()) + "-tokens-imported" : status.message());
+  AuditImport(status, done.size());
   if (status.ok()) {
     if (imported != nullptr) *imported = std::move(done);
+    if (skipped != nullptr) *skipped = std::move(dup);
+  }
+  return status;
+}
+
+Status OtpService::ProvisionEach(const std::function<Status(const TokenPut& put)>& produce,
+                                 bool replace, size_t* imported, std::vector<std::string>* skipped) {
+  const int64_t now = clock_.Now();
+  size_t done = 0;
+  std::vector<std::string> dup;
+  Status status = store_->Write([&](Txn& txn) -> Status {
+    done = 0;
+    dup.clear();
+    return produce([&](const TokenSpec& spec, const SecretBytes& secret) -> Status {
+      auto record = AllowedNewRecord(key_, config_, spec, secret, now);
+      if (!record.ok()) return NameEntry(spec, record.status());
+      OTPGATE_ASSIGN_OR_RETURN(bool stored, PutImported(txn, *record, replace, now, dup));
+      if (stored) ++done;
+      return Status::Ok();
+    });
+  });
+  AuditImport(status, done);
+  if (status.ok()) {
+    if (imported != nullptr) *imported = done;
     if (skipped != nullptr) *skipped = std::move(dup);
   }
   return status;

@@ -74,16 +74,20 @@ Result<KeyUri> ParseKeyUri(std::string_view uri) {
   std::string_view label = uri.substr(0, question);
   std::string_view query = question == std::string_view::npos ? "" : uri.substr(question + 1);
 
-  OTPGATE_ASSIGN_OR_RETURN(std::string decoded_label, PercentDecode(label));
-  size_t colon = decoded_label.find(':');
-  if (colon != std::string::npos) {
-    key.issuer = decoded_label.substr(0, colon);
-    key.account = decoded_label.substr(colon + 1);
+  // The label is "issuer:account". A literal ':' separates them; a ':'
+  // inside either part is percent-encoded (as FormatKeyUri writes it), so
+  // issuers and accounts with colons round-trip. Without a literal ':' the
+  // label is the account, unless it starts with the issuer parameter
+  // followed by an encoded ':' (the Key URI format allows "%3A").
+  size_t colon = label.find(':');
+  if (colon != std::string_view::npos) {
+    OTPGATE_ASSIGN_OR_RETURN(key.issuer, PercentDecode(label.substr(0, colon)));
+    OTPGATE_ASSIGN_OR_RETURN(key.account, PercentDecode(label.substr(colon + 1)));
     while (!key.account.empty() && key.account.front() == ' ') key.account.erase(0, 1);
   } else {
-    key.account = decoded_label;
+    OTPGATE_ASSIGN_OR_RETURN(key.account, PercentDecode(label));
   }
-
+  bool label_has_issuer = colon != std::string_view::npos;
   bool have_secret = false;
   bool have_counter = false;
   while (!query.empty()) {
@@ -105,6 +109,10 @@ Result<KeyUri> ParseKeyUri(std::string_view uri) {
       key.secret = std::move(secret).value();
       have_secret = true;
     } else if (name == "issuer") {
+      if (!label_has_issuer && key.account.size() > value.size() && key.account.starts_with(value + ":")) {
+        key.account.erase(0, value.size() + 1);  // "Issuer%3Aaccount"
+        while (!key.account.empty() && key.account.front() == ' ') key.account.erase(0, 1);
+      }
       key.issuer = value;  // the parameter wins over the label prefix
     } else if (name == "algorithm") {
       OTPGATE_ASSIGN_OR_RETURN(key.params.algorithm, ParseHashAlgorithm(value));
@@ -129,6 +137,15 @@ Result<KeyUri> ParseKeyUri(std::string_view uri) {
   }
   OTPGATE_RETURN_IF_ERROR(key.params.Validate());
   return key;
+}
+
+Status CheckExpressibleAsKeyUri(const OtpParams& params) {
+  if (params.kind == OtpKind::kTotp && params.t0 != 0) {
+    return Status::FailedPrecondition("the token's TOTP T0 is " + std::to_string(params.t0) +
+                                      ", which a key URI cannot express (apps count from 0): its codes "
+                                      "would differ from the token's");
+  }
+  return Status::Ok();
 }
 
 std::string FormatKeyUri(const KeyUri& key) {

@@ -1,4 +1,10 @@
 // PSKC (RFC 6030) reading and writing, with libxml2's streaming reader.
+//
+// Reading is strict in one direction: a key is imported only when everything
+// the file says about it is either applied or harmless (names, serials);
+// anything otpgate cannot honour rejects the key with that reason. In a file
+// with a MACMethod nothing unauthenticated is taken: every Data field must
+// be an EncryptedValue whose ValueMAC checks.
 #include "otpgate/pskc.h"
 
 #include <libxml/xmlreader.h>
@@ -7,10 +13,13 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <set>
 #include <unordered_set>
 
 #include "file_util.h"
@@ -25,11 +34,24 @@ namespace {
 constexpr const char* kPskcNs = "urn:ietf:params:xml:ns:keyprov:pskc";
 constexpr const char* kHotpUri = "urn:ietf:params:xml:ns:keyprov:pskc:hotp";
 constexpr const char* kTotpUri = "urn:ietf:params:xml:ns:keyprov:pskc:totp";
-constexpr const char* kTotpUriAlt = "urn:ietf:params:xml:ns:keyprov:pskc#totp";
 constexpr const char* kPbkdf2Uri = "http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#pbkdf2";
 constexpr int64_t kMaxIterations = 10'000'000;
 constexpr size_t kMaxValueBytes = 4096;
 const Status kDtdRefused = Status::InvalidArgument("PSKC file has a DTD or entities; refused");
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// The part of an algorithm URI after '#' (or the whole), lower case:
+// "http://www.w3.org/2001/04/xmlenc#AES128-CBC" -> "aes128-cbc".
+std::string UriFragment(std::string_view uri) {
+  size_t hash = uri.rfind('#');
+  return Lower(hash == std::string_view::npos ? uri : uri.substr(hash + 1));
+}
 
 // --- Small DOM helpers over one expanded subtree. ---
 
@@ -48,6 +70,18 @@ const xmlNode* Child(const xmlNode* parent, std::string_view name) {
 const xmlNode* Path(const xmlNode* node, std::initializer_list<std::string_view> names) {
   for (std::string_view name : names) node = Child(node, name);
   return node;
+}
+
+// The first child element of `parent` whose name is not in `known`, or "".
+std::string UnknownChild(const xmlNode* parent, std::initializer_list<std::string_view> known) {
+  if (parent == nullptr) return "";
+  for (const xmlNode* c = parent->children; c != nullptr; c = c->next) {
+    if (c->type != XML_ELEMENT_NODE) continue;
+    if (std::find(known.begin(), known.end(), LocalName(c)) == known.end()) {
+      return std::string(LocalName(c));
+    }
+  }
+  return "";
 }
 
 std::string Text(const xmlNode* node) {
@@ -71,7 +105,8 @@ Result<std::vector<uint8_t>> Base64(std::string_view text, std::string_view what
   for (char c : text) {
     if (c != ' ' && c != '\n' && c != '\r' && c != '\t') compact += c;
   }
-  if (compact.empty() || compact.size() % 4 != 0 || compact.size() > kMaxValueBytes) {
+  if (compact.empty()) return Status::InvalidArgument(std::string(what) + " is missing or empty");
+  if (compact.size() % 4 != 0 || compact.size() > kMaxValueBytes) {
     return Status::InvalidArgument(std::string(what) + " is not valid base64");
   }
   std::vector<uint8_t> out(compact.size() / 4 * 3);
@@ -91,46 +126,71 @@ std::string Base64Encode(std::span<const uint8_t> data) {
   return out;
 }
 
-// "2006-05-01T00:00:00Z" -> epoch seconds.
-std::optional<int64_t> ParseUtc(std::string_view text) {
-  std::tm tm{};
-  std::string s(text);
-  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (end == nullptr || (*end != 'Z' && *end != '\0')) return std::nullopt;
-  return static_cast<int64_t>(timegm(&tm));
+struct Cipher {
+  const EVP_CIPHER* evp = nullptr;
+  bool key_wrap = false;  // RFC 3394 AES key wrap: no IV prefix, self-authenticating
+};
+
+std::optional<Cipher> CipherFor(std::string_view uri) {
+  std::string name = UriFragment(uri);
+  if (name == "aes128-cbc") return Cipher{EVP_aes_128_cbc()};
+  if (name == "aes192-cbc") return Cipher{EVP_aes_192_cbc()};
+  if (name == "aes256-cbc") return Cipher{EVP_aes_256_cbc()};
+  if (name == "tripledes-cbc") return Cipher{EVP_des_ede3_cbc()};
+  if (name == "kw-aes128") return Cipher{EVP_aes_128_wrap(), true};
+  if (name == "kw-aes192") return Cipher{EVP_aes_192_wrap(), true};
+  if (name == "kw-aes256") return Cipher{EVP_aes_256_wrap(), true};
+  return std::nullopt;
 }
 
-const EVP_CIPHER* CipherFor(std::string_view uri) {
-  if (uri == "http://www.w3.org/2001/04/xmlenc#aes128-cbc") return EVP_aes_128_cbc();
-  if (uri == "http://www.w3.org/2001/04/xmlenc#aes192-cbc") return EVP_aes_192_cbc();
-  if (uri == "http://www.w3.org/2001/04/xmlenc#aes256-cbc") return EVP_aes_256_cbc();
-  return nullptr;
+bool IsAsymmetric(std::string_view uri) {
+  std::string name = UriFragment(uri);
+  return name.starts_with("rsa-");
 }
 
 const EVP_MD* MacDigestFor(std::string_view uri) {
-  if (uri == "http://www.w3.org/2000/09/xmldsig#hmac-sha1") return EVP_sha1();
-  if (uri == "http://www.w3.org/2001/04/xmldsig-more#hmac-sha224") return EVP_sha224();
-  if (uri == "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256") return EVP_sha256();
-  if (uri == "http://www.w3.org/2001/04/xmldsig-more#hmac-sha384") return EVP_sha384();
-  if (uri == "http://www.w3.org/2001/04/xmldsig-more#hmac-sha512") return EVP_sha512();
+  std::string name = UriFragment(uri);
+  if (name == "hmac-sha1") return EVP_sha1();
+  if (name == "hmac-sha224") return EVP_sha224();
+  if (name == "hmac-sha256") return EVP_sha256();
+  if (name == "hmac-sha384") return EVP_sha384();
+  if (name == "hmac-sha512") return EVP_sha512();
   return nullptr;
+}
+
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
+
+// RFC 3394 key unwrap (XML Encryption kw-aes*); a wrong key fails the
+// integrity check built into the wrap.
+Result<SecretBytes> Unwrap(const EVP_CIPHER* cipher, const SecretBytes& key,
+                           std::span<const uint8_t> wrapped) {
+  if (wrapped.size() < 24 || wrapped.size() % 8 != 0) {
+    return Status::InvalidArgument("key-wrapped value has a bad length");
+  }
+  CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+  if (!ctx) return Status::Internal("no cipher context");
+  EVP_CIPHER_CTX_set_flags(ctx.get(), EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+  SecretBytes out(wrapped.size());
+  int length = 0, final_length = 0;
+  if (EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, key.data(), nullptr) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), out.data(), &length, wrapped.data(),
+                        static_cast<int>(wrapped.size())) != 1 ||
+      EVP_DecryptFinal_ex(ctx.get(), out.data() + length, &final_length) != 1) {
+    return Status::WrongKey("key unwrap failed: wrong key or password, or the file was altered");
+  }
+  out.Truncate(static_cast<size_t>(length + final_length));
+  return out;
 }
 
 // XML Encryption CBC: the IV is prepended; padding per XML Encryption §5.2
 // (last byte = pad length, other pad bytes arbitrary).
 Result<SecretBytes> DecryptCbc(const EVP_CIPHER* cipher, const SecretBytes& key,
                                std::span<const uint8_t> iv_and_ciphertext) {
-  const size_t block = 16;
-  if (static_cast<size_t>(EVP_CIPHER_key_length(cipher)) != key.size()) {
-    return Status::InvalidArgument("the key has " + std::to_string(key.size()) +
-                                   " bytes; the file's cipher needs " +
-                                   std::to_string(EVP_CIPHER_key_length(cipher)));
-  }
+  const size_t block = static_cast<size_t>(EVP_CIPHER_block_size(cipher));
   if (iv_and_ciphertext.size() < 2 * block || iv_and_ciphertext.size() % block != 0) {
-    return Status::Corrupt("encrypted value has a bad length");
+    return Status::InvalidArgument("encrypted value has a bad length");
   }
-  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
-                                                                      &EVP_CIPHER_CTX_free);
+  CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
   // Room for the ciphertext (all after the IV) plus one block for Final.
   SecretBytes out(iv_and_ciphertext.size());
   int length = 0, final_length = 0;
@@ -139,7 +199,7 @@ Result<SecretBytes> DecryptCbc(const EVP_CIPHER* cipher, const SecretBytes& key,
       EVP_DecryptUpdate(ctx.get(), out.data(), &length, iv_and_ciphertext.data() + block,
                         static_cast<int>(iv_and_ciphertext.size() - block)) != 1 ||
       EVP_DecryptFinal_ex(ctx.get(), out.data() + length, &final_length) != 1) {
-    return Status::Internal("AES-CBC decryption failed");
+    return Status::Internal("CBC decryption failed");
   }
   size_t total = static_cast<size_t>(length + final_length);
   uint8_t pad = total > 0 ? out.data()[total - 1] : 0;
@@ -150,6 +210,16 @@ Result<SecretBytes> DecryptCbc(const EVP_CIPHER* cipher, const SecretBytes& key,
   return out;
 }
 
+Result<SecretBytes> Decrypt(const Cipher& cipher, const SecretBytes& key,
+                            std::span<const uint8_t> value) {
+  if (static_cast<size_t>(EVP_CIPHER_key_length(cipher.evp)) != key.size()) {
+    return Status::WrongKey("the key has " + std::to_string(key.size()) +
+                            " bytes; the file's cipher needs " +
+                            std::to_string(EVP_CIPHER_key_length(cipher.evp)));
+  }
+  return cipher.key_wrap ? Unwrap(cipher.evp, key, value) : DecryptCbc(cipher.evp, key, value);
+}
+
 Result<std::vector<uint8_t>> EncryptCbc(const SecretBytes& key, std::span<const uint8_t> plain) {
   const size_t block = 16;
   std::vector<uint8_t> out(block);
@@ -158,8 +228,7 @@ Result<std::vector<uint8_t>> EncryptCbc(const SecretBytes& key, std::span<const 
   uint8_t pad = static_cast<uint8_t>(block - plain.size() % block);
   padded.insert(padded.end(), pad, pad);
   out.resize(block + padded.size());
-  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
-                                                                      &EVP_CIPHER_CTX_free);
+  CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
   int length = 0;
   bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_cbc(), nullptr, key.data(), out.data()) == 1 &&
             EVP_CIPHER_CTX_set_padding(ctx.get(), 0) == 1 &&
@@ -178,186 +247,184 @@ std::vector<uint8_t> Hmac(const EVP_MD* md, const SecretBytes& key, std::span<co
   return mac;
 }
 
-// One key of the file, as read; secrets still encrypted where they were.
-struct RawKey {
-  size_t position = 0;
-  std::string reject;  // non-empty: this key is rejected, with this reason
-  TokenSpec spec;
-  SecretBytes plain_secret;
-  std::vector<uint8_t> encrypted_secret;  // IV || ciphertext
-  std::string cipher_uri;
-  std::vector<uint8_t> value_mac;
+bool SameMac(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
+std::optional<int64_t> ParseXsDateTime(std::string_view text) {
+  // YYYY-MM-DDThh:mm:ss[.fraction][Z|(+|-)hh:mm]; no zone is taken as UTC.
+  auto number = [&](size_t pos, size_t len) -> std::optional<int> {
+    if (pos + len > text.size()) return std::nullopt;
+    auto v = ParseInteger(text.substr(pos, len), 0, 9999);
+    return v ? std::optional<int>(static_cast<int>(*v)) : std::nullopt;
+  };
+  if (text.size() < 19 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != 't') ||
+      text[13] != ':' || text[16] != ':') {
+    return std::nullopt;
+  }
+  auto year = number(0, 4), month = number(5, 2), day = number(8, 2), hour = number(11, 2),
+       minute = number(14, 2), second = number(17, 2);
+  if (!year || !month || !day || !hour || !minute || !second || *month < 1 || *month > 12 ||
+      *day < 1 || *day > 31 || *hour > 24 || *minute > 59 || *second > 60) {
+    return std::nullopt;
+  }
+  size_t pos = 19;
+  if (pos < text.size() && text[pos] == '.') {
+    size_t digits = ++pos;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
+    if (pos == digits) return std::nullopt;  // fractions below a second are dropped
+  }
+  int64_t offset = 0;
+  std::string_view zone = text.substr(pos);
+  if (zone == "Z" || zone == "z") {
+  } else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
+    auto zh = number(pos + 1, 2), zm = number(pos + 4, 2);
+    if (!zh || !zm || *zh > 14 || *zm > 59) return std::nullopt;
+    offset = (*zh * 3600 + *zm * 60) * (zone[0] == '+' ? 1 : -1);
+  } else if (!zone.empty()) {
+    return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = *year - 1900;
+  tm.tm_mon = *month - 1;
+  tm.tm_mday = *day;
+  tm.tm_hour = *hour;
+  tm.tm_min = *minute;
+  tm.tm_sec = *second;
+  return static_cast<int64_t>(timegm(&tm)) - offset;
+}
+
+std::optional<uint64_t> DecodePskcInteger(std::span<const uint8_t> bytes) {
+  // python-pskc and some servers write the decimal text; RFC 6030 writers
+  // the big-endian integer. Text first, as python-pskc reads it.
+  if (bytes.empty()) return std::nullopt;
+  bool digits = std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b >= '0' && b <= '9'; });
+  if (digits) {
+    auto v = ParseInteger(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), 0,
+                          INT64_MAX);
+    if (!v) return std::nullopt;
+    return static_cast<uint64_t>(*v);
+  }
+  if (bytes.size() > 8) return std::nullopt;
+  uint64_t value = 0;
+  for (uint8_t b : bytes) value = value << 8 | b;
+  return value;
+}
+
+namespace {
+
+// The container-level parts: how the file is encrypted and MACed, and the
+// keys once derived (at the first KeyPackage: RFC 6030 puts EncryptionKey
+// and MACMethod before the packages).
+class ContainerKeys {
+ public:
+  // kInvalidArgument here fails the file (the problem is the container's).
+  Status ReadEncryptionKey(const xmlNode* node);
+  Status ReadMacMethod(const xmlNode* node);
+  // Derives the transport and MAC keys; fails the file on a missing or wrong
+  // key or password.
+  Status Open(const PskcOptions& options);
+
+  bool has_mac() const { return has_mac_method_; }
+  // Decrypts one EncryptedValue after checking its ValueMAC (RFC 6030
+  // §6.1.1). kInvalidArgument: this key is rejected; else the file fails.
+  Result<SecretBytes> OpenValue(const xmlNode* field, std::string_view name) const;
+
+ private:
+  bool has_encryption_key_ = false;
+  bool pbkdf2_ = false;
+  std::vector<uint8_t> salt_;
+  int64_t iterations_ = 0;
+  int64_t key_length_ = 0;
+  const EVP_MD* prf_ = EVP_sha1();
+  bool has_mac_method_ = false;
+  const EVP_MD* mac_md_ = nullptr;
+  std::vector<uint8_t> encrypted_mac_key_;
+  std::string mac_key_cipher_uri_;
+  bool opened_ = false;
+  std::optional<SecretBytes> key_;
+  std::optional<SecretBytes> mac_key_;
 };
 
-// The container-level parts: how the file is encrypted and MACed.
-struct Container {
-  bool have_encryption_key = false;
-  bool pbkdf2 = false;
-  std::vector<uint8_t> salt;
-  int64_t iterations = 0;
-  int64_t key_length = 0;
-  const EVP_MD* prf = EVP_sha1();
-  std::string mac_uri;
-  std::vector<uint8_t> encrypted_mac_key;
-  std::string mac_key_cipher_uri;
-};
-
-Status ReadEncryptionKey(const xmlNode* node, Container& c) {
-  c.have_encryption_key = true;
+Status ContainerKeys::ReadEncryptionKey(const xmlNode* node) {
+  has_encryption_key_ = true;
+  if (Child(node, "X509Data") != nullptr || Path(node, {"KeyInfo", "X509Data"}) != nullptr) {
+    return Status::InvalidArgument(
+        "the file is encrypted to a certificate (RFC 6030 §6.3, asymmetric keys): not "
+        "supported; ask the sender for a pre-shared key or password file");
+  }
   const xmlNode* derived = Child(node, "DerivedKey");
   if (derived == nullptr) return Status::Ok();  // ds:KeyName: a pre-shared key
   const xmlNode* method = Child(derived, "KeyDerivationMethod");
-  if (Attr(method, "Algorithm") != kPbkdf2Uri) {
+  if (Lower(Attr(method, "Algorithm")) != Lower(kPbkdf2Uri)) {
     return Status::InvalidArgument("unsupported key derivation '" + Attr(method, "Algorithm") +
                                    "' (PBKDF2 only)");
   }
   const xmlNode* params = Child(method, "PBKDF2-params");
-  OTPGATE_ASSIGN_OR_RETURN(c.salt, Base64(Text(Path(params, {"Salt", "Specified"})), "PBKDF2 salt"));
+  if (params == nullptr) return Status::InvalidArgument("PBKDF2-params element is missing");
+  OTPGATE_ASSIGN_OR_RETURN(salt_, Base64(Text(Path(params, {"Salt", "Specified"})), "PBKDF2 Salt"));
   auto iterations = ParseInteger(Text(Child(params, "IterationCount")), 1, kMaxIterations);
   auto length = ParseInteger(Text(Child(params, "KeyLength")), 16, 32);
-  if (!iterations || !length) return Status::InvalidArgument("bad PBKDF2 parameters");
-  c.iterations = *iterations;
-  c.key_length = *length;
-  std::string prf = Attr(Child(params, "PRF"), "Algorithm");
+  if (!iterations) return Status::InvalidArgument("PBKDF2 IterationCount is missing or out of range");
+  if (!length) return Status::InvalidArgument("PBKDF2 KeyLength is missing or not 16..32");
+  iterations_ = *iterations;
+  key_length_ = *length;
+  std::string prf = Lower(Attr(Child(params, "PRF"), "Algorithm"));
   if (!prf.empty()) {
-    if (prf.ends_with("hmac-sha256") || prf.ends_with("hmacWithSHA256")) c.prf = EVP_sha256();
-    else if (prf.ends_with("hmac-sha512") || prf.ends_with("hmacWithSHA512")) c.prf = EVP_sha512();
-    else if (!(prf.ends_with("hmac-sha1") || prf.ends_with("hmacWithSHA1"))) {
+    if (prf.ends_with("hmac-sha256") || prf.ends_with("hmacwithsha256")) prf_ = EVP_sha256();
+    else if (prf.ends_with("hmac-sha512") || prf.ends_with("hmacwithsha512")) prf_ = EVP_sha512();
+    else if (!(prf.ends_with("hmac-sha1") || prf.ends_with("hmacwithsha1"))) {
       return Status::InvalidArgument("unsupported PBKDF2 PRF '" + prf + "'");
     }
   }
-  c.pbkdf2 = true;
+  pbkdf2_ = true;
   return Status::Ok();
 }
 
-Status ReadMacMethod(const xmlNode* node, Container& c) {
-  c.mac_uri = Attr(node, "Algorithm");
-  if (MacDigestFor(c.mac_uri) == nullptr) {
-    return Status::InvalidArgument("unsupported MAC algorithm '" + c.mac_uri + "'");
+Status ContainerKeys::ReadMacMethod(const xmlNode* node) {
+  has_mac_method_ = true;
+  mac_md_ = MacDigestFor(Attr(node, "Algorithm"));
+  if (mac_md_ == nullptr) {
+    return Status::InvalidArgument("unsupported MAC algorithm '" + Attr(node, "Algorithm") + "'");
   }
-  const xmlNode* mac_key = Child(node, "MACKey");
-  if (mac_key != nullptr) {
-    c.mac_key_cipher_uri = Attr(Child(mac_key, "EncryptionMethod"), "Algorithm");
-    OTPGATE_ASSIGN_OR_RETURN(c.encrypted_mac_key,
-                             Base64(Text(Path(mac_key, {"CipherData", "CipherValue"})), "MACKey"));
+  if (Child(node, "MACKeyReference") != nullptr) {
+    return Status::InvalidArgument("the MAC key is given by reference (MACKeyReference): not supported");
   }
-  return Status::Ok();
-}
-
-RawKey ReadKeyPackage(const xmlNode* package, size_t position, const PskcOptions& options) {
-  RawKey raw;
-  raw.position = position;
-  const xmlNode* key = Child(package, "Key");
-  if (key == nullptr) {
-    raw.reject = "KeyPackage has no Key";
-    return raw;
-  }
-  std::string serial = Text(Path(package, {"DeviceInfo", "SerialNo"}));
-  std::string key_id = Attr(key, "Id");
-  std::string id = options.id_from_key_id ? key_id : serial;
-  auto fail = [&](std::string why) -> RawKey {
-    raw.reject = std::move(why);
-    return std::move(raw);
-  };
-  if (id.empty()) {
-    return fail(options.id_from_key_id ? "Key has no Id" : "DeviceInfo has no SerialNo (try --id-from key-id)");
-  }
-  auto normalized = NormalizeCredentialId(id);
-  if (!normalized.ok()) return fail(normalized.status().message());
-  raw.spec.credential_id = *normalized;
-
-  std::string algorithm = Attr(key, "Algorithm");
-  if (algorithm == kHotpUri) {
-    raw.spec.params.kind = OtpKind::kHotp;
-  } else if (algorithm == kTotpUri || algorithm == kTotpUriAlt) {
-    raw.spec.params.kind = OtpKind::kTotp;
-  } else {
-    return fail("not an OTP key (algorithm '" + algorithm + "')");
-  }
-  std::string usage = Text(Path(key, {"Policy", "KeyUsage"}));
-  if (!usage.empty() && usage != "OTP") return fail("key usage is " + usage + ", not OTP");
-
-  const xmlNode* format = Path(key, {"AlgorithmParameters", "ResponseFormat"});
-  if (format != nullptr) {
-    std::string encoding = Attr(format, "Encoding");
-    if (!encoding.empty() && encoding != "DECIMAL") return fail("response encoding " + encoding + " is not supported");
-    auto digits = ParseInteger(Attr(format, "Length"), 6, 8);
-    if (!digits) return fail("response length " + Attr(format, "Length") + " is not 6, 7 or 8");
-    raw.spec.params.digits = static_cast<int>(*digits);
-  }
-  std::string suite = Text(Path(key, {"AlgorithmParameters", "Suite"}));
-  if (!suite.empty()) {
-    auto hash = ParseHashAlgorithm(suite.starts_with("HMAC-") ? suite.substr(5) : suite);
-    if (!hash.ok()) return fail("suite " + suite + " is not supported");
-    raw.spec.params.algorithm = *hash;
-  }
-  raw.spec.issuer = Text(Child(key, "Issuer"));
-  if (raw.spec.issuer.empty()) raw.spec.issuer = Text(Path(package, {"DeviceInfo", "Manufacturer"}));
-
-  const xmlNode* data = Child(key, "Data");
-  if (const xmlNode* counter = Path(data, {"Counter", "PlainValue"})) {
-    auto value = ParseInteger(Text(counter), 0, kMaxHotpCounter);
-    if (!value) return fail("bad Counter");
-    raw.spec.initial_counter = static_cast<uint64_t>(*value);
-  }
-  if (const xmlNode* interval = Path(data, {"TimeInterval", "PlainValue"})) {
-    auto value = ParseInteger(Text(interval), 1, 86400);
-    if (!value) return fail("bad TimeInterval");
-    raw.spec.params.period = *value;
-  }
-  if (const xmlNode* time = Path(data, {"Time", "PlainValue"})) {
-    auto value = ParseInteger(Text(time), 0, kMaxT0);
-    if (!value) return fail("bad Time");
-    raw.spec.params.t0 = *value;
-  }
-  for (auto [name, field] : {std::pair{"StartDate", &raw.spec.valid_from},
-                             std::pair{"ExpiryDate", &raw.spec.valid_until}}) {
-    std::string text = Text(Path(key, {"Policy", name}));
-    if (text.empty()) continue;
-    auto when = ParseUtc(text);
-    if (!when) return fail(std::string("bad ") + name);
-    *field = *when;
-  }
-
-  const xmlNode* secret = Child(data, "Secret");
-  if (secret == nullptr) return fail("no key material (the key is derived out of band)");
-  if (const xmlNode* plain = Child(secret, "PlainValue")) {
-    auto bytes = Base64(Text(plain), "Secret");
-    if (!bytes.ok()) return fail(bytes.status().message());
-    raw.plain_secret = SecretBytes(*bytes);
-    OPENSSL_cleanse(bytes->data(), bytes->size());
-  } else if (const xmlNode* encrypted = Child(secret, "EncryptedValue")) {
-    raw.cipher_uri = Attr(Child(encrypted, "EncryptionMethod"), "Algorithm");
-    auto bytes = Base64(Text(Path(encrypted, {"CipherData", "CipherValue"})), "EncryptedValue");
-    if (!bytes.ok()) return fail(bytes.status().message());
-    raw.encrypted_secret = std::move(bytes).value();
-    if (const xmlNode* mac = Child(secret, "ValueMAC")) {
-      auto mac_bytes = Base64(Text(mac), "ValueMAC");
-      if (!mac_bytes.ok()) return fail(mac_bytes.status().message());
-      raw.value_mac = std::move(mac_bytes).value();
+  if (const xmlNode* mac_key = Child(node, "MACKey")) {
+    mac_key_cipher_uri_ = Attr(Child(mac_key, "EncryptionMethod"), "Algorithm");
+    if (IsAsymmetric(mac_key_cipher_uri_)) {
+      return Status::InvalidArgument("the MAC key is encrypted to a certificate (" +
+                                     mac_key_cipher_uri_ + "): not supported");
     }
-  } else {
-    return fail("no key material");
+    if (!CipherFor(mac_key_cipher_uri_)) {
+      return Status::InvalidArgument("unsupported cipher '" + mac_key_cipher_uri_ + "' for the MAC key");
+    }
+    OTPGATE_ASSIGN_OR_RETURN(encrypted_mac_key_,
+                             Base64(Text(Path(mac_key, {"CipherData", "CipherValue"})), "MACKey CipherValue"));
   }
-  return raw;
+  return Status::Ok();
 }
 
-// Turns the container's key material into the secrets, or fails the file.
-Status OpenSecrets(const Container& c, std::vector<RawKey>& keys, const PskcOptions& options) {
-  bool any_encrypted = false;
-  for (const RawKey& k : keys) any_encrypted |= k.reject.empty() && !k.encrypted_secret.empty();
-  if (!any_encrypted) return Status::Ok();
-
+Status ContainerKeys::Open(const PskcOptions& options) {
+  if (opened_) return Status::Ok();
+  opened_ = true;
+  if (!has_encryption_key_) {
+    if (has_mac_method_) {
+      return Status::InvalidArgument("the file has a MACMethod but no EncryptionKey to open the MAC key");
+    }
+    return Status::Ok();
+  }
   SecretBytes key;
-  if (c.pbkdf2) {
+  if (pbkdf2_) {
     if (!options.password.has_value()) {
       return Status::InvalidArgument("the file is encrypted with a password: give --password-file");
     }
-    key = SecretBytes(static_cast<size_t>(c.key_length));
+    key = SecretBytes(static_cast<size_t>(key_length_));
     if (PKCS5_PBKDF2_HMAC(options.password->data(), static_cast<int>(options.password->size()),
-                          c.salt.data(), static_cast<int>(c.salt.size()),
-                          static_cast<int>(c.iterations), c.prf,
-                          static_cast<int>(key.size()), key.data()) != 1) {
+                          salt_.data(), static_cast<int>(salt_.size()), static_cast<int>(iterations_),
+                          prf_, static_cast<int>(key.size()), key.data()) != 1) {
       return Status::Internal("PBKDF2 failed");
     }
   } else {
@@ -366,53 +433,260 @@ Status OpenSecrets(const Container& c, std::vector<RawKey>& keys, const PskcOpti
     }
     key = options.preshared_key->Clone();
   }
-  // RFC 6030 §6.1.1: the MAC key is encrypted like the secrets, and every
-  // encrypted value carries a MAC over IV || ciphertext. The MACs are all
-  // checked before any secret is decrypted or accepted.
-  const EVP_MD* md = MacDigestFor(c.mac_uri);
-  if (md == nullptr || c.encrypted_mac_key.empty()) {
-    return Status::InvalidArgument("encrypted secrets without a MACMethod/MACKey are not accepted");
-  }
-  const EVP_CIPHER* mac_cipher = CipherFor(c.mac_key_cipher_uri);
-  if (mac_cipher == nullptr) {
-    return Status::InvalidArgument("unsupported encryption '" + c.mac_key_cipher_uri + "'");
-  }
-  auto mac_key = DecryptCbc(mac_cipher, key, c.encrypted_mac_key);
-  if (!mac_key.ok()) {
-    return mac_key.status().code() == StatusCode::kInvalidArgument
-               ? mac_key.status()
-               : Status::WrongKey("the MAC key does not decrypt: wrong key or password");
-  }
-  for (const RawKey& k : keys) {
-    if (!k.reject.empty() || k.encrypted_secret.empty()) continue;
-    if (CipherFor(k.cipher_uri) == nullptr) {
-      return Status::InvalidArgument("key " + std::to_string(k.position) + ": unsupported encryption '" +
-                                     k.cipher_uri + "'");
-    }
-    if (k.value_mac.empty()) {
-      return Status::InvalidArgument("key " + std::to_string(k.position) + ": encrypted secret without ValueMAC");
-    }
-    std::vector<uint8_t> mac = Hmac(md, *mac_key, k.encrypted_secret);
-    if (mac.size() != k.value_mac.size() ||
-        CRYPTO_memcmp(mac.data(), k.value_mac.data(), mac.size()) != 0) {
-      return Status::WrongKey("key " + std::to_string(k.position) +
-                              ": ValueMAC does not match: wrong key or password, or the file was altered");
+  if (has_mac_method_) {
+    if (encrypted_mac_key_.empty()) {
+      mac_key_ = key.Clone();  // pre-RFC drafts: the MAC key is the encryption key
+    } else {
+      auto mac_key = Decrypt(*CipherFor(mac_key_cipher_uri_), key, encrypted_mac_key_);
+      if (!mac_key.ok()) {
+        return Status::WrongKey("the MAC key does not decrypt: wrong key or password (" +
+                                mac_key.status().message() + ")");
+      }
+      mac_key_ = std::move(mac_key).value();
     }
   }
-  for (RawKey& k : keys) {
-    if (!k.reject.empty() || k.encrypted_secret.empty()) continue;
-    auto secret = DecryptCbc(CipherFor(k.cipher_uri), key, k.encrypted_secret);
-    if (!secret.ok()) return Status::WrongKey("key " + std::to_string(k.position) + ": " + secret.status().message());
-    k.plain_secret = std::move(secret).value();
+  key_ = std::move(key);
+  return Status::Ok();
+}
+
+Result<SecretBytes> ContainerKeys::OpenValue(const xmlNode* field, std::string_view name) const {
+  const xmlNode* encrypted = Child(field, "EncryptedValue");
+  std::string cipher_uri = Attr(Child(encrypted, "EncryptionMethod"), "Algorithm");
+  std::string what(name);
+  if (IsAsymmetric(cipher_uri) || Path(encrypted, {"KeyInfo", "X509Data"}) != nullptr) {
+    return Status::InvalidArgument(what + " is encrypted to a certificate (" + cipher_uri +
+                                   "): not supported");
+  }
+  if (cipher_uri.empty()) return Status::InvalidArgument(what + ": EncryptionMethod is missing");
+  std::optional<Cipher> cipher = CipherFor(cipher_uri);
+  if (!cipher) return Status::InvalidArgument(what + ": unsupported cipher '" + cipher_uri + "'");
+  if (!key_.has_value()) {
+    return Status::InvalidArgument(what + " is encrypted but the file has no EncryptionKey");
+  }
+  OTPGATE_ASSIGN_OR_RETURN(std::vector<uint8_t> value,
+                           Base64(Text(Path(encrypted, {"CipherData", "CipherValue"})),
+                                  what + " CipherValue"));
+  const xmlNode* mac_node = Child(field, "ValueMAC");
+  if (mac_key_.has_value()) {
+    if (mac_node == nullptr) return Status::InvalidArgument(what + " has no ValueMAC");
+    OTPGATE_ASSIGN_OR_RETURN(std::vector<uint8_t> mac, Base64(Text(mac_node), what + " ValueMAC"));
+    // RFC 6030: the MAC is over IV || ciphertext. Drafts (and python-pskc
+    // when reading) also allow it over the plaintext: checked after decryption.
+    bool over_ciphertext = SameMac(Hmac(mac_md_, *mac_key_, value), mac);
+    OTPGATE_ASSIGN_OR_RETURN(SecretBytes plain, Decrypt(*cipher, *key_, value));
+    if (!over_ciphertext && !SameMac(Hmac(mac_md_, *mac_key_, plain.span()), mac)) {
+      return Status::WrongKey(what + ": ValueMAC does not match: wrong key or password, or the file was altered");
+    }
+    return plain;
+  }
+  if (!cipher->key_wrap) {
+    return Status::InvalidArgument(what + " is CBC-encrypted without a MACMethod: it cannot be authenticated");
+  }
+  return Decrypt(*cipher, *key_, value);
+}
+
+// One Data field (Secret, Counter, Time, TimeInterval, TimeDrift) as bytes:
+// base64 for the secret's PlainValue, decimal text for the others' (returned
+// as that text), the decrypted bytes for an EncryptedValue.
+struct FieldValue {
+  bool encrypted = false;
+  std::string text;    // PlainValue
+  SecretBytes bytes;   // EncryptedValue, decrypted
+};
+
+Result<std::optional<FieldValue>> ReadField(const ContainerKeys& keys, const xmlNode* data,
+                                            std::string_view name) {
+  const xmlNode* field = Child(data, name);
+  if (field == nullptr) return std::optional<FieldValue>();
+  std::string what(name);
+  std::string unknown = UnknownChild(field, {"PlainValue", "EncryptedValue", "ValueMAC"});
+  if (!unknown.empty()) return Status::InvalidArgument(what + " has an unsupported element <" + unknown + ">");
+  FieldValue value;
+  if (const xmlNode* plain = Child(field, "PlainValue")) {
+    if (keys.has_mac()) {
+      return Status::InvalidArgument(what + " is a PlainValue in a file with a MACMethod: not authenticated");
+    }
+    value.text = Text(plain);
+    return std::optional<FieldValue>(std::move(value));
+  }
+  if (Child(field, "EncryptedValue") == nullptr) {
+    return Status::InvalidArgument(what + " has neither PlainValue nor EncryptedValue");
+  }
+  value.encrypted = true;
+  OTPGATE_ASSIGN_OR_RETURN(value.bytes, keys.OpenValue(field, name));
+  return std::optional<FieldValue>(std::move(value));
+}
+
+// An integer field within [min, max] (TimeDrift may be negative when plain).
+Result<std::optional<int64_t>> ReadIntegerField(const ContainerKeys& keys, const xmlNode* data,
+                                                std::string_view name, int64_t min, int64_t max) {
+  OTPGATE_ASSIGN_OR_RETURN(std::optional<FieldValue> field, ReadField(keys, data, name));
+  if (!field.has_value()) return std::optional<int64_t>();
+  std::optional<int64_t> value;
+  if (field->encrypted) {
+    std::optional<uint64_t> decoded = DecodePskcInteger(field->bytes.span());
+    if (decoded && *decoded <= static_cast<uint64_t>(INT64_MAX)) value = static_cast<int64_t>(*decoded);
+  } else {
+    value = ParseInteger(field->text, INT64_MIN, INT64_MAX);
+  }
+  if (!value || *value < min || *value > max) {
+    return Status::InvalidArgument(std::string(name) + " is not an integer in " + std::to_string(min) +
+                                   ".." + std::to_string(max));
+  }
+  return value;
+}
+
+// Policy, DeviceInfo dates and usage: applied, or the key is rejected.
+Status ReadPolicy(const xmlNode* package, const xmlNode* key, TokenSpec& spec) {
+  const xmlNode* policy = Child(key, "Policy");
+  std::string unknown = UnknownChild(policy, {"StartDate", "ExpiryDate", "KeyUsage", "PINPolicy"});
+  if (!unknown.empty()) return Status::InvalidArgument("Policy/" + unknown + " cannot be enforced");
+  bool any_usage = false, otp_usage = false;
+  std::string usages;
+  for (const xmlNode* c = policy != nullptr ? policy->children : nullptr; c != nullptr; c = c->next) {
+    if (c->type != XML_ELEMENT_NODE || LocalName(c) != "KeyUsage") continue;
+    any_usage = true;
+    std::string usage = Text(c);
+    otp_usage |= usage == "OTP";
+    usages += (usages.empty() ? "" : ", ") + usage;
+  }
+  if (any_usage && !otp_usage) return Status::InvalidArgument("key usage is " + usages + ", not OTP");
+  if (const xmlNode* pin = Child(policy, "PINPolicy")) {
+    std::string mode = Attr(pin, "PINUsageMode");
+    if (!mode.empty() && mode != "Local") {
+      return Status::InvalidArgument("PIN usage mode " + mode + " (PIN in the OTP) is not supported");
+    }
+  }
+  // The key is valid where both the key's Policy and the device allow it.
+  const xmlNode* device = Child(package, "DeviceInfo");
+  for (const xmlNode* holder : {policy, device}) {
+    for (auto [name, field, later] : {std::tuple{"StartDate", &spec.valid_from, true},
+                                      std::tuple{"ExpiryDate", &spec.valid_until, false}}) {
+      const xmlNode* node = Child(holder, name);
+      if (node == nullptr) continue;
+      std::optional<int64_t> when = ParseXsDateTime(Text(node));
+      if (!when) return Status::InvalidArgument(std::string(name) + " '" + Text(node) + "' is not an xs:dateTime");
+      if (*field == 0 || (later ? *when > *field : *when < *field)) *field = *when;
+    }
   }
   return Status::Ok();
 }
 
-Result<ParsedTokens> Parse(xmlTextReaderPtr reader, const PskcOptions& options) {
+Status ReadAlgorithm(const xmlNode* key, OtpParams& params) {
+  std::string algorithm = Lower(Attr(key, "Algorithm"));
+  if (algorithm == kHotpUri ||
+      algorithm == "urn:ietf:params:xml:ns:keyprov:pskc#hotp") {
+    params.kind = OtpKind::kHotp;
+  } else if (algorithm == kTotpUri ||
+             algorithm == "urn:ietf:params:xml:ns:keyprov:pskc#totp") {
+    params.kind = OtpKind::kTotp;
+  } else if (algorithm.empty()) {
+    return Status::InvalidArgument("Key has no Algorithm attribute");
+  } else {
+    return Status::InvalidArgument("not an OTP key (algorithm '" + Attr(key, "Algorithm") + "')");
+  }
+  const xmlNode* parameters = Child(key, "AlgorithmParameters");
+  std::string unknown = UnknownChild(parameters, {"Suite", "ResponseFormat"});
+  if (!unknown.empty()) return Status::InvalidArgument("AlgorithmParameters/" + unknown + " is not supported");
+  if (const xmlNode* format = Child(parameters, "ResponseFormat")) {
+    std::string encoding = Attr(format, "Encoding");
+    if (!encoding.empty() && Lower(encoding) != "decimal") {
+      return Status::InvalidArgument("response encoding " + encoding + " is not supported");
+    }
+    std::string check = Lower(Attr(format, "CheckDigits"));
+    if (check == "true" || check == "1") {
+      return Status::InvalidArgument("CheckDigits (a Luhn digit after the code) is not supported");
+    }
+    auto digits = ParseInteger(Attr(format, "Length"), 6, 8);
+    if (!digits) return Status::InvalidArgument("response length '" + Attr(format, "Length") + "' is not 6, 7 or 8");
+    params.digits = static_cast<int>(*digits);
+  }
+  std::string suite = Text(Child(parameters, "Suite"));
+  if (!suite.empty()) {
+    std::string name = Lower(suite);
+    auto hash = ParseHashAlgorithm(name.starts_with("hmac-") ? name.substr(5) : name);
+    if (!hash.ok()) return Status::InvalidArgument("suite " + suite + " is not supported");
+    params.algorithm = *hash;
+  }
+  return Status::Ok();
+}
+
+Status ReadData(const ContainerKeys& keys, const xmlNode* data, TokenSpec& spec, SecretBytes& secret) {
+  std::string unknown = UnknownChild(data, {"Secret", "Counter", "Time", "TimeInterval", "TimeDrift"});
+  if (!unknown.empty()) return Status::InvalidArgument("Data/" + unknown + " is not supported");
+  OTPGATE_ASSIGN_OR_RETURN(std::optional<FieldValue> field, ReadField(keys, data, "Secret"));
+  if (!field.has_value()) return Status::InvalidArgument("no key material (no Data/Secret)");
+  if (field->encrypted) {
+    secret = std::move(field->bytes);
+  } else {
+    OTPGATE_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, Base64(field->text, "Secret PlainValue"));
+    secret = SecretBytes(bytes);
+    OPENSSL_cleanse(bytes.data(), bytes.size());
+  }
+  const bool totp = spec.params.kind == OtpKind::kTotp;
+  OTPGATE_ASSIGN_OR_RETURN(auto counter, ReadIntegerField(keys, data, "Counter", 0, kMaxHotpCounter));
+  OTPGATE_ASSIGN_OR_RETURN(auto time, ReadIntegerField(keys, data, "Time", 0, kMaxT0));
+  OTPGATE_ASSIGN_OR_RETURN(auto interval, ReadIntegerField(keys, data, "TimeInterval", 1, 86400));
+  OTPGATE_ASSIGN_OR_RETURN(auto drift, ReadIntegerField(keys, data, "TimeDrift", -1'000'000, 1'000'000));
+  if (counter && totp) return Status::InvalidArgument("a TOTP key with a Counter");
+  if (!totp && (time || interval || drift)) {
+    return Status::InvalidArgument("an HOTP key with Time, TimeInterval or TimeDrift");
+  }
+  if (counter) spec.initial_counter = static_cast<uint64_t>(*counter);
+  if (time) spec.params.t0 = *time;
+  if (interval) spec.params.period = *interval;
+  if (drift) spec.drift = *drift;
+  return Status::Ok();
+}
+
+// One KeyPackage. kInvalidArgument: this key is rejected (the message is the
+// reason); any other error fails the whole file.
+Result<std::pair<TokenSpec, SecretBytes>> ReadKeyPackage(const ContainerKeys& keys, const xmlNode* package,
+                                                         const PskcOptions& options) {
+  std::string unknown = UnknownChild(package, {"DeviceInfo", "CryptoModuleInfo", "Key"});
+  if (!unknown.empty()) return Status::InvalidArgument("KeyPackage/" + unknown + " is not supported");
+  const xmlNode* key = Child(package, "Key");
+  if (key == nullptr) return Status::InvalidArgument("KeyPackage has no Key");
+  unknown = UnknownChild(Child(package, "DeviceInfo"), {"Manufacturer", "SerialNo", "Model", "IssueNo",
+                                                        "DeviceBinding", "StartDate", "ExpiryDate", "UserId"});
+  if (!unknown.empty()) return Status::InvalidArgument("DeviceInfo/" + unknown + " is not supported");
+  unknown = UnknownChild(key, {"Issuer", "AlgorithmParameters", "KeyProfileId", "KeyReference",
+                               "FriendlyName", "Data", "UserId", "Policy"});
+  if (!unknown.empty()) return Status::InvalidArgument("Key/" + unknown + " is not supported");
+
+  std::string id = options.id_from_key_id ? Attr(key, "Id") : Text(Path(package, {"DeviceInfo", "SerialNo"}));
+  if (id.empty()) {
+    return Status::InvalidArgument(options.id_from_key_id ? "Key has no Id"
+                                                          : "DeviceInfo has no SerialNo (try --id-from key-id)");
+  }
+  TokenSpec spec;
+  OTPGATE_ASSIGN_OR_RETURN(spec.credential_id, NormalizeCredentialId(id));
+  spec.issuer = Text(Child(key, "Issuer"));
+  if (spec.issuer.empty()) spec.issuer = Text(Path(package, {"DeviceInfo", "Manufacturer"}));
+  OTPGATE_RETURN_IF_ERROR(ReadAlgorithm(key, spec.params));
+  OTPGATE_RETURN_IF_ERROR(ReadPolicy(package, key, spec));
+  const xmlNode* data = Child(key, "Data");
+  if (data == nullptr) {
+    return Status::InvalidArgument(Child(key, "KeyReference") != nullptr || Child(key, "KeyProfileId") != nullptr
+                                       ? "no key material (the key is referenced, held out of band)"
+                                       : "no key material (no Data element)");
+  }
+  SecretBytes secret;
+  OTPGATE_RETURN_IF_ERROR(ReadData(keys, data, spec, secret));
+  if (secret.size() < 10 || secret.size() > 128) {
+    return Status::InvalidArgument("secret has " + std::to_string(secret.size()) +
+                                   " bytes; at least 10 (RFC 4226 asks for 16) and at most 128 are accepted");
+  }
+  OTPGATE_RETURN_IF_ERROR(spec.params.Validate());
+  return std::make_pair(std::move(spec), std::move(secret));
+}
+
+Status Stream(xmlTextReaderPtr reader, const PskcOptions& options, const TokenVisitor& visit) {
   std::unique_ptr<xmlTextReader, decltype(&xmlFreeTextReader)> guard(reader, &xmlFreeTextReader);
   if (reader == nullptr) return Status::Unavailable("cannot read the PSKC file");
-  Container container;
-  std::vector<RawKey> keys;
+  ContainerKeys keys;
+  std::unordered_set<std::string> seen;
+  size_t position = 0;
   bool root_seen = false;
   int rc = xmlTextReaderRead(reader);
   while (rc == 1) {
@@ -430,7 +704,8 @@ Result<ParsedTokens> Parse(xmlTextReaderPtr reader, const PskcOptions& options) 
     std::string_view name = reinterpret_cast<const char*>(xmlTextReaderConstLocalName(reader));
     if (depth == 0) {
       if (name != "KeyContainer" || ns == nullptr || std::strcmp(ns, kPskcNs) != 0) {
-        return Status::InvalidArgument("not a PSKC file (no KeyContainer in " + std::string(kPskcNs) + ")");
+        return Status::InvalidArgument("not an RFC 6030 PSKC file: the root is <" + std::string(name) + "> in '" +
+                                       (ns != nullptr ? ns : "") + "', not KeyContainer in " + kPskcNs);
       }
       root_seen = true;
       rc = xmlTextReaderRead(reader);
@@ -441,43 +716,41 @@ Result<ParsedTokens> Parse(xmlTextReaderPtr reader, const PskcOptions& options) 
     const xmlNode* node = xmlTextReaderExpand(reader);
     if (node == nullptr) return Status::InvalidArgument("PSKC file is not well-formed XML");
     if (name == "EncryptionKey") {
-      OTPGATE_RETURN_IF_ERROR(ReadEncryptionKey(node, container));
+      OTPGATE_RETURN_IF_ERROR(keys.ReadEncryptionKey(node));
     } else if (name == "MACMethod") {
-      OTPGATE_RETURN_IF_ERROR(ReadMacMethod(node, container));
+      OTPGATE_RETURN_IF_ERROR(keys.ReadMacMethod(node));
     } else if (name == "KeyPackage") {
-      keys.push_back(ReadKeyPackage(node, keys.size() + 1, options));
-      if (options.progress && keys.size() % 1000 == 0) options.progress(keys.size());
+      OTPGATE_RETURN_IF_ERROR(keys.Open(options));
+      ++position;
+      auto token = ReadKeyPackage(keys, node, options);
+      if (!token.ok() && token.status().code() != StatusCode::kInvalidArgument) {
+        return Status(token.status().code(), "key " + std::to_string(position) + ": " + token.status().message());
+      }
+      if (token.ok() && !seen.insert(token->first.credential_id).second) {
+        token = Status::InvalidArgument("credential ID " + token->first.credential_id +
+                                        " appears more than once in the file");
+      }
+      visit(position, std::move(token));
+      if (options.progress && position % 1000 == 0) options.progress(position);
+    } else if (name == "Signature") {
+      return Status::InvalidArgument("the file is signed (ds:Signature) and otpgate cannot verify XML signatures");
+    } else {
+      return Status::InvalidArgument("KeyContainer/" + std::string(name) +
+                                     " is not part of RFC 6030 (a pre-RFC draft layout?): not supported");
     }
     rc = xmlTextReaderNext(reader);
   }
   if (rc < 0 || !root_seen) {
     return Status::InvalidArgument("PSKC file is not well-formed XML (truncated or malformed)");
   }
-  if (options.progress) options.progress(keys.size());
-  OTPGATE_RETURN_IF_ERROR(OpenSecrets(container, keys, options));
-
-  ParsedTokens out;
-  std::unordered_set<std::string> seen;
-  for (RawKey& k : keys) {
-    if (k.reject.empty() && (k.plain_secret.size() < 10 || k.plain_secret.size() > 128)) {
-      k.reject = "secret has " + std::to_string(k.plain_secret.size()) +
-                 " bytes; at least 10 (RFC 4226 asks for 16) and at most 128 are accepted";
-    }
-    if (k.reject.empty() && !seen.insert(k.spec.credential_id).second) {
-      k.reject = "credential ID " + k.spec.credential_id + " appears more than once in the file";
-    }
-    if (!k.reject.empty()) {
-      out.rejected.push_back({k.position, k.reject});
-      continue;
-    }
-    out.tokens.emplace_back(std::move(k.spec), std::move(k.plain_secret));
-  }
-  return out;
+  if (options.progress) options.progress(position);
+  if (position == 0) return Status::InvalidArgument("the PSKC file has no KeyPackage");
+  return Status::Ok();
 }
 
 int ReaderOptions() {
   // No network, no DTD loading, no entity substitution (XXE and "billion
-  // laughs" cannot expand); a DOCTYPE is refused outright in Parse.
+  // laughs" cannot expand); a DOCTYPE is refused outright in Stream.
   return XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_NOBLANKS;
 }
 
@@ -496,10 +769,9 @@ bool PrologHasDoctype(std::string_view head) {
   return false;
 }
 
-
 }  // namespace
 
-Result<ParsedTokens> ParsePskcFile(const std::string& path, const PskcOptions& options) {
+Status StreamPskcFile(const std::string& path, const PskcOptions& options, const TokenVisitor& visit) {
   xmlSetGenericErrorFunc(nullptr, SilentXmlErrors);
   std::string head(64 * 1024, '\0');
   if (FILE* f = std::fopen(path.c_str(), "rb")) {
@@ -509,15 +781,23 @@ Result<ParsedTokens> ParsePskcFile(const std::string& path, const PskcOptions& o
     return Status::Unavailable("cannot read " + path);
   }
   if (PrologHasDoctype(head)) return kDtdRefused;
-  return Parse(xmlReaderForFile(path.c_str(), nullptr, ReaderOptions()), options);
+  return Stream(xmlReaderForFile(path.c_str(), nullptr, ReaderOptions()), options, visit);
+}
+
+Result<ParsedTokens> ParsePskcFile(const std::string& path, const PskcOptions& options) {
+  ParsedTokens out;
+  OTPGATE_RETURN_IF_ERROR(StreamPskcFile(path, options, CollectInto(out)));
+  return out;
 }
 
 Result<ParsedTokens> ParsePskcText(std::string_view xml, const PskcOptions& options) {
   xmlSetGenericErrorFunc(nullptr, SilentXmlErrors);
   if (PrologHasDoctype(xml.substr(0, 64 * 1024))) return kDtdRefused;
-  return Parse(xmlReaderForMemory(xml.data(), static_cast<int>(xml.size()), nullptr, nullptr,
-                                  ReaderOptions()),
-               options);
+  ParsedTokens out;
+  OTPGATE_RETURN_IF_ERROR(Stream(xmlReaderForMemory(xml.data(), static_cast<int>(xml.size()), nullptr,
+                                                    nullptr, ReaderOptions()),
+                                 options, CollectInto(out)));
+  return out;
 }
 
 namespace {
@@ -626,24 +906,40 @@ Result<std::string> WritePskc(const std::vector<PskcExport>& keys, const PskcOpt
     out += "      <Issuer>" + XmlEscape(k.issuer) + "</Issuer>\n";
     out += "      <AlgorithmParameters><Suite>HMAC-" + std::string(HashAlgorithmName(k.params.algorithm)) +
            "</Suite><ResponseFormat Length=\"" + std::to_string(k.params.digits) +
-           "\" Encoding=\"DECIMAL\"/></AlgorithmParameters>\n      <Data>\n        <Secret>";
-    if (encrypt) {
-      OTPGATE_ASSIGN_OR_RETURN(std::vector<uint8_t> encrypted, EncryptCbc(key, k.secret.span()));
-      std::vector<uint8_t> mac = Hmac(EVP_sha1(), mac_key, encrypted);
-      out += "<EncryptedValue><xenc:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#aes128-cbc\"/>"
-             "<xenc:CipherData><xenc:CipherValue>" +
-             Base64Encode(encrypted) + "</xenc:CipherValue></xenc:CipherData></EncryptedValue><ValueMAC>" +
-             Base64Encode(mac) + "</ValueMAC>";
-    } else {
-      out += "<PlainValue>" + Base64Encode(k.secret.span()) + "</PlainValue>";
-    }
-    out += "</Secret>\n";
+           "\" Encoding=\"DECIMAL\"/></AlgorithmParameters>\n      <Data>\n";
+    // In an encrypted file every field is encrypted and MACed (integers as
+    // 8-byte big-endian): a reader must be able to trust each of them.
+    auto field = [&](const char* name, std::span<const uint8_t> value,
+                     const std::string& plain) -> Status {
+      out += "        <" + std::string(name) + ">";
+      if (encrypt) {
+        OTPGATE_ASSIGN_OR_RETURN(std::vector<uint8_t> encrypted, EncryptCbc(key, value));
+        std::vector<uint8_t> mac = Hmac(EVP_sha1(), mac_key, encrypted);
+        out += "<EncryptedValue><xenc:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#aes128-cbc\"/>"
+               "<xenc:CipherData><xenc:CipherValue>" +
+               Base64Encode(encrypted) + "</xenc:CipherValue></xenc:CipherData></EncryptedValue><ValueMAC>" +
+               Base64Encode(mac) + "</ValueMAC>";
+      } else {
+        out += "<PlainValue>" + plain + "</PlainValue>";
+      }
+      out += "</" + std::string(name) + ">\n";
+      return Status::Ok();
+    };
+    auto integer = [&](const char* name, int64_t value) -> Status {
+      std::array<uint8_t, 8> bytes{};
+      auto bits = static_cast<uint64_t>(value);
+      for (int i = 7; i >= 0; --i, bits >>= 8) bytes[static_cast<size_t>(i)] = static_cast<uint8_t>(bits);
+      return field(name, bytes, std::to_string(value));
+    };
+    std::string plain_secret = encrypt ? "" : Base64Encode(k.secret.span());
+    Status written = field("Secret", k.secret.span(), plain_secret);
+    WipeString(plain_secret);
+    OTPGATE_RETURN_IF_ERROR(written);
     if (k.params.kind == OtpKind::kTotp) {
-      out += "        <Time><PlainValue>" + std::to_string(k.params.t0) + "</PlainValue></Time>\n" +
-             "        <TimeInterval><PlainValue>" + std::to_string(k.params.period) +
-             "</PlainValue></TimeInterval>\n";
+      OTPGATE_RETURN_IF_ERROR(integer("Time", k.params.t0));
+      OTPGATE_RETURN_IF_ERROR(integer("TimeInterval", k.params.period));
     } else {
-      out += "        <Counter><PlainValue>" + std::to_string(k.counter) + "</PlainValue></Counter>\n";
+      OTPGATE_RETURN_IF_ERROR(integer("Counter", static_cast<int64_t>(k.counter)));
     }
     out += "      </Data>\n    </Key>\n  </KeyPackage>\n";
   }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "otpgate/status.h"
 
@@ -39,6 +40,17 @@ inline Result<int64_t> ParseInteger(std::string_view text, int64_t min, int64_t 
   std::optional<int64_t> value = ParseInteger(text, min, max);
   if (!value.has_value()) return Status::InvalidArgument(std::string(error));
   return *value;
+}
+
+// The words of `line`, separated by spaces or tabs.
+inline std::vector<std::string_view> SplitWords(std::string_view line) {
+  std::vector<std::string_view> words;
+  while (!(line = Trim(line)).empty()) {
+    size_t space = line.find_first_of(" \t");
+    words.push_back(line.substr(0, space));
+    line = space == std::string_view::npos ? "" : line.substr(space);
+  }
+  return words;
 }
 
 }  // namespace otpgate

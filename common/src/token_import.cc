@@ -11,23 +11,9 @@
 namespace otpgate {
 namespace {
 
-// Calls fn(line_number, line) for every non-blank, non-comment line.
-template <typename Fn>
-void ForEachLine(std::string_view text, Fn&& fn) {
-  size_t number = 0;
-  while (!text.empty()) {
-    ++number;
-    size_t newline = text.find('\n');
-    std::string_view line = Trim(text.substr(0, newline));
-    text = newline == std::string_view::npos ? "" : text.substr(newline + 1);
-    if (!line.empty() && line.front() != '#') {
-      fn(number, line);
-    }
-  }
-}
+constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 
-Result<std::pair<TokenSpec, SecretBytes>> ParseCsvLine(std::string_view line,
-                                                       std::string_view issuer) {
+std::vector<std::string_view> SplitColumns(std::string_view line) {
   std::vector<std::string_view> fields;
   while (true) {
     size_t comma = line.find(',');
@@ -35,6 +21,11 @@ Result<std::pair<TokenSpec, SecretBytes>> ParseCsvLine(std::string_view line,
     if (comma == std::string_view::npos) break;
     line.remove_prefix(comma + 1);
   }
+  return fields;
+}
+
+Result<ParsedToken> ParseCsvLine(std::string_view line, std::string_view issuer) {
+  std::vector<std::string_view> fields = SplitColumns(line);
   if (fields.size() < 2 || fields.size() > 7) {
     return Status::InvalidArgument("expected 2 to 7 comma-separated columns");
   }
@@ -76,56 +67,167 @@ Result<std::pair<TokenSpec, SecretBytes>> ParseCsvLine(std::string_view line,
   return std::make_pair(std::move(spec), std::move(secret).value());
 }
 
-void Add(ParsedTokens& out, std::unordered_set<std::string>& seen, size_t line,
-         Result<std::pair<TokenSpec, SecretBytes>> parsed) {
-  if (!parsed.ok()) {
-    out.rejected.push_back({line, parsed.status().message()});
-    return;
+// privacyIDEA / LinOTP: serial,seed_hex[,type[,otplen[,timestep[,user]]]].
+Result<ParsedToken> ParseOathCsvLine(std::string_view line, std::string_view issuer) {
+  std::vector<std::string_view> fields = SplitColumns(line);
+  if (fields.size() < 2 || fields.size() > 6) {
+    return Status::InvalidArgument("expected 2 to 6 columns: serial, seed, type, otplen, timestep, user");
   }
-  if (!seen.insert(parsed->first.credential_id).second) {
-    out.rejected.push_back({line, "credential ID " + parsed->first.credential_id +
-                                      " appears more than once in the file"});
-    return;
+  auto field = [&](size_t i) { return i < fields.size() ? fields[i] : std::string_view(); };
+  TokenSpec spec;
+  spec.issuer = std::string(issuer);
+  spec.params.kind = OtpKind::kHotp;
+  OTPGATE_ASSIGN_OR_RETURN(spec.credential_id, NormalizeCredentialId(fields[0]));
+  auto secret = HexDecode(fields[1]);
+  if (!secret.ok()) return Status::InvalidArgument("seed: " + secret.status().message());
+  if (!field(2).empty()) {
+    OTPGATE_ASSIGN_OR_RETURN(spec.params.kind, ParseOtpKind(field(2)));
   }
-  out.tokens.push_back(std::move(parsed).value());
+  if (!field(3).empty()) {
+    OTPGATE_ASSIGN_OR_RETURN(int64_t digits, ParseInteger(field(3), 6, 8, "bad otplen (6, 7 or 8)"));
+    spec.params.digits = static_cast<int>(digits);
+  }
+  if (!field(4).empty()) {
+    if (spec.params.kind != OtpKind::kTotp) {
+      return Status::InvalidArgument("a timestep on an HOTP token");
+    }
+    OTPGATE_ASSIGN_OR_RETURN(spec.params.period, ParseInteger(field(4), 1, 86400, "bad timestep (1..86400)"));
+  }
+  if (!field(5).empty()) {
+    OTPGATE_RETURN_IF_ERROR(ValidateUserName(field(5)));
+    spec.owner = std::string(field(5));
+  }
+  if (secret->size() < 10 || secret->size() > 128) {
+    return Status::InvalidArgument("seed must be 10 to 128 bytes");
+  }
+  return std::make_pair(std::move(spec), std::move(secret).value());
+}
+
+Result<ParsedToken> ParseUriLine(std::string_view line) {
+  OTPGATE_ASSIGN_OR_RETURN(KeyUri key, ParseKeyUri(line));
+  TokenSpec spec;
+  spec.params = key.params;
+  spec.issuer = key.issuer;
+  spec.initial_counter = key.counter;
+  auto id = NormalizeCredentialId(key.account);
+  if (!id.ok()) return Status::InvalidArgument("label: " + id.status().message());
+  spec.credential_id = std::move(id).value();
+  return std::make_pair(std::move(spec), std::move(key.secret));
+}
+
+// Parses the lines of one format, rejecting repeated credential IDs.
+class LineParser {
+ public:
+  LineParser(ImportFormat format, std::string_view issuer, const TokenVisitor& visit)
+      : format_(format), issuer_(issuer), visit_(visit) {}
+
+  void Line(size_t number, std::string_view line) {
+    if (number == 1 && line.starts_with(kUtf8Bom)) line.remove_prefix(kUtf8Bom.size());
+    line = Trim(line);
+    if (line.empty() || line.front() == '#') return;
+    if (format_ == ImportFormat::kCsv && line.starts_with("credential_id")) return;  // header
+    if (format_ == ImportFormat::kOathCsv && number_of_entries_ == 0 && line.starts_with("serial")) return;
+    ++number_of_entries_;
+    Result<ParsedToken> parsed = format_ == ImportFormat::kUri       ? ParseUriLine(line)
+                                 : format_ == ImportFormat::kOathCsv ? ParseOathCsvLine(line, issuer_)
+                                                                     : ParseCsvLine(line, issuer_);
+    if (parsed.ok() && !seen_.insert(parsed->first.credential_id).second) {
+      parsed = Status::InvalidArgument("credential ID " + parsed->first.credential_id +
+                                       " appears more than once in the file");
+    }
+    visit_(number, std::move(parsed));
+  }
+
+ private:
+  ImportFormat format_;
+  std::string_view issuer_;
+  const TokenVisitor& visit_;
+  std::unordered_set<std::string> seen_;
+  size_t number_of_entries_ = 0;
+};
+
+ParsedTokens ParseText(std::string_view text, ImportFormat format, std::string_view issuer) {
+  ParsedTokens out;
+  TokenVisitor visit = CollectInto(out);
+  LineParser parser(format, issuer, visit);
+  size_t number = 0;
+  while (!text.empty()) {
+    size_t newline = text.find('\n');
+    parser.Line(++number, text.substr(0, newline));
+    text = newline == std::string_view::npos ? "" : text.substr(newline + 1);
+  }
+  return out;
 }
 
 }  // namespace
 
-ParsedTokens ParseTokenCsv(std::string_view text, std::string_view issuer) {
-  ParsedTokens out;
-  std::unordered_set<std::string> seen;
-  ForEachLine(text, [&](size_t number, std::string_view line) {
-    if (line.starts_with("credential_id")) {
-      return;  // header
+TokenVisitor CollectInto(ParsedTokens& out) {
+  return [&out](size_t position, Result<ParsedToken> entry) {
+    if (entry.ok()) {
+      out.tokens.push_back(std::move(entry).value());
+    } else {
+      out.rejected.push_back({position, entry.status().message()});
     }
-    Add(out, seen, number, ParseCsvLine(line, issuer));
-  });
-  return out;
+  };
 }
 
-ParsedTokens ParseTokenUris(std::string_view text) {
-  ParsedTokens out;
-  std::unordered_set<std::string> seen;
-  ForEachLine(text, [&](size_t number, std::string_view line) {
-    auto key = ParseKeyUri(line);
-    if (!key.ok()) {
-      Add(out, seen, number, key.status());
-      return;
-    }
-    TokenSpec spec;
-    spec.params = key->params;
-    spec.issuer = key->issuer;
-    spec.initial_counter = key->counter;
-    auto id = NormalizeCredentialId(key->account);
-    if (!id.ok()) {
-      Add(out, seen, number, Status::InvalidArgument("label: " + id.status().message()));
-      return;
-    }
-    spec.credential_id = std::move(id).value();
-    Add(out, seen, number, std::make_pair(std::move(spec), std::move(key->secret)));
-  });
-  return out;
+std::string_view ImportFormatName(ImportFormat format) {
+  switch (format) {
+    case ImportFormat::kPskc: return "pskc";
+    case ImportFormat::kCsv: return "csv";
+    case ImportFormat::kOathCsv: return "oath-csv";
+    case ImportFormat::kUri: return "uri";
+  }
+  return "?";
+}
+
+Result<ImportFormat> ParseImportFormat(std::string_view name) {
+  for (ImportFormat f : {ImportFormat::kPskc, ImportFormat::kCsv, ImportFormat::kOathCsv, ImportFormat::kUri}) {
+    if (name == ImportFormatName(f)) return f;
+  }
+  return Status::InvalidArgument("unknown format '" + std::string(name) + "' (pskc, csv, oath-csv, uri)");
+}
+
+ImportFormat DetectImportFormat(std::string_view head) {
+  if (head.starts_with("\xFF\xFE") || head.starts_with("\xFE\xFF")) return ImportFormat::kPskc;  // UTF-16
+  if (head.starts_with(kUtf8Bom)) head.remove_prefix(kUtf8Bom.size());
+  size_t first = head.find_first_not_of(" \t\r\n");
+  if (first != std::string_view::npos && head[first] == '<') return ImportFormat::kPskc;
+  // UTF-16 without a byte order mark: '<' next to a zero byte.
+  if (head.size() >= 2 && ((head[0] == '<' && head[1] == '\0') || (head[0] == '\0' && head[1] == '<'))) {
+    return ImportFormat::kPskc;
+  }
+  while (first != std::string_view::npos && head[first] == '#') {  // comment lines
+    size_t newline = head.find('\n', first);
+    first = newline == std::string_view::npos ? newline : head.find_first_not_of(" \t\r\n", newline);
+  }
+  if (first != std::string_view::npos && head.substr(first).starts_with("otpauth://")) return ImportFormat::kUri;
+  return ImportFormat::kCsv;
+}
+
+ParsedTokens ParseTokenCsv(std::string_view text, std::string_view issuer) {
+  return ParseText(text, ImportFormat::kCsv, issuer);
+}
+
+ParsedTokens ParseOathCsv(std::string_view text, std::string_view issuer) {
+  return ParseText(text, ImportFormat::kOathCsv, issuer);
+}
+
+ParsedTokens ParseTokenUris(std::string_view text) { return ParseText(text, ImportFormat::kUri, ""); }
+
+Status StreamTokenLines(std::istream& in, ImportFormat format, std::string_view issuer,
+                        const TokenVisitor& visit) {
+  if (format == ImportFormat::kPskc) return Status::InvalidArgument("PSKC is not a line format");
+  LineParser parser(format, issuer, visit);
+  std::string line;
+  size_t number = 0;
+  while (std::getline(in, line)) {
+    if (line.size() > 64 * 1024) return Status::InvalidArgument("line " + std::to_string(number + 1) + " is too long");
+    parser.Line(++number, line);
+  }
+  WipeString(line);
+  if (in.bad()) return Status::Unavailable("read error");
+  return Status::Ok();
 }
 
 }  // namespace otpgate

@@ -66,15 +66,16 @@ freeradius -f -l /tmp/radius.log & RADIUS=$!
 for _ in $(seq 50); do grep -q "Ready to process requests" /tmp/radius.log 2>/dev/null && break; sleep 0.2; done
 ok grep -q "Ready to process requests" /tmp/radius.log
 ok test "$(ps -o user= -p $RADIUS)" = freerad
-rad() { radclient -d $RADDB -x -t 3 -r 1 127.0.0.1:1645 auth testing123; }
+printf '#!/bin/sh\nexec radclient -d %s -x -t 3 -r 1 127.0.0.1:1645 auth testing123\n' $RADDB > /usr/local/bin/rad
+chmod +x /usr/local/bin/rad
 # Registration over RADIUS with the token's code now (counter 0) ...
-ok bash -c "echo 'User-Name = \"alice\", User-Password = \"alicepw\", Otpgate-Action = Register, Otpgate-Credential-Id = \"VSST12345678\", Otpgate-Code = \"$(hotp 0)\"' | $(declare -f rad); rad"
+ok bash -c "echo 'User-Name = \"alice\", User-Password = \"alicepw\", Otpgate-Action = Register, Otpgate-Credential-Id = \"VSST12345678\", Otpgate-Code = \"$(hotp 0)\"' | rad"
 # ... lets alice log in through PAM (sshd's stack, as root) with the next code.
 ok bash -c "printf 'alicepw\n$(hotp 1)\n' | timeout 20 pamtester sshd alice authenticate"
 # A login over RADIUS (two rounds) with the code after that ...
-ok bash -c "echo 'User-Name = \"alice\", User-Password = \"alicepw\", Response-Packet-Type = Access-Challenge' | $(declare -f rad); rad > /tmp/round1"
+ok bash -c "echo 'User-Name = \"alice\", User-Password = \"alicepw\", Response-Packet-Type = Access-Challenge' | rad > /tmp/round1"
 STATE=$(sed -n 's/.*State = \(0x[0-9a-f]*\).*/\1/p' /tmp/round1 | head -1)
-ok bash -c "echo 'User-Name = \"alice\", User-Password = \"$(hotp 2)\", State = $STATE' | $(declare -f rad); rad"
+ok bash -c "echo 'User-Name = \"alice\", User-Password = \"$(hotp 2)\", State = $STATE' | rad"
 # ... is refused through PAM as a replay (same store, one process each).
 no bash -c "printf 'alicepw\n$(hotp 2)\n' | timeout 20 pamtester sshd alice authenticate"
 ok bash -c "otpgate verify alice $(hotp 2); test \$? = 3"

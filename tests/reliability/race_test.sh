@@ -41,10 +41,9 @@ for round in $(seq 1 "$ROUNDS"); do
     echo "FAIL round $round: accepts pam=$pam radius=$radius cli=$cli, last_accepted=$last"
   fi
 done
-# radiusd records an accepted login by its own "Login OK" line (log { auth =
-# yes }; rlm_otpgate.c's audit()), every refusal by an otpgate line.
-audit=$(grep -c 'Login OK: \[alice' "$RADIUS_LOG")
-refusals=$(grep -cE 'otpgate[a-z_]*: action=login user=alice token=RACE00000001 outcome=(replay|reject)' "$RADIUS_LOG")
+# radiusd's audit: one otpgate line per decision (the core's formatter).
+audit=$(grep -cE 'action=login user=alice token=RACE00000001 .*outcome=accept' "$RADIUS_LOG")
+refusals=$(grep -cE 'action=login user=alice token=RACE00000001 .*outcome=(replay|reject)' "$RADIUS_LOG")
 sent_rejects=$(grep -c 'Received Access-Reject' "$WORK"/radius.all 2>/dev/null || echo 0)
 if [ "$audit" != "$accepts_radius" ] || [ "$refusals" != "$sent_rejects" ]; then
   failed=$((failed + 1))

@@ -1,13 +1,13 @@
-#include "otpgate/otpgate.h"
-
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "otpgate/operations.h"
+#include "otpgate/otpgate.h"
 #include "test_util.h"
 
 namespace otpgate {
@@ -161,6 +161,33 @@ TEST_F(CApiTest, NullArgumentsAreErrors) {
   EXPECT_EQ(otpgate_open(nullptr, nullptr), nullptr);
   EXPECT_EQ(otpgate_options_of(nullptr), nullptr);
   otpgate_close(nullptr);
+  otpgate_close(handle);
+}
+
+// A store that is away at start-up does not stop the host: the handle
+// opens, every call fails closed with one audit line, and it works as soon
+// as the store is back.
+TEST_F(CApiTest, StoreAwayFailsClosedUntilItComesBack) {
+  std::string away = config_.store + ".away";
+  ASSERT_EQ(::rename(config_.store.c_str(), away.c_str()), 0);
+  otpgate_handle* handle = Open({}, OTPGATE_FRONT_END_RADIUS);
+  ASSERT_NE(handle, nullptr) << "only a bad configuration refuses to open";
+  EXPECT_EQ(result_.status, OTPGATE_ERR_UNAVAILABLE);
+  otpgate_request request{"alice", OTPGATE_ACTION_CONFIGURED, nullptr, "192.0.2.1"};
+  size_t before = lines_.lines.size();
+  EXPECT_EQ(otpgate_begin(handle, &request, &result_), OTPGATE_ERR_UNAVAILABLE);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_FAIL);
+  EXPECT_STREQ(result_.user_message, "The one-time password service is unavailable.");
+  ASSERT_EQ(lines_.lines.size(), before + 1);
+  EXPECT_EQ(lines_.lines.back().first, OTPGATE_LOG_CRIT);
+  EXPECT_EQ(lines_.Last().rfind("action=login user=alice frontend=radius client=192.0.2.1 "
+                                "outcome=unavailable reason=",
+                                0),
+            0u)
+      << lines_.Last();
+  ASSERT_EQ(::rename(away.c_str(), config_.store.c_str()), 0);
+  EXPECT_EQ(otpgate_begin(handle, &request, &result_), OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_PASS);
   otpgate_close(handle);
 }
 

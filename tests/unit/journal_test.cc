@@ -149,6 +149,43 @@ TEST_F(JournalTest, FailedRequestsLeaveNoEntry) {
   EXPECT_TRUE(Check().ok);
 }
 
+// The streaming import (token import, migrate) journals each token it
+// stores, in its one transaction: skipped duplicates are not journalled, and
+// an import that fails part-way leaves neither tokens nor entries.
+TEST_F(JournalTest, StreamingImportJournalsEachStoredToken) {
+  size_t imported = 0;
+  std::vector<std::string> skipped;
+  auto import = [&](const std::vector<std::string>& ids) {
+    return service_->ProvisionEach(
+        [&](const OtpService::TokenPut& put) -> Status {
+          for (const std::string& id : ids) {
+            TokenSpec spec;
+            spec.credential_id = id;
+            OTPGATE_RETURN_IF_ERROR(put(spec, Bytes(kSecret)));
+          }
+          return Status::Ok();
+        },
+        /*replace=*/false, &imported, &skipped);
+  };
+  ASSERT_TRUE(import({"VSST00000001", "VSST00000002", "VSST00000003"}).ok());
+  EXPECT_EQ(imported, 2u);
+  EXPECT_EQ(skipped, std::vector<std::string>{"VSST00000001"});
+  auto entries = service_->ReadJournal({}).value();
+  ASSERT_EQ(entries.size(), 3u) << "the duplicate VSST00000001 is skipped, not journalled";
+  EXPECT_EQ(entries[1].action, "import");
+  EXPECT_EQ(entries[1].token, "VSST00000002");
+  EXPECT_EQ(entries[2].token, "VSST00000003");
+  EXPECT_EQ(entries[2].outcome, "ok");
+  EXPECT_EQ(entries[2].front_end, "test");
+
+  // A bad entry (no credential ID) after a good one: nothing is stored or
+  // journalled.
+  EXPECT_FALSE(import({"VSST00000004", ""}).ok());
+  EXPECT_EQ(service_->ReadJournal({}).value().size(), 3u);
+  EXPECT_FALSE(service_->Show("VSST00000004").ok());
+  EXPECT_TRUE(Check().ok);
+}
+
 TEST_F(JournalTest, FilterByTimeUserAndToken) {
   MakeFiveEntries();
   JournalFilter filter;

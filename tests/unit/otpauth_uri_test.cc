@@ -65,5 +65,29 @@ TEST(KeyUriTest, RejectsMalformed) {
   EXPECT_FALSE(ParseKeyUri("otpauth://totp/x?secret=" + std::string(5000, 'A')).ok());
 }
 
+TEST(KeyUriTest, ColonsInIssuerAndAccountRoundTrip) {
+  KeyUri key;
+  key.params.kind = OtpKind::kTotp;
+  key.secret = SecretBytes(std::vector<uint8_t>(20, 7));
+  key.issuer = "Bank: Retail";
+  key.account = "a:b";
+  std::string uri = FormatKeyUri(key);
+  auto back = ParseKeyUri(uri);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->issuer, "Bank: Retail");
+  EXPECT_EQ(back->account, "a:b");
+  // "Issuer%3Aaccount" with the same issuer parameter (Key URI format).
+  auto encoded = ParseKeyUri("otpauth://totp/Bank%3Aalice?secret=JBSWY3DPEHPK3PXP&issuer=Bank");
+  ASSERT_TRUE(encoded.ok());
+  EXPECT_EQ(encoded->account, "alice");
+}
+
+TEST(KeyUriTest, T0CannotBeExpressed) {
+  OtpParams params;
+  EXPECT_TRUE(CheckExpressibleAsKeyUri(params).ok());
+  params.t0 = 1000;
+  EXPECT_EQ(CheckExpressibleAsKeyUri(params).code(), StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace otpgate

@@ -57,5 +57,40 @@ TEST(TokenUriTest, ParsesLines) {
   EXPECT_EQ(parsed.rejected.size(), 2u);
 }
 
+TEST(TokenCsvTest, Utf8ByteOrderMarkIsSkipped) {
+  auto parsed = ParseTokenCsv("\xEF\xBB\xBFVSST00000001,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", "Bank");
+  EXPECT_TRUE(parsed.rejected.empty()) << parsed.rejected[0].reason;
+  EXPECT_EQ(parsed.tokens.size(), 1u);
+}
+
+TEST(OathCsvTest, PrivacyIdeaAndLinOtpColumns) {
+  auto parsed = ParseOathCsv(
+      "# serial, seed, type, otplen, timestep\n"
+      "OATH0001,3132333435363738393031323334353637383930\n"
+      "OATH0002,3132333435363738393031323334353637383930,totp,8,60\n"
+      "OATH0003,3132333435363738393031323334353637383930,hotp,6,,alice\n"
+      "OATH0004,3132333435363738393031323334353637383930,hotp,6,30\n"
+      "OATH0005,zz\n",
+      "Bank");
+  ASSERT_EQ(parsed.tokens.size(), 3u);
+  EXPECT_EQ(parsed.tokens[0].first.params.kind, OtpKind::kHotp);
+  EXPECT_EQ(parsed.tokens[1].first.params.kind, OtpKind::kTotp);
+  EXPECT_EQ(parsed.tokens[1].first.params.digits, 8);
+  EXPECT_EQ(parsed.tokens[1].first.params.period, 60);
+  EXPECT_EQ(parsed.tokens[2].first.owner, "alice");
+  ASSERT_EQ(parsed.rejected.size(), 2u);
+  EXPECT_EQ(parsed.rejected[0].line, 5u);
+  EXPECT_NE(parsed.rejected[0].reason.find("timestep on an HOTP"), std::string::npos);
+}
+
+TEST(ImportFormatTest, DetectedByContent) {
+  EXPECT_EQ(DetectImportFormat("  \n<?xml version=\"1.0\"?><Whatever/>"), ImportFormat::kPskc);
+  EXPECT_EQ(DetectImportFormat("\xEF\xBB\xBF<KeyContainer"), ImportFormat::kPskc);
+  EXPECT_EQ(DetectImportFormat(std::string("\xFF\xFE<\0?\0", 6)), ImportFormat::kPskc);
+  EXPECT_EQ(DetectImportFormat(std::string("<\0?\0x\0", 6)), ImportFormat::kPskc);
+  EXPECT_EQ(DetectImportFormat("# tokens\notpauth://totp/x?secret=A"), ImportFormat::kUri);
+  EXPECT_EQ(DetectImportFormat("VSST1,GEZDGNBV"), ImportFormat::kCsv);
+}
+
 }  // namespace
 }  // namespace otpgate

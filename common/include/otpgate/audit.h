@@ -27,7 +27,7 @@ struct Origin {
 enum class AuditSeverity { kDebug, kInfo, kNotice, kCritical };
 
 struct AuditEvent {
-  std::string_view action;         // "login", "register", "stop", "provision", ...
+  std::string_view action;  // "login", "register", "stop", "provision", ...
   std::string_view user;
   std::string_view credential_id;  // the token that decided, if any
   std::string_view outcome;        // a DecisionName, "ok", "allow", a StatusCodeName

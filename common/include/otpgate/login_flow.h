@@ -25,8 +25,8 @@
 namespace otpgate {
 
 enum class Answer {
-  kPass,             // not otpgate's business (unenrolled = allow): PAM_IGNORE;
-                     // RADIUS lets the password decide
+  kPass,  // not otpgate's business (unenrolled = allow): PAM_IGNORE;
+          // RADIUS lets the password decide
   kAccept,
   kReject,
   kLocked,           // refused without looking at a code

@@ -28,58 +28,9 @@
 #include "otpgate/status.h"
 #include "otpgate/store.h"
 #include "otpgate/token_record.h"
+#include "otpgate/values.h"
 
 namespace otpgate {
-
-enum class Decision {
-  kAccept,   // the code was valid and is now consumed
-  kReject,   // wrong code (a failure was counted)
-  kReplay,   // the code was valid once but its step/counter is already used
-  kLocked,   // too many failures: refused without looking at the code
-  kNoToken,  // the user has no active token: the caller applies its policy
-};
-std::string_view DecisionName(Decision decision);
-
-struct Verdict {
-  Decision decision = Decision::kReject;
-  std::string credential_id;  // the token that decided (empty for kNoToken)
-  uint32_t failures = 0;      // after this request
-  int64_t lock_until = 0;     // > now when locked
-  // Tokens of the user that were passed over, with why: "ID:expired",
-  // "ID:not-yet-valid", "ID:disabled", comma-separated (for the audit trail).
-  std::string skipped;
-};
-
-// What an administrator provisions: parameters and secret of a new token.
-struct TokenSpec {
-  std::string credential_id;
-  OtpParams params;
-  std::string issuer;
-  uint64_t initial_counter = 0;  // HOTP
-  int64_t valid_from = 0;        // 0: valid from provisioning
-  int64_t valid_until = 0;       // 0: no expiry
-  // Optional: provision already bound to this user (hardware tokens mailed
-  // to a known customer); empty for the usual unassigned token.
-  std::string owner;
-};
-
-// What `show`/`list` report: everything except the secret.
-struct TokenInfo {
-  std::string credential_id;
-  OtpParams params;
-  TokenState state;
-  std::string owner;
-  std::string issuer;
-  int64_t last_accepted;
-  int64_t drift;
-  uint32_t failures;
-  int64_t lock_until;
-  int64_t created_at;
-  int64_t bound_at;
-  int64_t last_used_at;
-  int64_t valid_from;
-  int64_t valid_until;
-};
 
 class GroupCommit;
 class Journal;
@@ -150,6 +101,15 @@ class OtpService {
   // replaced) and reported through `skipped`.
   Status ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretBytes>>& tokens, bool replace,
                         std::vector<std::string>* imported, std::vector<std::string>* skipped);
+  // Like ProvisionBatch in one transaction (all or nothing), without holding
+  // the tokens in memory: `produce` calls `put` once per token, in order; an
+  // error from either aborts the whole transaction. `produce` may be called
+  // again from the start if the store had to grow (it must be re-runnable,
+  // e.g. re-read its file). Existing tokens are skipped (counted in
+  // `skipped`) or replaced.
+  using TokenPut = std::function<Status(const TokenSpec&, const SecretBytes&)>;
+  Status ProvisionEach(const std::function<Status(const TokenPut& put)>& produce, bool replace,
+                       size_t* imported, std::vector<std::string>* skipped);
   // Re-anchors drift (TOTP) or counter (HOTP) from two consecutive codes.
   Result<Verdict> Resync(std::string_view credential_id, std::string_view code1,
                          std::string_view code2);
@@ -206,6 +166,13 @@ class OtpService {
   Status JournalIn(Txn& txn, int64_t now, std::string_view action, std::string_view user,
                    std::string_view credential_id, std::string_view outcome,
                    std::string_view reason, const Origin& origin = {});
+  // One record of an import (ProvisionBatch, ProvisionEach): stored and
+  // journalled (true), or, if it exists and !replace, listed in `skipped`
+  // (false).
+  Result<bool> PutImported(Txn& txn, const TokenRecord& record, bool replace, int64_t now,
+                           std::vector<std::string>& skipped);
+  // The audit line of a whole import.
+  void AuditImport(const Status& status, size_t imported) const;
   // Runs `change` on one token in a write transaction, journals it as
   // `action` (with `outcome`, "ok" unless change sets it) and audits it.
   Status ChangeToken(std::string_view action, std::string_view raw_id,

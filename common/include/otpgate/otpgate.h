@@ -128,13 +128,14 @@ typedef struct {
 typedef struct {
   otpgate_front_end front_end;
   const char* config_path;    /* NULL: the default path, and a missing file is fine */
-  const char* const* names;   /* `count` option overrides, same names as the file */
+  const char* const* names;   /* `count` option overrides, same names as the file;
+                                 "config" among them names the file instead */
   const char* const* values;  /* a NULL value: a bare boolean flag ("debug") */
   size_t count;
   otpgate_log_fn log;         /* NULL: no audit trail */
   void* log_context;
-  /* NULL at start-up; the request that needs the store otherwise: a failure
-   * to open is then audited as that request's decision. */
+  /* NULL at start-up; the request that needs the handle otherwise: a config
+   * file that cannot be read is then audited as that request's decision. */
   const otpgate_request* request;
 } otpgate_open_args;
 
@@ -144,11 +145,15 @@ int otpgate_abi_version(void);
 const char* otpgate_version(void);
 
 /* Reads the configuration (the file, then the overrides; unknown and
- * out-of-range options are OTPGATE_ERR_INVALID_ARGUMENT) and opens the
- * store. Handles with the same configuration and callback share one open
- * store in the process. On failure returns NULL and sets error->answer to
- * OTPGATE_ANSWER_FAIL, or to OTPGATE_ANSWER_PASS when the caller is not
- * root, cannot open the store and `nonroot = ignore` (a notice is logged). */
+ * out-of-range options, and options meant for another front end, are
+ * OTPGATE_ERR_INVALID_ARGUMENT) and opens the store. Handles with the same
+ * configuration and callback share one open store in the process.
+ * Returns NULL when the configuration is bad or cannot be read; then
+ * error->answer is OTPGATE_ANSWER_FAIL, or OTPGATE_ANSWER_PASS when the
+ * caller is not root and `nonroot = ignore` (a notice is logged).
+ * When only the store cannot be opened yet, the handle is returned with
+ * error->status saying why: every call retries, fails closed (audited, or
+ * PASS under the same nonroot rule) until the store opens. */
 otpgate_handle* otpgate_open(const otpgate_open_args* args, otpgate_result* error);
 void otpgate_close(otpgate_handle* handle); /* NULL is fine */
 

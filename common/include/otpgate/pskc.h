@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "otpgate/secret.h"
@@ -30,11 +31,32 @@ struct PskcOptions {
 };
 
 // Reads the container in `path`, streaming: memory stays bounded by one
-// KeyPackage, whatever the number of keys. `rejected[i].line` is the
-// 1-based position of the key in the file.
+// KeyPackage (plus the set of credential IDs seen, for duplicates), whatever
+// the number of keys. Each key goes to `visit` in file order, as a token or
+// a kInvalidArgument reason. A returned error fails the whole file (the
+// visitor may already have seen some keys: callers that store must read
+// the file twice or hold the tokens until it returns OK). A file without
+// any KeyPackage is an error.
+//
+// What is read: every Data field (Secret, Counter, Time, TimeInterval,
+// TimeDrift) plain or encrypted; in a file with a MACMethod every field must
+// be encrypted with a ValueMAC that checks, else the key is rejected. Dates
+// of the key's Policy and of the DeviceInfo bound its validity. Anything
+// that cannot be applied (CheckDigits, PIN in the OTP, transaction limits,
+// unknown elements, challenge-response keys) rejects the key with that reason.
+Status StreamPskcFile(const std::string& path, const PskcOptions& options, const TokenVisitor& visit);
+// The same, collected; `rejected[i].line` is the 1-based position of the
+// key in the file.
 Result<ParsedTokens> ParsePskcFile(const std::string& path, const PskcOptions& options);
 // The same from memory (tests, fuzzing).
 Result<ParsedTokens> ParsePskcText(std::string_view xml, const PskcOptions& options);
+
+// xs:dateTime (YYYY-MM-DDThh:mm:ss, optional fraction, optional Z or
+// +hh:mm/-hh:mm; no zone is read as UTC) to epoch seconds.
+std::optional<int64_t> ParseXsDateTime(std::string_view text);
+// An encrypted integer field's plaintext: decimal text (as python-pskc and
+// some servers write it) or a big-endian integer of at most 8 bytes.
+std::optional<uint64_t> DecodePskcInteger(std::span<const uint8_t> bytes);
 
 // The transport key of --key-file: 16, 24 or 32 bytes, raw or as hex; the
 // password of --password-file: its first line. Both files must be private

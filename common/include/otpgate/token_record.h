@@ -11,17 +11,9 @@
 
 #include "otpgate/otp.h"
 #include "otpgate/status.h"
+#include "otpgate/values.h"
 
 namespace otpgate {
-
-enum class TokenState : uint8_t {
-  kUnassigned = 1,  // provisioned, not bound to anyone
-  kActive = 2,      // bound to `owner`, used at login
-  kDisabled = 3,    // bound to `owner`, but refused (admin action)
-};
-std::string_view TokenStateName(TokenState state);
-
-constexpr int64_t kNoneAccepted = -1;
 
 struct TokenRecord {
   std::string credential_id;

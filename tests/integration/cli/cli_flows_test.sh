@@ -36,10 +36,13 @@ check "modes" 0 test "$(stat -c %a "$WORK/store")/$(stat -c %a "$WORK/store/data
 
 printf 'credential_id,secret,encoding\nVSST12345678,%s,hex\nVSST00000002,%s,hex\nbad line\n' \
   "$SECRET_HEX" "$SECRET_HEX" > "$WORK/tokens.csv"
-check "import reports the bad line" 1 og --json token import "$WORK/tokens.csv"
+check "a bad line: nothing imported" 11 og --json token import "$WORK/tokens.csv"
+contains "import rejected" '"rejected":1'
+contains "none imported" '"imported":0'
+check "--skip-bad imports the good lines" 0 og --json token import "$WORK/tokens.csv" --skip-bad
 contains "import summary" '"imported":2'
 contains "import rejected" '"rejected":1'
-check "re-import skips duplicates" 1 og --json token import "$WORK/tokens.csv"
+check "re-import skips duplicates" 0 og --json token import "$WORK/tokens.csv" --skip-bad
 contains "skipped" '"skipped":2'
 
 C0=$(code_at $T)

@@ -18,9 +18,9 @@
 #include <thread>
 #include <vector>
 
+#include "../../unit/test_util.h"
 #include "otpgate/operations.h"
 #include "otpgate/otp.h"
-#include "../../unit/test_util.h"
 
 namespace otpgate {
 namespace {
@@ -31,10 +31,12 @@ const char kSecret[] = "12345678901234567890";
 
 int Answer(int count, const pam_message** messages, pam_response** responses, void* data) {
   auto* answer = static_cast<const std::string*>(data);
-  auto* out = static_cast<pam_response*>(std::calloc(static_cast<size_t>(count), sizeof(pam_response)));
+  auto* out =
+      static_cast<pam_response*>(std::calloc(static_cast<size_t>(count), sizeof(pam_response)));
   if (out == nullptr) return PAM_BUF_ERR;
   for (int i = 0; i < count; ++i) {
-    if (messages[i]->msg_style == PAM_PROMPT_ECHO_OFF || messages[i]->msg_style == PAM_PROMPT_ECHO_ON) {
+    if (messages[i]->msg_style == PAM_PROMPT_ECHO_OFF ||
+        messages[i]->msg_style == PAM_PROMPT_ECHO_ON) {
       out[i].resp = strdup(answer->c_str());
     }
   }
@@ -100,7 +102,8 @@ TEST(PamThreadsTest, SixteenThreadsOfHandlesDecideRightly) {
       auto expect = [&](int got, int want, const std::string& what) {
         if (got != want) {
           ++wrong;
-          errors[t] += what + ": got " + std::to_string(got) + " want " + std::to_string(want) + "\n";
+          errors[t] +=
+              what + ": got " + std::to_string(got) + " want " + std::to_string(want) + "\n";
         }
       };
       for (int round = 0; round < kRounds; ++round) {
@@ -109,8 +112,10 @@ TEST(PamThreadsTest, SixteenThreadsOfHandlesDecideRightly) {
           continue;
         }
         std::string code = Hotp(static_cast<uint64_t>(round));
-        expect(Authenticate(confdir, user, code), PAM_SUCCESS, "accept round " + std::to_string(round));
-        expect(Authenticate(confdir, user, code), PAM_AUTH_ERR, "replay round " + std::to_string(round));
+        expect(Authenticate(confdir, user, code), PAM_SUCCESS,
+               "accept round " + std::to_string(round));
+        expect(Authenticate(confdir, user, code), PAM_AUTH_ERR,
+               "replay round " + std::to_string(round));
         expect(Authenticate(confdir, user, "12a456"), PAM_AUTH_ERR, "malformed");
       }
     });

@@ -1,0 +1,124 @@
+#include "import_flow.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "otpgate/credential_policy.h"
+
+namespace otpgate::cli {
+namespace {
+
+constexpr size_t kQuietProblems = 10;
+
+struct CheckResult {
+  size_t good = 0;
+  size_t would_skip = 0;  // dry run: already in the store
+  std::vector<RejectedLine> problems;
+};
+
+// The same verdict on an entry in both passes: parsed and allowed.
+Result<ParsedToken> Vet(const Config& config, Result<ParsedToken> entry) {
+  if (!entry.ok()) return entry;
+  Status policy = CheckCredentialId(config, entry->first.credential_id);
+  if (!policy.ok()) return Status::InvalidArgument(entry->first.credential_id + ": " + policy.message());
+  return entry;
+}
+
+void Report(const ImportTarget& t, const std::vector<RejectedLine>& problems, bool quiet) {
+  size_t shown = 0;
+  for (const RejectedLine& r : problems) {
+    if (quiet && shown == kQuietProblems) {
+      std::cerr << t.file << ": ... and " << problems.size() - shown << " more problems\n";
+      break;
+    }
+    ++shown;
+    if (r.line > 0) {
+      std::cerr << t.file << ": " << t.unit << " " << r.line << ": rejected: " << r.reason << "\n";
+    } else {
+      std::cerr << t.file << ": rejected: " << r.reason << "\n";
+    }
+  }
+}
+
+std::string ProblemsJson(const std::vector<RejectedLine>& problems, bool quiet) {
+  std::string json = "[";
+  for (size_t i = 0; i < problems.size() && !(quiet && i == kQuietProblems); ++i) {
+    if (i > 0) json += ",";
+    json += "{\"position\":" + std::to_string(problems[i].line) + ",\"reason\":" + JsonEscape(problems[i].reason) + "}";
+  }
+  return json + "]";
+}
+
+}  // namespace
+
+void AddImportFlags(CLI::App& sub, ImportFlags& flags) {
+  sub.add_flag("--replace", flags.replace, "replace tokens that already exist");
+  sub.add_flag("--dry-run", flags.dry_run, "check everything, import nothing");
+  sub.add_flag("--skip-bad", flags.skip_bad,
+               "import the good entries even if some are rejected (default: all or nothing)");
+  sub.add_flag("-q,--quiet", flags.quiet, "summary only: counts and the first problems");
+}
+
+int RunImport(Cli& cli, const EntrySource& source, const ImportTarget& target, const ImportFlags& flags) {
+  const bool tty = ::isatty(STDERR_FILENO) != 0 && !cli.globals().json && !flags.quiet;
+  CheckResult check;
+  Status read = source([&](size_t position, Result<ParsedToken> entry) {
+    entry = Vet(cli.config(), std::move(entry));
+    if (!entry.ok()) {
+      check.problems.push_back({position, entry.status().message()});
+      return;
+    }
+    ++check.good;
+    if (flags.dry_run && !flags.replace && cli.service().Show(entry->first.credential_id).ok()) ++check.would_skip;
+    if (tty && check.good % 10000 == 0) std::fprintf(stderr, "\rchecked %zu", check.good);
+  });
+  if (tty && check.good >= 10000) std::fputc('\n', stderr);
+  if (!read.ok()) {
+    Report(target, check.problems, flags.quiet);
+    return cli.Error(read);
+  }
+  const bool refuse = check.good == 0 || (!check.problems.empty() && !flags.skip_bad);
+  size_t imported = 0;
+  std::vector<std::string> skipped;
+  Status stored = Status::Ok();
+  if (!refuse && !flags.dry_run) {
+    stored = cli.service().ProvisionEach(
+        [&](const OtpService::TokenPut& put) -> Status {
+          Status first_error = Status::Ok();
+          OTPGATE_RETURN_IF_ERROR(source([&](size_t, Result<ParsedToken> entry) {
+            entry = Vet(cli.config(), std::move(entry));
+            if (entry.ok() && first_error.ok()) first_error = put(entry->first, entry->second);
+          }));
+          return first_error;
+        },
+        flags.replace, &imported, &skipped);
+  }
+  if (!cli.globals().json) {
+    Report(target, check.problems, flags.quiet);
+    for (size_t i = 0; i < skipped.size() && !(flags.quiet && i == kQuietProblems); ++i) {
+      std::cerr << "skipped: " << skipped[i] << " already exists\n";
+    }
+  }
+  if (!stored.ok()) return cli.Error(stored);
+  if (flags.dry_run) {
+    imported = refuse ? 0 : check.good - check.would_skip;
+    skipped.resize(refuse ? 0 : check.would_skip);
+  }
+  Fields f;
+  f.AddRaw("ok", refuse ? "false" : "true")
+      .Add("format", target.format)
+      .AddRaw("dry_run", flags.dry_run ? "true" : "false")
+      .Add("imported", static_cast<int64_t>(imported))
+      .Add("skipped", static_cast<int64_t>(skipped.size()))
+      .Add("rejected", static_cast<int64_t>(check.problems.size()));
+  if (refuse) {
+    f.Add("error", check.good == 0 ? "no entry could be read: nothing imported"
+                                   : "some entries are rejected: nothing imported (--skip-bad imports the others)");
+  }
+  if (cli.globals().json) f.AddRaw("rejected_items", ProblemsJson(check.problems, flags.quiet));
+  return cli.Print(f, refuse ? ExitFor(Status::InvalidArgument("")) : 0);
+}
+
+}  // namespace otpgate::cli
