@@ -3,7 +3,10 @@
 //   tokens  credential ID -> TokenRecord (token_record.h)
 //   users   user name -> credential ID (MDB_DUPSORT: a user may hold several)
 //   meta    "schema" -> u32 version; "key-check" -> a value sealed under the
-//           master key, so that a wrong key is told apart from a corrupt record
+//           master key, so that a wrong key is told apart from a corrupt record;
+//           "journal-checkpoint" -> where a pruned journal resumes (journal.h)
+//   journal u64 sequence (big-endian) -> one audit journal entry (journal.h);
+//           created on first open by a writer if an older store lacks it
 //
 // Caveats, inherited from LMDB, and how they are handled here:
 //  - One MDB_env per process per path: Store::Open hands out one shared
@@ -44,6 +47,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "otpgate/status.h"
@@ -79,6 +83,19 @@ class Txn {
   virtual Status ForEachToken(const std::function<Status(const TokenRecord&)>& fn) = 0;
   virtual Result<std::optional<std::vector<uint8_t>>> GetMeta(std::string_view key) = 0;
   virtual Status PutMeta(std::string_view key, std::span<const uint8_t> value) = 0;
+
+  // The audit journal: opaque entries under strictly increasing sequence
+  // numbers (journal.h gives them meaning). Sequence 0 is never used.
+  // The entry with the highest sequence, or nullopt when there is none.
+  virtual Result<std::optional<std::pair<uint64_t, std::vector<uint8_t>>>> LastJournalEntry() = 0;
+  // kAlreadyExists unless `sequence` is above every stored sequence.
+  virtual Status AppendJournalEntry(uint64_t sequence, std::span<const uint8_t> entry) = 0;
+  // Calls `fn` for each entry with sequence >= `from`, ascending; stops at
+  // the first non-OK status and returns it.
+  virtual Status ForEachJournalEntry(
+      uint64_t from, const std::function<Status(uint64_t, std::span<const uint8_t>)>& fn) = 0;
+  // Removes every entry with sequence <= `last`.
+  virtual Status EraseJournalThrough(uint64_t last) = 0;
 };
 
 class Store {
@@ -106,6 +123,12 @@ class Store {
   // REQUIRES: results.size() == fns.size().
   virtual Status WriteGroup(std::span<const std::function<Status(Txn&)>* const> fns,
                             std::span<Status> results) = 0;
+
+  // Writes a consistent, compacted copy of the whole store (as of one
+  // moment; writers go on meanwhile) to the new file `file`, created with
+  // mode 0600 (kAlreadyExists if it exists). For LMDB the copy is a
+  // data.mdb that opens as a store on its own.
+  virtual Status Backup(const std::string& file) = 0;
 
   virtual const std::string& path() const = 0;
   virtual size_t map_size() const = 0;
