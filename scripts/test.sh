@@ -47,7 +47,13 @@ if wants 2; then
   # Load tests whose point is volume or kills, not memory safety, run in
   # stage 1 only: under the sanitizer they would cost CI ~20 minutes and test
   # nothing the instrumented flows, race and leak tests do not.
-  ASAN_SKIP='integration[.]host[.](many_logins|hermetic|kill_trials)|reliability[.]crash'
+  # Only the tests whose hosts run instrumented code: the PAM module inside
+  # libpam (pamtester, the PAM drivers, 16 threads) and the CLI. radiusd
+  # dlopens its modules with RTLD_DEEPBIND, which the ASan runtime refuses
+  # (google/sanitizers#611), so the RADIUS tests and those that start a
+  # radiusd (reliability.leak/race) cannot run here yet; store_faults under
+  # ASan is not yet investigated. See docs/reliability.md.
+  ASAN_HOSTED='integration[.](pam|cli)[.]'
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   # Our own binaries: every report, leaks included, fails the test.
   (cd "$ASAN_DIR" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
@@ -58,8 +64,7 @@ if wants 2; then
   # this part only. Memory errors and UB still abort.
   (cd "$ASAN_DIR" && LD_PRELOAD="$libasan" OTPGATE_TEST_PRELOAD="$libasan" \
     ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 \
-    ctest --output-on-failure -j"$JOBS" -L 'integration|reliability' -LE 'package|bench' \
-      -E "$ASAN_SKIP")
+    ctest --output-on-failure -j"$JOBS" -R "$ASAN_HOSTED")
   stage_time 2 "$started"
 fi
 

@@ -1,9 +1,11 @@
 #include "cli.h"
 
+#include <pwd.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include <climits>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -39,6 +41,14 @@ void SyslogAudit::Record(const AuditEvent& e) {
   syslog(LOG_AUTHPRIV | LOG_NOTICE, "%s", FormatAuditLine(event).c_str());
 }
 
+std::string AdministratorName() {
+  // Through sudo, the person rather than root.
+  const char* sudo_user = std::getenv("SUDO_USER");
+  if (sudo_user != nullptr && sudo_user[0] != '\0') return sudo_user;
+  struct passwd* pw = ::getpwuid(::getuid());
+  return pw != nullptr ? pw->pw_name : "uid" + std::to_string(::getuid());
+}
+
 Status Cli::LoadConfig() {
   OTPGATE_RETURN_IF_ERROR(LoadConfigFile(config_, g_.config_path, !g_.config_given));
   if (!g_.store.empty()) {
@@ -64,6 +74,7 @@ Status Cli::OpenStore() {
   auto service = OtpService::Open(config_, clock_, /*create=*/false, &audit_);
   if (!service.ok()) return service.status();
   service_ = std::move(service).value();
+  service_->set_origin("cli", AdministratorName());
   return Status::Ok();
 }
 
@@ -113,7 +124,7 @@ int Cli::ReportVerdict(const Result<Verdict>& verdict, std::string_view accepted
     f.Add("result", accepted_text);
   } else if (verdict->decision != Decision::kNoToken) {
     f.Add("failures", static_cast<int64_t>(verdict->failures));
-    if (verdict->lock_until > clock_.Now()) f.Add("locked_until", FormatTime(verdict->lock_until));
+    if (verdict->lock_until > clock_.Now()) f.AddTime("locked_until", verdict->lock_until);
   }
   return Print(f, ExitFor(verdict->decision));
 }
@@ -124,7 +135,7 @@ std::string Cli::Absolute(const std::string& path) {
   return ::getcwd(cwd, sizeof(cwd)) != nullptr ? std::string(cwd) + "/" + path : path;
 }
 
-Fields InfoFields(const TokenInfo& t) {
+Fields InfoFields(const TokenInfo& t, int64_t now) {
   Fields f;
   f.Add("credential_id", t.credential_id)
       .Add("type", OtpKindName(t.params.kind))
@@ -132,16 +143,22 @@ Fields InfoFields(const TokenInfo& t) {
       .Add("digits", t.params.digits);
   if (t.params.kind == OtpKind::kTotp) f.Add("period", t.params.period);
   f.Add("state", TokenStateName(t.state))
-      .Add("owner", t.owner)
-      .Add("issuer", t.issuer)
-      .Add("last_accepted", t.last_accepted)
-      .Add("drift", t.drift)
+      .AddOptional("owner", t.owner)
+      .AddOptional("issuer", t.issuer);
+  if (t.last_accepted == kNoneAccepted) {
+    f.AddRaw("last_accepted", "null", "-");
+  } else {
+    f.Add("last_accepted", t.last_accepted);
+  }
+  f.Add("drift", t.drift)
       .Add("failures", static_cast<int64_t>(t.failures))
-      .Add("locked_until", FormatTime(t.lock_until))
-      .Add("created", FormatTime(t.created_at))
-      .Add("bound", FormatTime(t.bound_at))
-      .Add("last_used", FormatTime(t.last_used_at))
-      .Add("valid_until", FormatTime(t.valid_until));
+      .AddBool("locked", t.lock_until > now)
+      .AddTime("locked_until", t.lock_until > now ? t.lock_until : 0)
+      .AddTime("created", t.created_at)
+      .AddTime("bound", t.bound_at)
+      .AddTime("last_used", t.last_used_at)
+      .AddTime("valid_from", t.valid_from)
+      .AddTime("valid_until", t.valid_until);
   return f;
 }
 

@@ -102,8 +102,12 @@ class Cli {
   int exit_code_ = 0;
 };
 
-// Fields of `show` and `list --json`: everything but the secret.
-Fields InfoFields(const TokenInfo& info);
+// Fields of `show` and `list --json`: everything but the secret; `locked`
+// as of `now`.
+Fields InfoFields(const TokenInfo& info, int64_t now);
+
+// Who runs the CLI, for the journal: $SUDO_USER, else the login name.
+std::string AdministratorName();
 
 // A whole file (or "-" for standard input), at most kMaxImportBytes.
 Result<std::string> ReadWholeFile(const std::string& path);

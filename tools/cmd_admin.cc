@@ -1,10 +1,11 @@
-// Administration of stored tokens: unlock, disable, enable, delete, unassign,
-// assign, show, list.
+// Administration of stored tokens: unlock (a token or a user), disable,
+// enable, delete, unassign, assign, show, list (with filters).
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "commands.h"
 #include "otpgate/otpauth_uri.h"
@@ -16,8 +17,9 @@ namespace otpgate::cli {
 namespace {
 
 struct AdminArgs {
-  std::string credential_id, user;
+  std::string credential_id, user, state;
   bool show_uri = false, show_qr = false;
+  bool locked = false;
   std::string qr_terminal = "ansi";
   QrFiles qr_files;
 };
@@ -25,7 +27,7 @@ struct AdminArgs {
 int ShowToken(Cli& cli, const AdminArgs& a) {
   auto info = cli.service().Show(a.credential_id);
   if (!info.ok()) return cli.Error(info.status());
-  Fields f = InfoFields(*info);
+  Fields f = InfoFields(*info, cli.clock().Now());
   std::string uri;
   if (a.show_uri) {
     Status expressible = CheckExpressibleAsKeyUri(info->params);
@@ -47,29 +49,58 @@ int ShowToken(Cli& cli, const AdminArgs& a) {
   return rc;
 }
 
+// The filters of `list`; every given one must hold.
+bool Selected(const TokenInfo& t, const AdminArgs& a, int64_t now) {
+  if (a.locked && !(t.lock_until > now)) return false;
+  return a.state.empty() || TokenStateName(t.state) == a.state;
+}
+
 int ListTokens(Cli& cli, const AdminArgs& a) {
   auto tokens =
       cli.service().List(a.user.empty() ? std::nullopt : std::optional<std::string>(a.user));
   if (!tokens.ok()) return cli.Error(tokens.status());
+  const int64_t now = cli.clock().Now();
+  std::vector<Fields> rows;
+  for (const TokenInfo& t : *tokens) {
+    if (Selected(t, a, now)) rows.push_back(InfoFields(t, now));
+  }
   if (cli.globals().json) {
-    std::string out = "[";
-    for (size_t i = 0; i < tokens->size(); ++i) {
-      if (i > 0) out += ",";
-      out += InfoFields((*tokens)[i]).ToJson();
-    }
-    std::cout << out << "]\n";
+    std::cout << JsonArray(rows) << "\n";
     return 0;
   }
-  std::printf("%-16s %-5s %-7s %-10s %-20s %s\n", "CREDENTIAL_ID", "TYPE", "DIGITS", "STATE",
-              "OWNER", "FAILURES");
+  std::printf("%-16s %-5s %-10s %-20s %-8s %-20s %s\n", "CREDENTIAL_ID", "TYPE", "STATE", "OWNER",
+              "FAILURES", "LOCKED_UNTIL", "LAST_USED");
   for (const TokenInfo& t : *tokens) {
-    std::printf("%-16s %-5s %-7d %-10s %-20s %u%s\n", t.credential_id.c_str(),
-                std::string(OtpKindName(t.params.kind)).c_str(), t.params.digits,
+    if (!Selected(t, a, now)) continue;
+    std::printf("%-16s %-5s %-10s %-20s %-8u %-20s %s\n", t.credential_id.c_str(),
+                std::string(OtpKindName(t.params.kind)).c_str(),
                 std::string(TokenStateName(t.state)).c_str(),
                 t.owner.empty() ? "-" : t.owner.c_str(), t.failures,
-                t.lock_until > cli.clock().Now() ? " (locked)" : "");
+                FormatTime(t.lock_until > now ? t.lock_until : 0).c_str(),
+                FormatTime(t.last_used_at).c_str());
   }
   return 0;
+}
+
+// unlock ID, or unlock --user U (every token of the user).
+int UnlockTokens(Cli& cli, const AdminArgs& a) {
+  if (a.user.empty() == a.credential_id.empty()) {
+    return cli.Error(Status::InvalidArgument("give a credential ID or --user, not both"));
+  }
+  if (!a.credential_id.empty()) return cli.Done(cli.service().Unlock(a.credential_id), "unlocked");
+  std::vector<std::string> unlocked;
+  Status status = cli.service().UnlockUser(a.user, &unlocked);
+  if (!status.ok()) return cli.Error(status);
+  std::string json = "[", text;
+  for (size_t i = 0; i < unlocked.size(); ++i) {
+    json += (i > 0 ? "," : "") + JsonEscape(unlocked[i]);
+    text += (i > 0 ? " " : "") + unlocked[i];
+  }
+  Fields f;
+  f.AddBool("ok", true)
+      .Add("result", unlocked.empty() ? "nothing was locked" : "unlocked")
+      .AddRaw("unlocked", json + "]", unlocked.empty() ? "-" : text);
+  return cli.Print(f, 0);
 }
 
 }  // namespace
@@ -85,9 +116,10 @@ void AddAdminCommands(CLI::App& app, Cli& cli) {
     cli.Run(sub,
             [&cli, a, op, done] { return cli.Done(op(cli.service(), a->credential_id), done); });
   };
-  simple(
-      "unlock", "clear a token's failures and lock",
-      [](OtpService& s, const std::string& id) { return s.Unlock(id); }, "unlocked");
+  auto* unlock = app.add_subcommand("unlock", "clear the failures and lock of a token or a user");
+  unlock->add_option("credential_id", a->credential_id);
+  unlock->add_option("--user", a->user, "every token of this user");
+  cli.Run(unlock, [&cli, a] { return UnlockTokens(cli, *a); });
   // `token disable|enable ID`: the top-level enable/disable are for hosts
   // (cmd_enable.cc). REQUIRES: AddTokenCommands ran first (main.cc).
   CLI::App* token = app.get_subcommand("token");
@@ -125,6 +157,9 @@ void AddAdminCommands(CLI::App& app, Cli& cli) {
 
   auto* list = app.add_subcommand("list", "list tokens");
   list->add_option("--user", a->user, "only this user's tokens");
+  list->add_flag("--locked", a->locked, "only tokens locked now");
+  list->add_option("--state", a->state, "only tokens in this state")
+      ->check(CLI::IsMember({"unassigned", "active", "disabled"}));
   cli.Run(list, [&cli, a] { return ListTokens(cli, *a); });
 }
 

@@ -15,6 +15,8 @@ void AddAdminCommands(CLI::App& app, Cli& cli);  // unlock ... assign, show, lis
 void AddCodeCommand(CLI::App& app, Cli& cli);    // code (cmd_code.cc)
 void AddEnableCommands(CLI::App& app, Cli& cli);  // enable, disable (cmd_enable.cc)
 void AddDoctorCommand(CLI::App& app, Cli& cli);   // doctor (cmd_doctor.cc)
+void AddAuditCommand(CLI::App& app, Cli& cli);   // audit (cmd_audit.cc)
+void AddBackupCommands(CLI::App& app, Cli& cli); // backup, restore (cmd_backup.cc)
 void AddMigrateCommands(CLI::App& app, Cli& cli);  // migrate google-authenticator, pam-oath (cmd_migrate.cc)
 
 }  // namespace otpgate::cli

@@ -13,6 +13,8 @@
 
 namespace otpgate::cli {
 
+constexpr int64_t kMaxTime = 253402300799;  // 9999-12-31T23:59:59Z
+
 int Main(int argc, char** argv) {
   Globals g;
   CLI::App app{"otpgate: one-time password second factor for PAM and RADIUS"};
@@ -31,7 +33,13 @@ int Main(int argc, char** argv) {
   app.add_option("-o,--option", g.options, "set any config option: -o name=value");
   app.add_flag("--json", g.json, "machine-readable output");
   app.add_option("--time", g.time, "evaluate at this Unix time instead of now")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            ParsedTime t = ParseTime(value);
+            return t.ok && t.value <= kMaxTime ? "" : "must be a Unix time from 0 to " +
+                                                          std::to_string(kMaxTime);
+          },
+          "TIME"));
 
   Cli cli(g);
   AddSetupCommands(app, cli);
@@ -41,6 +49,8 @@ int Main(int argc, char** argv) {
   AddCodeCommand(app, cli);
   AddEnableCommands(app, cli);
   AddDoctorCommand(app, cli);
+  AddAuditCommand(app, cli);
+  AddBackupCommands(app, cli);
   AddMigrateCommands(app, cli);
 
   try {
@@ -52,6 +62,12 @@ int Main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    // A first word that is no command: say so, not "a subcommand is required".
+    std::vector<std::string> rest = app.remaining();
+    if (app.get_subcommands().empty() && !rest.empty() && rest.front().front() != '-') {
+      std::cerr << "otpgate: unknown command '" << rest.front() << "' (see otpgate --help)\n";
+      return kExitUsage;
+    }
     app.exit(e);
     return kExitUsage;
   }

@@ -19,7 +19,13 @@ class Fields {
   Fields& Add(std::string_view key, std::string_view value);
   Fields& Add(std::string_view key, const char* value) { return Add(key, std::string_view(value)); }
   Fields& Add(std::string_view key, int64_t value);
-  Fields& AddRaw(std::string_view key, std::string raw_json);  // arrays, objects, booleans
+  Fields& AddBool(std::string_view key, bool value);  // true/false in JSON and text
+  // Absent values: "-" in text, null in JSON (an empty string, a time of 0).
+  Fields& AddOptional(std::string_view key, std::string_view value);
+  Fields& AddTime(std::string_view key, int64_t epoch_seconds);  // FormatTime, null for 0
+  Fields& AddRaw(std::string_view key, std::string raw_json);  // arrays, objects
+  // `raw_json` in JSON, `text` in text output.
+  Fields& AddRaw(std::string_view key, std::string raw_json, std::string text);
   std::string ToJson() const;
   std::string ToText() const;  // "key: value" lines
 
@@ -33,6 +39,18 @@ class Fields {
 };
 
 std::string FormatTime(int64_t epoch_seconds);  // ISO 8601 UTC, "-" for 0
+
+// A JSON array of the objects in `items`.
+std::string JsonArray(const std::vector<Fields>& items);
+
+// A time given on the command line: epoch seconds, or ISO 8601 UTC
+// ("2026-11-27", "2026-11-27T21:41:05Z"). kInvalidArgument with a short
+// message otherwise.
+struct ParsedTime {
+  bool ok = false;
+  int64_t value = 0;
+};
+ParsedTime ParseTime(std::string_view text);
 
 }  // namespace otpgate::cli
 

@@ -15,6 +15,7 @@ Status WritePrivateFile(const std::string& path, const std::string& bytes) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return Status::Unavailable("cannot create " + path + ": " + std::strerror(errno));
   bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
+  ok = ::fsync(fd) == 0 && ok;  // a backup's key and manifest must be on disk when it says so
   ok = ::close(fd) == 0 && ok;
   return ok ? Status::Ok() : Status::Unavailable("cannot write " + path);
 }

@@ -9,7 +9,7 @@
 namespace otpgate::cli {
 
 // A new file only its owner can read (mode 0600); never follows or replaces
-// an existing path.
+// an existing path. Synced to disk before it returns Ok.
 Status WritePrivateFile(const std::string& path, const std::string& bytes);
 
 // The QR images a command was asked for (--qr-png / --qr-svg), of `uri`.

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <type_traits>
 #include <new>
 
 #include "otpgate/audit.h"
@@ -209,9 +210,13 @@ bool Usable(const otpgate_handle* handle, std::initializer_list<const void*> arg
 }
 
 // A request with a user and a known action.
+// A C caller may store any integer in the enum field: read it as its
+// underlying type (loading an out-of-range enum value is undefined in C++).
 bool Valid(const otpgate_request* r) {
-  return r != nullptr && r->user != nullptr && r->action >= OTPGATE_ACTION_CONFIGURED &&
-         r->action <= OTPGATE_ACTION_STOP;
+  if (r == nullptr || r->user == nullptr) return false;
+  std::underlying_type_t<otpgate_action> action;
+  std::memcpy(&action, &r->action, sizeof(action));
+  return action >= OTPGATE_ACTION_CONFIGURED && action <= OTPGATE_ACTION_STOP;
 }
 
 otpgate::FlowRequest RequestOf(const otpgate_request& r, otpgate_front_end front_end) {

@@ -4,9 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
-#include <cerrno>
 #include <climits>
+#include <cerrno>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -69,7 +70,21 @@ struct Databases {
   MDB_dbi tokens = 0;
   MDB_dbi users = 0;
   MDB_dbi meta = 0;
+  MDB_dbi journal = 0;
 };
+
+// Journal keys are big-endian so that LMDB's byte order is numeric order.
+std::array<uint8_t, 8> SequenceKey(uint64_t sequence) {
+  std::array<uint8_t, 8> key;
+  for (int i = 7; i >= 0; --i, sequence >>= 8) key[i] = static_cast<uint8_t>(sequence);
+  return key;
+}
+uint64_t SequenceOf(const MDB_val& key) {
+  uint64_t sequence = 0;
+  auto* p = static_cast<const uint8_t*>(key.mv_data);
+  for (size_t i = 0; i < key.mv_size; ++i) sequence = sequence << 8 | p[i];
+  return sequence;
+}
 
 class LmdbTxn final : public Txn {
  public:
@@ -198,9 +213,75 @@ class LmdbTxn final : public Txn {
     return Check(mdb_put(txn_, dbs_.meta, &key, &data, 0), "writing meta");
   }
 
+  Result<std::optional<std::pair<uint64_t, std::vector<uint8_t>>>> LastJournalEntry() override {
+    std::optional<std::pair<uint64_t, std::vector<uint8_t>>> last;
+    OTPGATE_RETURN_IF_ERROR(ScanJournal(0, true, [&](const MDB_val& key, const MDB_val& data) {
+      auto* p = static_cast<const uint8_t*>(data.mv_data);
+      last.emplace(SequenceOf(key), std::vector<uint8_t>(p, p + data.mv_size));
+      return Status::Ok();
+    }));
+    return last;
+  }
+
+  Status AppendJournalEntry(uint64_t sequence, std::span<const uint8_t> entry) override {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    auto bytes = SequenceKey(sequence);
+    MDB_val key{bytes.size(), bytes.data()}, data = Val(entry);
+    int rc = mdb_put(txn_, dbs_.journal, &key, &data, MDB_APPEND);
+    if (rc == MDB_KEYEXIST) {
+      return Status::AlreadyExists("journal sequence " + std::to_string(sequence) + " is not new");
+    }
+    return Check(rc, "writing journal");
+  }
+
+  Status ForEachJournalEntry(
+      uint64_t from,
+      const std::function<Status(uint64_t, std::span<const uint8_t>)>& fn) override {
+    return ScanJournal(from, false, [&](const MDB_val& key, const MDB_val& data) {
+      return fn(SequenceOf(key), {static_cast<const uint8_t*>(data.mv_data), data.mv_size});
+    });
+  }
+
+  Status EraseJournalThrough(uint64_t last) override {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(txn_, dbs_.journal, &cursor);
+    if (rc != 0) {
+      return LmdbError(rc, "opening journal cursor");
+    }
+    MDB_val key, data;
+    // The oldest entry, again and again: no reliance on where a cursor
+    // stands after a delete.
+    while ((rc = mdb_cursor_get(cursor, &key, &data, MDB_FIRST)) == 0 && SequenceOf(key) <= last) {
+      if ((rc = mdb_cursor_del(cursor, 0)) != 0) break;
+    }
+    mdb_cursor_close(cursor);
+    return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : LmdbError(rc, "pruning journal");
+  }
+
  private:
   Status CheckWritable() const {
     return read_only_ ? Status::Internal("write in a read-only transaction") : Status::Ok();
+  }
+  // Walks the journal from `from` (or visits only its last entry).
+  Status ScanJournal(uint64_t from, bool last_only,
+                     const std::function<Status(const MDB_val&, const MDB_val&)>& fn) {
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(txn_, dbs_.journal, &cursor);
+    if (rc != 0) {
+      return LmdbError(rc, "opening journal cursor");
+    }
+    auto start = SequenceKey(from);
+    MDB_val key{start.size(), start.data()}, data;
+    Status status;
+    rc = mdb_cursor_get(cursor, &key, &data, last_only ? MDB_LAST : MDB_SET_RANGE);
+    for (; rc == 0 && status.ok(); rc = last_only ? MDB_NOTFOUND
+                                                  : mdb_cursor_get(cursor, &key, &data, MDB_NEXT)) {
+      status = fn(key, data);
+    }
+    mdb_cursor_close(cursor);
+    if (!status.ok()) return status;
+    return rc == MDB_NOTFOUND ? Status::Ok() : LmdbError(rc, "reading journal");
   }
   static Status Check(int rc, std::string_view what) {
     return rc == 0 ? Status::Ok() : LmdbError(rc, what);
@@ -236,7 +317,7 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
       return LmdbError(rc, "creating LMDB environment");
     }
     map_size_ = options_.lmdb.initial_map_bytes;
-    mdb_env_set_maxdbs(env_, 4);
+    mdb_env_set_maxdbs(env_, 8);
     mdb_env_set_maxreaders(env_, kMaxReaders);
     mdb_env_set_mapsize(env_, map_size_);
     unsigned flags = MDB_NOTLS | (options_.lmdb.durable ? 0 : MDB_NOSYNC);
@@ -300,6 +381,23 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
   }
   Status Write(const std::function<Status(Txn&)>& fn) override { return RunWrite(fn); }
   bool SharesCommits() const override { return true; }
+
+  Status Backup(const std::string& file) override {
+    UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd) {
+      return errno == EEXIST ? Status::AlreadyExists(file + " already exists")
+                             : Status::Unavailable("cannot create " + file + ": " +
+                                                   std::strerror(errno));
+    }
+    if (::fchmod(fd.get(), 0600) != 0) {  // whatever the umask
+      return Status::Unavailable("cannot set the mode of " + file);
+    }
+    // One read transaction: a consistent snapshot while writers carry on.
+    int rc = mdb_env_copyfd2(env_, fd.get(), MDB_CP_COMPACT);
+    if (rc != 0) return LmdbError(rc, "copying the store to " + file);
+    if (::fsync(fd.get()) != 0) return Status::Unavailable("cannot write " + file);
+    return Status::Ok();
+  }
   const std::string& path() const override { return path_; }
   size_t map_size() const override {
     std::shared_lock lock(resize_mutex_);
@@ -461,7 +559,26 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     if (rc != 0) {
       return LmdbError(rc, "initialising " + path_);
     }
+    OTPGATE_RETURN_IF_ERROR(OpenJournal());
     return CheckSchema();
+  }
+
+  // Stores made before the journal existed lack its database: the first
+  // process that opens such a store adds it (an empty journal).
+  Status OpenJournal() {
+    for (unsigned create : {0u, static_cast<unsigned>(MDB_CREATE)}) {
+      MDB_txn* txn = nullptr;
+      int rc = mdb_txn_begin(env_, nullptr, create != 0 ? 0 : MDB_RDONLY, &txn);
+      if (rc != 0) return LmdbError(rc, "opening the journal of " + path_);
+      rc = mdb_dbi_open(txn, "journal", create, &dbs_.journal);
+      if (rc == 0) {
+        rc = mdb_txn_commit(txn);  // keeps the handle; frees txn whatever the result
+        return rc == 0 ? Status::Ok() : LmdbError(rc, "opening the journal of " + path_);
+      }
+      mdb_txn_abort(txn);
+      if (rc != MDB_NOTFOUND) return LmdbError(rc, "opening the journal of " + path_);
+    }
+    return Status::Internal("journal of " + path_ + " could not be created");
   }
 
   Status CheckSchema() {

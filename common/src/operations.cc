@@ -4,6 +4,7 @@
 #include <deque>
 
 #include "group_commit.h"
+#include "journal.h"
 #include "otpgate/credential_policy.h"
 #include "otpgate/normalize.h"
 #include "verification.h"
@@ -47,7 +48,8 @@ OtpService::OtpService(Config config, const Clock& clock, std::shared_ptr<Store>
       store_(std::move(store)),
       commits_(std::make_unique<GroupCommit>(*store_)),
       key_(std::move(key)),
-      audit_(audit) {}
+      audit_(audit),
+      journal_(std::make_unique<Journal>(key_)) {}
 
 OtpService::~OtpService() = default;
 
@@ -116,6 +118,27 @@ void OtpService::AuditStatus(std::string_view action, std::string_view user,
 
 void OtpService::Debug(std::string_view line) const {
   if (audit_ != nullptr && config_.debug) audit_->Debug(line);
+}
+
+Status OtpService::JournalIn(Txn& txn, int64_t now, std::string_view action,
+                             std::string_view user, std::string_view credential_id,
+                             std::string_view outcome, std::string_view reason,
+                             const Origin& origin) {
+  JournalEntry entry;
+  entry.time = now;
+  entry.action = action;
+  entry.user = user;
+  entry.token = credential_id;
+  entry.outcome = outcome;
+  entry.reason = reason;
+  // A flow names its origin; administration uses the service's (set_origin).
+  // The client is the RADIUS client, else the PAM service.
+  const bool given = !origin.front_end.empty();
+  entry.front_end = given ? origin.front_end : std::string_view(front_end_);
+  entry.client = !given                 ? std::string_view(client_)
+                 : origin.client.empty() ? origin.service
+                                         : origin.client;
+  return journal_->Append(txn, std::move(entry));
 }
 
 namespace {
@@ -294,25 +317,29 @@ Result<Verdict> OtpService::DecideUserFlow(
   const int64_t now = clock_.Now();
   PreparedKeys keys = PrepareUserKeys(*store_, key_, user);
   Verdict verdict;
+  // The same reason goes to the journal (in the transaction) and the audit line.
+  auto reason = [&]() -> std::string_view {
+    if (verdict.decision == Decision::kReject && verdict.credential_id.empty()) {
+      return "no-usable-token";
+    }
+    return verdict.decision == Decision::kAccept   ? accept_detail
+           : verdict.decision == Decision::kLocked ? "token-locked"
+           : verdict.decision == Decision::kReplay ? "code-already-used"
+           : verdict.decision == Decision::kReject ? "wrong-code"
+                                                   : "";
+  };
   Status status = commits_->Write([&](Txn& txn) -> Status {
     OTPGATE_ASSIGN_OR_RETURN(
         verdict, DecideForUser(txn, key_, keys, config_, user, *code, now, on_accept));
-    return Status::Ok();
+    return JournalIn(txn, now, action, user, verdict.credential_id,
+                     DecisionName(verdict.decision), reason(), origin);
   });
   WipeString(*code);
   if (!status.ok()) {
     AuditStatus(action, user, "", status, origin);
     return status;
   }
-  std::string_view reason = verdict.decision == Decision::kAccept   ? accept_detail
-                            : verdict.decision == Decision::kLocked ? "token-locked"
-                            : verdict.decision == Decision::kReplay ? "code-already-used"
-                            : verdict.decision == Decision::kReject ? "wrong-code"
-                                                                    : "";
-  if (verdict.decision == Decision::kReject && verdict.credential_id.empty()) {
-    reason = "no-usable-token";
-  }
-  Audit(AuditEvent{action, user, verdict.credential_id, DecisionName(verdict.decision), reason,
+  Audit(AuditEvent{action, user, verdict.credential_id, DecisionName(verdict.decision), reason(),
                    verdict.skipped, origin});
   return verdict;
 }
@@ -387,7 +414,7 @@ Result<Verdict> OtpService::Register(std::string_view user, std::string_view raw
   const int64_t now = clock_.Now();
   Verdict verdict;
   std::string obstacle;
-  Status status = commits_->Write([&](Txn& txn) -> Status {
+  auto decide = [&](Txn& txn) -> Status {
     verdict = Verdict();
     verdict.credential_id = *id;
     // Self-service registration is for users without a token: otherwise
@@ -428,6 +455,12 @@ Result<Verdict> OtpService::Register(std::string_view user, std::string_view raw
     verdict.failures = registrant.failures;
     verdict.lock_until = registrant.lock_until;
     return txn.PutMeta(RegistrantKey(user), EncodeFailureState(registrant));
+  };
+  // Every decision reached here is journalled in its transaction.
+  Status status = commits_->Write([&](Txn& txn) -> Status {
+    OTPGATE_RETURN_IF_ERROR(decide(txn));
+    return JournalIn(txn, now, "register", user, *id, DecisionName(verdict.decision),
+                     verdict.decision == Decision::kAccept ? "token-bound" : obstacle, origin);
   });
   WipeString(*code);
   if (!status.ok()) {
@@ -533,23 +566,54 @@ Status PutNewRecord(Txn& txn, const TokenRecord& record) {
   return txn.PutToken(record);
 }
 
+// NewRecord, refused unless the credential policy allows its ID.
+Result<TokenRecord> AllowedNewRecord(const MasterKey& master, const Config& config,
+                                     const TokenSpec& spec, const SecretBytes& secret,
+                                     int64_t now) {
+  OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, NewRecord(master, spec, secret, now));
+  OTPGATE_RETURN_IF_ERROR(CheckCredentialId(config, record.credential_id));
+  return record;
+}
+
+// An import's error names the entry it is about.
+Status NameEntry(const TokenSpec& spec, const Status& status) {
+  return Status(status.code(), spec.credential_id + ": " + status.message());
+}
+
 }  // namespace
 
-Status OtpService::Provision(const TokenSpec& spec, const SecretBytes& secret, bool replace) {
-  auto record = NewRecord(key_, spec, secret, clock_.Now());
-  if (record.ok()) {
-    Status allowed = CheckCredentialId(config_, record->credential_id);
-    if (!allowed.ok()) record = allowed;
+Result<bool> OtpService::PutImported(Txn& txn, const TokenRecord& record, bool replace,
+                                     int64_t now, std::vector<std::string>& skipped) {
+  if (!replace && txn.HasToken(record.credential_id)) {
+    skipped.push_back(record.credential_id);
+    return false;
   }
+  OTPGATE_RETURN_IF_ERROR(PutNewRecord(txn, record));
+  OTPGATE_RETURN_IF_ERROR(
+      JournalIn(txn, now, "import", record.owner, record.credential_id, "ok", ""));
+  return true;
+}
+
+void OtpService::AuditImport(const Status& status, size_t imported) const {
+  Audit("import", "", "", status.ok() ? "ok" : StatusCodeName(status.code()),
+        status.ok() ? std::to_string(imported) + "-tokens-imported" : status.message());
+}
+
+Status OtpService::Provision(const TokenSpec& spec, const SecretBytes& secret, bool replace) {
+  auto record = AllowedNewRecord(key_, config_, spec, secret, clock_.Now());
   if (!record.ok()) {
     AuditStatus("provision", "", spec.credential_id, record.status());
     return record.status();
   }
+  const int64_t now = clock_.Now();
   Status status = store_->Write([&](Txn& txn) -> Status {
-    if (!replace && txn.HasToken(record->credential_id)) {
+    const bool exists = txn.HasToken(record->credential_id);
+    if (!replace && exists) {
       return Status::AlreadyExists("token " + record->credential_id + " already exists");
     }
-    return PutNewRecord(txn, *record);
+    OTPGATE_RETURN_IF_ERROR(PutNewRecord(txn, *record));
+    return JournalIn(txn, now, "provision", record->owner, record->credential_id, "ok",
+                     exists ? "replaced" : "");
   });
   AuditStatus("provision", "", record->credential_id, status);
   return status;
@@ -562,15 +626,8 @@ Status OtpService::ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretB
   std::vector<TokenRecord> records;
   records.reserve(tokens.size());
   for (const auto& [spec, secret] : tokens) {
-    auto record = NewRecord(key_, spec, secret, now);
-    if (record.ok()) {
-      Status allowed = CheckCredentialId(config_, record->credential_id);
-      if (!allowed.ok()) record = allowed;
-    }
-    if (!record.ok()) {
-      return Status(record.status().code(),
-                    spec.credential_id + ": " + record.status().message());
-    }
+    auto record = AllowedNewRecord(key_, config_, spec, secret, now);
+    if (!record.ok()) return NameEntry(spec, record.status());
     records.push_back(std::move(record).value());
   }
   std::vector<std::string> done, dup;
@@ -578,17 +635,12 @@ Status OtpService::ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretB
     done.clear();
     dup.clear();
     for (const TokenRecord& record : records) {
-      if (!replace && txn.HasToken(record.credential_id)) {
-        dup.push_back(record.credential_id);
-        continue;
-      }
-      OTPGATE_RETURN_IF_ERROR(PutNewRecord(txn, record));
-      done.push_back(record.credential_id);
+      OTPGATE_ASSIGN_OR_RETURN(bool stored, PutImported(txn, record, replace, now, dup));
+      if (stored) done.push_back(record.credential_id);
     }
     return Status::Ok();
   });
-  Audit("import", "", "", status.ok() ? "ok" : StatusCodeName(status.code()),
-        status.ok() ? std::to_string(done.size()) + "-tokens-imported" : status.message());
+  AuditImport(status, done.size());
   if (status.ok()) {
     if (imported != nullptr) *imported = std::move(done);
     if (skipped != nullptr) *skipped = std::move(dup);
@@ -605,23 +657,14 @@ Status OtpService::ProvisionEach(const std::function<Status(const TokenPut& put)
     done = 0;
     dup.clear();
     return produce([&](const TokenSpec& spec, const SecretBytes& secret) -> Status {
-      auto record = NewRecord(key_, spec, secret, now);
-      if (record.ok()) {
-        Status allowed = CheckCredentialId(config_, record->credential_id);
-        if (!allowed.ok()) record = allowed;
-      }
-      if (!record.ok()) {
-        return Status(record.status().code(), spec.credential_id + ": " + record.status().message());
-      }
-      if (!replace && txn.HasToken(record->credential_id)) {
-        dup.push_back(record->credential_id);
-        return Status::Ok();
-      }
-      ++done;
-      return PutNewRecord(txn, *record);
+      auto record = AllowedNewRecord(key_, config_, spec, secret, now);
+      if (!record.ok()) return NameEntry(spec, record.status());
+      OTPGATE_ASSIGN_OR_RETURN(bool stored, PutImported(txn, *record, replace, now, dup));
+      if (stored) ++done;
+      return Status::Ok();
     });
   });
-  AuditStatus("import", "", std::to_string(done) + " tokens", status);
+  AuditImport(status, done);
   if (status.ok()) {
     if (imported != nullptr) *imported = done;
     if (skipped != nullptr) *skipped = std::move(dup);
@@ -629,21 +672,30 @@ Status OtpService::ProvisionEach(const std::function<Status(const TokenPut& put)
   return status;
 }
 
-// Runs `change` on one token in a write transaction and audits it.
-static Status ChangeToken(Store& store, std::string_view raw_id,
-                          const std::function<Status(Txn&, TokenRecord&)>& change,
-                          const std::function<void(std::string_view, const Status&)>& audit) {
+Status OtpService::ChangeToken(
+    std::string_view action, std::string_view raw_id,
+    const std::function<Status(Txn&, TokenRecord&, std::string& outcome)>& change) {
   auto id = NormalizeCredentialId(raw_id);
   if (!id.ok()) {
-    audit("", id.status());
+    AuditStatus(action, "", "", id.status());
     return id.status();
   }
-  Status status = store.Write([&](Txn& txn) -> Status {
+  const int64_t now = clock_.Now();
+  std::string user, outcome;
+  Status status = store_->Write([&](Txn& txn) -> Status {
     OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(*id));
-    OTPGATE_RETURN_IF_ERROR(change(txn, record));
-    return txn.PutToken(record);
+    user = record.owner;  // before the change: unassign names whom it unbound
+    outcome = "ok";
+    OTPGATE_RETURN_IF_ERROR(change(txn, record, outcome));
+    if (user.empty()) user = record.owner;
+    OTPGATE_RETURN_IF_ERROR(txn.PutToken(record));
+    return JournalIn(txn, now, action, user, *id, outcome, "");
   });
-  audit(*id, status);
+  if (status.ok()) {
+    Audit(action, user, *id, outcome, "");
+  } else {
+    AuditStatus(action, user, *id, status);
+  }
   return status;
 }
 
@@ -652,8 +704,7 @@ Result<Verdict> OtpService::Resync(std::string_view credential_id, std::string_v
   const int64_t now = clock_.Now();
   Verdict verdict;
   Status status = ChangeToken(
-      *store_, credential_id,
-      [&](Txn&, TokenRecord& record) -> Status {
+      "resync", credential_id, [&](Txn&, TokenRecord& record, std::string& outcome) -> Status {
         OTPGATE_ASSIGN_OR_RETURN(std::string code1, NormalizeCode(raw1, record.params.digits));
         OTPGATE_ASSIGN_OR_RETURN(std::string code2, NormalizeCode(raw2, record.params.digits));
         OTPGATE_ASSIGN_OR_RETURN(HmacKey key, KeyFor(key_, record));
@@ -663,14 +714,8 @@ Result<Verdict> OtpService::Resync(std::string_view credential_id, std::string_v
         WipeString(code2);
         verdict.decision = attempt.decision;
         verdict.credential_id = record.credential_id;
+        outcome = DecisionName(attempt.decision);
         return Status::Ok();
-      },
-      [&](std::string_view id, const Status& s) {
-        if (s.ok()) {
-          Audit("resync", "", id, DecisionName(verdict.decision), "");
-        } else {
-          AuditStatus("resync", "", id, s);
-        }
       });
   if (!status.ok()) {
     return status;
@@ -679,65 +724,82 @@ Result<Verdict> OtpService::Resync(std::string_view credential_id, std::string_v
 }
 
 Status OtpService::Unlock(std::string_view credential_id) {
-  return ChangeToken(
-      *store_, credential_id,
-      [](Txn&, TokenRecord& record) {
-        ClearFailures(record);
-        return Status::Ok();
-      },
-      [&](std::string_view id, const Status& s) { AuditStatus("unlock", "", id, s); });
+  return ChangeToken("unlock", credential_id, [](Txn&, TokenRecord& record, std::string&) {
+    ClearFailures(record);
+    return Status::Ok();
+  });
+}
+
+Status OtpService::UnlockUser(std::string_view user, std::vector<std::string>* unlocked) {
+  OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
+  const int64_t now = clock_.Now();
+  std::vector<std::string> done;
+  Status status = store_->Write([&](Txn& txn) -> Status {
+    done.clear();
+    OTPGATE_ASSIGN_OR_RETURN(std::vector<std::string> ids, txn.UserTokens(user));
+    if (ids.empty()) return Status::NotBound("user " + std::string(user) + " has no token");
+    for (const std::string& id : ids) {
+      OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(id));
+      if (record.failures == 0 && record.lock_until == 0) continue;
+      ClearFailures(record);
+      OTPGATE_RETURN_IF_ERROR(txn.PutToken(record));
+      OTPGATE_RETURN_IF_ERROR(JournalIn(txn, now, "unlock", user, id, "ok", ""));
+      done.push_back(id);
+    }
+    return Status::Ok();
+  });
+  if (!status.ok()) {
+    AuditStatus("unlock", user, "", status);
+    return status;
+  }
+  for (const std::string& id : done) Audit("unlock", user, id, "ok", "");
+  if (unlocked != nullptr) *unlocked = std::move(done);
+  return status;
 }
 
 Status OtpService::SetEnabled(std::string_view credential_id, bool enabled) {
-  return ChangeToken(
-      *store_, credential_id,
-      [enabled](Txn&, TokenRecord& record) -> Status {
-        if (record.state == TokenState::kUnassigned) {
-          return Status::FailedPrecondition("token " + record.credential_id +
-                                            " is not registered to anyone");
-        }
-        record.state = enabled ? TokenState::kActive : TokenState::kDisabled;
-        return Status::Ok();
-      },
-      [&](std::string_view id, const Status& s) {
-        AuditStatus(enabled ? "enable" : "disable", "", id, s);
-      });
+  return ChangeToken(enabled ? "enable" : "disable", credential_id,
+                     [enabled](Txn&, TokenRecord& record, std::string&) -> Status {
+                       if (record.state == TokenState::kUnassigned) {
+                         return Status::FailedPrecondition("token " + record.credential_id +
+                                                           " is not registered to anyone");
+                       }
+                       record.state = enabled ? TokenState::kActive : TokenState::kDisabled;
+                       return Status::Ok();
+                     });
 }
 
 Status OtpService::Assign(std::string_view credential_id, std::string_view user) {
   OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
   const int64_t now = clock_.Now();
-  return ChangeToken(
-      *store_, credential_id,
-      [&](Txn& txn, TokenRecord& record) -> Status {
-        if (record.state != TokenState::kUnassigned) {
-          return Status::AlreadyBound("token " + record.credential_id + " is already registered");
-        }
-        record.state = TokenState::kActive;
-        record.owner = std::string(user);
-        record.bound_at = now;
-        return txn.AddUserToken(user, record.credential_id);
-      },
-      [&](std::string_view id, const Status& s) { AuditStatus("assign", user, id, s); });
+  return ChangeToken("assign", credential_id,
+                     [&](Txn& txn, TokenRecord& record, std::string&) -> Status {
+                       if (record.state != TokenState::kUnassigned) {
+                         return Status::AlreadyBound("token " + record.credential_id +
+                                                     " is already registered");
+                       }
+                       record.state = TokenState::kActive;
+                       record.owner = std::string(user);
+                       record.bound_at = now;
+                       return txn.AddUserToken(user, record.credential_id);
+                     });
 }
 
 Status OtpService::Unassign(std::string_view credential_id) {
-  std::string owner;
-  return ChangeToken(
-      *store_, credential_id,
-      [&](Txn& txn, TokenRecord& record) -> Status {
-        if (record.state == TokenState::kUnassigned) {
-          return Status::NotBound("token " + record.credential_id + " is not registered");
-        }
-        owner = record.owner;
-        OTPGATE_RETURN_IF_ERROR(txn.RemoveUserToken(record.owner, record.credential_id));
-        record.state = TokenState::kUnassigned;
-        record.owner.clear();
-        record.bound_at = 0;
-        ClearFailures(record);
-        return Status::Ok();
-      },
-      [&](std::string_view id, const Status& s) { AuditStatus("unassign", owner, id, s); });
+  return ChangeToken("unassign", credential_id,
+                     [&](Txn& txn, TokenRecord& record, std::string&) -> Status {
+                       if (record.state == TokenState::kUnassigned) {
+                         return Status::NotBound("token " + record.credential_id +
+                                                 " is not registered");
+                       }
+                       OTPGATE_RETURN_IF_ERROR(
+                           txn.RemoveUserToken(record.owner, record.credential_id));
+                       record.state = TokenState::kUnassigned;
+                       record.owner.clear();
+                       record.bound_at = 0;
+                       ClearFailures(record);
+                       return Status::Ok();
+                     });
 }
 
 Status OtpService::Delete(std::string_view raw_id) {
@@ -745,6 +807,7 @@ Status OtpService::Delete(std::string_view raw_id) {
   if (!id.ok()) {
     return id.status();
   }
+  const int64_t now = clock_.Now();
   std::string owner;
   Status status = store_->Write([&](Txn& txn) -> Status {
     OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(*id));
@@ -752,7 +815,8 @@ Status OtpService::Delete(std::string_view raw_id) {
     if (!record.owner.empty()) {
       OTPGATE_RETURN_IF_ERROR(txn.RemoveUserToken(record.owner, record.credential_id));
     }
-    return txn.DeleteToken(*id);
+    OTPGATE_RETURN_IF_ERROR(txn.DeleteToken(*id));
+    return JournalIn(txn, now, "delete", owner, *id, "ok", "");
   });
   AuditStatus("delete", owner, *id, status);
   return status;
@@ -802,16 +866,66 @@ Result<SecretBytes> OtpService::RevealSecret(std::string_view raw_id) {
   if (!secret.ok()) {
     return Status::Corrupt("token " + id + ": " + secret.status().message());
   }
+  // The administrator saw a secret: that goes on the record before it is shown.
+  const int64_t now = clock_.Now();
+  OTPGATE_RETURN_IF_ERROR(store_->Write([&](Txn& txn) {
+    return JournalIn(txn, now, "reveal", "", id, "ok", "secret-shown-to-administrator");
+  }));
   Audit("reveal", "", id, "ok", "secret-shown-to-administrator");
   return secret;
 }
 
-Status InitializeDeployment(const Config& config) {
+Result<std::vector<JournalEntry>> OtpService::ReadJournal(const JournalFilter& filter) {
+  std::vector<JournalEntry> out;
+  OTPGATE_RETURN_IF_ERROR(store_->Read([&](Txn& txn) {
+    out.clear();
+    return journal_->Read(txn, filter, [&](const JournalEntry& entry) {
+      out.push_back(entry);
+      return Status::Ok();
+    });
+  }));
+  return out;
+}
+
+Result<JournalCheck> OtpService::VerifyJournal() {
+  JournalCheck check;
+  OTPGATE_RETURN_IF_ERROR(store_->Read([&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(check, journal_->Verify(txn));
+    return Status::Ok();
+  }));
+  return check;
+}
+
+Result<uint64_t> OtpService::PruneJournal(int64_t before) {
+  const int64_t now = clock_.Now();
+  uint64_t removed = 0;
+  Status status = store_->Write([&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(removed, journal_->PruneBefore(txn, before));
+    return JournalIn(txn, now, "prune", "", "", "ok",
+                     std::to_string(removed) + " entries before " + std::to_string(before));
+  });
+  AuditStatus("prune", "", "", status);
+  if (!status.ok()) return status;
+  return removed;
+}
+
+Status OtpService::BackupStore(const std::string& file) {
+  Status status = store_->Backup(file);
+  AuditStatus("backup", "", "", status);
+  return status;
+}
+
+Status InitializeDeployment(const Config& config, bool* changed) {
+  SystemClock clock;
+  if (changed != nullptr) {
+    // Already initialised: the key exists and opens an initialised store.
+    *changed = !OtpService::Open(config, clock).ok();
+    if (!*changed) return Status::Ok();
+  }
   Status created = MasterKey::Create(config.master_key);
   if (!created.ok() && created.code() != StatusCode::kAlreadyExists) {
     return created;
   }
-  SystemClock clock;
   auto service = OtpService::Open(config, clock, /*create=*/true);
   return service.ok() ? Status::Ok() : service.status();
 }

@@ -9,6 +9,11 @@ namespace otpgate {
 namespace {
 
 constexpr size_t kMaxUriBytes = 2048;
+// Issuer and account, decoded. Bounded so that any key this parser accepts
+// formats (percent-encoding may triple each byte) into a URI it accepts
+// again: 3 * (160 + 1 + 160) for the label, 3 * 160 for the issuer
+// parameter, and the secret and numbers stay well under kMaxUriBytes.
+constexpr size_t kMaxNameBytes = 160;
 
 bool IsUnreserved(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -134,6 +139,9 @@ Result<KeyUri> ParseKeyUri(std::string_view uri) {
   }
   if (key.params.kind == OtpKind::kHotp && !have_counter) {
     return Status::InvalidArgument("key URI: hotp needs a counter");
+  }
+  if (key.issuer.size() > kMaxNameBytes || key.account.size() > kMaxNameBytes) {
+    return Status::InvalidArgument("key URI: issuer and account must be at most 160 bytes each");
   }
   OTPGATE_RETURN_IF_ERROR(key.params.Validate());
   return key;

@@ -15,7 +15,10 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <algorithm>
+#include <array>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <vector>
@@ -283,6 +286,9 @@ class Pool {
   pid_t pid_;
 };
 
+// The highest journal sequence PostgreSQL's int8 holds.
+constexpr uint64_t kMaxSequence = std::numeric_limits<int64_t>::max();
+
 std::string_view Bytes(std::span<const uint8_t> s) {
   return {reinterpret_cast<const char*>(s.data()), s.size()};
 }
@@ -417,6 +423,7 @@ class PgTxn final : public Txn {
   }
 
   Result<std::optional<std::vector<uint8_t>>> GetMeta(std::string_view name) override {
+    if (name == kJournalCheckpointMeta) OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
     Outcome out = Run(read_only_ ? "SELECT value FROM otpgate_meta WHERE name = $1"
                                  : "SELECT value FROM otpgate_meta WHERE name = $1 FOR UPDATE",
                       {name});
@@ -430,11 +437,77 @@ class PgTxn final : public Txn {
 
   Status PutMeta(std::string_view name, std::span<const uint8_t> value) override {
     OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    if (name == kJournalCheckpointMeta) OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
     OTPGATE_RETURN_IF_ERROR(LockIfWriting('m', name));
     return Run("INSERT INTO otpgate_meta (name, value) VALUES ($1, $2) "
                "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
                {name, Bytes(value)})
         .status;
+  }
+
+  Result<std::optional<std::pair<uint64_t, std::vector<uint8_t>>>> LastJournalEntry() override {
+    OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
+    Outcome out = Run("SELECT sequence, entry FROM otpgate_journal ORDER BY sequence DESC LIMIT 1",
+                      {});
+    OTPGATE_RETURN_IF_ERROR(out.status);
+    std::optional<std::pair<uint64_t, std::vector<uint8_t>>> last;
+    if (PQntuples(out.result.get()) > 0) {
+      OTPGATE_ASSIGN_OR_RETURN(uint64_t sequence, SequenceCell(out.result.get(), 0));
+      std::string_view entry = Cell(out.result.get(), 0, 1);
+      last.emplace(sequence, std::vector<uint8_t>(entry.begin(), entry.end()));
+    }
+    return last;
+  }
+
+  Status AppendJournalEntry(uint64_t sequence, std::span<const uint8_t> entry) override {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    if (sequence == 0 || sequence > kMaxSequence) {
+      return Status::InvalidArgument("journal sequence " + std::to_string(sequence) +
+                                     " is out of range");
+    }
+    OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
+    auto key = SequenceParam(sequence);
+    Outcome out = Run("INSERT INTO otpgate_journal (sequence, entry) SELECT $1::int8, $2::bytea "
+                      "WHERE NOT EXISTS (SELECT 1 FROM otpgate_journal WHERE sequence >= $1::int8)",
+                      {Bytes(key), Bytes(entry)});
+    OTPGATE_RETURN_IF_ERROR(out.status);
+    if (std::strcmp(PQcmdTuples(out.result.get()), "1") != 0) {
+      return Status::AlreadyExists("journal sequence " + std::to_string(sequence) + " is not new");
+    }
+    return Status::Ok();
+  }
+
+  // Pages through the journal by sequence, so that a long journal is never
+  // held in memory at once.
+  Status ForEachJournalEntry(
+      uint64_t from,
+      const std::function<Status(uint64_t, std::span<const uint8_t>)>& fn) override {
+    OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
+    uint64_t next = from;
+    while (next <= kMaxSequence) {
+      auto key = SequenceParam(next);
+      Outcome out = Run("SELECT sequence, entry FROM otpgate_journal WHERE sequence >= $1::int8 "
+                        "ORDER BY sequence LIMIT 1000",
+                        {Bytes(key)});
+      OTPGATE_RETURN_IF_ERROR(out.status);
+      const int rows = PQntuples(out.result.get());
+      for (int row = 0; row < rows; ++row) {
+        OTPGATE_ASSIGN_OR_RETURN(uint64_t sequence, SequenceCell(out.result.get(), row));
+        std::string_view entry = Cell(out.result.get(), row, 1);
+        OTPGATE_RETURN_IF_ERROR(
+            fn(sequence, {reinterpret_cast<const uint8_t*>(entry.data()), entry.size()}));
+        next = sequence + 1;
+      }
+      if (rows < 1000) break;
+    }
+    return Status::Ok();
+  }
+
+  Status EraseJournalThrough(uint64_t last) override {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
+    auto key = SequenceParam(std::min(last, kMaxSequence));
+    return Run("DELETE FROM otpgate_journal WHERE sequence <= $1::int8", {Bytes(key)}).status;
   }
 
   // Runs a statement of this transaction; records its failure.
@@ -475,6 +548,24 @@ class PgTxn final : public Txn {
     return Status::Ok();
   }
 
+  // The journal is one chain for the whole pool: a write transaction that
+  // touches it (or its checkpoint) holds one pool-wide lock until its end.
+  Status LockJournalIfWriting() { return LockIfWriting('j', "journal"); }
+
+  // Journal sequences are PostgreSQL int8: 8 bytes, big-endian (binary).
+  static std::array<uint8_t, 8> SequenceParam(uint64_t sequence) {
+    std::array<uint8_t, 8> bytes{};
+    for (int i = 7; i >= 0; --i, sequence >>= 8) bytes[i] = static_cast<uint8_t>(sequence);
+    return bytes;
+  }
+  static Result<uint64_t> SequenceCell(PGresult* result, int row) {
+    std::string_view bytes = Cell(result, row, 0);
+    if (bytes.size() != 8) return Status::Corrupt("journal sequence is malformed");
+    uint64_t sequence = 0;
+    for (char c : bytes) sequence = sequence << 8 | static_cast<uint8_t>(c);
+    return sequence;
+  }
+
   Session& session_;
   const bool read_only_;
   const Deadline deadline_;
@@ -497,6 +588,8 @@ constexpr Migration kMigrations[] = {
     {1, "CREATE TABLE IF NOT EXISTS otpgate_user_tokens ("
         "  user_name bytea NOT NULL, credential_id bytea NOT NULL,"
         "  PRIMARY KEY (user_name, credential_id))"},
+    {2, "CREATE TABLE IF NOT EXISTS otpgate_journal ("
+        "  sequence int8 PRIMARY KEY CHECK (sequence > 0), entry bytea NOT NULL)"},
 };
 static_assert(std::end(kMigrations)[-1].version == kPostgresSchemaVersion);
 
@@ -534,6 +627,17 @@ class PostgresStore final : public Store {
   }
 
   bool SharesCommits() const override { return false; }
+
+  // A pool's database is backed up by PostgreSQL's own tools, which also
+  // give what a file copy cannot: point-in-time recovery, and copies taken
+  // on a standby without loading the primary.
+  Status Backup(const std::string&) override {
+    return Status::FailedPrecondition(
+        "otpgate backup copies LMDB stores only; back a PostgreSQL store up with PostgreSQL's "
+        "own tools (pg_dump of its schema, or pg_basebackup with WAL archiving), or take a "
+        "verified LMDB copy with 'otpgate store copy' (see docs/scale-out.md)");
+  }
+
   const std::string& path() const override { return location_; }
   size_t map_size() const override { return 0; }
 

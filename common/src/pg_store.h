@@ -8,6 +8,8 @@
 //     bytes as LMDB stores them (token_record.h), so that a decision's whole
 //     state is one row, read and written under one row lock
 //   otpgate_user_tokens(user_name bytea, credential_id bytea, PK both)
+//   otpgate_journal(sequence int8 PK, entry bytea): the audit journal
+//     (journal.h), its entries as LMDB stores them (version 2)
 // Keys are bytea: byte order, as in LMDB, and no encoding assumptions.
 #ifndef OTPGATE_SRC_PG_STORE_H_
 #define OTPGATE_SRC_PG_STORE_H_
@@ -19,7 +21,7 @@
 namespace otpgate {
 
 // The schema version this build writes and reads.
-constexpr uint32_t kPostgresSchemaVersion = 1;
+constexpr uint32_t kPostgresSchemaVersion = 2;
 
 // options.location is a URI or a libpq connection string.
 Result<std::shared_ptr<Store>> OpenPostgresStore(const StoreOptions& options);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -118,6 +119,14 @@ Result<SecretBytes> MasterKey::Open(std::span<const uint8_t> sealed, std::string
     return Status::Corrupt("sealed secret does not authenticate (wrong key, tampered, or moved)");
   }
   return plaintext;
+}
+
+SecretBytes MasterKey::Derive(std::string_view label) const {
+  SecretBytes out(32);
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+       reinterpret_cast<const unsigned char*>(label.data()), label.size(), out.data(), &length);
+  return out;
 }
 
 }  // namespace otpgate

@@ -33,6 +33,22 @@ TEST(KeyUriTest, DefaultsAndHotpCounter) {
   EXPECT_FALSE(ParseKeyUri("otpauth://hotp/x?secret=JBSWY3DPEHPK3PXP").ok());
 }
 
+// Found by fuzz/key_uri_fuzz: raw bytes in a label were accepted, then
+// percent-encoded by FormatKeyUri into a URI longer than ParseKeyUri takes.
+TEST(KeyUriTest, EveryAcceptedKeyFormatsIntoAnAcceptedUri) {
+  std::string raw(160, '\xff');
+  std::string uri = "otpauth://totp/" + raw + ":" + raw + "?secret=JBSWY3DPEHPK3PXP&issuer=" + raw;
+  auto key = ParseKeyUri(uri);
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  auto again = ParseKeyUri(FormatKeyUri(*key));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->account, key->account);
+  EXPECT_EQ(again->issuer, key->issuer);
+  std::string longer(161, 'a');
+  EXPECT_EQ(ParseKeyUri("otpauth://totp/" + longer + "?secret=JBSWY3DPEHPK3PXP").status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST(KeyUriTest, RoundTrip) {
   KeyUri key;
   key.params.kind = OtpKind::kHotp;

@@ -22,6 +22,7 @@
 #include "otpgate/audit.h"
 #include "otpgate/clock.h"
 #include "otpgate/config.h"
+#include "otpgate/journal_entry.h"
 #include "otpgate/otp.h"
 #include "otpgate/sealing.h"
 #include "otpgate/status.h"
@@ -32,6 +33,7 @@
 namespace otpgate {
 
 class GroupCommit;
+class Journal;
 
 // Threads: every member function may be called from several threads at once
 // on one service (radiusd's pool, a threaded PAM application); decisions on
@@ -48,6 +50,13 @@ class OtpService {
                                                   AuditSink* audit = nullptr);
   ~OtpService();
 
+  // The journal's origin for calls that take none (administration): the
+  // front end ("cli") and its client (the administrator). Set once, before
+  // the service is shared.
+  void set_origin(std::string front_end, std::string client) {
+    front_end_ = std::move(front_end);
+    client_ = std::move(client);
+  }
   const Config& config() const { return config_; }
   AuditSink* audit_sink() const { return audit_; }
 
@@ -105,6 +114,9 @@ class OtpService {
   Result<Verdict> Resync(std::string_view credential_id, std::string_view code1,
                          std::string_view code2);
   Status Unlock(std::string_view credential_id);
+  // Unlocks every token bound to `user` (one transaction); the tokens that
+  // were locked or had failures go to `unlocked`. kNotBound if none is bound.
+  Status UnlockUser(std::string_view user, std::vector<std::string>* unlocked);
   Status SetEnabled(std::string_view credential_id, bool enabled);
   // Binds without a code (administrator override) / unbinds.
   Status Assign(std::string_view credential_id, std::string_view user);
@@ -115,6 +127,22 @@ class OtpService {
   // The clear secret of a stored token (admin asked explicitly: `otpgate
   // code`, `token show --uri`).
   Result<SecretBytes> RevealSecret(std::string_view credential_id);
+
+  // --- The audit journal (journal.h) and backups. ---
+  //
+  // Journalled, in the transaction of the change: every decision a flow
+  // reached in the store (accept, reject, replay, locked, no-token) and every
+  // administrative change that succeeded, plus `reveal`. A request that
+  // failed before deciding (malformed code, unknown token, unavailable store)
+  // changed nothing and is only in the audit log (AuditSink), not here.
+  Result<std::vector<JournalEntry>> ReadJournal(const JournalFilter& filter);
+  Result<JournalCheck> VerifyJournal();
+  // Removes entries older than `before` and records a checkpoint; refuses if
+  // the journal does not verify. Returns the number removed (journalled).
+  Result<uint64_t> PruneJournal(int64_t before);
+  // A consistent copy of the store taken while others go on deciding
+  // (Store::Backup).
+  Status BackupStore(const std::string& file);
 
   // Records one audit line in the service's sink (front ends use it for the
   // decisions they make around the core's, e.g. an unknown RADIUS State).
@@ -134,6 +162,21 @@ class OtpService {
                                  std::string_view raw_code,
                                  const std::function<Status(Txn&, TokenRecord&)>& on_accept,
                                  std::string_view accept_detail, const Origin& origin);
+  // Appends one journal entry in `txn` (front end and client filled in).
+  Status JournalIn(Txn& txn, int64_t now, std::string_view action, std::string_view user,
+                   std::string_view credential_id, std::string_view outcome,
+                   std::string_view reason, const Origin& origin = {});
+  // One record of an import (ProvisionBatch, ProvisionEach): stored and
+  // journalled (true), or, if it exists and !replace, listed in `skipped`
+  // (false).
+  Result<bool> PutImported(Txn& txn, const TokenRecord& record, bool replace, int64_t now,
+                           std::vector<std::string>& skipped);
+  // The audit line of a whole import.
+  void AuditImport(const Status& status, size_t imported) const;
+  // Runs `change` on one token in a write transaction, journals it as
+  // `action` (with `outcome`, "ok" unless change sets it) and audits it.
+  Status ChangeToken(std::string_view action, std::string_view raw_id,
+                     const std::function<Status(Txn&, TokenRecord&, std::string& outcome)>& change);
 
   Config config_;
   const Clock& clock_;
@@ -141,12 +184,16 @@ class OtpService {
   std::unique_ptr<GroupCommit> commits_;  // the flows' writes share durable commits
   MasterKey key_;
   AuditSink* const audit_;
+  std::unique_ptr<Journal> journal_;
+  std::string front_end_;  // set_origin
+  std::string client_;
 };
 
 // Initialises a deployment: creates the master key (if absent) and the store.
 // Refuses to replace an existing key (kAlreadyExists is not returned: an
 // existing key that opens the store is fine, one that does not is kWrongKey).
-Status InitializeDeployment(const Config& config);
+// `changed` (if not null) says whether anything was created.
+Status InitializeDeployment(const Config& config, bool* changed = nullptr);
 
 }  // namespace otpgate
 

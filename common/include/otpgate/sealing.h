@@ -34,6 +34,9 @@ class MasterKey {
   // kCorrupt when the sealed blob is malformed or does not authenticate
   // (wrong key, tampering, or a blob moved to another credential ID).
   Result<SecretBytes> Open(std::span<const uint8_t> sealed, std::string_view aad) const;
+  // A 32-byte subkey for one purpose: HMAC-SHA256(master key, label). Keys
+  // for different labels are independent; none reveals the master key.
+  SecretBytes Derive(std::string_view label) const;
 
  private:
   explicit MasterKey(SecretBytes key) : key_(std::move(key)) {}

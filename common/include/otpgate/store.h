@@ -6,7 +6,10 @@
 //           drift, failures, lock)
 //   users   user name -> credential IDs (a user may hold several)
 //   meta    "schema" -> u32 version; "key-check" -> a value sealed under the
-//           master key, so that a wrong key is told apart from a corrupt record
+//           master key, so that a wrong key is told apart from a corrupt record;
+//           "journal-checkpoint" -> where a pruned journal resumes (journal.h)
+//   journal u64 sequence (big-endian) -> one audit journal entry (journal.h);
+//           created on first open by a writer if an older store lacks it
 //
 // - LMDB (a directory, e.g. /var/lib/otpgate/store): embedded, one host.
 // - PostgreSQL (a postgresql:// URI, or a libpq connection string such as
@@ -28,6 +31,19 @@
 //      on its credential ID and re-read with SELECT ... FOR UPDATE; every
 //      user index it touches, by an advisory lock on the user name. Each
 //      statement then reads the latest committed data.
+//  - The journal is one hash chain for the whole store, so its appends are
+//    serialised across every process and host: a write transaction that
+//    touches the journal (LastJournalEntry, AppendJournalEntry, the walk,
+//    the erase, or the kJournalCheckpointMeta entry) holds the journal lock
+//    until it ends. LMDB: its write lock already does this. PostgreSQL: one
+//    transaction-scoped advisory lock per store, taken before the journal is
+//    read. Cost: journalled write transactions of the whole pool commit one
+//    at a time, from their journal append to the end of their COMMIT (the
+//    WAL flush, and the synchronous standby's acknowledgement where there is
+//    one); PostgreSQL cannot group their commits, so a pool decides at most
+//    about 1 / (commit latency) journalled requests per second, whatever
+//    its number of servers. Decisions append last, so only that tail of a
+//    decision is serialised.
 //  - Write() and WriteGroup() return OK only after the commit returned: an
 //    Accept is never answered before its replay mark is committed (durably,
 //    as far as the backend's configuration makes commits durable; see
@@ -88,6 +104,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "otpgate/status.h"
@@ -96,6 +113,10 @@
 namespace otpgate {
 
 constexpr uint32_t kSchemaVersion = 1;
+// The meta entry where a pruned journal resumes. It belongs to the journal:
+// a write transaction that reads or writes it is serialised with journal
+// appends like one that touches the journal (see the contract above).
+constexpr std::string_view kJournalCheckpointMeta = "journal-checkpoint";
 constexpr int kMaxStoreAttempts = 16;
 
 // Options of the LMDB backend.
@@ -150,6 +171,19 @@ class Txn {
   virtual Status ForEachToken(const std::function<Status(const TokenRecord&)>& fn) = 0;
   virtual Result<std::optional<std::vector<uint8_t>>> GetMeta(std::string_view key) = 0;
   virtual Status PutMeta(std::string_view key, std::span<const uint8_t> value) = 0;
+
+  // The audit journal: opaque entries under strictly increasing sequence
+  // numbers (journal.h gives them meaning). Sequence 0 is never used.
+  // The entry with the highest sequence, or nullopt when there is none.
+  virtual Result<std::optional<std::pair<uint64_t, std::vector<uint8_t>>>> LastJournalEntry() = 0;
+  // kAlreadyExists unless `sequence` is above every stored sequence.
+  virtual Status AppendJournalEntry(uint64_t sequence, std::span<const uint8_t> entry) = 0;
+  // Calls `fn` for each entry with sequence >= `from`, ascending; stops at
+  // the first non-OK status and returns it.
+  virtual Status ForEachJournalEntry(
+      uint64_t from, const std::function<Status(uint64_t, std::span<const uint8_t>)>& fn) = 0;
+  // Removes every entry with sequence <= `last`.
+  virtual Status EraseJournalThrough(uint64_t last) = 0;
 };
 
 class Store {
@@ -186,6 +220,12 @@ class Store {
   // PostgreSQL runs writers in parallel on pooled connections and groups
   // concurrent commits itself, so its writers each commit on their own.
   virtual bool SharesCommits() const = 0;
+
+  // Writes a consistent, compacted copy of the whole store (as of one
+  // moment; writers go on meanwhile) to the new file `file`, created with
+  // mode 0600 (kAlreadyExists if it exists). For LMDB the copy is a
+  // data.mdb that opens as a store on its own.
+  virtual Status Backup(const std::string& file) = 0;
 
   // Where the store is (its location, as opened).
   virtual const std::string& path() const = 0;

@@ -26,7 +26,7 @@ og token import "$WORK/t.csv" >/dev/null
 # The next code a token accepts: one step past its replay mark, or now.
 next_code() {
   local last step now
-  last=$(og --json show "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["last_accepted"])')
+  last=$(og --json show "$1" | python3 -c 'import json,sys; v=json.load(sys.stdin)["last_accepted"]; print(-1 if v is None else v)')
   now=$(( $(date +%s) / 30 ))
   step=$(( last + 1 > now ? last + 1 : now ))
   oathtool --totp -N "@$((step * 30))" "$HEX"
