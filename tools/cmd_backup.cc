@@ -189,18 +189,18 @@ Status MakeParentOf(const std::string& path) {
 int Restore(Cli& cli, const BackupArgs& a) {
   Status status = cli.LoadConfig();
   if (!status.ok()) return cli.Error(status);
+  if (IsPostgresLocation(cli.config().store)) {
+    return cli.Error(Status::FailedPrecondition(
+        "otpgate restore writes LMDB stores only; restore a PostgreSQL store with PostgreSQL's "
+        "own tools, or restore to an LMDB directory and copy it into an empty PostgreSQL store "
+        "with 'otpgate store copy' (see docs/scale-out.md)"));
+  }
   const std::string dir = Cli::Absolute(a.dir);
   auto sums = CheckManifest(dir);
   if (!sums.ok()) return cli.Error(sums.status());
   const bool has_key = sums->count("master.key") > 0;
   const Config& config = cli.config();
   const std::string target = config.store;
-  if (IsPostgresLocation(target)) {
-    return cli.Error(Status::FailedPrecondition(
-        "otpgate restore writes LMDB stores only; restore a PostgreSQL store with PostgreSQL's "
-        "own tools, or restore to an LMDB directory and copy it into an empty PostgreSQL store "
-        "with 'otpgate store copy' (see docs/scale-out.md)"));
-  }
   std::error_code ec;
   if (std::filesystem::exists(target + "/data.mdb", ec) && !a.force) {
     return cli.Error(Status::AlreadyExists(

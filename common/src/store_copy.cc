@@ -10,13 +10,14 @@ namespace {
 
 // The metadata a store holds besides its schema version (which each backend
 // writes itself).
-constexpr std::string_view kCopiedMeta[] = {"key-check"};
+constexpr std::string_view kCopiedMeta[] = {"key-check", kJournalCheckpointMeta};
 
 // Everything a store holds, as copied and compared.
 struct Snapshot {
   std::map<std::string, std::vector<uint8_t>> tokens;  // ID -> encoded record
   std::set<std::pair<std::string, std::string>> bindings;
   std::map<std::string, std::vector<uint8_t>> meta;
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> journal;  // ascending
 };
 
 Result<Snapshot> TakeSnapshot(Store& store) {
@@ -39,18 +40,30 @@ Result<Snapshot> TakeSnapshot(Store& store) {
       OTPGATE_ASSIGN_OR_RETURN(auto value, txn.GetMeta(name));
       if (value.has_value()) snap.meta[std::string(name)] = std::move(*value);
     }
-    return Status::Ok();
+    return txn.ForEachJournalEntry(0, [&](uint64_t sequence, std::span<const uint8_t> entry) {
+      snap.journal.emplace_back(sequence, std::vector<uint8_t>(entry.begin(), entry.end()));
+      return Status::Ok();
+    });
   }));
   return snap;
 }
 
 Status Compare(const Snapshot& a, const Snapshot& b) {
-  if (a.tokens.size() != b.tokens.size() || a.bindings != b.bindings || a.meta != b.meta) {
+  if (a.tokens.size() != b.tokens.size() || a.bindings != b.bindings || a.meta != b.meta ||
+      a.journal.size() != b.journal.size()) {
     return Status::Corrupt("the copy differs from the source (tokens " +
                            std::to_string(a.tokens.size()) + " vs " +
                            std::to_string(b.tokens.size()) + ", bindings " +
                            std::to_string(a.bindings.size()) + " vs " +
-                           std::to_string(b.bindings.size()) + ")");
+                           std::to_string(b.bindings.size()) + ", journal entries " +
+                           std::to_string(a.journal.size()) + " vs " +
+                           std::to_string(b.journal.size()) + ")");
+  }
+  for (size_t i = 0; i < a.journal.size(); ++i) {
+    if (a.journal[i] != b.journal[i]) {
+      return Status::Corrupt("the copy of journal entry " + std::to_string(a.journal[i].first) +
+                             " differs from the source");
+    }
   }
   for (const auto& [id, bytes] : a.tokens) {
     auto it = b.tokens.find(id);
@@ -78,6 +91,10 @@ Status CopyStore(const StoreOptions& from, const StoreOptions& to, CopyReport* r
     OTPGATE_RETURN_IF_ERROR(txn.ForEachToken([](const TokenRecord&) {
       return Status::AlreadyExists("store copy: the destination already holds tokens");
     }));
+    OTPGATE_ASSIGN_OR_RETURN(auto last_entry, txn.LastJournalEntry());
+    if (last_entry.has_value()) {
+      return Status::AlreadyExists("store copy: the destination already holds a journal");
+    }
     for (const auto& [name, value] : snap.meta) {
       OTPGATE_RETURN_IF_ERROR(txn.PutMeta(name, value));
     }
@@ -88,12 +105,16 @@ Status CopyStore(const StoreOptions& from, const StoreOptions& to, CopyReport* r
     for (const auto& [user, id] : snap.bindings) {
       OTPGATE_RETURN_IF_ERROR(txn.AddUserToken(user, id));
     }
+    for (const auto& [sequence, entry] : snap.journal) {
+      OTPGATE_RETURN_IF_ERROR(txn.AppendJournalEntry(sequence, entry));
+    }
     return Status::Ok();
   }));
   OTPGATE_ASSIGN_OR_RETURN(Snapshot copied, TakeSnapshot(*target));
   OTPGATE_RETURN_IF_ERROR(Compare(snap, copied));
   if (report != nullptr) {
-    *report = CopyReport{snap.tokens.size(), snap.bindings.size(), snap.meta.size()};
+    *report = CopyReport{snap.tokens.size(), snap.bindings.size(), snap.meta.size(),
+                         snap.journal.size()};
   }
   return Status::Ok();
 }

@@ -59,22 +59,57 @@ class PgStoreTest : public ::testing::Test {
   std::string location_;
 };
 
+// A store as the first PostgreSQL otpgate made it (schema 1: no journal
+// table) is refused until otpgate init adds what is new, keeping the data.
 TEST_F(PgStoreTest, InitUpgradesAnOlderSchemaAndKeepsTheData) {
   auto store = Open(true);
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Write([](Txn& txn) { return txn.PutToken(Record("KEEP")); }).ok());
-  uint8_t old_version[4] = {0, 0, 0, 0};
-  ASSERT_TRUE(store->Write([&](Txn& txn) { return txn.PutMeta("pg-schema", old_version); }).ok());
+  uint8_t version_1[4] = {1, 0, 0, 0};
+  ASSERT_TRUE(store->Write([&](Txn& txn) { return txn.PutMeta("pg-schema", version_1); }).ok());
+  ASSERT_TRUE(server_->Sql("DROP TABLE otpgate_journal", location_));
   auto stale = Store::Open({.location = location_});
   EXPECT_EQ(stale.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(stale.status().message().find("otpgate init"), std::string::npos);
   store = Open(true);  // otpgate init, again
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(Open(false) != nullptr);
+  uint8_t entry[] = {1, 2, 3};
+  ASSERT_TRUE(store->Write([&](Txn& txn) { return txn.AppendJournalEntry(1, entry); }).ok());
   ASSERT_TRUE(store->Read([](Txn& txn) {
     EXPECT_TRUE(txn.HasToken("KEEP"));
+    auto last = txn.LastJournalEntry();
+    EXPECT_TRUE(last.ok() && last->has_value() && (*last)->first == 1u);
     return Status::Ok();
   }).ok());
+}
+
+// The journal's sequence rules on PostgreSQL, as on LMDB: appends only
+// above the last entry; int8's range is checked, never wrapped.
+TEST_F(PgStoreTest, JournalAppendsOnlyAboveTheLastEntry) {
+  auto store = Open(true);
+  ASSERT_NE(store, nullptr);
+  uint8_t entry[] = {9};
+  ASSERT_TRUE(store->Write([&](Txn& txn) { return txn.AppendJournalEntry(5, entry); }).ok());
+  for (uint64_t sequence : {uint64_t{5}, uint64_t{4}}) {
+    EXPECT_EQ(store->Write([&](Txn& txn) { return txn.AppendJournalEntry(sequence, entry); })
+                  .code(),
+              StatusCode::kAlreadyExists)
+        << sequence;
+  }
+  EXPECT_EQ(store->Write([&](Txn& txn) {
+                  return txn.AppendJournalEntry(uint64_t{1} << 63, entry);
+                }).code(),
+            StatusCode::kInvalidArgument);
+  ASSERT_TRUE(store->Write([&](Txn& txn) { return txn.AppendJournalEntry(6, entry); }).ok());
+  std::vector<uint64_t> seen;
+  ASSERT_TRUE(store->Read([&](Txn& txn) {
+    return txn.ForEachJournalEntry(6, [&](uint64_t sequence, std::span<const uint8_t>) {
+      seen.push_back(sequence);
+      return Status::Ok();
+    });
+  }).ok());
+  EXPECT_EQ(seen, std::vector<uint64_t>{6});
 }
 
 // A row held by another session (a stuck transaction on another server):

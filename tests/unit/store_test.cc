@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -201,6 +202,55 @@ TEST_P(StoreTest, RejectsUnknownSchema) {
   int wstatus = 0;
   ::waitpid(pid, &wstatus, 0);
   EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+}
+
+// The journal's contract (store.h): strictly increasing sequences, walks in
+// order from any point (PostgreSQL pages through 1,000 rows at a time: the
+// walk crosses pages), erase through a sequence, the last entry.
+TEST_P(StoreTest, JournalAppendsWalksAndErasesInOrder) {
+  auto store = Create();
+  ASSERT_NE(store, nullptr);
+  constexpr uint64_t kEntries = 2500;
+  ASSERT_TRUE(store->Write([&](Txn& txn) -> Status {
+    for (uint64_t sequence = 1; sequence <= kEntries; ++sequence) {
+      uint8_t entry[] = {static_cast<uint8_t>(sequence), static_cast<uint8_t>(sequence >> 8)};
+      OTPGATE_RETURN_IF_ERROR(txn.AppendJournalEntry(sequence, entry));
+    }
+    return Status::Ok();
+  }).ok());
+  uint8_t again[] = {0};
+  EXPECT_EQ(store->Write([&](Txn& txn) { return txn.AppendJournalEntry(kEntries, again); }).code(),
+            StatusCode::kAlreadyExists);
+  auto walk = [&](uint64_t from) {
+    std::vector<uint64_t> seen;
+    Status status = store->Read([&](Txn& txn) {
+      seen.clear();
+      return txn.ForEachJournalEntry(from, [&](uint64_t sequence, std::span<const uint8_t> e) {
+        EXPECT_EQ(e.size(), 2u);
+        if (e.size() == 2) {
+          EXPECT_EQ(e[0] | e[1] << 8, static_cast<int>(sequence & 0xffff));
+        }
+        seen.push_back(sequence);
+        return Status::Ok();
+      });
+    });
+    EXPECT_TRUE(status.ok()) << status.ToString();
+    return seen;
+  };
+  std::vector<uint64_t> all = walk(0);
+  ASSERT_EQ(all.size(), kEntries);
+  EXPECT_TRUE(std::is_sorted(all.begin(), all.end()));
+  EXPECT_EQ(all.front(), 1u);
+  EXPECT_EQ(walk(1200).size(), kEntries - 1199);
+  ASSERT_TRUE(store->Write([](Txn& txn) { return txn.EraseJournalThrough(2000); }).ok());
+  std::vector<uint64_t> rest = walk(0);
+  ASSERT_EQ(rest.size(), kEntries - 2000);
+  EXPECT_EQ(rest.front(), 2001u);
+  ASSERT_TRUE(store->Read([&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(auto last, txn.LastJournalEntry());
+    EXPECT_TRUE(last.has_value() && last->first == kEntries);
+    return Status::Ok();
+  }).ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Lmdb, StoreTest, ::testing::Values(Backend::kLmdb),
