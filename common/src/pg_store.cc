@@ -286,6 +286,11 @@ class Pool {
   pid_t pid_;
 };
 
+// ConsumeChallenge: each call adds at most one row and removes up to this
+// many expired ones, so expired rows cannot pile up while a call stays cheap.
+constexpr int kChallengePrunePerCall = 4;
+constexpr size_t kChallengeNonceBytes = 16;
+
 // The highest journal sequence PostgreSQL's int8 holds.
 constexpr uint64_t kMaxSequence = std::numeric_limits<int64_t>::max();
 
@@ -510,7 +515,35 @@ class PgTxn final : public Txn {
     return Run("DELETE FROM otpgate_journal WHERE sequence <= $1::int8", {Bytes(key)}).status;
   }
 
+  // The unique key decides: of two servers inserting one nonce, the second
+  // waits for the first's transaction and, once it committed, inserts
+  // nothing. Each call first removes at most kChallengePrunePerCall expired
+  // rows, the oldest first, skipping rows another transaction holds.
+  Result<bool> ConsumeChallenge(std::span<const uint8_t> nonce, int64_t expires_at_unix,
+                                int64_t now_unix) override {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    if (nonce.size() != kChallengeNonceBytes) {
+      return Status::InvalidArgument("a challenge nonce has 16 bytes");
+    }
+    auto now = Int8Param(now_unix);
+    OTPGATE_RETURN_IF_ERROR(
+        Run("DELETE FROM otpgate_challenges WHERE nonce IN (SELECT nonce FROM "
+            "otpgate_challenges WHERE expires_at < $1::int8 ORDER BY expires_at LIMIT " +
+                std::to_string(kChallengePrunePerCall) + " FOR UPDATE SKIP LOCKED)",
+            {Bytes(now)})
+            .status);
+    auto expires = Int8Param(expires_at_unix);
+    Outcome out = Run("INSERT INTO otpgate_challenges (nonce, expires_at) "
+                      "VALUES ($1::bytea, $2::int8) ON CONFLICT (nonce) DO NOTHING",
+                      {Bytes(nonce), Bytes(expires)});
+    OTPGATE_RETURN_IF_ERROR(out.status);
+    return std::strcmp(PQcmdTuples(out.result.get()), "1") == 0;
+  }
+
   // Runs a statement of this transaction; records its failure.
+  Outcome Run(const std::string& sql, std::initializer_list<std::string_view> params) {
+    return Run(sql.c_str(), params);
+  }
   Outcome Run(const char* sql, std::initializer_list<std::string_view> params) {
     if (!failure_.ok()) {
       Outcome out;
@@ -552,11 +585,16 @@ class PgTxn final : public Txn {
   // touches it (or its checkpoint) holds one pool-wide lock until its end.
   Status LockJournalIfWriting() { return LockIfWriting('j', "journal"); }
 
-  // Journal sequences are PostgreSQL int8: 8 bytes, big-endian (binary).
-  static std::array<uint8_t, 8> SequenceParam(uint64_t sequence) {
+  // PostgreSQL int8 in binary: 8 bytes, big-endian, two's complement.
+  static std::array<uint8_t, 8> Int8Param(int64_t value) {
+    auto bits = static_cast<uint64_t>(value);
     std::array<uint8_t, 8> bytes{};
-    for (int i = 7; i >= 0; --i, sequence >>= 8) bytes[i] = static_cast<uint8_t>(sequence);
+    for (int i = 7; i >= 0; --i, bits >>= 8) bytes[i] = static_cast<uint8_t>(bits);
     return bytes;
+  }
+  // Journal sequences are int8 (callers keep them within kMaxSequence).
+  static std::array<uint8_t, 8> SequenceParam(uint64_t sequence) {
+    return Int8Param(static_cast<int64_t>(sequence));
   }
   static Result<uint64_t> SequenceCell(PGresult* result, int row) {
     std::string_view bytes = Cell(result, row, 0);
@@ -590,6 +628,10 @@ constexpr Migration kMigrations[] = {
         "  PRIMARY KEY (user_name, credential_id))"},
     {2, "CREATE TABLE IF NOT EXISTS otpgate_journal ("
         "  sequence int8 PRIMARY KEY CHECK (sequence > 0), entry bytea NOT NULL)"},
+    {3, "CREATE TABLE IF NOT EXISTS otpgate_challenges ("
+        "  nonce bytea PRIMARY KEY CHECK (length(nonce) = 16), expires_at int8 NOT NULL)"},
+    {3, "CREATE INDEX IF NOT EXISTS otpgate_challenges_expiry "
+        "  ON otpgate_challenges (expires_at)"},
 };
 static_assert(std::end(kMigrations)[-1].version == kPostgresSchemaVersion);
 

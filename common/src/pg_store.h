@@ -10,6 +10,8 @@
 //   otpgate_user_tokens(user_name bytea, credential_id bytea, PK both)
 //   otpgate_journal(sequence int8 PK, entry bytea): the audit journal
 //     (journal.h), its entries as LMDB stores them (version 2)
+//   otpgate_challenges(nonce bytea PK, expires_at int8, indexed): RADIUS
+//     challenge nonces already redeemed (Txn::ConsumeChallenge; version 3)
 // Keys are bytea: byte order, as in LMDB, and no encoding assumptions.
 #ifndef OTPGATE_SRC_PG_STORE_H_
 #define OTPGATE_SRC_PG_STORE_H_
@@ -21,7 +23,7 @@
 namespace otpgate {
 
 // The schema version this build writes and reads.
-constexpr uint32_t kPostgresSchemaVersion = 2;
+constexpr uint32_t kPostgresSchemaVersion = 3;
 
 // options.location is a URI or a libpq connection string.
 Result<std::shared_ptr<Store>> OpenPostgresStore(const StoreOptions& options);

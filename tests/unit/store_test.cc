@@ -208,8 +208,11 @@ TEST_P(StoreTest, RejectsUnknownSchema) {
 // order from any point (PostgreSQL pages through 1,000 rows at a time: the
 // walk crosses pages), erase through a sequence, the last entry.
 TEST_P(StoreTest, JournalAppendsWalksAndErasesInOrder) {
-  auto store = Create();
-  ASSERT_NE(store, nullptr);
+  // 2,500 statements in one transaction: more than the default bound on a
+  // loaded machine.
+  auto opened = Store::Open({.location = location_, .create = true, .postgres = {.timeout_ms = 20000}});
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::shared_ptr<Store> store = *opened;
   constexpr uint64_t kEntries = 2500;
   ASSERT_TRUE(store->Write([&](Txn& txn) -> Status {
     for (uint64_t sequence = 1; sequence <= kEntries; ++sequence) {
@@ -251,6 +254,85 @@ TEST_P(StoreTest, JournalAppendsWalksAndErasesInOrder) {
     EXPECT_TRUE(last.has_value() && last->first == kEntries);
     return Status::Ok();
   }).ok());
+}
+
+// ConsumeChallenge (store.h): a nonce is consumed once, in or across
+// transactions; expired entries are pruned by later calls (a few per call),
+// after which their nonce counts as new; malformed nonces and read-only
+// transactions are refused.
+TEST_P(StoreTest, ConsumeChallengeMarksEachNonceOnceAndPrunesExpired) {
+  auto store = Create();
+  ASSERT_NE(store, nullptr);
+  auto nonce = [](uint8_t n) { return std::vector<uint8_t>(16, n); };
+  auto consume = [&](uint8_t n, int64_t expires, int64_t now) -> Result<bool> {
+    bool first = false;
+    Status status = store->Write([&](Txn& txn) -> Status {
+      OTPGATE_ASSIGN_OR_RETURN(first, txn.ConsumeChallenge(nonce(n), expires, now));
+      return Status::Ok();
+    });
+    if (!status.ok()) return status;
+    return first;
+  };
+  EXPECT_TRUE(consume(1, 1000, 900).value());
+  EXPECT_FALSE(consume(1, 1000, 900).value()) << "replay";
+  EXPECT_FALSE(consume(1, 5000, 950).value()) << "whatever expiry the replay claims";
+  ASSERT_TRUE(store->Write([&](Txn& txn) -> Status {
+    EXPECT_TRUE(txn.ConsumeChallenge(nonce(2), 1000, 900).value());
+    EXPECT_FALSE(txn.ConsumeChallenge(nonce(2), 1000, 900).value()) << "in one transaction";
+    return Status::Ok();
+  }).ok());
+  // An aborted transaction consumes nothing.
+  EXPECT_FALSE(store->Write([&](Txn& txn) -> Status {
+    EXPECT_TRUE(txn.ConsumeChallenge(nonce(3), 1000, 900).value());
+    return Status::Internal("abort");
+  }).ok());
+  EXPECT_TRUE(consume(3, 1000, 900).value());
+  // Nonces 1-3 expired at 1000. Calls at 2000 prune them (a few per call):
+  // after enough calls, they are new again; the nonce that has not expired
+  // stays consumed.
+  EXPECT_TRUE(consume(4, 3000, 1000).value());
+  for (uint8_t n = 10; n < 20; ++n) EXPECT_TRUE(consume(n, 3000, 2000).value());
+  EXPECT_TRUE(consume(1, 3000, 2000).value()) << "pruned, so unknown again";
+  EXPECT_TRUE(consume(2, 3000, 2000).value());
+  EXPECT_FALSE(consume(4, 3000, 2000).value()) << "not expired: kept";
+  for (size_t size : {size_t{0}, size_t{15}, size_t{17}}) {
+    Status status = store->Write([&](Txn& txn) -> Status {
+      return txn.ConsumeChallenge(std::vector<uint8_t>(size, 5), 1000, 900).status();
+    });
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << size;
+  }
+  EXPECT_FALSE(store->Read([&](Txn& txn) -> Status {
+    return txn.ConsumeChallenge(nonce(6), 1000, 900).status();
+  }).ok()) << "a read-only transaction refuses";
+}
+
+// Several store handles (on PostgreSQL: several connection pools, as
+// several servers have) race to consume the same nonces: one winner each.
+TEST_P(StoreTest, RacingConsumersOfOneNonceHaveOneWinner) {
+  auto first = Create();
+  ASSERT_NE(first, nullptr);
+  std::vector<std::shared_ptr<Store>> stores = {first, Create(), Create(), Create()};
+  constexpr int kNonces = 50;
+  std::vector<std::atomic<int>> winners(kNonces);
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < stores.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int n = 0; n < kNonces; ++n) {
+        std::vector<uint8_t> nonce(16, static_cast<uint8_t>(n));
+        bool won = false;
+        Status status = stores[t]->Write([&](Txn& txn) -> Status {
+          OTPGATE_ASSIGN_OR_RETURN(won, txn.ConsumeChallenge(nonce, 1000, 900));
+          return Status::Ok();
+        });
+        if (!status.ok()) ++errors;
+        if (status.ok() && won) ++winners[n];
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(errors.load(), 0);
+  for (int n = 0; n < kNonces; ++n) EXPECT_EQ(winners[n].load(), 1) << "nonce " << n;
 }
 
 INSTANTIATE_TEST_SUITE_P(Lmdb, StoreTest, ::testing::Values(Backend::kLmdb),

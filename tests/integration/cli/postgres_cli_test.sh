@@ -42,7 +42,7 @@ PG=$(new_store a)
 check "init on PostgreSQL" 0 og "$PG" init
 has "init" "initialised"
 same "schema tables" "$(sql "$PG" "select string_agg(tablename, ',' order by tablename) from pg_tables where schemaname = current_schema()")" \
-  "otpgate_journal,otpgate_meta,otpgate_tokens,otpgate_user_tokens"
+  "otpgate_challenges,otpgate_journal,otpgate_meta,otpgate_tokens,otpgate_user_tokens"
 for i in 1 2 3; do echo "VSST0000000$i,$HEX,hex"; done > "$WORK/t.csv"
 check "import" 0 og "$PG" token import "$WORK/t.csv"
 check "assign" 0 og "$PG" --time $T assign VSST00000001 alice
