@@ -500,5 +500,28 @@ TEST(LmdbStoreTest, ConsumeChallengePrunesExpiredEntriesAFewAtATime) {
   EXPECT_EQ(ChallengeEntries(path), 2u * (10 + 10 + 1));
 }
 
+TEST(LmdbStoreTest, AStoreWithoutTheChallengesDatabaseGetsItOnOpen) {
+  TempDir dir;
+  const std::string path = dir.File("s");
+  ASSERT_TRUE(Store::Open({.path = path, .create = true}).ok());
+  {  // as a store made before the database existed
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    ASSERT_EQ(mdb_env_open(env, path.c_str(), 0, 0600), 0);
+    MDB_txn* txn = nullptr;
+    MDB_dbi dbi = 0;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    ASSERT_EQ(mdb_dbi_open(txn, "challenges", 0, &dbi), 0);
+    ASSERT_EQ(mdb_drop(txn, dbi, 1), 0);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  auto store = Store::Open({.path = path});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_TRUE(Consume(**store, Nonce(1), 1000, 900).value());
+  EXPECT_FALSE(Consume(**store, Nonce(1), 1000, 900).value());
+}
+
 }  // namespace
 }  // namespace otpgate

@@ -23,6 +23,15 @@ radius_setup "$WORK/a" "$MODULE_DIR" "$SRC"; PORT_A=$RADIUS_PORT
 unset RADIUS_PORT
 radius_setup "$WORK/b" "$MODULE_DIR" "$SRC"; PORT_B=$RADIUS_PORT
 sed -i "s|$WORK/b/store|$WORK/a/store|; s|$WORK/b/master.key|$WORK/a/master.key|" "$WORK/b/raddb/radiusd.conf"
+# A also keeps session-state of its own (as a site with other modules may):
+# FreeRADIUS then files it under the State otpgate set, and must neither
+# replace that State nor make B refuse it for want of the session.
+python3 - "$WORK/a/raddb/radiusd.conf" <<'PY'
+import sys
+p = sys.argv[1]; s = open(p).read()
+s = s.replace("\tauthorize {\n\t\totpgate\n", "\tauthorize {\n\t\tupdate session-state {\n\t\t\t&Tmp-String-0 := \"from-a\"\n\t\t}\n\t\totpgate\n", 1)
+open(p, "w").write(s)
+PY
 ok_conf=$(grep -c "$WORK/a/store" "$WORK/b/raddb/radiusd.conf")
 D=$WORK/a
 cp "$CLI" "$WORK/otpgate" && chmod 0755 "$WORK/otpgate" && CLI=$WORK/otpgate
@@ -63,6 +72,7 @@ audited() {  # audited SERVER USER REASON: an audit line in that server's log
 }
 AGAIN="The login took too long or was already used; log in again."
 ok test "$ok_conf" -ge 3
+ok grep -q 'Tmp-String-0 := "from-a"' "$WORK/a/raddb/radiusd.conf"
 
 # Round one at A, round two at B; then the same State at A and at B.
 STATE=$(challenge a); ok test "${#STATE}" = $((2 + 2 * 41))
