@@ -195,8 +195,10 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authorize(void *instance, REQUEST *reque
 
 /*
  *	Round 1: the core's State, which any server of the pool can redeem.
- *	Nothing goes into session-state, so FreeRADIUS sends this State as it is
- *	(fr_state_put_vps adds one only when the reply has none).
+ *	FreeRADIUS sends it as it is: fr_state_put_vps (src/main/state.c) adds a
+ *	State only when the reply has none, and files any session-state other
+ *	modules keep under ours; at another server an unknown State only means
+ *	"no cached attributes" (tests/integration/radius/pool_test.sh).
  */
 static rlm_rcode_t challenge(REQUEST *request, otpgate_handle *core, otpgate_request *r,
 			     otpgate_result *result)
