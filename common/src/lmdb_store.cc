@@ -4,10 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
-#include <climits>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -70,13 +71,38 @@ struct Databases {
   MDB_dbi users = 0;
   MDB_dbi meta = 0;
   MDB_dbi journal = 0;
+  MDB_dbi challenges = 0;
 };
+
+// At most this many expired challenge entries are removed per
+// ConsumeChallenge: each call adds at most one entry and may remove up to
+// this many, so expired entries cannot pile up while the call stays cheap.
+constexpr int kChallengePrunePerCall = 4;
+constexpr size_t kChallengeNonceBytes = 16;
 
 // Journal keys are big-endian so that LMDB's byte order is numeric order.
 std::array<uint8_t, 8> SequenceKey(uint64_t sequence) {
   std::array<uint8_t, 8> key;
   for (int i = 7; i >= 0; --i, sequence >>= 8) key[i] = static_cast<uint8_t>(sequence);
   return key;
+}
+// The challenges database holds two entries per consumed nonce:
+//   'n' | nonce -> expiry (8 bytes): is this nonce used? (any expiry)
+//   'e' | expiry | nonce -> empty: the same, in expiry order, for pruning
+// Expiries are big-endian with the sign bit flipped, so that byte order is
+// numeric order for negative times too.
+constexpr uint8_t kNonceKey = 'n';
+constexpr uint8_t kExpiryKey = 'e';
+std::array<uint8_t, 8> ExpiryBytes(int64_t expires_at) {
+  std::array<uint8_t, 8> out;
+  uint64_t biased = static_cast<uint64_t>(expires_at) ^ (uint64_t{1} << 63);
+  for (int i = 7; i >= 0; --i, biased >>= 8) out[i] = static_cast<uint8_t>(biased);
+  return out;
+}
+int64_t ExpiryOf(const uint8_t* bytes) {
+  uint64_t biased = 0;
+  for (size_t i = 0; i < 8; ++i) biased = biased << 8 | bytes[i];
+  return static_cast<int64_t>(biased ^ (uint64_t{1} << 63));
 }
 uint64_t SequenceOf(const MDB_val& key) {
   uint64_t sequence = 0;
@@ -258,6 +284,30 @@ class LmdbTxn final : public Txn {
     return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : LmdbError(rc, "pruning journal");
   }
 
+  Result<bool> ConsumeChallenge(std::span<const uint8_t> nonce, int64_t expires_at_unix,
+                                int64_t now_unix) override {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    if (nonce.size() != kChallengeNonceBytes) {
+      return Status::InvalidArgument("a challenge nonce has 16 bytes");
+    }
+    OTPGATE_RETURN_IF_ERROR(PruneChallenges(now_unix));
+    std::array<uint8_t, 1 + kChallengeNonceBytes> by_nonce{kNonceKey};
+    std::copy(nonce.begin(), nonce.end(), by_nonce.begin() + 1);
+    auto expiry = ExpiryBytes(expires_at_unix);
+    MDB_val key{by_nonce.size(), by_nonce.data()}, data{expiry.size(), expiry.data()};
+    int rc = mdb_put(txn_, dbs_.challenges, &key, &data, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) return false;
+    OTPGATE_RETURN_IF_ERROR(Check(rc, "writing challenge"));
+    std::array<uint8_t, 1 + 8 + kChallengeNonceBytes> by_expiry{kExpiryKey};
+    std::copy(expiry.begin(), expiry.end(), by_expiry.begin() + 1);
+    std::copy(nonce.begin(), nonce.end(), by_expiry.begin() + 9);
+    key = MDB_val{by_expiry.size(), by_expiry.data()};
+    data = MDB_val{0, nullptr};
+    OTPGATE_RETURN_IF_ERROR(
+        Check(mdb_put(txn_, dbs_.challenges, &key, &data, 0), "writing challenge"));
+    return true;
+  }
+
  private:
   Status CheckWritable() const {
     return read_only_ ? Status::Internal("write in a read-only transaction") : Status::Ok();
@@ -281,6 +331,33 @@ class LmdbTxn final : public Txn {
     mdb_cursor_close(cursor);
     if (!status.ok()) return status;
     return rc == MDB_NOTFOUND ? Status::Ok() : LmdbError(rc, "reading journal");
+  }
+  // Removes up to kChallengePrunePerCall nonces that expired before `now`,
+  // the oldest first (both of each nonce's entries).
+  Status PruneChallenges(int64_t now) {
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(txn_, dbs_.challenges, &cursor);
+    if (rc != 0) return LmdbError(rc, "opening challenge cursor");
+    for (int removed = 0; removed < kChallengePrunePerCall; ++removed) {
+      uint8_t first = kExpiryKey;
+      MDB_val key{1, &first}, data;
+      rc = mdb_cursor_get(cursor, &key, &data, MDB_SET_RANGE);
+      if (rc != 0) break;
+      auto* p = static_cast<const uint8_t*>(key.mv_data);
+      if (key.mv_size != 1 + 8 + kChallengeNonceBytes || p[0] != kExpiryKey ||
+          ExpiryOf(p + 1) >= now) {
+        break;
+      }
+      std::array<uint8_t, 1 + kChallengeNonceBytes> by_nonce{kNonceKey};
+      std::copy_n(p + 9, kChallengeNonceBytes, by_nonce.begin() + 1);
+      if ((rc = mdb_cursor_del(cursor, 0)) != 0) break;
+      MDB_val nonce_key{by_nonce.size(), by_nonce.data()};
+      rc = mdb_del(txn_, dbs_.challenges, &nonce_key, nullptr);
+      if (rc != 0 && rc != MDB_NOTFOUND) break;
+      rc = 0;
+    }
+    mdb_cursor_close(cursor);
+    return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : LmdbError(rc, "pruning challenges");
   }
   static Status Check(int rc, std::string_view what) {
     return rc == 0 ? Status::Ok() : LmdbError(rc, what);
@@ -557,26 +634,28 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     if (rc != 0) {
       return LmdbError(rc, "initialising " + path_);
     }
-    OTPGATE_RETURN_IF_ERROR(OpenJournal());
+    OTPGATE_RETURN_IF_ERROR(OpenAddedDatabase("journal", dbs_.journal));
+    OTPGATE_RETURN_IF_ERROR(OpenAddedDatabase("challenges", dbs_.challenges));
     return CheckSchema();
   }
 
-  // Stores made before the journal existed lack its database: the first
-  // process that opens such a store adds it (an empty journal).
-  Status OpenJournal() {
+  // Stores made before a database was added (the journal, the challenges)
+  // lack it: the first process that opens such a store adds it, empty.
+  Status OpenAddedDatabase(const char* name, MDB_dbi& dbi) {
+    const std::string what = std::string("opening the ") + name + " of " + path_;
     for (unsigned create : {0u, static_cast<unsigned>(MDB_CREATE)}) {
       MDB_txn* txn = nullptr;
       int rc = mdb_txn_begin(env_, nullptr, create != 0 ? 0 : MDB_RDONLY, &txn);
-      if (rc != 0) return LmdbError(rc, "opening the journal of " + path_);
-      rc = mdb_dbi_open(txn, "journal", create, &dbs_.journal);
+      if (rc != 0) return LmdbError(rc, what);
+      rc = mdb_dbi_open(txn, name, create, &dbi);
       if (rc == 0) {
         rc = mdb_txn_commit(txn);  // keeps the handle; frees txn whatever the result
-        return rc == 0 ? Status::Ok() : LmdbError(rc, "opening the journal of " + path_);
+        return rc == 0 ? Status::Ok() : LmdbError(rc, what);
       }
       mdb_txn_abort(txn);
-      if (rc != MDB_NOTFOUND) return LmdbError(rc, "opening the journal of " + path_);
+      if (rc != MDB_NOTFOUND) return LmdbError(rc, what);
     }
-    return Status::Internal("journal of " + path_ + " could not be created");
+    return Status::Internal(std::string(name) + " of " + path_ + " could not be created");
   }
 
   Status CheckSchema() {

@@ -7,6 +7,10 @@
 //           "journal-checkpoint" -> where a pruned journal resumes (journal.h)
 //   journal u64 sequence (big-endian) -> one audit journal entry (journal.h);
 //           created on first open by a writer if an older store lacks it
+//   challenges  RADIUS challenge nonces already redeemed (challenge.h), two
+//           entries each: 'n' | nonce -> expiry, and 'e' | expiry | nonce ->
+//           empty (expiry order, so pruning finds the oldest first). Created
+//           on first open like the journal.
 //
 // Caveats, inherited from LMDB, and how they are handled here:
 //  - One MDB_env per process per path: Store::Open hands out one shared
@@ -96,6 +100,12 @@ class Txn {
       uint64_t from, const std::function<Status(uint64_t, std::span<const uint8_t>)>& fn) = 0;
   // Removes every entry with sequence <= `last`.
   virtual Status EraseJournalThrough(uint64_t last) = 0;
+
+  // Marks a RADIUS challenge nonce (16 bytes) used. true the first time for
+  // this nonce, false if it was already consumed (replay). Entries whose
+  // expiry is before now may be pruned by any call.
+  virtual Result<bool> ConsumeChallenge(std::span<const uint8_t> nonce, int64_t expires_at_unix,
+                                        int64_t now_unix) = 0;
 };
 
 class Store {
