@@ -1,35 +1,54 @@
 #!/usr/bin/env bash
-# RADIUS throughput, one radiusd, one run: rlm_otpgate (durable replay
-# protection) against FreeRADIUS's own rlm_totp (Debian 3.2.1: no replay
-# protection at all), same server, same first factor (none: the code alone),
-# many distinct valid requests (one user each, current TOTP code), with 1 and
-# 32 requests in flight (radclient -p). Three rounds, medians; ratios.
+# RADIUS throughput in one radiusd, one run, three virtual servers side by side:
+#   bare     accepts every request without any module (the ceiling of radiusd
+#            and radclient on this machine),
+#   totp     FreeRADIUS's own rlm_totp (Debian 3.2.1: no replay protection),
+#   otpgate  rlm_otpgate (durable replay mark: no Accept before its commit).
+# No password module anywhere: the code alone. Each request is a different
+# user with its current TOTP code, sent by radclient with 1 and 32 in flight.
+# The whole run is made twice: with the server's per-request auth log off
+# (Debian's default) and on. Each round runs the three servers in a rotated
+# order; ratios are taken within a round, then the median and the spread
+# (min-max) over the rounds are reported. A durable LMDB commit on the same
+# file system is timed before and after each mode, so the added latency at
+# 1 in flight can be compared with one commit.
 #   bench/run_radius_bench.sh [BUILD_DIR]
+#   ROUNDS=5 N1=1500 N32=12000 (requests per round at 1 and 32 in flight)
+#   PROFILE=/tmp/radiusd.perf (perf record of radiusd, see run())
 set -euo pipefail
 BUILD_DIR=$(cd "${1:-build}" && pwd)
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 source "$SRC/tests/integration/radius/harness.sh"
-USERS=${USERS:-45000}   # no user twice in a run: a reused user would be a replay
-N1=${N1:-2000}        # requests per round, 1 in flight
-N32=${N32:-12000}     # requests per round, 32 in flight
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
+N1=${N1:-1500}
+N32=${N32:-12000}
+# A user is used once per mode; the second mode reuses them minutes later, in
+# a later 30 s step, so its codes are fresh for otpgate's replay marks.
+USERS=$((ROUNDS * (N1 + N32)))
 WORK=$(mktemp -d); chmod 0711 "$WORK"
 trap 'radius_stop; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 radius_setup "$WORK/r" "$BUILD_DIR/radius_module" "$SRC"
 D=$WORK/r
 as_owner "$BUILD_DIR/bench/pam_bench" setup "$D" "$USERS" totp
-# The bench server for rlm_otpgate: like peer_totp (rlm_totp, files for its
-# secrets), the OTP module alone, no password module. Requests carry "x" +
-# code; the split instance takes the code off and verifies it.
 radius_code_only_server bench_otpgate otpgate_bench 4
-python3 - "$D" "$USERS" "$N1" "$N32" "$ROUNDS" <<'PY'
-import base64, hmac, hashlib, struct, sys, time
-d, users, n1, n32, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+cat >> "$D/raddb/radiusd.conf" <<EOT
+server bench_bare {
+	listen {
+		type = auth
+		ipaddr = 127.0.0.1
+		port = $((RADIUS_PORT + 5))
+	}
+	authorize {
+		update control {
+			&Auth-Type := Accept
+		}
+	}
+}
+EOT
+python3 - "$D" "$USERS" <<'PY'
+import base64, sys
+d, users = sys.argv[1], int(sys.argv[2])
 def secret(u): return ("bench-" + str(u)).ljust(20, ".").encode()
-def totp(key, t):
-    mac = hmac.new(key, struct.pack(">Q", t // 30), hashlib.sha1).digest()
-    o = mac[-1] & 15
-    return "%06d" % ((struct.unpack(">I", mac[o:o + 4])[0] & 0x7fffffff) % 1000000)
 with open(d + "/raddb/users", "a") as f:
     for u in range(users):
         f.write('user%d TOTP-Secret := "%s"\n' % (u, base64.b32encode(secret(u)).decode()))
@@ -38,13 +57,20 @@ conf = open(d + "/raddb/radiusd.conf").read().replace(
     "\totpgate otpgate_bench {\n\t\tconfig = %s/otpgate.conf\n\t\tstore = %s/store\n\t\tmaster_key = %s/master.key\n\t\tsplit = yes\n\t}\n\totpgate otpgate_deny {" % (d, d, d), 1)
 open(d + "/raddb/radiusd.conf", "w").write(conf)
 PY
-radius_start
 OUT="$WORK/results.txt"; : > "$OUT"
-run() {  # run NAME PORT_OFFSET IN_FLIGHT COUNT FIRST_USER
-  local name=$1 port=$2 par=$3 count=$4 first=$5 file="$WORK/req.$1.$3.$5"
-  # rlm_totp accepts the current 30 s step only: start a run early in a step.
-  local left=$(( 30 - $(date +%s) % 30 ))
-  [ "$left" -lt 12 ] && sleep "$left"
+COMMITS="$WORK/commits.txt"; : > "$COMMITS"
+commit_latency() {  # one durable LMDB commit, on the store's file system
+  mkdir -p "$D/commit-probe"; chown nobody:nogroup "$D/commit-probe" 2>/dev/null || true
+  as_owner "$BUILD_DIR/bench/pam_bench" commit "$D/commit-probe" 2000 |
+    sed -n 's/.*"us_per_login":\([0-9.]*\).*/\1/p' >> "$COMMITS"
+}
+run() {  # run MODE ROUND NAME PORT_OFFSET IN_FLIGHT COUNT FIRST_USER
+  local mode=$1 round=$2 name=$3 port=$4 par=$5 count=$6 first=$7 file="$WORK/req"
+  # rlm_totp accepts the current 30 s step only: start its run early in a step.
+  if [ "$name" = totp ]; then
+    local left=$(( 30 - $(date +%s) % 30 ))
+    [ "$left" -lt 12 ] && sleep "$left"
+  fi
   local prefix=""; [ "$name" = otpgate ] && prefix=x   # the split instance takes the code off "x<code>"
   python3 - "$first" "$count" "$prefix" > "$file" <<'PY'
 import hmac, hashlib, struct, sys, time
@@ -59,34 +85,79 @@ for u in range(first, first + count):
     print('User-Name = "user%d", User-Password = "%s%s"\n' % (u, prefix, totp(key, now)))
 PY
   chmod 0644 "$file"
-  local t0 t1 accepted
+  local t0 t1 accepted rejected lost perf_pid=
+  # PROFILE=FILE: perf samples radiusd during otpgate's runs at 32 in flight
+  # (auth log off); read with `perf report -i FILE --no-children`.
+  if [ -n "${PROFILE:-}" ] && [ "$name/$par/$mode" = otpgate/32/no ]; then
+    perf record -q -F 1999 -g -p "$RADIUS_PID" -o "$PROFILE.$round" 2>/dev/null & perf_pid=$!
+    sleep 0.5
+  fi
   t0=$(date +%s.%N)
   radclient -d "$D/raddb" -q -s -t 10 -r 1 -p "$par" -f "$file" "127.0.0.1:$((RADIUS_PORT + port))" auth "$RADIUS_SECRET" > "$WORK/rc.out" 2>&1 || true
   t1=$(date +%s.%N)
+  [ -n "$perf_pid" ] && { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
   accepted=$(sed -n 's/.*Accepted *: *\([0-9]*\).*/\1/p' "$WORK/rc.out" | head -1)
-  echo "$name $par $count ${accepted:-0} $(python3 -c "print($t1 - $t0)")" >> "$OUT"
+  rejected=$(sed -n 's/.*Rejected *: *\([0-9]*\).*/\1/p' "$WORK/rc.out" | head -1)
+  lost=$(sed -n 's/.*Lost *: *\([0-9]*\).*/\1/p' "$WORK/rc.out" | head -1)
+  echo "$mode $round $name $par $count ${accepted:-0} $(python3 -c "print($t1 - $t0)") ${rejected:-0} ${lost:-0}" >> "$OUT"
 }
-user=0
-for round in $(seq 1 "$ROUNDS"); do
-  for par in 1 32; do
-    n=$N1; [ "$par" = 32 ] && n=$N32
-    [ $((user + n)) -gt "$USERS" ] && { echo "USERS too small for ROUNDS"; exit 1; }
-    run totp 3 "$par" "$n" "$user"
-    run otpgate 4 "$par" "$n" "$user"   # same users: each code is fresh for otpgate
-    user=$((user + n))
+SERVERS=("bare 5" "totp 3" "otpgate 4")
+for mode in ${MODES:-no yes}; do   # MODES="no" skips the auth-log run
+  sed -i "s/^\tauth = .*/\tauth = $mode/" "$D/raddb/radiusd.conf"
+  # The second mode reuses the users: start it in a later 30 s step than the
+  # first mode's last request, so no code is a replay for otpgate.
+  [ "$mode" != "${MODES:-no yes}" ] && [ "$mode" = yes ] && sleep $(( 30 - $(date +%s) % 30 + 1 ))
+  commit_latency
+  radius_start
+  user=0
+  for round in $(seq 1 "$ROUNDS"); do
+    for par in 1 32; do
+      n=$N1; [ "$par" = 32 ] && n=$N32
+      for i in 0 1 2; do   # rotated order: no server always runs first
+        set -- ${SERVERS[$(( (i + round) % 3 ))]}
+        run "$mode" "$round" "$1" "$2" "$par" "$n" "$user"
+      done
+      user=$((user + n))
+    done
   done
+  radius_stop
+  commit_latency
 done
-radius_stop
-python3 - "$OUT" <<'PY'
+python3 - "$OUT" "$COMMITS" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
-def rate(name, par):
-    rs = [int(r[3]) / float(r[4]) for r in rows if r[0] == name and r[1] == str(par)]  # accepted/s
-    acc = [int(r[3]) == int(r[2]) for r in rows if r[0] == name and r[1] == str(par)]
-    return statistics.median(rs), all(acc)
-print("| in flight | rlm_totp accepts/s | rlm_otpgate accepts/s | otpgate / totp | every request accepted |")
-print("|---|---|---|---|---|")
-for par in (1, 32):
-    t, ta = rate("totp", par); o, oa = rate("otpgate", par)
-    print(f"| {par} | {t:,.0f} | {o:,.0f} | **{o/t:.2f}x** | totp {ta}, otpgate {oa} |")
+commits = [float(l) for l in open(sys.argv[2]) if l.strip()]
+def rates(mode, name, par):
+    rs = {int(r[1]): int(r[5]) / float(r[6]) for r in rows if r[0] == mode and r[2] == name and r[3] == str(par)}
+    complete = all(int(r[5]) == int(r[4]) for r in rows if r[0] == mode and r[2] == name and r[3] == str(par))
+    return rs, complete
+def spread(xs, fmt):
+    return f"{fmt(statistics.median(xs))} ({fmt(min(xs))}-{fmt(max(xs))})"
+count = lambda x: f"{x:,.0f}"
+ratio = lambda x: f"{x:.2f}x"
+print(f"durable LMDB commit: median {statistics.median(commits):.0f} us "
+      f"({min(commits):.0f}-{max(commits):.0f}) over {len(commits)} probes of 2,000 commits")
+print()
+print("| auth log | in flight | bare accepts/s | rlm_totp accepts/s | rlm_otpgate accepts/s | totp / bare | otpgate / bare | every request accepted |")
+print("|---|---|---|---|---|---|---|---|")
+added = {}
+for mode in [m for m in ("no", "yes") if any(r[0] == m for r in rows)]:
+    for par in (1, 32):
+        b, bc = rates(mode, "bare", par); t, tc = rates(mode, "totp", par); o, oc = rates(mode, "otpgate", par)
+        rounds = sorted(set(b) & set(t) & set(o))
+        tb = [t[r] / b[r] for r in rounds]; ob = [o[r] / b[r] for r in rounds]
+        if par == 1:
+            added[mode] = [1e6 / o[r] - 1e6 / b[r] for r in rounds]
+        print(f"| {mode} | {par} | {spread(list(b.values()), count)} | {spread(list(t.values()), count)} | "
+              f"{spread(list(o.values()), count)} | {spread(tb, ratio)} | **{spread(ob, ratio)}** | "
+              f"bare {bc}, totp {tc}, otpgate {oc} |")
+print()
+print("median (min-max) over rounds; ratios are taken within each round.")
+for r in rows:
+    if int(r[5]) != int(r[4]):
+        print(f"incomplete: auth log {r[0]}, round {r[1]}, {r[2]} at {r[3]} in flight: "
+              f"{r[5]} accepted, {r[7]} rejected, {r[8]} lost of {r[4]}")
+for mode, xs in added.items():
+    print(f"auth log {mode}: otpgate's added latency at 1 in flight {spread(xs, lambda x: f'{x:.0f} us')}, "
+          f"i.e. one commit + {statistics.median(xs) - statistics.median(commits):.0f} us")
 PY

@@ -23,7 +23,7 @@
 #include "otpgate/otpgate.h"
 #include "pam_conversation.h"
 
-static_assert(OTPGATE_ABI_VERSION == 2, "pam_otpgate is written for otpgate ABI 2");
+static_assert(OTPGATE_ABI_VERSION == 3, "pam_otpgate is written for otpgate ABI 3");
 
 namespace otpgate::pam {
 namespace {

@@ -6,8 +6,11 @@
  * an rcode with one table. Every pair of the module section is an option of
  * the core's table (otpgate.conf(5), read first; `config = PATH` names it):
  * unknown, out-of-range or PAM-only options stop radiusd at start-up.
- * Flows: round 1 after pap answers Access-Challenge (State, prompt); round 2
- * carries State and the code; split = yes: password + code in one
+ * Flows: round 1 after pap answers Access-Challenge with the core's State
+ * and the prompt; round 2 carries State and the code, to this or any other
+ * server sharing the store and master key (the core checks the State and
+ * spends it once across the pool; FreeRADIUS's session-state is not used);
+ * split = yes: password + code in one
  * User-Password; Otpgate-Action = Register/Stop with Otpgate-Credential-Id
  * and Otpgate-Code. One audit line per decision (the core's), as an auth
  * line whatever the server's `log { auth }` says.
@@ -25,17 +28,17 @@ RCSID("$Id$")
 
 #include "otpgate/otpgate.h"
 
-#if OTPGATE_ABI_VERSION != 2
-#  error "rlm_otpgate is written for otpgate ABI 2"
+#if OTPGATE_ABI_VERSION != 3
+#  error "rlm_otpgate is written for otpgate ABI 3"
 #endif
 
 typedef struct rlm_otpgate_t {
 	char const		*name;		/* instance name: the Auth-Type it claims */
 	otpgate_handle		*core;		/* opens the store when it can (fails closed until then) */
-	DICT_ATTR const		*da[4];		/* by ATTR_*: from dictionary.otpgate */
+	DICT_ATTR const		*da[3];		/* by ATTR_*: from dictionary.otpgate */
 } rlm_otpgate_t;
 
-enum { ATTR_ACTION, ATTR_CREDENTIAL_ID, ATTR_CODE, ATTR_CHALLENGE_USER };
+enum { ATTR_ACTION, ATTR_CREDENTIAL_ID, ATTR_CODE };
 
 /* Every pair is read by mod_instantiate and handed to the core's table. */
 static const CONF_PARSER module_config[] = { CONF_PARSER_TERMINATOR };
@@ -68,8 +71,7 @@ static rlm_rcode_t answer(REQUEST *request, otpgate_result const *result)
 /* The dictionary attributes the flows use; -1 when one is missing. */
 static int find_attrs(rlm_otpgate_t *inst)
 {
-	static char const *names[] = { "Otpgate-Action", "Otpgate-Credential-Id", "Otpgate-Code",
-				       "Otpgate-Challenge-User" };	/* by ATTR_* */
+	static char const *names[] = { "Otpgate-Action", "Otpgate-Credential-Id", "Otpgate-Code" };	/* by ATTR_* */
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -153,17 +155,6 @@ static otpgate_action action_of(rlm_otpgate_t *inst, REQUEST *request)
 	return vp ? (otpgate_action) ((int) vp->vp_integer - 1) : OTPGATE_ACTION_CONFIGURED;
 }
 
-/* A refusal decided here (State): audited by the core, with a Reply-Message. */
-static rlm_rcode_t refuse(rlm_otpgate_t *inst, REQUEST *request, char const *reason)
-{
-	char client[INET6_ADDRSTRLEN];
-	otpgate_result result;
-	otpgate_request r = request_of(request, OTPGATE_ACTION_LOGIN, client, sizeof(client));
-
-	otpgate_refuse(inst->core, &r, reason, &result);
-	return answer(request, &result);
-}
-
 /*
  *	authorize: round 2 (our State) is ours; split = yes takes the code off
  *	User-Password so the password module sees the password alone.
@@ -180,15 +171,8 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authorize(void *instance, REQUEST *reque
 	char *code;
 
 	if (!request->username) return RLM_MODULE_NOOP;
-	if (state) {
-		VALUE_PAIR *mark = fr_pair_find_by_da(request->state, inst->da[ATTR_CHALLENGE_USER], TAG_ANY);
-		if (!mark) {
-			if (fr_pair_find_by_num(request->packet->vps, PW_EAP_MESSAGE, 0, TAG_ANY)) return RLM_MODULE_NOOP;
-			return refuse(inst, request, "state-unknown-used-or-expired");
-		}
-		if (strcmp(mark->vp_strvalue, request->username->vp_strvalue) != 0) {
-			return refuse(inst, request, "state-of-another-user");
-		}
+	if (state) {	/* checked by the core in authenticate, at whichever server this is */
+		if (fr_pair_find_by_num(request->packet->vps, PW_EAP_MESSAGE, 0, TAG_ANY)) return RLM_MODULE_NOOP;
 		if (!pair_make_config("Auth-Type", inst->name, T_OP_SET)) return RLM_MODULE_FAIL;
 		RDEBUG2("Second round of a challenge: Auth-Type := %s", inst->name);
 		return RLM_MODULE_OK;
@@ -209,25 +193,27 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authorize(void *instance, REQUEST *reque
 	return RLM_MODULE_UPDATED;
 }
 
-static rlm_rcode_t challenge(rlm_otpgate_t *inst, REQUEST *request, otpgate_handle *core)
+/*
+ *	Round 1: the core's State, which any server of the pool can redeem.
+ *	FreeRADIUS sends it as it is: fr_state_put_vps (src/main/state.c) adds a
+ *	State only when the reply has none, and files any session-state other
+ *	modules keep under ours; at another server an unknown State only means
+ *	"no cached attributes" (tests/integration/radius/pool_test.sh).
+ */
+static rlm_rcode_t challenge(REQUEST *request, otpgate_handle *core, otpgate_request *r,
+			     otpgate_result *result)
 {
-	uint8_t buffer[16];
+	uint8_t state[OTPGATE_CHALLENGE_STATE_SIZE];
+	size_t length;
 	VALUE_PAIR *vp;
-	size_t i;
 
-	for (i = 0; i < sizeof(buffer); i += 4) {
-		uint32_t r = fr_rand();
-		memcpy(buffer + i, &r, 4);
+	if (otpgate_challenge(core, r, state, sizeof(state), &length, result) != OTPGATE_OK) {
+		return answer(request, result);
 	}
 	vp = fr_pair_afrom_num(request->reply, PW_STATE, 0);
 	if (!vp) return RLM_MODULE_FAIL;
-	fr_pair_value_memcpy(vp, buffer, sizeof(buffer));
+	fr_pair_value_memcpy(vp, state, length);
 	fr_pair_add(&request->reply->vps, vp);
-
-	vp = fr_pair_afrom_da(request->state_ctx, inst->da[ATTR_CHALLENGE_USER]);
-	if (!vp) return RLM_MODULE_FAIL;
-	fr_pair_value_strcpy(vp, request->username->vp_strvalue);
-	fr_pair_add(&request->state, vp);
 
 	pair_make_reply("Reply-Message", otpgate_options_of(core)->prompt, T_OP_SET);
 	request->reply->code = PW_CODE_ACCESS_CHALLENGE;
@@ -246,7 +232,7 @@ static rlm_rcode_t ask(rlm_otpgate_t *inst, REQUEST *request, otpgate_handle *co
 
 	r->action = result->action;
 	if (r->action == OTPGATE_ACTION_LOGIN && !split && !otpgate_options_of(core)->split) {
-		return challenge(inst, request, core);
+		return challenge(request, core, r, result);
 	}
 	otpgate_finish(core, r, r->action == OTPGATE_ACTION_REGISTER ? string_of(id) : NULL,
 		       r->action == OTPGATE_ACTION_LOGIN ? split : string_of(code), result);
@@ -259,6 +245,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authenticate(void *instance, REQUEST *re
 {
 	rlm_otpgate_t *inst = instance;
 	VALUE_PAIR *password = fr_pair_find_by_num(request->packet->vps, PW_USER_PASSWORD, 0, TAG_ANY);
+	VALUE_PAIR *state = fr_pair_find_by_num(request->packet->vps, PW_STATE, 0, TAG_ANY);
 	char client[INET6_ADDRSTRLEN];
 	otpgate_result result;
 	otpgate_request r;
@@ -270,10 +257,11 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authenticate(void *instance, REQUEST *re
 	}
 	r = request_of(request, action_of(inst, request), client, sizeof(client));
 
-	/* Round 2: the code answers our challenge. */
-	if (fr_pair_find_by_da(request->state, inst->da[ATTR_CHALLENGE_USER], TAG_ANY)) {
+	/* Round 2: the code answers a challenge of any server of the pool. */
+	if (state) {
 		r.action = OTPGATE_ACTION_LOGIN;
-		otpgate_finish(core, &r, NULL, string_of(password), &result);
+		otpgate_finish_challenge(core, &r, state->vp_octets, state->vp_length, string_of(password),
+					 &result);
 		return answer(request, &result);
 	}
 	otpgate_begin(core, &r, &result);

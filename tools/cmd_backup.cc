@@ -186,6 +186,18 @@ Status MakeParentOf(const std::string& path) {
 
 // Checks the copy in `staging` (key check, journal), then moves it into
 // place. Returns what the copy holds.
+// Gives the restored file `path` the group and permission bits (at most
+// `max_mode`) of the file it replaces, so that a store shared with the
+// otpgate group (FreeRADIUS) stays usable by the group after a restore.
+Status KeepAccessOf(const struct stat& replaced, const std::string& path, mode_t max_mode) {
+  if (::chown(path.c_str(), static_cast<uid_t>(-1), replaced.st_gid) != 0 ||
+      ::chmod(path.c_str(), replaced.st_mode & max_mode) != 0) {
+    return Status::Unavailable("cannot give " + path + " the access of the file it replaces: " +
+                               std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
 int Restore(Cli& cli, const BackupArgs& a) {
   Status status = cli.LoadConfig();
   if (!status.ok()) return cli.Error(status);
@@ -257,9 +269,12 @@ int Restore(Cli& cli, const BackupArgs& a) {
                                         " is not the backup's key (pass --force to replace it)"));
     }
     if (!current.ok() || *current != *saved) {
+      struct stat old_key {};
+      const bool replacing = ::stat(config.master_key.c_str(), &old_key) == 0;
       std::filesystem::remove(config.master_key, ec);
       status = MakeParentOf(config.master_key);
       if (status.ok()) status = CopyPrivate(staged.master_key, config.master_key);
+      if (status.ok() && replacing) status = KeepAccessOf(old_key, config.master_key, 0640);
       if (!status.ok()) return cli.Error(status);
     }
     if (current.ok()) WipeString(*current);
@@ -272,8 +287,19 @@ int Restore(Cli& cli, const BackupArgs& a) {
     if (status.ok() && ::rename(staging.c_str(), target.c_str()) != 0) {
       status = Status::Unavailable("cannot move " + staging + " to " + target);
     }
-  } else if (::rename((staging + "/data.mdb").c_str(), (target + "/data.mdb").c_str()) != 0) {
-    status = Status::Unavailable("cannot replace " + target + "/data.mdb");
+  } else {
+    // The store directory stays; the new data.mdb takes the access of the
+    // one it replaces (or, if there was none, of the directory's group).
+    struct stat old_data {};
+    if (::stat((target + "/data.mdb").c_str(), &old_data) != 0 &&
+        ::stat(target.c_str(), &old_data) == 0) {
+      old_data.st_mode &= 0660;  // a directory's x bits mean nothing for a file
+    }
+    status = KeepAccessOf(old_data, staging + "/data.mdb", 0660);
+    if (status.ok() &&
+        ::rename((staging + "/data.mdb").c_str(), (target + "/data.mdb").c_str()) != 0) {
+      status = Status::Unavailable("cannot replace " + target + "/data.mdb");
+    }
   }
   if (!status.ok()) return cli.Error(status);
   SyncDirectory(target);

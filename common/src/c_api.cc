@@ -9,9 +9,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <type_traits>
 #include <new>
+#include <type_traits>
 
+#include "challenge.h"
 #include "otpgate/audit.h"
 #include "otpgate/config.h"
 #include "otpgate/login_flow.h"
@@ -53,6 +54,7 @@ OTPGATE_MIRRORS(OTPGATE_LOG_DEBUG, otpgate::AuditSeverity::kDebug);
 OTPGATE_MIRRORS(OTPGATE_LOG_INFO, otpgate::AuditSeverity::kInfo);
 OTPGATE_MIRRORS(OTPGATE_LOG_NOTICE, otpgate::AuditSeverity::kNotice);
 OTPGATE_MIRRORS(OTPGATE_LOG_CRIT, otpgate::AuditSeverity::kCritical);
+OTPGATE_MIRRORS(OTPGATE_CHALLENGE_STATE_SIZE, otpgate::kChallengeBytes);
 #undef OTPGATE_MIRRORS
 
 namespace otpgate {
@@ -431,6 +433,45 @@ __attribute__((visibility("default"))) int otpgate_finish(otpgate_handle* handle
     if (credential_id != nullptr) id = credential_id;
     if (code != nullptr) answer = code;
     return FromStep(result, flow.Finish(RequestOf(*request, handle->front_end), id, answer));
+  });
+}
+
+__attribute__((visibility("default"))) int otpgate_challenge(otpgate_handle* handle,
+                                                             const otpgate_request* request,
+                                                             uint8_t* state, size_t size,
+                                                             size_t* length,
+                                                             otpgate_result* result) {
+  Clear(result);
+  if (!Usable(handle, {state, length}) || !Valid(request)) {
+    return Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "missing argument");
+  }
+  *length = 0;
+  if (size < OTPGATE_CHALLENGE_STATE_SIZE) {
+    return Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "State buffer too small");
+  }
+  return WithFlow(*handle, request, result, [&](const otpgate::LoginFlow& flow) {
+    otpgate::Step step = flow.Challenge(RequestOf(*request, handle->front_end));
+    if (step.answer == otpgate::Answer::kAskCode) {
+      std::memcpy(state, step.challenge_state.data(), step.challenge_state.size());
+      *length = step.challenge_state.size();
+    }
+    return FromStep(result, step);
+  });
+}
+
+__attribute__((visibility("default"))) int otpgate_finish_challenge(
+    otpgate_handle* handle, const otpgate_request* request, const uint8_t* state,
+    size_t state_length, const char* code, otpgate_result* result) {
+  Clear(result);
+  if (!Usable(handle, {state}) || !Valid(request)) {
+    return Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "missing argument");
+  }
+  return WithFlow(*handle, request, result, [&](const otpgate::LoginFlow& flow) {
+    std::optional<std::string_view> answer;
+    if (code != nullptr) answer = code;
+    otpgate::FlowRequest flow_request = RequestOf(*request, handle->front_end);
+    flow_request.action = otpgate::Action::kLogin;
+    return FromStep(result, flow.FinishChallenge(flow_request, {state, state_length}, answer));
   });
 }
 

@@ -101,6 +101,9 @@ const std::vector<OptionRow>& Rows() {
            "users with no token: allow (PAM_IGNORE), deny, or register on first login"),
       Str("prompt", OptionType::kString, "One-time password: ", &Config::prompt,
           "prompt for the code"),
+      Int64("challenge_timeout", "120", 10, 3600, &Config::challenge_timeout,
+            "RADIUS: seconds a challenge's State stays valid for round two (any server of "
+            "the pool)"),
       Pam(Str("token_prompt", OptionType::kString, "Token ID (credential ID): ",
               &Config::token_prompt, "PAM: prompt for the credential ID when registering")),
       Pam(Int("fail_delay_ms", "2000", 0, 10000, &Config::fail_delay_ms,

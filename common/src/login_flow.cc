@@ -9,6 +9,8 @@ namespace {
 
 constexpr std::string_view kLoginFailed = "Authentication failed.";
 constexpr std::string_view kWrongCode = "The one-time password is not correct.";
+constexpr std::string_view kChallengeRefused =
+    "The login took too long or was already used; log in again.";
 // One message for every refused registration: the screen does not tell an
 // unknown token from one bound to someone else.
 constexpr std::string_view kRegisterFailed =
@@ -163,6 +165,29 @@ Step LoginFlow::Finish(const FlowRequest& request, std::optional<std::string_vie
   return Failed(action, Status::Internal("unknown action"));
 }
 
+Step LoginFlow::Challenge(const FlowRequest& request) const {
+  auto state = service_.IssueChallenge(request.user);
+  if (!state.ok()) {
+    service_.AuditStatus(ActionName(Action::kLogin), request.user, "", state.status(),
+                         request.origin);
+    return Failed(Action::kLogin, state.status());
+  }
+  Step step = Make(Answer::kAskCode, Action::kLogin);
+  step.challenge_state = std::move(state).value();
+  return step;
+}
+
+Step LoginFlow::FinishChallenge(const FlowRequest& request, std::span<const uint8_t> state,
+                                std::optional<std::string_view> code) const {
+  if (!code.has_value() || code->empty()) {
+    service_.Audit(ActionName(Action::kLogin), request.user, "", "reject", "missing-code",
+                   request.origin);
+    return Make(Answer::kReject, Action::kLogin, kLoginFailed);
+  }
+  return Decided(request, Action::kLogin,
+                 service_.VerifyChallenged(request.user, state, *code, request.origin));
+}
+
 // Maps the core's verdict (already audited by the service) to an Answer and
 // what the user is told.
 Step LoginFlow::Decided(const FlowRequest& request, Action action,
@@ -170,7 +195,10 @@ Step LoginFlow::Decided(const FlowRequest& request, Action action,
   bool registering = action == Action::kRegister;
   if (!verdict.ok()) {
     if (IsStoreFailure(verdict.status().code())) return Failed(action, verdict.status());
-    Step step = Make(Answer::kReject, action, registering ? kRegisterFailed : kWrongCode);
+    Step step = Make(Answer::kReject, action,
+                     registering                            ? kRegisterFailed
+                     : IsChallengeRefusal(verdict.status()) ? kChallengeRefused
+                                                            : kWrongCode);
     step.status = verdict.status();
     return step;
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 
+#include "challenge.h"
 #include "group_commit.h"
 #include "journal.h"
 #include "otpgate/credential_policy.h"
@@ -49,7 +50,8 @@ OtpService::OtpService(Config config, const Clock& clock, std::shared_ptr<Store>
       commits_(std::make_unique<GroupCommit>(*store_)),
       key_(std::move(key)),
       audit_(audit),
-      journal_(std::make_unique<Journal>(key_)) {}
+      journal_(std::make_unique<Journal>(key_)),
+      challenges_(std::make_unique<Challenges>(key_)) {}
 
 OtpService::~OtpService() = default;
 
@@ -303,7 +305,7 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
 Result<Verdict> OtpService::DecideUserFlow(
     std::string_view action, std::string_view user, std::string_view raw_code,
     const std::function<Status(Txn&, TokenRecord&)>& on_accept, std::string_view accept_detail,
-    const Origin& origin) {
+    const Origin& origin, int64_t now, const ChallengeTicket* challenge) {
   Status valid_user = ValidateUserName(user);
   if (!valid_user.ok()) {
     AuditStatus(action, user, "", valid_user, origin);
@@ -314,7 +316,6 @@ Result<Verdict> OtpService::DecideUserFlow(
     AuditStatus(action, user, "", code.status(), origin);
     return code.status();
   }
-  const int64_t now = clock_.Now();
   PreparedKeys keys = PrepareUserKeys(*store_, key_, user);
   Verdict verdict;
   // The same reason goes to the journal (in the transaction) and the audit line.
@@ -328,13 +329,25 @@ Result<Verdict> OtpService::DecideUserFlow(
            : verdict.decision == Decision::kReject ? "wrong-code"
                                                    : "";
   };
+  ChallengeRefusal refusal = ChallengeRefusal::kNone;
   Status status = commits_->Write([&](Txn& txn) -> Status {
+    if (challenge != nullptr) {
+      // The State is spent with the decision it allows: both commit, or neither.
+      OTPGATE_ASSIGN_OR_RETURN(refusal, Challenges::Consume(txn, *challenge, now));
+      if (refusal != ChallengeRefusal::kNone) {
+        return Status::FailedPrecondition(std::string(ChallengeRefusalName(refusal)));
+      }
+    }
     OTPGATE_ASSIGN_OR_RETURN(
         verdict, DecideForUser(txn, key_, keys, config_, user, *code, now, on_accept));
     return JournalIn(txn, now, action, user, verdict.credential_id,
                      DecisionName(verdict.decision), reason(), origin);
   });
   WipeString(*code);
+  if (refusal != ChallengeRefusal::kNone) {
+    Audit(action, user, "", "reject", ChallengeRefusalName(refusal), origin);
+    return status;
+  }
   if (!status.ok()) {
     AuditStatus(action, user, "", status, origin);
     return status;
@@ -347,7 +360,35 @@ Result<Verdict> OtpService::DecideUserFlow(
 Result<Verdict> OtpService::Verify(std::string_view user, std::string_view raw_code,
                                    const Origin& origin) {
   return DecideUserFlow(
-      "login", user, raw_code, [](Txn&, TokenRecord&) { return Status::Ok(); }, "", origin);
+      "login", user, raw_code, [](Txn&, TokenRecord&) { return Status::Ok(); }, "", origin,
+      clock_.Now());
+}
+
+Result<std::vector<uint8_t>> OtpService::IssueChallenge(std::string_view user) {
+  OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
+  return challenges_->Issue(user, clock_.Now(), config_.challenge_timeout);
+}
+
+Result<Verdict> OtpService::VerifyChallenged(std::string_view user, std::span<const uint8_t> state,
+                                             std::string_view code, const Origin& origin) {
+  const int64_t now = clock_.Now();
+  ChallengeCheck check = challenges_->Check(state, user, now);
+  if (check.refusal != ChallengeRefusal::kNone) {
+    Audit("login", user, "", "reject", ChallengeRefusalName(check.refusal), origin);
+    return Status::FailedPrecondition(std::string(ChallengeRefusalName(check.refusal)));
+  }
+  return DecideUserFlow(
+      "login", user, code, [](Txn&, TokenRecord&) { return Status::Ok(); }, "", origin, now,
+      &check.ticket);
+}
+
+bool IsChallengeRefusal(const Status& status) {
+  if (status.code() != StatusCode::kFailedPrecondition) return false;
+  for (ChallengeRefusal r : {ChallengeRefusal::kForgedOrOtherUser, ChallengeRefusal::kExpired,
+                             ChallengeRefusal::kUsed}) {
+    if (status.message() == ChallengeRefusalName(r)) return true;
+  }
+  return false;
 }
 
 namespace {
@@ -484,7 +525,7 @@ Result<Verdict> OtpService::Stop(std::string_view user, std::string_view raw_cod
         // token again.
         return txn.RemoveUserToken(user, record.credential_id);
       },
-      "token-unbound", origin);
+      "token-unbound", origin, clock_.Now());
 }
 
 Result<OtpService::UserState> OtpService::GetUserState(std::string_view user) {

@@ -137,6 +137,50 @@ TEST_F(CApiTest, RegisterThenLoginThroughTheFlow) {
   otpgate_close(handle);
 }
 
+TEST_F(CApiTest, ChallengeStateIssuedAndRedeemedOnce) {
+  {
+    SystemClock clock;
+    ASSERT_TRUE(OtpService::Open(config_, clock).value()->Assign("VSST00000001", "alice").ok());
+  }
+  otpgate_handle* handle = Open({}, OTPGATE_FRONT_END_RADIUS);
+  ASSERT_NE(handle, nullptr) << result_.message;
+  otpgate_request request{"alice", OTPGATE_ACTION_LOGIN, nullptr, "192.0.2.1"};
+  uint8_t state[OTPGATE_CHALLENGE_STATE_SIZE + 8];
+  size_t length = 99;
+  EXPECT_EQ(otpgate_challenge(handle, &request, state, OTPGATE_CHALLENGE_STATE_SIZE - 1, &length,
+                              &result_),
+            OTPGATE_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(length, 0u);
+  EXPECT_EQ(otpgate_challenge(handle, &request, nullptr, sizeof(state), &length, &result_),
+            OTPGATE_ERR_INVALID_ARGUMENT);
+  ASSERT_EQ(otpgate_challenge(handle, &request, state, sizeof(state), &length, &result_),
+            OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_ASK_CODE);
+  ASSERT_EQ(length, size_t{OTPGATE_CHALLENGE_STATE_SIZE});
+
+  std::string code = Code();
+  ASSERT_EQ(otpgate_finish_challenge(handle, &request, state, length - 1, code.c_str(), &result_),
+            OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_REJECT);
+  EXPECT_STREQ(result_.message, "state-forged-or-other-user");
+  ASSERT_EQ(otpgate_finish_challenge(handle, &request, state, length, nullptr, &result_),
+            OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_REJECT);
+  EXPECT_NE(lines_.Last().find("reason=missing-code"), std::string::npos) << lines_.Last();
+  ASSERT_EQ(otpgate_finish_challenge(handle, &request, state, length, code.c_str(), &result_),
+            OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_ACCEPT) << result_.message;
+  ASSERT_EQ(otpgate_finish_challenge(handle, &request, state, length, code.c_str(), &result_),
+            OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_REJECT);
+  EXPECT_STREQ(result_.message, "state-used");
+  EXPECT_STREQ(result_.user_message, "The login took too long or was already used; log in again.");
+  EXPECT_EQ(lines_.Last(),
+            "action=login user=alice frontend=radius client=192.0.2.1 outcome=reject "
+            "reason=state-used");
+  otpgate_close(handle);
+}
+
 TEST_F(CApiTest, AuditValuesCannotForgeFields) {
   otpgate_handle* handle = Open();
   ASSERT_NE(handle, nullptr) << result_.message;

@@ -332,3 +332,115 @@ TEST(LmdbStoreTest, GroupModelFilesGetTheGroupsModes) {
 
 }  // namespace
 }  // namespace otpgate
+
+namespace otpgate {
+namespace {
+
+std::vector<uint8_t> Nonce(uint8_t fill) { return std::vector<uint8_t>(16, fill); }
+
+// One ConsumeChallenge in its own write transaction.
+Result<bool> Consume(Store& store, const std::vector<uint8_t>& nonce, int64_t expires,
+                     int64_t now) {
+  bool first = false;
+  Status status = store.Write([&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(first, txn.ConsumeChallenge(nonce, expires, now));
+    return Status::Ok();
+  });
+  if (!status.ok()) return status;
+  return first;
+}
+
+// Entries in the challenges database, read with LMDB directly (the store
+// must be closed: one environment per path per process).
+size_t ChallengeEntries(const std::string& path) {
+  MDB_env* env = nullptr;
+  EXPECT_EQ(mdb_env_create(&env), 0);
+  mdb_env_set_maxdbs(env, 8);
+  EXPECT_EQ(mdb_env_open(env, path.c_str(), MDB_RDONLY, 0600), 0);
+  MDB_txn* txn = nullptr;
+  MDB_dbi dbi = 0;
+  MDB_stat stat{};
+  EXPECT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
+  EXPECT_EQ(mdb_dbi_open(txn, "challenges", 0, &dbi), 0);
+  EXPECT_EQ(mdb_stat(txn, dbi, &stat), 0);
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+  return stat.ms_entries;
+}
+
+TEST(LmdbStoreTest, ConsumeChallengeMarksEachNonceOnce) {
+  TempDir dir;
+  auto store = Store::Open({.location = dir.File("s"), .create = true}).value();
+  EXPECT_TRUE(Consume(*store, Nonce(1), 1000, 900).value());
+  EXPECT_FALSE(Consume(*store, Nonce(1), 1000, 901).value()) << "a replay";
+  EXPECT_FALSE(Consume(*store, Nonce(1), 2000, 902).value()) << "the nonce decides, not the expiry";
+  EXPECT_TRUE(Consume(*store, Nonce(2), 1000, 903).value());
+  EXPECT_EQ(Consume(*store, std::vector<uint8_t>(15, 3), 1000, 900).status().code(),
+            StatusCode::kInvalidArgument);
+  // An aborted transaction consumed nothing.
+  EXPECT_EQ(store
+                ->Write([&](Txn& txn) -> Status {
+                  EXPECT_TRUE(txn.ConsumeChallenge(Nonce(4), 1000, 900).value());
+                  return Status::FailedPrecondition("abort");
+                })
+                .code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(Consume(*store, Nonce(4), 1000, 900).value());
+  EXPECT_FALSE(
+      store->Read([&](Txn& txn) { return txn.ConsumeChallenge(Nonce(5), 1000, 900).status(); })
+          .ok())
+      << "a read-only transaction wrote";
+  // Remembered by the next process (and after reopening).
+  store.reset();
+  store = Store::Open({.location = dir.File("s")}).value();
+  EXPECT_FALSE(Consume(*store, Nonce(2), 1000, 904).value());
+}
+
+TEST(LmdbStoreTest, ConsumeChallengePrunesExpiredEntriesAFewAtATime) {
+  TempDir dir;
+  const std::string path = dir.File("s");
+  auto store = Store::Open({.location = path, .create = true}).value();
+  for (uint8_t i = 0; i < 20; ++i) ASSERT_TRUE(Consume(*store, Nonce(i), 100 + i, 50).value());
+  store.reset();
+  EXPECT_EQ(ChallengeEntries(path), 40u) << "two entries per nonce";
+
+  // now = 110: the nonces that expired at 100..109 may go, four per call;
+  // the one expiring at 110 itself stays.
+  store = Store::Open({.location = path}).value();
+  ASSERT_TRUE(Consume(*store, Nonce(100), 500, 110).value());
+  store.reset();
+  EXPECT_EQ(ChallengeEntries(path), 40u - 8 + 2);
+  store = Store::Open({.location = path}).value();
+  for (uint8_t i = 101; i < 110; ++i) ASSERT_TRUE(Consume(*store, Nonce(i), 500, 110).value());
+  EXPECT_FALSE(Consume(*store, Nonce(10), 110, 110).value()) << "expiry == now is kept";
+  EXPECT_TRUE(Consume(*store, Nonce(0), 100, 110).value()) << "pruned: forgotten";
+  store.reset();
+  // Left: nonces 10..19 (expiring 110..119), 100..109, and 0 again.
+  EXPECT_EQ(ChallengeEntries(path), 2u * (10 + 10 + 1));
+}
+
+TEST(LmdbStoreTest, AStoreWithoutTheChallengesDatabaseGetsItOnOpen) {
+  TempDir dir;
+  const std::string path = dir.File("s");
+  ASSERT_TRUE(Store::Open({.location = path, .create = true}).ok());
+  {  // as a store made before the database existed
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    ASSERT_EQ(mdb_env_open(env, path.c_str(), 0, 0600), 0);
+    MDB_txn* txn = nullptr;
+    MDB_dbi dbi = 0;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    ASSERT_EQ(mdb_dbi_open(txn, "challenges", 0, &dbi), 0);
+    ASSERT_EQ(mdb_drop(txn, dbi, 1), 0);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  auto store = Store::Open({.location = path});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_TRUE(Consume(**store, Nonce(1), 1000, 900).value());
+  EXPECT_FALSE(Consume(**store, Nonce(1), 1000, 900).value());
+}
+
+}  // namespace
+}  // namespace otpgate

@@ -55,6 +55,7 @@ struct Config {
   UnenrolledPolicy unenrolled = UnenrolledPolicy::kAllow;
   std::string prompt = "One-time password: ";
   std::string token_prompt = "Token ID (credential ID): ";
+  int64_t challenge_timeout = 120;  // RADIUS: lifetime of a challenge's State
   int fail_delay_ms = 2000;  // PAM: pam_fail_delay on failure
   NonRootPolicy nonroot = NonRootPolicy::kFail;
   bool debug = false;

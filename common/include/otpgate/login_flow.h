@@ -14,9 +14,12 @@
 #define OTPGATE_LOGIN_FLOW_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "otpgate/audit.h"
 #include "otpgate/config.h"
@@ -50,6 +53,7 @@ struct Step {
   Verdict verdict;                 // the core's verdict, when it gave one
   std::string user_message;        // for the user; empty: say nothing
   bool user_message_is_error = false;
+  std::vector<uint8_t> challenge_state;  // Challenge: the State to send
 };
 
 class LoginFlow {
@@ -66,6 +70,17 @@ class LoginFlow {
   // action from Begin. Always records one audit line.
   Step Finish(const FlowRequest& request, std::optional<std::string_view> credential_id,
               std::optional<std::string_view> code) const;
+
+  // RADIUS round one, after Begin said kAskCode for a login: kAskCode with
+  // the State that any server of the pool can redeem in FinishChallenge
+  // (OtpService::IssueChallenge), or kFail (audited). Not audited otherwise.
+  Step Challenge(const FlowRequest& request) const;
+  // RADIUS round two: Finish for a login, with the State the client sent
+  // back. A State that is forged, another user's, expired or already used
+  // is kReject (audited with the reason) and the user is told to start
+  // again. Always records one audit line.
+  Step FinishChallenge(const FlowRequest& request, std::span<const uint8_t> state,
+                       std::optional<std::string_view> code) const;
 
   // The account phase (PAM acct_mgmt): kPass for a user without a token,
   // kLocked (audited) while every token is locked, kAccept otherwise, kFail

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,8 @@
 
 namespace otpgate {
 
+class Challenges;
+struct ChallengeTicket;
 class GroupCommit;
 class Journal;
 
@@ -68,6 +71,20 @@ class OtpService {
   // that is disabled, expired or not yet valid is skipped (and named in
   // Verdict::skipped); the others still decide.
   Result<Verdict> Verify(std::string_view user, std::string_view code, const Origin& origin = {});
+  // RADIUS round one: the State for `user`'s challenge (challenge.h: 41
+  // bytes, authenticated with a key derived from the master key, valid for
+  // config().challenge_timeout seconds). Not audited: asking decides nothing.
+  Result<std::vector<uint8_t>> IssueChallenge(std::string_view user);
+  // RADIUS round two, at any server sharing the store and the master key:
+  // Verify, once `state` is shown to be a State issued to `user`, unexpired
+  // and never redeemed. The State is consumed in the transaction that
+  // decides the code. A refused State is kFailedPrecondition with the
+  // reason as message ("state-forged-or-other-user", "state-expired",
+  // "state-used"; IsChallengeRefusal), audited as outcome=reject with that
+  // reason; nothing in the store changes. A code refused before any token
+  // looked at it (not digits, wrong length) leaves the State unconsumed.
+  Result<Verdict> VerifyChallenged(std::string_view user, std::span<const uint8_t> state,
+                                   std::string_view code, const Origin& origin = {});
   // Registration: binds an unassigned token to the user if `code` is valid
   // for it (the code is consumed). kNotFound for an unknown token,
   // kAlreadyBound if the token is bound or the user already holds a token
@@ -161,7 +178,8 @@ class OtpService {
   Result<Verdict> DecideUserFlow(std::string_view action, std::string_view user,
                                  std::string_view raw_code,
                                  const std::function<Status(Txn&, TokenRecord&)>& on_accept,
-                                 std::string_view accept_detail, const Origin& origin);
+                                 std::string_view accept_detail, const Origin& origin, int64_t now,
+                                 const ChallengeTicket* challenge = nullptr);
   // Appends one journal entry in `txn` (front end and client filled in).
   Status JournalIn(Txn& txn, int64_t now, std::string_view action, std::string_view user,
                    std::string_view credential_id, std::string_view outcome,
@@ -185,9 +203,13 @@ class OtpService {
   MasterKey key_;
   AuditSink* const audit_;
   std::unique_ptr<Journal> journal_;
+  std::unique_ptr<Challenges> challenges_;
   std::string front_end_;  // set_origin
   std::string client_;
 };
+
+// True for the status VerifyChallenged gives a refused State.
+bool IsChallengeRefusal(const Status& status);
 
 // Initialises a deployment: creates the master key (if absent) and the store.
 // Refuses to replace an existing key (kAlreadyExists is not returned: an

@@ -34,11 +34,14 @@ extern "C" {
 #endif
 
 /* The version of this ABI: a front end built against another refuses to run. */
-#define OTPGATE_ABI_VERSION 2
+#define OTPGATE_ABI_VERSION 3
 
 /* Buffer sizes in otpgate_result (each includes the terminating NUL). */
 #define OTPGATE_ID_SIZE 72      /* a credential ID: at most 64 bytes, normalised */
 #define OTPGATE_MESSAGE_SIZE 256
+/* The State of a RADIUS challenge (version, nonce, expiry, tag:
+ * docs/security.md); a buffer of this size holds any State the core issues. */
+#define OTPGATE_CHALLENGE_STATE_SIZE 41
 
 typedef struct otpgate_handle otpgate_handle;
 
@@ -179,6 +182,24 @@ int otpgate_begin(otpgate_handle* handle, const otpgate_request* request,
  * otpgate_begin. ACCEPT, REJECT, LOCKED or FAIL; always audited. */
 int otpgate_finish(otpgate_handle* handle, const otpgate_request* request,
                    const char* credential_id, const char* code, otpgate_result* result);
+/* RADIUS round one, after otpgate_begin said ASK_CODE for a login: writes
+ * the State to send with the Access-Challenge to state[0..*length), where
+ * `size` >= OTPGATE_CHALLENGE_STATE_SIZE (else OTPGATE_ERR_INVALID_ARGUMENT).
+ * Any server sharing the store and the master key can redeem it, once,
+ * until it expires (the `challenge_timeout` option). ASK_CODE, or FAIL
+ * (audited). */
+int otpgate_challenge(otpgate_handle* handle, const otpgate_request* request, uint8_t* state,
+                      size_t size, size_t* length, otpgate_result* result);
+/* RADIUS round two: a login's otpgate_finish with the State the client sent
+ * back (`state_length` bytes, checked here: any length is accepted and a
+ * wrong one refused) and the code (NULL: the client sent none). A State
+ * that is forged, another user's, expired or already used anywhere in the
+ * pool is REJECT with its reason in result->message (state-forged-or-other-
+ * user, state-expired, state-used). ACCEPT, REJECT, LOCKED or FAIL; always
+ * audited. */
+int otpgate_finish_challenge(otpgate_handle* handle, const otpgate_request* request,
+                             const uint8_t* state, size_t state_length, const char* code,
+                             otpgate_result* result);
 /* The account phase (PAM acct_mgmt): PASS (no token), LOCKED (audited),
  * ACCEPT, or FAIL. */
 int otpgate_account(otpgate_handle* handle, const otpgate_request* request,

@@ -14,9 +14,10 @@ done
 WORK=$(mktemp -d)
 trap 'kill $LOAD_PIDS 2>/dev/null; rm -rf "$WORK"' EXIT
 LOAD_PIDS=
+: > "$WORK/otpgate.conf"  # named everywhere: the host's /etc/otpgate is never read
 HEX=3132333435363738393031323334353637383930
 T=1800000000
-og() { "$OTPGATE" --store "$WORK/store" --master-key "$WORK/master.key" "$@"; }
+og() { "$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/store" --master-key "$WORK/master.key" "$@"; }
 code_at() { oathtool --totp -N "@$1" "$HEX"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
@@ -66,10 +67,11 @@ contains "unlocked token named" "VSST00000002"
 check "unlocked" 0 og --time $((T + 30)) verify user2 "$(code_at $((T + 30)))"
 check "unlock --user without tokens" 15 og unlock --user nobody-here
 check "unlock needs one target" 11 og unlock VSST00000001 --user user1
-same "config JSON types" "$(og --json config | json '(d["window"], d["debug"], d["config_files"])')" "(1, False, [])"
+same "config JSON types" "$(og --json config | json '(d["window"], d["debug"], d["config_files"])')" "(1, False, ['$WORK/otpgate.conf'])"
 printf 'window = 2\n' > "$WORK/otpgate.conf"; chmod 0600 "$WORK/otpgate.conf"
-check "config names its file" 0 og -c "$WORK/otpgate.conf" config
+check "config names its file" 0 og config
 contains "file named" "config_files:        $WORK/otpgate.conf"
+: > "$WORK/otpgate.conf"  # back to the defaults for the rest
 
 # --- Short, exact messages for bad input. ---
 check "unknown command" 2 og frobnicate
@@ -116,7 +118,7 @@ PY
 }
 broken_at() {  # broken_at NAME SEQUENCE WORD
   local out
-  out=$("$OTPGATE" --store "$WORK/copy" --master-key "$WORK/master.key" --json audit --verify)
+  out=$("$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/copy" --master-key "$WORK/master.key" --json audit --verify)
   same "$1: --verify fails at $2" "$(json '(d["ok"], d["first_bad"])' <<<"$out")" "(False, $2)"
   if grep -q "$3" <<<"$out"; then passed=$((passed + 1)); else
     failed=$((failed + 1)); echo "FAIL: $1: '$3' not in $out"; fi
@@ -130,8 +132,8 @@ check "original untouched" 0 og audit --verify
 check "expected head holds" 0 og audit --verify --expect-head "$HEAD"
 # The chain alone cannot see the newest entry removed; a recorded head can.
 tamper 'del pairs[-1]'
-check "truncated copy: chain still valid" 0 "$OTPGATE" --store "$WORK/copy" --master-key "$WORK/master.key" audit --verify
-check "truncated copy: recorded head catches it" 18 "$OTPGATE" --store "$WORK/copy" --master-key "$WORK/master.key" audit --verify --expect-head "$HEAD"
+check "truncated copy: chain still valid" 0 "$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/copy" --master-key "$WORK/master.key" audit --verify
+check "truncated copy: recorded head catches it" 18 "$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/copy" --master-key "$WORK/master.key" audit --verify --expect-head "$HEAD"
 contains "says what happened" "newest entries removed or store rolled back"
 OLD=$(og --json audit | json 'len([e for e in d if e["time"] < "2027-01-15T08:00:01Z"])')
 check "prune" 0 og --json audit --prune-before $((T + 1))
@@ -157,7 +159,7 @@ check "checksums in the manifest" 0 grep -c '^sha256 [0-9a-f]\{64\} data.mdb$' "
 check "backup refuses a used directory" 13 og backup "$WORK/backup"
 check "restore refuses a live store" 13 og restore "$WORK/backup"
 contains "says why" "does not overwrite a live store"
-r() { "$OTPGATE" --store "$WORK/restored/store" --master-key "$WORK/restored/master.key" "$@"; }
+r() { "$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/restored/store" --master-key "$WORK/restored/master.key" "$@"; }
 mkdir -m 0700 "$WORK/restored"
 check "restore into a new directory" 0 r restore "$WORK/backup"
 same "restored modes" "$(stat -c %a "$WORK/restored/store" "$WORK/restored/store/data.mdb" "$WORK/restored/master.key" | tr '\n' ' ')" "700 600 600 "
@@ -171,13 +173,13 @@ check "restored tokens" 0 test "$(r --json list | json 'len(d)')" = 6
 # A corrupted backup and a backup without its key.
 cp -a "$WORK/backup" "$WORK/bad"; printf 'x' | dd of="$WORK/bad/data.mdb" bs=1 seek=5000 conv=notrunc 2>/dev/null
 mkdir -m 0700 "$WORK/r2"
-check "checksum mismatch refused" 18 "$OTPGATE" --store "$WORK/r2/store" --master-key "$WORK/r2/master.key" restore "$WORK/bad"
+check "checksum mismatch refused" 18 "$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/r2/store" --master-key "$WORK/r2/master.key" restore "$WORK/bad"
 contains "names the file" "data.mdb does not match its checksum"
 check "backup --no-key" 0 og backup --no-key "$WORK/nokey"
 contains "warns" "warning: the master key is not in"
 check "no key in it" 1 test -e "$WORK/nokey/master.key"
 head -c 32 /dev/urandom > "$WORK/r2/other.key"; chmod 0600 "$WORK/r2/other.key"
-check "wrong key refused" 19 "$OTPGATE" --store "$WORK/r2/store" --master-key "$WORK/r2/other.key" restore "$WORK/nokey"
+check "wrong key refused" 19 "$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/r2/store" --master-key "$WORK/r2/other.key" restore "$WORK/nokey"
 check "nothing left behind" 1 test -e "$WORK/r2/store"
 
 echo "operations_cli_test: $passed passed, $failed failed"

@@ -87,5 +87,13 @@ chmod 0602 "$D/otpgate.conf"
 check "a config others can write is refused" refused config "$D/otpgate.conf"
 chmod 0640 "$D/otpgate.conf"
 check "the model as documented works again" og list
+
+# A restore keeps the group model: the restored data.mdb and key take the
+# group and modes of the files they replace, so the member still works.
+check "root backs up" og backup "$WORK/bk"
+check "root restores over the live store (--force)" og restore --force "$WORK/bk"
+check "restored data.mdb and key keep the group's modes" \
+  test "$(modes "$S/data.mdb" "$D/master.key")" = "660 root:otpgate 640 root:otpgate "
+check "the group member uses the restored store" member list
 [ $fail = 0 ] && echo PASS
 exit $fail

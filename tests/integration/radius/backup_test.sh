@@ -20,8 +20,8 @@ D=$WORK/r
 cp "$CLI" "$WORK/otpgate" && chmod 0755 "$WORK/otpgate" && CLI=$WORK/otpgate
 mkdir -m 0700 "$WORK/out" && { [ "$(id -u)" != 0 ] || chown nobody:nogroup "$WORK/out"; }
 HEX=3132333435363738393031323334353637383930
-og() { as_owner "$CLI" --store "$D/store" --master-key "$D/master.key" "$@"; }
-rs() { as_owner "$CLI" --store "$WORK/out/restored" --master-key "$WORK/out/restored.key" "$@"; }
+og() { as_owner "$CLI" --config "$D/otpgate.conf" --store "$D/store" --master-key "$D/master.key" "$@"; }
+rs() { as_owner "$CLI" --config "$D/otpgate.conf" --store "$WORK/out/restored" --master-key "$WORK/out/restored.key" "$@"; }
 code_at() { oathtool --totp -N "@$1" "$HEX"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 passed=0 failed=0

@@ -3,6 +3,7 @@
 # two-round challenge, single step, unenrolled policies, register and stop
 # through the dictionary attributes, replay, lockout, racing packets, and a
 # store that is unavailable. Codes from oathtool.
+# (Round two at another server of a pool: pool_test.sh.)
 # Usage: radius_test.sh MODULE_DIR OTPGATE_CLI SOURCE_DIR
 set -u
 MODULE_DIR=$1 CLI=$2 SRC=$3
@@ -68,18 +69,19 @@ ok test "$(field VSST00000002 state)" = unassigned
 REPLY=$(rc_send 0 'User-Name = "alice", User-Password = "alicepw"'); expect "challenge" Access-Challenge
 ok grep -q 'Reply-Message = "Enter one-time password"' <<<"$REPLY"
 STATE=$(state_of); CODE=$(next_code VSST12345678)
+ok test "${#STATE}" = $((2 + 2 * 41))  # the core's State (challenge.h), as FreeRADIUS sent it
 REPLY=$(rc_send 0 "User-Name = \"alice\", User-Password = \"$CODE\", State = $STATE"); expect "code accepted" Access-Accept
 REPLY=$(rc_send 0 "User-Name = \"alice\", User-Password = \"$CODE\", State = $STATE"); expect "used State" Access-Reject
-ok grep -q 'Reply-Message = "Authentication failed."' <<<"$REPLY"
+ok grep -q 'Reply-Message = "The login took too long or was already used; log in again."' <<<"$REPLY"
 REPLY=$(rc_send 0 'User-Name = "alice", User-Password = "nope"'); expect "wrong password gets no challenge" Access-Reject
 REPLY=$(rc_send 0 'User-Name = "alice", User-Password = "alicepw"'); STATE=$(state_of)
 REPLY=$(rc_send 0 "User-Name = \"alice\", User-Password = \"$CODE\", State = $STATE"); expect "replayed code" Access-Reject
 ok grep -q 'Reply-Message = "The one-time password is not correct."' <<<"$REPLY"
 REPLY=$(rc_send 0 "User-Name = \"alice\", User-Password = \"123456\", State = 0x00112233445566778899aabbccddeeff"); expect "unknown State" Access-Reject
-ok grep -q 'Reply-Message = "Authentication failed."' <<<"$REPLY"
+ok grep -q 'Reply-Message = "The login took too long or was already used; log in again."' <<<"$REPLY"
 REPLY=$(rc_send 0 'User-Name = "alice", User-Password = "alicepw"'); STATE=$(state_of)
 REPLY=$(rc_send 0 "User-Name = \"bob\", User-Password = \"$(next_code VSST12345678)\", State = $STATE"); expect "State of another user" Access-Reject
-ok grep -q 'Reply-Message = "Authentication failed."' <<<"$REPLY"
+ok grep -q 'Reply-Message = "The login took too long or was already used; log in again."' <<<"$REPLY"
 
 # Wrong codes until locked (the replay was failure 1); then even the right code is refused.
 for w in 000001 000002 000003 000004; do
@@ -129,8 +131,9 @@ ok grep -q "Auth: rlm_otpgate (otpgate): action=register user=alice token=VSST12
 ok grep -q "Auth: rlm_otpgate (otpgate): action=login user=alice token=VSST12345678 $L outcome=accept" "$RADIUS_LOG"
 ok grep -q "Auth: rlm_otpgate (otpgate_split): action=login user=alice token=VSST12345678 $L outcome=accept" "$RADIUS_LOG"
 ok grep -q "action=login user=alice token=VSST12345678 $L outcome=replay reason=code-already-used" "$RADIUS_LOG"
-ok grep -q "action=login user=alice $L outcome=reject reason=state-unknown-used-or-expired" "$RADIUS_LOG"
-ok grep -q "action=login user=bob $L outcome=reject reason=state-of-another-user" "$RADIUS_LOG"
+ok grep -q "action=login user=alice $L outcome=reject reason=state-used" "$RADIUS_LOG"
+ok grep -q "action=login user=alice $L outcome=reject reason=state-forged-or-other-user" "$RADIUS_LOG"
+ok grep -q "action=login user=bob $L outcome=reject reason=state-forged-or-other-user" "$RADIUS_LOG"
 ok grep -q "action=login user=alice $L outcome=allow reason=unenrolled-allow" "$RADIUS_LOG"
 ok grep -q "action=login user=alice $L outcome=no-token reason=unenrolled-deny" "$RADIUS_LOG"
 ok grep -q "action=stop user=alice token=VSST12345678 $L outcome=accept reason=token-unbound" "$RADIUS_LOG"
