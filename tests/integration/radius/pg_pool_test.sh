@@ -7,8 +7,9 @@
 #    front ends' accepts add up to ROUNDS, and every user's journal reads
 #    accept, replay, replay (the accept committed before the others
 #    decided); the journal verifies.
-#  - Registration on A, then login on B; wrong codes spread over A, B and
-#    PAM lock the token everywhere.
+#  - Registration on A, then login on B; round one (Access-Challenge) at A,
+#    round two at B, and the State refused when used again; wrong codes
+#    spread over A, B and PAM lock the token everywhere.
 # Users and TOTP tokens share one secret, so one code is valid for every
 # user in a step: no clock is injected. Rounds go in batches of 25 users.
 # Bound: ~1,100 pamtester runs and 2 x 1,000 RADIUS requests; ~60 s here.
@@ -52,6 +53,7 @@ for i in range(rounds):
     print(f"POOL{i:08d},{hexkey},totp,6,30,u{i}")
 print(f"REGI00000001,{hexkey},totp,6,30")
 print(f"LOCK00000001,{hexkey},totp,6,30,locky")
+print(f"TWOS00000001,{hexkey},totp,6,30,twostep")
 PY
 og token import --format oath-csv -q "$WORK/t.csv" >/dev/null || { echo "import failed"; exit 1; }
 
@@ -62,7 +64,8 @@ start_server() {  # start_server NAME -> sets PID_<NAME>, PORT_<NAME>
   local d=$WORK/$1
   sed -i "s|store = $d/store|store = \"${STORE//&/\\&}\"|" "$d/raddb/radiusd.conf"
   for i in $(seq 0 $((ROUNDS - 1))); do printf 'u%d Cleartext-Password := "pw%d"\n' "$i" "$i"; done >> "$d/raddb/users"
-  printf 'reggie Cleartext-Password := "regpw"\nlocky Cleartext-Password := "lockpw"\n' >> "$d/raddb/users"
+  printf 'reggie Cleartext-Password := "regpw"\nlocky Cleartext-Password := "lockpw"\ntwostep Cleartext-Password := "twopw"\n' \
+    >> "$d/raddb/users"
   install -m 0600 "$WORK/master.key" "$d/master.key"
   [ "$(id -u)" = 0 ] && chown -R nobody:nogroup "$d"
   radius_start || return 1
@@ -190,6 +193,19 @@ REPLY=$(radclient -d "$DIR_A/raddb" -x -t 5 -r 1 -f "$WORK/reg" "127.0.0.1:$rad_
 is "register on A" "$(grep -c 'Received Access-Accept' <<<"$REPLY")" 1
 printf 'User-Name = "reggie", User-Password = "regpw%s"\n' "$(code_at $((NOW + 30)))" > "$WORK/login"
 is "login on B" "$(rad B "$WORK/login" 1 | grep -c 'Received Access-Accept')" 1
+
+# --- Round one (password -> Access-Challenge) at A, round two at B. ---
+two_rounds() {  # two_rounds SERVER 'attrs' -> radclient output (port +0)
+  local port dir
+  eval "port=\$PORT_$1 dir=\$DIR_$1"
+  printf '%s\n' "$2" | radclient -d "$dir/raddb" -x -t 5 -r 1 "127.0.0.1:$port" auth "$RADIUS_SECRET" 2>&1
+}
+REPLY=$(two_rounds A 'User-Name = "twostep", User-Password = "twopw", Response-Packet-Type = Access-Challenge')
+STATE=$(sed -n 's/^[[:space:]]*State = \(0x[0-9a-f]*\).*/\1/p' <<<"$REPLY" | head -1)
+is "challenge from A" "${STATE:0:2}" 0x
+TWO_CODE=$(code_at "$(date +%s)")
+is "round two at B" "$(two_rounds B "User-Name = \"twostep\", User-Password = \"$TWO_CODE\", State = $STATE" | grep -c 'Received Access-Accept')" 1
+is "the State again at A" "$(two_rounds A "User-Name = \"twostep\", User-Password = \"$(code_at $(($(date +%s) + 30)))\", State = $STATE" | grep -c 'Received Access-Accept')" 0
 
 # --- Lockout reached across servers. ---
 # (Five different wrong codes: a repeated wrong code counts once.)
