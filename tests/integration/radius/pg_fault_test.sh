@@ -22,11 +22,8 @@ WORK=$(mktemp -d)
 chmod 0711 "$WORK"
 PGD=$WORK/pg
 trap 'touch "$WORK/stop"; radius_stop; "$SRC/tests/postgres/server.sh" stop "$PGD" >/dev/null 2>&1; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
-"$SRC/tests/postgres/server.sh" start "$PGD" >/dev/null
-rc=$?
-[ $rc = 77 ] && { echo "SKIP: PostgreSQL server binaries are not installed"; exit 77; }
-[ $rc = 0 ] || { echo "the test PostgreSQL did not start"; exit 1; }
-STORE="postgresql:///otpgate?host=$PGD&user=otpgate"
+pg_private_start "$PGD"
+STORE=$PG_STORE
 HEX=3132333435363738393031323334353637383930
 USERS=600
 cp "$CLI" "$WORK/otpgate" && chmod 0755 "$WORK/otpgate" && CLI=$WORK/otpgate

@@ -30,11 +30,8 @@ stop_all() {
   "$SRC/tests/postgres/server.sh" stop "$PGD" >/dev/null 2>&1
 }
 trap 'stop_all; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
-"$SRC/tests/postgres/server.sh" start "$PGD" >/dev/null
-rc=$?
-[ $rc = 77 ] && { echo "SKIP: PostgreSQL server binaries are not installed"; exit 77; }
-[ $rc = 0 ] || { echo "the test PostgreSQL did not start"; exit 1; }
-STORE="postgresql:///otpgate?host=$PGD&user=otpgate"
+pg_private_start "$PGD"
+STORE=$PG_STORE
 HEX=3132333435363738393031323334353637383930
 cp "$CLI" "$WORK/otpgate" && chmod 0755 "$WORK/otpgate" && CLI=$WORK/otpgate
 touch "$WORK/otpgate.conf"  # explicit: the host's /etc/otpgate is never read
