@@ -8,12 +8,14 @@ OTPGATE_BUILD_PACKAGES=(
   build-essential cmake pkg-config
   libssl-dev liblmdb-dev libpam0g-dev libqrencode-dev libcli11-dev libxml2-dev
   libgtest-dev libgmock-dev libbenchmark-dev libpng-dev
+  libpq-dev  # the PostgreSQL store backend
   # FreeRADIUS module: headers, and dpkg-dev to unpack the missing ones
   freeradius freeradius-utils libfreeradius-dev libtalloc-dev libpcre3-dev dpkg-dev
 )
 OTPGATE_TEST_PACKAGES=(
   oathtool lmdb-utils python3 time
   libpam-wrapper pamtester libpam-modules libpam-oath
+  postgresql  # a real PostgreSQL 15 for the store conformance and pool tests
   # token files written by other tools: PSKC (python3-pskc), google-authenticator,
   # and zbarimg to decode the QR images
   python3-pskc libpam-google-authenticator zbar-tools

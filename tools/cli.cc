@@ -51,7 +51,10 @@ std::string AdministratorName() {
 
 Status Cli::LoadConfig() {
   OTPGATE_RETURN_IF_ERROR(LoadConfigFile(config_, g_.config_path, !g_.config_given));
-  if (!g_.store.empty()) OTPGATE_RETURN_IF_ERROR(SetOption(config_, "store", Absolute(g_.store)));
+  if (!g_.store.empty()) {
+    std::string store = IsPostgresLocation(g_.store) ? g_.store : Absolute(g_.store);
+    OTPGATE_RETURN_IF_ERROR(SetOption(config_, "store", store));
+  }
   if (!g_.master_key.empty()) {
     OTPGATE_RETURN_IF_ERROR(SetOption(config_, "master_key", Absolute(g_.master_key)));
   }

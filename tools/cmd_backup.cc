@@ -28,6 +28,7 @@
 #include "commands.h"
 #include "otpgate/sealing.h"
 #include "otpgate/secret.h"
+#include "otpgate/store.h"
 #include "private_file.h"
 
 namespace otpgate::cli {
@@ -93,7 +94,10 @@ int Backup(Cli& cli, const BackupArgs& a) {
   // The key is checked (mode, size) before anything is written.
   auto key = MasterKey::Load(cli.config().master_key);
   if (!key.ok()) return cli.Error(key.status());
-  Status status = MakeBackupDirectory(dir);
+  // A PostgreSQL store refuses (and says what to use instead) before a
+  // directory is made.
+  Status status =
+      IsPostgresLocation(cli.config().store) ? Status::Ok() : MakeBackupDirectory(dir);
   if (status.ok()) status = cli.service().BackupStore(dir + "/data.mdb");
   std::vector<std::string> files = {"data.mdb"};
   if (status.ok() && !a.no_key) {
@@ -197,6 +201,12 @@ Status KeepAccessOf(const struct stat& replaced, const std::string& path, mode_t
 int Restore(Cli& cli, const BackupArgs& a) {
   Status status = cli.LoadConfig();
   if (!status.ok()) return cli.Error(status);
+  if (IsPostgresLocation(cli.config().store)) {
+    return cli.Error(Status::FailedPrecondition(
+        "otpgate restore writes LMDB stores only; restore a PostgreSQL store with PostgreSQL's "
+        "own tools, or restore to an LMDB directory and copy it into an empty PostgreSQL store "
+        "with 'otpgate store copy' (see docs/scale-out.md)"));
+  }
   const std::string dir = Cli::Absolute(a.dir);
   auto sums = CheckManifest(dir);
   if (!sums.ok()) return cli.Error(sums.status());

@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "host_commands.h"
 #include "otpgate/host_check.h"
+#include "otpgate/store.h"
 
 #ifndef OTPGATE_PAM_MODULE_DIR
 #error "OTPGATE_PAM_MODULE_DIR: where libpam loads pam_otpgate.so from"
@@ -58,7 +59,8 @@ Result<Config> HostConfig(const Globals& g, const HostLayout& host) {
   if (!g.store.empty()) config.store = g.store;
   if (!g.master_key.empty()) config.master_key = g.master_key;
   for (const std::string& option : g.options) OTPGATE_RETURN_IF_ERROR(ApplyArgument(config, option));
-  config.store = host.Path(config.store);
+  // A PostgreSQL location names a server, not a file under the root.
+  if (!IsPostgresLocation(config.store)) config.store = host.Path(config.store);
   config.master_key = host.Path(config.master_key);
   return config;
 }

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "file_util.h"
+#include "otpgate/store.h"
 #include "text_util.h"
 
 namespace otpgate {
@@ -61,8 +62,13 @@ OptionRow Pam(OptionRow row) {
 
 const std::vector<OptionRow>& Rows() {
   static const std::vector<OptionRow> rows = {
-      Str("store", OptionType::kPath, kDefaultStorePath, &Config::store,
-          "directory of the LMDB credential store (mode 0700)"),
+      Str("store", OptionType::kStoreLocation, kDefaultStorePath, &Config::store,
+          "the credential store: an LMDB directory (mode 0700), or a PostgreSQL "
+          "postgresql:// URI or libpq connection string (no password in it)"),
+      Int("store_timeout_ms", "1500", 100, 60000, &Config::store_timeout_ms,
+          "PostgreSQL store: a request that cannot finish in this time fails closed"),
+      Int("store_pool_size", "32", 1, 1024, &Config::store_pool_size,
+          "PostgreSQL store: connections per process (radiusd: its thread count)"),
       Str("master_key", OptionType::kPath, kDefaultMasterKeyPath, &Config::master_key,
           "file with the 32-byte key that seals token secrets (mode 0600)"),
       Int("window", "1", 0, 10, &Config::window,
@@ -183,6 +189,14 @@ Status SetOption(Config& config, std::string_view name, std::string_view value) 
       if (value.empty() || value.front() != '/') {
         return Status::InvalidArgument("option " + std::string(name) +
                                        ": expected an absolute path");
+      }
+      config.*row->string_field = std::string(value);
+      return Status::Ok();
+    case OptionType::kStoreLocation:
+      if (value.empty() || (value.front() != '/' && !IsPostgresLocation(value))) {
+        return Status::InvalidArgument("option " + std::string(name) +
+                                       ": expected an absolute path, a postgresql:// URI or a "
+                                       "libpq connection string");
       }
       config.*row->string_field = std::string(value);
       return Status::Ok();

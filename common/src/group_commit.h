@@ -10,6 +10,8 @@
 // queue for the next leader. No caller returns before the commit that holds
 // its change is durable, so an Accept is never answered before its replay
 // mark is on disk. A single-threaded caller (PAM) forms groups of one.
+// For a store whose writers gain nothing from sharing a commit
+// (Store::SharesCommits() is false: PostgreSQL), Write is Store::Write.
 #ifndef OTPGATE_SRC_GROUP_COMMIT_H_
 #define OTPGATE_SRC_GROUP_COMMIT_H_
 

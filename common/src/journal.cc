@@ -14,7 +14,7 @@ namespace {
 constexpr uint8_t kJournalVersion = 1;
 constexpr size_t kMaxField = 255;
 constexpr std::string_view kKeyLabel = "otpgate journal chain v1";
-constexpr std::string_view kCheckpointName = "journal-checkpoint";
+constexpr std::string_view kCheckpointName = kJournalCheckpointMeta;
 constexpr std::string_view kCheckpointLabel = "otpgate journal checkpoint v1";
 
 void PutU64(std::vector<uint8_t>& out, uint64_t v) {

@@ -15,6 +15,7 @@
 #include <shared_mutex>
 
 #include "file_util.h"
+#include "lmdb_store.h"
 #include "lmdb_verify.h"
 #include "otpgate/store.h"
 
@@ -392,11 +393,11 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
       env_ = nullptr;
       return LmdbError(rc, "creating LMDB environment");
     }
-    map_size_ = options_.initial_map_bytes;
+    map_size_ = options_.lmdb.initial_map_bytes;
     mdb_env_set_maxdbs(env_, 8);
     mdb_env_set_maxreaders(env_, kMaxReaders);
     mdb_env_set_mapsize(env_, map_size_);
-    unsigned flags = MDB_NOTLS | (options_.durable ? 0 : MDB_NOSYNC);
+    unsigned flags = MDB_NOTLS | (options_.lmdb.durable ? 0 : MDB_NOSYNC);
     if (!options_.create && !DataFileExists()) {
       return Status::Unavailable("store " + path_ + " is not initialised (run otpgate init)");
     }
@@ -456,6 +457,7 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     });
   }
   Status Write(const std::function<Status(Txn&)>& fn) override { return RunWrite(fn); }
+  bool SharesCommits() const override { return true; }
 
   Status Backup(const std::string& file) override {
     UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -681,11 +683,11 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     std::unique_lock lock(resize_mutex_);
     size_t target = 0;  // 0: adopt the size in the file
     if (grow) {
-      if (map_size_ >= options_.max_map_bytes) {
+      if (map_size_ >= options_.lmdb.max_map_bytes) {
         return Status::StoreFull("store " + path_ + " reached its maximum map size of " +
-                                 std::to_string(options_.max_map_bytes >> 20) + " MiB");
+                                 std::to_string(options_.lmdb.max_map_bytes >> 20) + " MiB");
       }
-      target = std::min(map_size_ * 2, options_.max_map_bytes);
+      target = std::min(map_size_ * 2, options_.lmdb.max_map_bytes);
     }
     int rc = mdb_env_set_mapsize(env_, target);
     if (rc != 0) {
@@ -815,16 +817,16 @@ Registry& GlobalRegistry() {
 
 }  // namespace
 
-Result<std::shared_ptr<Store>> Store::Open(const StoreOptions& options) {
-  if (options.path.empty()) {
+Result<std::shared_ptr<Store>> OpenLmdbStore(const StoreOptions& options) {
+  if (options.location.empty()) {
     return Status::InvalidArgument("store path is empty");
   }
-  OTPGATE_RETURN_IF_ERROR(CheckPathIsSafe(options.path, "store directory"));
+  OTPGATE_RETURN_IF_ERROR(CheckPathIsSafe(options.location, "store directory"));
   if (options.create) {
-    ::mkdir(options.path.c_str(), 0700);
+    ::mkdir(options.location.c_str(), 0700);
   }
   char resolved[PATH_MAX];
-  std::string key = ::realpath(options.path.c_str(), resolved) != nullptr ? resolved : options.path;
+  std::string key = ::realpath(options.location.c_str(), resolved) != nullptr ? resolved : options.location;
   Registry& registry = GlobalRegistry();
   std::lock_guard lock(registry.mutex);
   auto it = registry.stores.find(key);

@@ -59,7 +59,9 @@ Result<std::unique_ptr<OtpService>> OtpService::Open(const Config& config, const
                                                      bool create, AuditSink* audit) {
   OTPGATE_ASSIGN_OR_RETURN(MasterKey key, MasterKey::Load(config.master_key));
   StoreOptions options;
-  options.path = config.store;
+  options.location = config.store;
+  options.postgres.timeout_ms = config.store_timeout_ms;
+  options.postgres.pool_size = config.store_pool_size;
   options.create = create;
   OTPGATE_ASSIGN_OR_RETURN(std::shared_ptr<Store> store, Store::Open(options));
 

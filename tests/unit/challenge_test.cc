@@ -96,7 +96,7 @@ TEST(ChallengeTest, ExpiresAtItsExpirySecond) {
 
 TEST(ChallengeTest, ConsumedOnceInTheStore) {
   TempDir dir;
-  auto store = Store::Open({.path = dir.File("s"), .create = true}).value();
+  auto store = Store::Open({.location = dir.File("s"), .create = true}).value();
   Challenges challenges(Key(1));
   ChallengeTicket ticket =
       challenges.Check(challenges.Issue("alice", kStart, kLifetime).value(), "alice", kStart)

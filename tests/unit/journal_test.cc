@@ -1,23 +1,30 @@
 // The audit journal: what is journalled, and that removing, reordering or
-// editing entries in the store (as someone with write access to the files
-// but not the master key would) makes verification fail at that place.
+// editing entries in the store (as someone with write access to the store
+// but not the master key would) makes verification fail at that place. Run
+// against both backends (Lmdb/*: label unit; Postgres/*: label postgres);
+// the tampering goes around otpgate, straight to LMDB or SQL.
 #include "journal.h"
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <lmdb.h>
 
 #include <array>
+#include <atomic>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "otpgate/operations.h"
 #include "otpgate/otp.h"
+#include "store_backend.h"
 #include "test_util.h"
 
 namespace otpgate {
 namespace {
 
+using testing::Backend;
 using testing::Bytes;
 using testing::TempDir;
 
@@ -30,10 +37,94 @@ std::array<uint8_t, 8> Key(uint64_t sequence) {
   return key;
 }
 
-class JournalTest : public ::testing::Test {
+// The stored journal, edited without otpgate: entries by sequence.
+class RawJournal {
+ public:
+  virtual ~RawJournal() = default;
+  virtual std::vector<uint8_t> Get(uint64_t sequence) = 0;
+  virtual void Put(uint64_t sequence, std::vector<uint8_t> value) = 0;
+  virtual void Del(uint64_t sequence) = 0;
+};
+
+class LmdbJournal final : public RawJournal {
+ public:
+  LmdbJournal(MDB_txn* txn, MDB_dbi dbi) : txn_(txn), dbi_(dbi) {}
+  std::vector<uint8_t> Get(uint64_t sequence) override {
+    auto key_bytes = Key(sequence);
+    MDB_val key{key_bytes.size(), key_bytes.data()}, data;
+    EXPECT_EQ(mdb_get(txn_, dbi_, &key, &data), 0);
+    auto* p = static_cast<uint8_t*>(data.mv_data);
+    return std::vector<uint8_t>(p, p + data.mv_size);
+  }
+  void Put(uint64_t sequence, std::vector<uint8_t> value) override {
+    auto key_bytes = Key(sequence);
+    MDB_val key{key_bytes.size(), key_bytes.data()}, data{value.size(), value.data()};
+    ASSERT_EQ(mdb_put(txn_, dbi_, &key, &data, 0), 0);
+  }
+  void Del(uint64_t sequence) override {
+    auto key_bytes = Key(sequence);
+    MDB_val key{key_bytes.size(), key_bytes.data()};
+    ASSERT_EQ(mdb_del(txn_, dbi_, &key, nullptr), 0);
+  }
+
+ private:
+  MDB_txn* txn_;
+  MDB_dbi dbi_;
+};
+
+// The otpgate_journal table, through one libpq connection, in autocommit.
+class PostgresJournal final : public RawJournal {
+ public:
+  explicit PostgresJournal(const std::string& location) : conn_(PQconnectdb(location.c_str())) {
+    EXPECT_EQ(PQstatus(conn_), CONNECTION_OK) << PQerrorMessage(conn_);
+  }
+  ~PostgresJournal() override { PQfinish(conn_); }
+  std::vector<uint8_t> Get(uint64_t sequence) override {
+    PGresult* result = Exec("SELECT entry FROM otpgate_journal WHERE sequence = $1::int8",
+                            sequence, {});
+    std::vector<uint8_t> value;
+    if (PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) == 1) {
+      auto* p = reinterpret_cast<const uint8_t*>(PQgetvalue(result, 0, 0));
+      value.assign(p, p + PQgetlength(result, 0, 0));
+    }
+    EXPECT_FALSE(value.empty()) << "no journal entry " << sequence;
+    PQclear(result);
+    return value;
+  }
+  void Put(uint64_t sequence, std::vector<uint8_t> value) override {
+    Check(Exec("INSERT INTO otpgate_journal (sequence, entry) VALUES ($1::int8, $2::bytea) "
+               "ON CONFLICT (sequence) DO UPDATE SET entry = EXCLUDED.entry",
+               sequence, value));
+  }
+  void Del(uint64_t sequence) override {
+    Check(Exec("DELETE FROM otpgate_journal WHERE sequence = $1::int8", sequence, {}));
+  }
+
+ private:
+  PGresult* Exec(const char* sql, uint64_t sequence, const std::vector<uint8_t>& value) {
+    auto key = Key(sequence);
+    const char* values[] = {reinterpret_cast<const char*>(key.data()),
+                            reinterpret_cast<const char*>(value.data())};
+    const int lengths[] = {static_cast<int>(key.size()), static_cast<int>(value.size())};
+    const int formats[] = {1, 1};
+    return PQexecParams(conn_, sql, value.empty() ? 1 : 2, nullptr, values, lengths, formats, 1);
+  }
+  static void Check(PGresult* result) {
+    EXPECT_EQ(PQresultStatus(result), PGRES_COMMAND_OK) << PQresultErrorMessage(result);
+    PQclear(result);
+  }
+  PGconn* conn_;
+};
+
+class JournalTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     config_ = testing::TestConfig(dir_);
+    std::string why;
+    auto location = testing::FreshLocation(GetParam(), dir_, &why);
+    if (!location.has_value()) GTEST_SKIP() << why;
+    config_.store = *location;
+    config_.store_timeout_ms = 10000;  // a loaded machine must not fail a rule test
     ASSERT_TRUE(InitializeDeployment(config_).ok());
     Reopen();
     TokenSpec spec;
@@ -62,9 +153,15 @@ class JournalTest : public ::testing::Test {
     ASSERT_TRUE(service_->Unlock("VSST00000001").ok());
   }
 
-  // Closes the service and edits the journal database directly with LMDB.
-  void Tamper(const std::function<void(MDB_txn*, MDB_dbi)>& edit) {
-    service_.reset();  // the last handle: the environment is closed
+  // Closes the service and edits the stored journal directly (LMDB or SQL).
+  void Tamper(const std::function<void(RawJournal&)>& edit) {
+    service_.reset();  // the last handle: an LMDB environment is closed
+    if (GetParam() == Backend::kPostgres) {
+      PostgresJournal journal(config_.store);
+      edit(journal);
+      Reopen();
+      return;
+    }
     MDB_env* env = nullptr;
     ASSERT_EQ(mdb_env_create(&env), 0);
     mdb_env_set_maxdbs(env, 8);
@@ -73,28 +170,11 @@ class JournalTest : public ::testing::Test {
     MDB_dbi dbi = 0;
     ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
     ASSERT_EQ(mdb_dbi_open(txn, "journal", 0, &dbi), 0);
-    edit(txn, dbi);
+    LmdbJournal journal(txn, dbi);
+    edit(journal);
     ASSERT_EQ(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
     Reopen();
-  }
-
-  static std::vector<uint8_t> Get(MDB_txn* txn, MDB_dbi dbi, uint64_t sequence) {
-    auto key_bytes = Key(sequence);
-    MDB_val key{key_bytes.size(), key_bytes.data()}, data;
-    EXPECT_EQ(mdb_get(txn, dbi, &key, &data), 0);
-    auto* p = static_cast<uint8_t*>(data.mv_data);
-    return std::vector<uint8_t>(p, p + data.mv_size);
-  }
-  static void Put(MDB_txn* txn, MDB_dbi dbi, uint64_t sequence, std::vector<uint8_t> value) {
-    auto key_bytes = Key(sequence);
-    MDB_val key{key_bytes.size(), key_bytes.data()}, data{value.size(), value.data()};
-    ASSERT_EQ(mdb_put(txn, dbi, &key, &data, 0), 0);
-  }
-  static void Del(MDB_txn* txn, MDB_dbi dbi, uint64_t sequence) {
-    auto key_bytes = Key(sequence);
-    MDB_val key{key_bytes.size(), key_bytes.data()};
-    ASSERT_EQ(mdb_del(txn, dbi, &key, nullptr), 0);
   }
 
   JournalCheck Check() {
@@ -109,7 +189,7 @@ class JournalTest : public ::testing::Test {
   std::unique_ptr<OtpService> service_;
 };
 
-TEST_F(JournalTest, EveryDecisionAndChangeIsJournalledWithItsFields) {
+TEST_P(JournalTest, EveryDecisionAndChangeIsJournalledWithItsFields) {
   MakeFiveEntries();
   auto entries = service_->ReadJournal({}).value();
   ASSERT_EQ(entries.size(), 5u);
@@ -135,7 +215,7 @@ TEST_F(JournalTest, EveryDecisionAndChangeIsJournalledWithItsFields) {
   EXPECT_EQ(check.last_sequence, 5u);
 }
 
-TEST_F(JournalTest, FailedRequestsLeaveNoEntry) {
+TEST_P(JournalTest, FailedRequestsLeaveNoEntry) {
   // Malformed code, unknown token for an admin change: no change, no entry
   // (the syslog audit line still records them).
   EXPECT_FALSE(service_->Verify("alice", "12ab56").ok());
@@ -152,7 +232,7 @@ TEST_F(JournalTest, FailedRequestsLeaveNoEntry) {
 // The streaming import (token import, migrate) journals each token it
 // stores, in its one transaction: skipped duplicates are not journalled, and
 // an import that fails part-way leaves neither tokens nor entries.
-TEST_F(JournalTest, StreamingImportJournalsEachStoredToken) {
+TEST_P(JournalTest, StreamingImportJournalsEachStoredToken) {
   size_t imported = 0;
   std::vector<std::string> skipped;
   auto import = [&](const std::vector<std::string>& ids) {
@@ -186,7 +266,7 @@ TEST_F(JournalTest, StreamingImportJournalsEachStoredToken) {
   EXPECT_TRUE(Check().ok);
 }
 
-TEST_F(JournalTest, FilterByTimeUserAndToken) {
+TEST_P(JournalTest, FilterByTimeUserAndToken) {
   MakeFiveEntries();
   JournalFilter filter;
   filter.user = "alice";
@@ -198,13 +278,13 @@ TEST_F(JournalTest, FilterByTimeUserAndToken) {
   EXPECT_TRUE(service_->ReadJournal(filter)->empty());
 }
 
-TEST_F(JournalTest, EditedEntryIsFoundWhereItWasEdited) {
+TEST_P(JournalTest, EditedEntryIsFoundWhereItWasEdited) {
   MakeFiveEntries();
-  Tamper([](MDB_txn* txn, MDB_dbi dbi) {
-    std::vector<uint8_t> value = Get(txn, dbi, 3);
+  Tamper([](RawJournal& j) {
+    std::vector<uint8_t> value = j.Get(3);
     auto entry = DecodeJournalEntry(value).value();
     entry.outcome = "accept";  // a reject rewritten as an accept
-    Put(txn, dbi, 3, EncodeJournalEntry(entry));
+    j.Put(3, EncodeJournalEntry(entry));
   });
   JournalCheck check = Check();
   EXPECT_FALSE(check.ok);
@@ -212,43 +292,43 @@ TEST_F(JournalTest, EditedEntryIsFoundWhereItWasEdited) {
   EXPECT_NE(check.problem.find("altered"), std::string::npos) << check.problem;
 }
 
-TEST_F(JournalTest, RemovedEntryIsFound) {
+TEST_P(JournalTest, RemovedEntryIsFound) {
   MakeFiveEntries();
-  Tamper([](MDB_txn* txn, MDB_dbi dbi) { Del(txn, dbi, 3); });
+  Tamper([](RawJournal& j) { j.Del(3); });
   JournalCheck check = Check();
   EXPECT_FALSE(check.ok);
   EXPECT_EQ(check.first_bad, 3u);
   EXPECT_NE(check.problem.find("missing"), std::string::npos) << check.problem;
 }
 
-TEST_F(JournalTest, RemovedFirstEntryIsFound) {
+TEST_P(JournalTest, RemovedFirstEntryIsFound) {
   MakeFiveEntries();
-  Tamper([](MDB_txn* txn, MDB_dbi dbi) { Del(txn, dbi, 1); });
+  Tamper([](RawJournal& j) { j.Del(1); });
   JournalCheck check = Check();
   EXPECT_FALSE(check.ok);
   EXPECT_EQ(check.first_bad, 1u);
 }
 
-TEST_F(JournalTest, RenumberedAfterRemovalIsFound) {
+TEST_P(JournalTest, RenumberedAfterRemovalIsFound) {
   // Remove entry 3 and move 4 and 5 down to close the gap.
   MakeFiveEntries();
-  Tamper([](MDB_txn* txn, MDB_dbi dbi) {
-    std::vector<uint8_t> four = Get(txn, dbi, 4), five = Get(txn, dbi, 5);
-    Del(txn, dbi, 5);
-    Put(txn, dbi, 3, four);
-    Put(txn, dbi, 4, five);
+  Tamper([](RawJournal& j) {
+    std::vector<uint8_t> four = j.Get(4), five = j.Get(5);
+    j.Del(5);
+    j.Put(3, four);
+    j.Put(4, five);
   });
   JournalCheck check = Check();
   EXPECT_FALSE(check.ok);
   EXPECT_EQ(check.first_bad, 3u);
 }
 
-TEST_F(JournalTest, ReorderedEntriesAreFound) {
+TEST_P(JournalTest, ReorderedEntriesAreFound) {
   MakeFiveEntries();
-  Tamper([](MDB_txn* txn, MDB_dbi dbi) {
-    std::vector<uint8_t> two = Get(txn, dbi, 2), three = Get(txn, dbi, 3);
-    Put(txn, dbi, 2, three);
-    Put(txn, dbi, 3, two);
+  Tamper([](RawJournal& j) {
+    std::vector<uint8_t> two = j.Get(2), three = j.Get(3);
+    j.Put(2, three);
+    j.Put(3, two);
   });
   JournalCheck check = Check();
   EXPECT_FALSE(check.ok);
@@ -256,15 +336,15 @@ TEST_F(JournalTest, ReorderedEntriesAreFound) {
   EXPECT_NE(check.problem.find("reordered"), std::string::npos) << check.problem;
 }
 
-TEST_F(JournalTest, ReorderedWithRenumberingIsFound) {
+TEST_P(JournalTest, ReorderedWithRenumberingIsFound) {
   // Swap 2 and 3 and rewrite their sequence fields: the chain breaks at 2.
   MakeFiveEntries();
-  Tamper([](MDB_txn* txn, MDB_dbi dbi) {
-    auto two = DecodeJournalEntry(Get(txn, dbi, 2)).value();
-    auto three = DecodeJournalEntry(Get(txn, dbi, 3)).value();
+  Tamper([](RawJournal& j) {
+    auto two = DecodeJournalEntry(j.Get(2)).value();
+    auto three = DecodeJournalEntry(j.Get(3)).value();
     std::swap(two.sequence, three.sequence);
-    Put(txn, dbi, 2, EncodeJournalEntry(three));
-    Put(txn, dbi, 3, EncodeJournalEntry(two));
+    j.Put(2, EncodeJournalEntry(three));
+    j.Put(3, EncodeJournalEntry(two));
   });
   JournalCheck check = Check();
   EXPECT_FALSE(check.ok);
@@ -272,24 +352,24 @@ TEST_F(JournalTest, ReorderedWithRenumberingIsFound) {
   EXPECT_NE(check.problem.find("altered"), std::string::npos) << check.problem;
 }
 
-TEST_F(JournalTest, ForgedWithoutTheKeyIsFound) {
+TEST_P(JournalTest, ForgedWithoutTheKeyIsFound) {
   // An attacker rebuilds entry 5's chain value with another key.
   MakeFiveEntries();
-  Tamper([](MDB_txn* txn, MDB_dbi dbi) {
-    auto five = DecodeJournalEntry(Get(txn, dbi, 5)).value();
+  Tamper([](RawJournal& j) {
+    auto five = DecodeJournalEntry(j.Get(5)).value();
     five.user = "mallory";
     five.chain.fill(0x42);
-    Put(txn, dbi, 5, EncodeJournalEntry(five));
+    j.Put(5, EncodeJournalEntry(five));
   });
   EXPECT_EQ(Check().first_bad, 5u);
 }
 
-TEST_F(JournalTest, AnotherMasterKeyDoesNotVerify) {
+TEST_P(JournalTest, AnotherMasterKeyDoesNotVerify) {
   MakeFiveEntries();
   ASSERT_TRUE(Check().ok);
   // The same entries chained under another key do not verify.
   Journal other(MasterKey::FromBytes(Bytes("0123456789abcdef0123456789abcdef")));
-  std::shared_ptr<Store> store = Store::Open(StoreOptions{config_.store}).value();
+  std::shared_ptr<Store> store = Store::Open(StoreOptions{.location = config_.store, .postgres = {.timeout_ms = 10000}}).value();
   ASSERT_TRUE(store
                   ->Read([&](Txn& txn) -> Status {
                     JournalCheck check = other.Verify(txn).value();
@@ -300,7 +380,7 @@ TEST_F(JournalTest, AnotherMasterKeyDoesNotVerify) {
                   .ok());
 }
 
-TEST_F(JournalTest, PruningKeepsTheRestVerifiable) {
+TEST_P(JournalTest, PruningKeepsTheRestVerifiable) {
   MakeFiveEntries();  // entries 1-3 at kStart and kStart+30, 4-5 at kStart+60
   clock_.Advance(30);
   auto removed = service_->PruneJournal(kStart + 60);
@@ -317,28 +397,28 @@ TEST_F(JournalTest, PruningKeepsTheRestVerifiable) {
   // New entries chain on; removing the first remaining one is still found.
   ASSERT_TRUE(service_->Unlock("VSST00000001").ok());
   EXPECT_TRUE(Check().ok);
-  Tamper([](MDB_txn* txn, MDB_dbi dbi) { Del(txn, dbi, 4); });
+  Tamper([](RawJournal& j) { j.Del(4); });
   check = Check();
   EXPECT_FALSE(check.ok);
   EXPECT_EQ(check.first_bad, 4u);
 }
 
-TEST_F(JournalTest, PruningRefusesABrokenChain) {
+TEST_P(JournalTest, PruningRefusesABrokenChain) {
   MakeFiveEntries();
-  Tamper([](MDB_txn* txn, MDB_dbi dbi) { Del(txn, dbi, 2); });
+  Tamper([](RawJournal& j) { j.Del(2); });
   auto removed = service_->PruneJournal(kStart + 1000);
   EXPECT_EQ(removed.status().code(), StatusCode::kCorrupt);
   EXPECT_EQ(Check().first_bad, 2u) << "nothing was pruned";
 }
 
-TEST_F(JournalTest, ForgedCheckpointIsFound) {
+TEST_P(JournalTest, ForgedCheckpointIsFound) {
   MakeFiveEntries();
   ASSERT_TRUE(service_->PruneJournal(kStart + 60).ok());
   // Someone deletes entries 4-5 and writes a checkpoint at 5 copied from
   // entry 5's chain value: without the key the checkpoint does not verify.
   service_.reset();
   {
-    std::shared_ptr<Store> store = Store::Open(StoreOptions{config_.store}).value();
+    std::shared_ptr<Store> store = Store::Open(StoreOptions{.location = config_.store, .postgres = {.timeout_ms = 10000}}).value();
     ASSERT_TRUE(store
                     ->Write([&](Txn& txn) -> Status {
                       auto stored = txn.GetMeta("journal-checkpoint").value().value();
@@ -353,6 +433,36 @@ TEST_F(JournalTest, ForgedCheckpointIsFound) {
   EXPECT_FALSE(check.ok);
   EXPECT_NE(check.problem.find("checkpoint"), std::string::npos) << check.problem;
 }
+
+// Decisions of several servers (here: two services, each with its own
+// store handle and so, on PostgreSQL, its own connection pool) on different
+// users append to one chain: none fails, none is lost, the chain verifies.
+TEST_P(JournalTest, ConcurrentServersAppendToOneChain) {
+  std::unique_ptr<OtpService> other = OtpService::Open(config_, clock_).value();
+  OtpService* servers[] = {service_.get(), other.get()};
+  constexpr int kThreads = 4, kEach = 25;
+  std::atomic<int> decided{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto verdict = servers[t % 2]->Verify("user" + std::to_string(t * kEach + i), "123456");
+        if (verdict.ok() && verdict->decision == Decision::kNoToken) ++decided;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(decided.load(), kThreads * kEach);
+  JournalCheck check = Check();
+  EXPECT_TRUE(check.ok) << check.problem;
+  EXPECT_EQ(check.entries, 1u + kThreads * kEach);
+  EXPECT_EQ(check.last_sequence, 1u + kThreads * kEach);
+}
+
+INSTANTIATE_TEST_SUITE_P(Lmdb, JournalTest, ::testing::Values(Backend::kLmdb),
+                         testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Postgres, JournalTest, ::testing::Values(Backend::kPostgres),
+                         testing::BackendName);
 
 TEST(JournalEncodingTest, RoundTripAndMalformedValues) {
   JournalEntry entry;

@@ -12,6 +12,7 @@
 
 #include "otpgate/base32.h"
 #include "otpgate/token_record.h"
+#include "store_backend.h"
 #include "test_util.h"
 
 namespace otpgate {
@@ -23,10 +24,17 @@ using testing::TempDir;
 constexpr int64_t kStart = 1'800'000'000;  // a multiple of 30
 const char kSecret[] = "12345678901234567890";
 
-class OperationsTest : public ::testing::Test {
+class OperationsTest : public ::testing::TestWithParam<testing::Backend> {
  protected:
   void SetUp() override {
     config_ = testing::TestConfig(dir_);
+    std::string why;
+    auto location = testing::FreshLocation(GetParam(), dir_, &why);
+    if (!location.has_value()) GTEST_SKIP() << why;
+    config_.store = *location;
+    // The bound is tested in pg_store_test; here a loaded machine must not
+    // turn a slow answer into a failed rule test.
+    config_.store_timeout_ms = 10000;
     ASSERT_TRUE(InitializeDeployment(config_).ok());
     service_ = OtpService::Open(config_, clock_).value();
     Provision("VSST00000001");
@@ -61,6 +69,62 @@ class OperationsTest : public ::testing::Test {
 
   TokenInfo Info(const std::string& id = "VSST00000001") { return service_->Show(id).value(); }
 
+  // Everything the store holds, as bytes (LMDB: its data file; PostgreSQL:
+  // every token row), to compare before and after, or search.
+  std::string StoreBytes() {
+    if (GetParam() == testing::Backend::kLmdb) {
+      std::ifstream in(config_.store + "/data.mdb", std::ios::binary);
+      return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    }
+    std::string why;
+    auto text = testing::TestPostgres::Shared(&why)->Query(
+        "SELECT string_agg(credential_id || record, '' ORDER BY credential_id) "
+        "FROM otpgate_tokens",
+        config_.store);
+    return text.has_value() ? Unhex(*text) : "";
+  }
+
+  // Overwrites a token's stored record with `bytes`, below the store API
+  // (the service must be closed).
+  void PutRawRecord(const std::string& id, const std::string& bytes) {
+    if (GetParam() == testing::Backend::kLmdb) {
+      MDB_env* env = nullptr;
+      ASSERT_EQ(mdb_env_create(&env), 0);
+      mdb_env_set_maxdbs(env, 4);
+      ASSERT_EQ(mdb_env_open(env, config_.store.c_str(), 0, 0600), 0);
+      MDB_txn* txn = nullptr;
+      MDB_dbi dbi;
+      ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+      ASSERT_EQ(mdb_dbi_open(txn, "tokens", 0, &dbi), 0);
+      MDB_val key{id.size(), const_cast<char*>(id.data())};
+      MDB_val value{bytes.size(), const_cast<char*>(bytes.data())};
+      ASSERT_EQ(mdb_put(txn, dbi, &key, &value, 0), 0);
+      ASSERT_EQ(mdb_txn_commit(txn), 0);
+      mdb_env_close(env);
+      return;
+    }
+    std::string why;
+    ASSERT_TRUE(testing::TestPostgres::Shared(&why)->Sql(
+        "UPDATE otpgate_tokens SET record = '\\x" + Hex(bytes) +
+            "' WHERE credential_id = '\\x" + Hex(id) + "'",
+        config_.store));
+  }
+
+  static std::string Hex(const std::string& bytes) {
+    static const char kDigits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : bytes) out += {kDigits[c >> 4], kDigits[c & 15]};
+    return out;
+  }
+  // PostgreSQL's text form of bytea ("\x0102...") back to bytes.
+  static std::string Unhex(const std::string& text) {
+    std::string out;
+    for (size_t i = 2; i + 1 < text.size(); i += 2) {
+      out += static_cast<char>(std::stoi(text.substr(i, 2), nullptr, 16));
+    }
+    return out;
+  }
+
   TempDir dir_;
   Config config_;
   ManualClock clock_{kStart};
@@ -73,7 +137,7 @@ class RecordingSink : public AuditSink {
   std::vector<std::string> lines;
 };
 
-TEST_F(OperationsTest, TheThreeBankFlows) {
+TEST_P(OperationsTest, TheThreeBankFlows) {
   // No token yet: the caller's "optional service" policy decides.
   EXPECT_EQ(VerifyAlice(Code()), Decision::kNoToken);
   // 1. Register.
@@ -102,7 +166,7 @@ TEST_F(OperationsTest, TheThreeBankFlows) {
   EXPECT_EQ(again->decision, Decision::kReplay);
 }
 
-TEST_F(OperationsTest, WindowAndDriftLearning) {
+TEST_P(OperationsTest, WindowAndDriftLearning) {
   RegisterAlice();
   EXPECT_EQ(VerifyAlice(Code(2)), Decision::kReject) << "outside +-1";
   EXPECT_EQ(VerifyAlice(Code(1)), Decision::kAccept) << "inside +1";
@@ -115,7 +179,7 @@ TEST_F(OperationsTest, WindowAndDriftLearning) {
   EXPECT_EQ(VerifyAlice(Code(-1)), Decision::kReject) << "outside the drifted window";
 }
 
-TEST_F(OperationsTest, LockoutWithBackoffAndUnlock) {
+TEST_P(OperationsTest, LockoutWithBackoffAndUnlock) {
   RegisterAlice();
   const char* wrong[] = {"000001", "000002", "000003", "000004"};
   for (const char* w : wrong) EXPECT_EQ(VerifyAlice(w), Decision::kReject);
@@ -147,7 +211,7 @@ TEST_F(OperationsTest, LockoutWithBackoffAndUnlock) {
   EXPECT_EQ(VerifyAlice(Code()), Decision::kAccept);
 }
 
-TEST_F(OperationsTest, SuccessResetsFailures) {
+TEST_P(OperationsTest, SuccessResetsFailures) {
   RegisterAlice();
   VerifyAlice("000001");
   VerifyAlice("000002");
@@ -155,7 +219,7 @@ TEST_F(OperationsTest, SuccessResetsFailures) {
   EXPECT_EQ(Info().failures, 0u);
 }
 
-TEST_F(OperationsTest, RegisterErrors) {
+TEST_P(OperationsTest, RegisterErrors) {
   auto bad_id = service_->Register("alice", "VSST_1", Code());
   EXPECT_EQ(bad_id.status().code(), StatusCode::kInvalidArgument);
   RegisterAlice();
@@ -164,7 +228,7 @@ TEST_F(OperationsTest, RegisterErrors) {
   EXPECT_EQ(Info().owner, "alice");
 }
 
-TEST_F(OperationsTest, EnrolledUserCannotSelfRegisterASecondToken) {
+TEST_P(OperationsTest, EnrolledUserCannotSelfRegisterASecondToken) {
   RegisterAlice();
   Provision("VSST00000002");
   auto second = service_->Register("alice", "VSST00000002", Code());
@@ -194,7 +258,7 @@ TEST(OperationsPolicyTest, AllowlistAtImportAndRegistration) {
   EXPECT_EQ(service->Register("alice", "ｖｓｓｔ１２３４５６７８", code)->decision, Decision::kAccept);
 }
 
-TEST_F(OperationsTest, RegisterAcceptsFullWidthInput) {
+TEST_P(OperationsTest, RegisterAcceptsFullWidthInput) {
   std::string code = Code();
   std::string full_width;
   for (char c : code) full_width += "\xef\xbc" + std::string(1, static_cast<char>(0x90 + (c - '0')));
@@ -203,7 +267,7 @@ TEST_F(OperationsTest, RegisterAcceptsFullWidthInput) {
   EXPECT_EQ(verdict->decision, Decision::kAccept);
 }
 
-TEST_F(OperationsTest, WrongCodeAtRegistrationCountsAgainstTheUserNotTheToken) {
+TEST_P(OperationsTest, WrongCodeAtRegistrationCountsAgainstTheUserNotTheToken) {
   auto verdict = service_->Register("alice", "VSST00000001", "000000");
   ASSERT_TRUE(verdict.ok());
   EXPECT_EQ(verdict->decision, Decision::kReject);
@@ -214,7 +278,7 @@ TEST_F(OperationsTest, WrongCodeAtRegistrationCountsAgainstTheUserNotTheToken) {
 
 // Regression (red team): anyone with a password could lock a token its
 // customer had not registered yet by registering it with wrong codes.
-TEST_F(OperationsTest, WrongCodesAtRegistrationCannotLockAnUnassignedToken) {
+TEST_P(OperationsTest, WrongCodesAtRegistrationCannotLockAnUnassignedToken) {
   Decision last = Decision::kReject;
   for (int i = 0; i < 20; ++i) {
     auto verdict = service_->Register("mallory", "VSST00000001", i % 2 ? "000000" : "111111");
@@ -233,7 +297,7 @@ TEST_F(OperationsTest, WrongCodesAtRegistrationCannotLockAnUnassignedToken) {
 // Unknown, free-but-wrong-code and bound-to-someone-else IDs give the same
 // answer, and each counts against the registering user (so IDs cannot be
 // enumerated faster than codes can be guessed).
-TEST_F(OperationsTest, RegisterDoesNotTellUnknownFreeAndTakenApart) {
+TEST_P(OperationsTest, RegisterDoesNotTellUnknownFreeAndTakenApart) {
   Provision("VSST00000002");
   ASSERT_EQ(service_->Register("alice", "VSST00000002", Code())->decision, Decision::kAccept);
   struct Case {
@@ -255,7 +319,7 @@ TEST_F(OperationsTest, RegisterDoesNotTellUnknownFreeAndTakenApart) {
   EXPECT_EQ(Info("VSST00000001").failures, 0u);
 }
 
-TEST_F(OperationsTest, MalformedInputChangesNothing) {
+TEST_P(OperationsTest, MalformedInputChangesNothing) {
   RegisterAlice();
   TokenInfo before = Info();
   for (const std::string& bad : {std::string("12345"), std::string("1234567890"),
@@ -274,7 +338,7 @@ TEST_F(OperationsTest, MalformedInputChangesNothing) {
   EXPECT_EQ(after.last_accepted, before.last_accepted);
 }
 
-TEST_F(OperationsTest, DisabledTokenRefusesAndDoesNotFallBackToNoToken) {
+TEST_P(OperationsTest, DisabledTokenRefusesAndDoesNotFallBackToNoToken) {
   RegisterAlice();
   ASSERT_TRUE(service_->SetEnabled("VSST00000001", false).ok());
   EXPECT_EQ(VerifyAlice(Code()), Decision::kReject);
@@ -282,7 +346,7 @@ TEST_F(OperationsTest, DisabledTokenRefusesAndDoesNotFallBackToNoToken) {
   EXPECT_EQ(VerifyAlice(Code()), Decision::kAccept);
 }
 
-TEST_F(OperationsTest, SeveralTokensAnyOneAccepts) {
+TEST_P(OperationsTest, SeveralTokensAnyOneAccepts) {
   RegisterAlice();
   OtpParams eight;
   eight.digits = 8;
@@ -298,7 +362,7 @@ TEST_F(OperationsTest, SeveralTokensAnyOneAccepts) {
   EXPECT_FALSE(state.locked());
 }
 
-TEST_F(OperationsTest, HotpLookAheadReplayAndResync) {
+TEST_P(OperationsTest, HotpLookAheadReplayAndResync) {
   OtpParams hotp;
   hotp.kind = OtpKind::kHotp;
   Provision("HOTP00000001", hotp);
@@ -324,7 +388,7 @@ TEST_F(OperationsTest, HotpLookAheadReplayAndResync) {
       << "a resync pair behind the mark is not searched";
 }
 
-TEST_F(OperationsTest, TotpResyncFromTwoConsecutiveCodes) {
+TEST_P(OperationsTest, TotpResyncFromTwoConsecutiveCodes) {
   RegisterAlice();
   // The token's clock runs 8 minutes (16 steps) fast.
   auto resync = service_->Resync("VSST00000001", Code(16), Code(17));
@@ -337,7 +401,7 @@ TEST_F(OperationsTest, TotpResyncFromTwoConsecutiveCodes) {
   EXPECT_EQ(service_->Resync("VSST00000001", Code(40), Code(41))->decision, Decision::kReject);
 }
 
-TEST_F(OperationsTest, ExpiredTokenCannotBeRegisteredOrUsed) {
+TEST_P(OperationsTest, ExpiredTokenCannotBeRegisteredOrUsed) {
   TokenSpec spec;
   spec.credential_id = "VSST00000009";
   spec.valid_until = kStart - 1;
@@ -350,7 +414,7 @@ TEST_F(OperationsTest, ExpiredTokenCannotBeRegisteredOrUsed) {
 
 // Expiry and disablement are per token: the user's valid token still logs
 // in, and the audit line names the token passed over and why.
-TEST_F(OperationsTest, ExpiredOrDisabledTokenIsSkippedAndTheValidOneDecides) {
+TEST_P(OperationsTest, ExpiredOrDisabledTokenIsSkippedAndTheValidOneDecides) {
   RecordingSink sink;
   service_ = OtpService::Open(config_, clock_, false, &sink).value();
   TokenSpec old_token;
@@ -392,7 +456,7 @@ TEST_F(OperationsTest, ExpiredOrDisabledTokenIsSkippedAndTheValidOneDecides) {
       << sink.lines.back();
 }
 
-TEST_F(OperationsTest, ProvisionRefusesDuplicatesAndShortSecrets) {
+TEST_P(OperationsTest, ProvisionRefusesDuplicatesAndShortSecrets) {
   TokenSpec spec;
   spec.credential_id = "VSST00000001";
   EXPECT_EQ(service_->Provision(spec, Bytes(kSecret)).code(), StatusCode::kAlreadyExists);
@@ -401,7 +465,7 @@ TEST_F(OperationsTest, ProvisionRefusesDuplicatesAndShortSecrets) {
   EXPECT_EQ(service_->Show("VSST00000003").status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(OperationsTest, ProvisionBoundInABatch) {
+TEST_P(OperationsTest, ProvisionBoundInABatch) {
   std::vector<std::pair<TokenSpec, SecretBytes>> tokens;
   for (int i = 0; i < 3; ++i) {
     TokenSpec spec;
@@ -423,14 +487,14 @@ TEST_F(OperationsTest, ProvisionBoundInABatch) {
   EXPECT_EQ(verdict->decision, Decision::kAccept);
 }
 
-TEST_F(OperationsTest, DeleteRemovesTokenAndUserIndex) {
+TEST_P(OperationsTest, DeleteRemovesTokenAndUserIndex) {
   RegisterAlice();
   ASSERT_TRUE(service_->Delete("VSST00000001").ok());
   EXPECT_EQ(VerifyAlice(Code()), Decision::kNoToken);
   EXPECT_EQ(service_->Delete("VSST00000001").code(), StatusCode::kNotFound);
 }
 
-TEST_F(OperationsTest, WrongMasterKeyIsToldApart) {
+TEST_P(OperationsTest, WrongMasterKeyIsToldApart) {
   Config other = config_;
   other.master_key = dir_.File("other.key");
   ASSERT_TRUE(MasterKey::Create(other.master_key).ok());
@@ -438,18 +502,17 @@ TEST_F(OperationsTest, WrongMasterKeyIsToldApart) {
   EXPECT_EQ(service.status().code(), StatusCode::kWrongKey);
 }
 
-TEST_F(OperationsTest, SecretsAreNotInTheStoreInClear) {
-  std::ifstream in(dir_.File("store/data.mdb"), std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+TEST_P(OperationsTest, SecretsAreNotInTheStoreInClear) {
+  std::string bytes = StoreBytes();
   EXPECT_EQ(bytes.find(kSecret), std::string::npos);
   EXPECT_NE(bytes.find("VSST00000001"), std::string::npos);
 }
 
-TEST_F(OperationsTest, RevealedSecretMatches) {
+TEST_P(OperationsTest, RevealedSecretMatches) {
   EXPECT_TRUE(service_->RevealSecret("VSST00000001").value() == Bytes(kSecret));
 }
 
-TEST_F(OperationsTest, AuditTrailNeverCarriesTheCode) {
+TEST_P(OperationsTest, AuditTrailNeverCarriesTheCode) {
   RecordingSink sink;
   service_ = OtpService::Open(config_, clock_, false, &sink).value();
   std::string code = Code();
@@ -472,7 +535,7 @@ TEST_F(OperationsTest, AuditTrailNeverCarriesTheCode) {
 // a lost race is a matter of timing. Regression: closing a descriptor of
 // lock.mdb after mdb_env_open dropped the process's POSIX lock, so a later
 // process reinitialised the lock table and two writers both accepted.
-TEST_F(OperationsTest, ConcurrentProcessesSameCodeExactlyOneAccepts) {
+TEST_P(OperationsTest, ConcurrentProcessesSameCodeExactlyOneAccepts) {
   RegisterAlice();
   service_.reset();
   constexpr int kProcesses = 8;
@@ -514,7 +577,7 @@ TEST_F(OperationsTest, ConcurrentProcessesSameCodeExactlyOneAccepts) {
 }
 
 // Threads in one process (radiusd's model) share one service.
-TEST_F(OperationsTest, ConcurrentThreadsSameCodeExactlyOneAccepts) {
+TEST_P(OperationsTest, ConcurrentThreadsSameCodeExactlyOneAccepts) {
   RegisterAlice();
   std::string code = Code();
   std::atomic<int> accepted{0};
@@ -529,34 +592,11 @@ TEST_F(OperationsTest, ConcurrentThreadsSameCodeExactlyOneAccepts) {
   EXPECT_EQ(accepted.load(), 1);
 }
 
-// Overwrites a token's record with `bytes`, with LMDB directly (the service
-// must be closed: one environment per path per process).
-void CorruptRecord(const std::string& store, const std::string& id, const std::string& bytes) {
-  MDB_env* env = nullptr;
-  ASSERT_EQ(mdb_env_create(&env), 0);
-  mdb_env_set_maxdbs(env, 4);
-  ASSERT_EQ(mdb_env_open(env, store.c_str(), 0, 0600), 0);
-  MDB_txn* txn = nullptr;
-  MDB_dbi dbi;
-  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-  ASSERT_EQ(mdb_dbi_open(txn, "tokens", 0, &dbi), 0);
-  MDB_val key{id.size(), const_cast<char*>(id.data())};
-  MDB_val value{bytes.size(), const_cast<char*>(bytes.data())};
-  ASSERT_EQ(mdb_put(txn, dbi, &key, &value, 0), 0);
-  ASSERT_EQ(mdb_txn_commit(txn), 0);
-  mdb_env_close(env);
-}
-
-std::string StoreBytes(const std::string& store) {
-  std::ifstream in(store + "/data.mdb", std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-TEST_F(OperationsTest, CorruptRecordIsAnErrorAndChangesNothing) {
+TEST_P(OperationsTest, CorruptRecordIsAnErrorAndChangesNothing) {
   RegisterAlice();
   service_.reset();
-  CorruptRecord(config_.store, "VSST00000001", std::string("\x01\x02garbage", 9));
-  std::string before = StoreBytes(config_.store);
+  PutRawRecord("VSST00000001", std::string("\x01\x02garbage", 9));
+  std::string before = StoreBytes();
   service_ = OtpService::Open(config_, clock_).value();
   auto verdict = service_->Verify("alice", Code());
   EXPECT_EQ(verdict.status().code(), StatusCode::kCorrupt);
@@ -564,39 +604,40 @@ TEST_F(OperationsTest, CorruptRecordIsAnErrorAndChangesNothing) {
   EXPECT_EQ(service_->Stop("alice", Code()).status().code(), StatusCode::kCorrupt);
   EXPECT_EQ(service_->Show("VSST00000001").status().code(), StatusCode::kCorrupt);
   service_.reset();
-  EXPECT_EQ(StoreBytes(config_.store), before) << "a failed decision wrote to the store";
+  EXPECT_EQ(StoreBytes(), before) << "a failed decision wrote to the store";
 }
 
-TEST_F(OperationsTest, RecordMovedToAnotherTokenDoesNotOpen) {
+TEST_P(OperationsTest, RecordMovedToAnotherTokenDoesNotOpen) {
   RegisterAlice();
   Provision("VSST00000002");
   // Copy token 2's record bytes (sealed for credential ID ...02) over ...01,
   // fixing only the ID inside so that the record itself decodes.
+  TokenRecord moved;
+  ASSERT_TRUE(service_->Show("VSST00000002").ok());
   service_.reset();
-  MDB_env* env = nullptr;
-  ASSERT_EQ(mdb_env_create(&env), 0);
-  mdb_env_set_maxdbs(env, 4);
-  ASSERT_EQ(mdb_env_open(env, config_.store.c_str(), 0, 0600), 0);
-  MDB_txn* txn = nullptr;
-  MDB_dbi dbi;
-  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-  ASSERT_EQ(mdb_dbi_open(txn, "tokens", 0, &dbi), 0);
-  MDB_val key2{12, const_cast<char*>("VSST00000002")}, value2;
-  ASSERT_EQ(mdb_get(txn, dbi, &key2, &value2), 0);
-  TokenRecord moved = DecodeTokenRecord({static_cast<const uint8_t*>(value2.mv_data), value2.mv_size}).value();
-  mdb_txn_abort(txn);
-  mdb_env_close(env);
+  {
+    auto store = Store::Open({.location = config_.store}).value();
+    ASSERT_TRUE(store->Read([&](Txn& txn) -> Status {
+      OTPGATE_ASSIGN_OR_RETURN(moved, txn.GetToken("VSST00000002"));
+      return Status::Ok();
+    }).ok());
+  }
   moved.credential_id = "VSST00000001";
   moved.state = TokenState::kActive;
   moved.owner = "alice";
   std::vector<uint8_t> bytes = EncodeTokenRecord(moved);
-  CorruptRecord(config_.store, "VSST00000001", std::string(bytes.begin(), bytes.end()));
+  PutRawRecord("VSST00000001", std::string(bytes.begin(), bytes.end()));
   service_ = OtpService::Open(config_, clock_).value();
   auto verdict = service_->Verify("alice", Code());
   EXPECT_EQ(verdict.status().code(), StatusCode::kCorrupt);
   EXPECT_NE(verdict.status().message().find("does not authenticate"), std::string::npos)
       << verdict.status().message();
 }
+
+INSTANTIATE_TEST_SUITE_P(Lmdb, OperationsTest, ::testing::Values(testing::Backend::kLmdb),
+                         testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Postgres, OperationsTest,
+                         ::testing::Values(testing::Backend::kPostgres), testing::BackendName);
 
 TEST(OperationsOpenTest, MissingStoreOrKeyFailsClosed) {
   TempDir dir;

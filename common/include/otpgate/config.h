@@ -27,6 +27,9 @@ enum class Action { kLogin, kRegister, kStop };
 struct Config {
   // Store and key.
   std::string store = kDefaultStorePath;
+  // PostgreSQL store only (store.h PostgresOptions).
+  int store_timeout_ms = 1500;  // every store request fails closed after this
+  int store_pool_size = 32;     // connections per process
   std::string master_key = kDefaultMasterKeyPath;
   // Verification.
   int window = 1;                     // TOTP: steps either side of the drift
@@ -61,7 +64,8 @@ struct Config {
   bool try_first_pass = false;
 };
 
-enum class OptionType { kString, kPath, kInt, kBool, kEnum };
+// kStoreLocation: an absolute path (LMDB) or a PostgreSQL location (store.h).
+enum class OptionType { kString, kPath, kStoreLocation, kInt, kBool, kEnum };
 // Where an option means something: everywhere, or only in the PAM module
 // (a RADIUS module section refuses it; the shared file may carry it).
 enum class OptionScope { kAll, kPam };

@@ -1,7 +1,10 @@
-// The credential store: one LMDB environment with three named databases.
+// The credential store: where tokens, user bindings and store metadata live.
+// One data model, two backends, chosen by the store location (Store::Open):
 //
-//   tokens  credential ID -> TokenRecord (token_record.h)
-//   users   user name -> credential ID (MDB_DUPSORT: a user may hold several)
+//   tokens  credential ID -> TokenRecord (token_record.h): parameters, sealed
+//           secret, and the state every decision turns on (replay mark,
+//           drift, failures, lock)
+//   users   user name -> credential IDs (a user may hold several)
 //   meta    "schema" -> u32 version; "key-check" -> a value sealed under the
 //           master key, so that a wrong key is told apart from a corrupt record;
 //           "journal-checkpoint" -> where a pruned journal resumes (journal.h)
@@ -12,8 +15,58 @@
 //           empty (expiry order, so pruning finds the oldest first). Created
 //           on first open like the journal.
 //
-// Caveats, inherited from LMDB, and how they are handled here:
-//  - One MDB_env per process per path: Store::Open hands out one shared
+// - LMDB (a directory, e.g. /var/lib/otpgate/store): embedded, one host.
+// - PostgreSQL (a postgresql:// URI, or a libpq connection string such as
+//   "service=otpgate" or "host=db1 dbname=otpgate"): one store shared by a
+//   pool of RADIUS servers and PAM hosts. The password is never part of the
+//   location (refused): use libpq's own mechanisms (a passfile of mode 0600,
+//   PGPASSFILE, a service file) or peer/certificate authentication.
+//
+// Isolation and retry contract, for every backend:
+//  - Read() runs `fn` on one consistent snapshot (LMDB: a read transaction;
+//    PostgreSQL: REPEATABLE READ, READ ONLY).
+//  - Write() is linearizable: every value a write transaction reads it reads
+//    under an exclusive lock held until its commit, so two writers deciding
+//    on the same token or user run one after the other, whichever process or
+//    host they run on, and each sees what the other committed.
+//      LMDB: one writer at a time per store (LMDB's write lock).
+//      PostgreSQL: READ COMMITTED; every token a write transaction touches
+//      (present or absent) is locked by a transaction-scoped advisory lock
+//      on its credential ID and re-read with SELECT ... FOR UPDATE; every
+//      user index it touches, by an advisory lock on the user name. Each
+//      statement then reads the latest committed data.
+//  - The journal is one hash chain for the whole store, so its appends are
+//    serialised across every process and host: a write transaction that
+//    touches the journal (LastJournalEntry, AppendJournalEntry, the walk,
+//    the erase, or the kJournalCheckpointMeta entry) holds the journal lock
+//    until it ends. LMDB: its write lock already does this. PostgreSQL: one
+//    transaction-scoped advisory lock per store, taken before the journal is
+//    read. Cost: journalled write transactions of the whole pool commit one
+//    at a time, from their journal append to the end of their COMMIT (the
+//    WAL flush, and the synchronous standby's acknowledgement where there is
+//    one); PostgreSQL cannot group their commits, so a pool decides at most
+//    about 1 / (commit latency) journalled requests per second, whatever
+//    its number of servers. Decisions append last, so only that tail of a
+//    decision is serialised.
+//  - Write() and WriteGroup() return OK only after the commit returned: an
+//    Accept is never answered before its replay mark is committed (durably,
+//    as far as the backend's configuration makes commits durable; see
+//    docs/scale-out.md for synchronous replication).
+//  - `fn` may run more than once, so it must derive everything it writes
+//    from what it reads: LMDB re-runs it after growing the map; PostgreSQL
+//    after a deadlock (40P01) or serialization failure (40001), at most
+//    kMaxStoreAttempts times in all, and within the store's deadline.
+//  - If any statement of a transaction failed, the transaction does not
+//    commit and its error is returned, even if `fn` ignored it (HasToken).
+//  - Bounded waiting (PostgreSQL): each Read/Write/WriteGroup, including
+//    waiting for a pooled connection, connecting and retries, finishes
+//    within PostgresOptions::timeout_ms or fails with kUnavailable (fail
+//    closed); a connection that failed or timed out is dropped and a new
+//    one is made by a later call, so the store recovers without a restart
+//    of its host process. LMDB waits on local locks only.
+//
+// Caveats of the LMDB backend, and how they are handled here:
+//  - One MDB_env per process per path: OpenLmdbStore hands out one shared
 //    instance per (path, pid), whatever state it is in (a second environment
 //    on the same files would share, and on close drop, this process's POSIX
 //    locks). A child process after fork() gets a new one; the parent's
@@ -27,8 +80,8 @@
 //  - Killed writers: LMDB's robust mutexes (Debian's build uses them) pass
 //    the write lock of a dead process to the next writer, which repairs the
 //    lock table.
-//  - LMDB trusts its data file. Before LMDB touches a page, Open walks every
-//    reachable page with bounds checks through pread() (lmdb_verify.h), and
+//  - LMDB trusts its data file. Before LMDB touches a page, OpenLmdbStore
+//    walks every reachable page with bounds checks through pread() (lmdb_verify.h), and
 //    every transaction first checks that the file has not shrunk, so a
 //    truncated or damaged data.mdb gives kCorrupt instead of SIGBUS or an
 //    abort() in the host process. The walk reads the whole file once per
@@ -41,6 +94,10 @@
 //    way nothing of the transaction is stored.
 //  - Files follow the access model of file_util.h: root only, or shared with
 //    the `otpgate` group (files created then get 0660 and the group).
+// And from libpq: a connection belongs to one thread at a time (the store
+// keeps a pool), and to one process: a child after fork() abandons the
+// inherited connections without closing them (closing would end the
+// parent's sessions) and opens its own.
 #ifndef OTPGATE_STORE_H_
 #define OTPGATE_STORE_H_
 
@@ -60,14 +117,43 @@
 namespace otpgate {
 
 constexpr uint32_t kSchemaVersion = 1;
+// The meta entry where a pruned journal resumes. It belongs to the journal:
+// a write transaction that reads or writes it is serialised with journal
+// appends like one that touches the journal (see the contract above).
+constexpr std::string_view kJournalCheckpointMeta = "journal-checkpoint";
+constexpr int kMaxStoreAttempts = 16;
 
-struct StoreOptions {
-  std::string path;                 // a directory
-  bool create = false;              // create the directory and databases if absent
+// Options of the LMDB backend.
+struct LmdbOptions {
   size_t initial_map_bytes = 16u << 20;
   size_t max_map_bytes = size_t{64} << 30;
-  bool durable = true;              // fsync on commit; false only for benchmarks
+  bool durable = true;  // fsync on commit; false only for benchmarks
 };
+
+// Options of the PostgreSQL backend.
+struct PostgresOptions {
+  // Connections this process may hold (radiusd: its thread pool size; PAM:
+  // one is opened, lazily). A request waits for a free one within timeout_ms.
+  int pool_size = 32;
+  // The bound on every Read/Write, connection included (see above). Also
+  // sent as the session's statement_timeout and lock_timeout.
+  int timeout_ms = 1500;
+};
+
+struct StoreOptions {
+  // An LMDB directory (an absolute path), or a PostgreSQL location
+  // (IsPostgresLocation).
+  std::string location;
+  // LMDB: create the directory and databases if absent. PostgreSQL: create
+  // or upgrade the schema (never destructive; the database must exist).
+  bool create = false;
+  LmdbOptions lmdb = {};
+  PostgresOptions postgres = {};
+};
+
+// True for "postgresql://..." and "postgres://..." URIs and for libpq
+// key=value connection strings ("service=otpgate", "host=... dbname=...").
+bool IsPostgresLocation(std::string_view location);
 
 class Store;
 
@@ -76,14 +162,16 @@ class Txn {
  public:
   virtual ~Txn() = default;
   virtual Result<TokenRecord> GetToken(std::string_view credential_id) = 0;  // kNotFound
+  // False also when the read failed; the transaction then cannot commit.
   virtual bool HasToken(std::string_view credential_id) = 0;
   virtual Status PutToken(const TokenRecord& record) = 0;
   virtual Status DeleteToken(std::string_view credential_id) = 0;
+  // In byte order of the credential IDs.
   virtual Result<std::vector<std::string>> UserTokens(std::string_view user) = 0;
   virtual Status AddUserToken(std::string_view user, std::string_view credential_id) = 0;
   virtual Status RemoveUserToken(std::string_view user, std::string_view credential_id) = 0;
-  // Calls `fn` for every token in credential-ID order; stops at the first
-  // non-OK status and returns it.
+  // Calls `fn` for every token in credential-ID (byte) order; stops at the
+  // first non-OK status and returns it.
   virtual Status ForEachToken(const std::function<Status(const TokenRecord&)>& fn) = 0;
   virtual Result<std::optional<std::vector<uint8_t>>> GetMeta(std::string_view key) = 0;
   virtual Status PutMeta(std::string_view key, std::span<const uint8_t> value) = 0;
@@ -110,29 +198,38 @@ class Txn {
 
 class Store {
  public:
-  // kUnavailable if the directory or files are missing (and !create) or
-  // cannot be opened; kPermissionDenied if the directory is a symbolic link,
-  // lies under a directory others could swap, or the files are more open
-  // than the access model allows; kCorrupt if data.mdb is truncated or
-  // damaged, or the schema is unknown.
+  // Opens the store at options.location with the backend it names.
+  // kInvalidArgument for an empty or malformed location (or one carrying a
+  // password); kUnavailable if the store is missing or not initialised (and
+  // !create), cannot be opened, is unreachable, or its schema is older than
+  // this otpgate's (run otpgate init); kPermissionDenied if an LMDB directory
+  // is a symbolic link, lies under a directory others could swap, or its
+  // files are more open than the access model allows; kCorrupt if an LMDB
+  // data.mdb is truncated or damaged, or the schema is unknown (newer).
   static Result<std::shared_ptr<Store>> Open(const StoreOptions& options);
   virtual ~Store() = default;
 
   // Runs `fn` in a read-only transaction.
   virtual Status Read(const std::function<Status(Txn&)>& fn) = 0;
-  // Runs `fn` in a write transaction and commits (durably) if it returns OK;
-  // aborts otherwise. `fn` may run more than once (after the map is grown),
-  // so it must derive everything it writes from what it reads.
+  // Runs `fn` in a write transaction and commits if it returns OK; aborts
+  // otherwise. See the contract above (linearizable, may re-run `fn`).
   virtual Status Write(const std::function<Status(Txn&)>& fn) = 0;
 
-  // Group commit: runs each of `fns` in its own nested transaction inside
-  // ONE write transaction, then commits that transaction once (one fsync for
-  // all). A function that fails has its nested transaction aborted and its
-  // status in `results`; the others are unaffected. Returns the status of the
-  // commit itself: when it is not OK, nothing of any function was stored.
+  // Group commit: runs each of `fns` in its own nested transaction (LMDB: a
+  // nested transaction; PostgreSQL: a SAVEPOINT) inside ONE write
+  // transaction, then commits that transaction once. A function that fails
+  // has its nested transaction rolled back and its status in `results`; the
+  // others are unaffected. Returns the status of the commit itself: when it
+  // is not OK, nothing of any function was stored.
   // REQUIRES: results.size() == fns.size().
   virtual Status WriteGroup(std::span<const std::function<Status(Txn&)>* const> fns,
                             std::span<Status> results) = 0;
+
+  // True if concurrent writers of one process gain from sharing a commit
+  // (GroupCommit): LMDB serialises writers and pays one fsync per commit.
+  // PostgreSQL runs writers in parallel on pooled connections and groups
+  // concurrent commits itself, so its writers each commit on their own.
+  virtual bool SharesCommits() const = 0;
 
   // Writes a consistent, compacted copy of the whole store (as of one
   // moment; writers go on meanwhile) to the new file `file`, created with
@@ -140,7 +237,9 @@ class Store {
   // data.mdb that opens as a store on its own.
   virtual Status Backup(const std::string& file) = 0;
 
+  // Where the store is (its location, as opened).
   virtual const std::string& path() const = 0;
+  // LMDB: the current map size; 0 for backends without a map.
   virtual size_t map_size() const = 0;
 };
 

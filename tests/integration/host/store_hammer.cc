@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: store_hammer STORE_DIR write|read COUNT\n");
     return 1;
   }
-  auto store = otpgate::Store::Open({.path = argv[1]});
+  auto store = otpgate::Store::Open({.location = argv[1]});
   if (!store.ok()) {
     std::fprintf(stderr, "open: %s\n", store.status().ToString().c_str());
     return 2;

@@ -6,6 +6,8 @@
 #   radius_stop                               stops it by PID
 #   as_owner CMD...                           runs CMD as the user radiusd runs as
 #   rc_send PORT 'attrs'                      one radclient request; prints the reply
+#   pg_private_start DIR                      a PostgreSQL of the test's own in DIR
+#                                             (sets PG_STORE; exits 77 without one)
 #   $RADIUS_LOG                               the server's log
 #   $RADIUS_EXTRA_ARGS                        more radiusd flags (e.g. -xx for debug output)
 # Ports: $RADIUS_PORT (two rounds, unenrolled allow), +1 (unenrolled deny),
@@ -254,4 +256,16 @@ radius_stop() {
 
 rc_send() {  # rc_send PORT_OFFSET 'Attr = value, ...'   -> reply lines
   printf '%s\n' "$2" | radclient -d "$RADIUS_DIR/raddb" -x -t 3 -r 1 "127.0.0.1:$((RADIUS_PORT + $1))" auth "$RADIUS_SECRET" 2>&1 || true
+}
+
+# pg_private_start DIR: starts a PostgreSQL of this test's own in DIR
+# (tests/postgres/server.sh; stop it with `server.sh stop DIR`) and sets
+# PG_STORE to its location. Exits 77 (CTest's skip) when PostgreSQL's server
+# binaries are absent, 1 when it does not start.
+pg_private_start() {
+  "$(dirname "${BASH_SOURCE[0]}")/../../postgres/server.sh" start "$1" >/dev/null
+  local rc=$?
+  [ $rc = 77 ] && { echo "SKIP: PostgreSQL server binaries are not installed"; exit 77; }
+  [ $rc = 0 ] || { echo "the test PostgreSQL did not start"; exit 1; }
+  PG_STORE="postgresql:///otpgate?host=$1&user=otpgate"
 }

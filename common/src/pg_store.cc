@@ -1,0 +1,864 @@
+// The PostgreSQL implementation of Store (store.h, pg_store.h).
+//
+// Every wait is bounded by a deadline computed when a Read/Write starts:
+// connections are made with PQconnectStartParams/PQconnectPoll and queries
+// sent with PQsendQueryParams, each followed by poll() on the socket until
+// the deadline (libpq's own connect_timeout cannot go below 2 s). A
+// connection that failed or timed out is closed and never reused.
+#include "pg_store.h"
+
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <set>
+#include <vector>
+
+namespace otpgate {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = Clock::time_point;
+
+struct ConnCloser {
+  void operator()(PGconn* conn) const { PQfinish(conn); }
+};
+using PgConn = std::unique_ptr<PGconn, ConnCloser>;
+struct ResultClearer {
+  void operator()(PGresult* result) const { PQclear(result); }
+};
+using PgResult = std::unique_ptr<PGresult, ResultClearer>;
+
+// SQLSTATEs after which the transaction may simply be run again.
+bool IsRetryable(std::string_view sqlstate) {
+  return sqlstate == "40001" || sqlstate == "40P01";  // serialization failure, deadlock
+}
+
+int MillisecondsLeft(Deadline deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return left.count() > 0 ? static_cast<int>(left.count()) : 0;
+}
+
+// Waits until the connection's socket is ready for `events`; false on timeout.
+bool WaitSocket(PGconn* conn, short events, Deadline deadline) {
+  for (;;) {
+    int left = MillisecondsLeft(deadline);
+    if (left == 0) return false;
+    pollfd fd{PQsocket(conn), events, 0};
+    int rc = ::poll(&fd, 1, left);
+    if (rc > 0) return true;
+    if (rc == 0) return false;
+    if (errno != EINTR) return false;
+  }
+}
+
+std::string FirstLine(const char* message) {
+  std::string text = message != nullptr ? message : "";
+  size_t end = text.find('\n');
+  return end == std::string::npos ? text : text.substr(0, end);
+}
+
+// The outcome of one statement: rows, or the error and whether the session
+// is still usable.
+struct Outcome {
+  PgResult result;
+  Status status;
+  std::string sqlstate;
+  bool connection_lost = false;
+};
+
+// One pooled connection: a PGconn whose session is set up (timeouts).
+class Session {
+ public:
+  explicit Session(PgConn conn) : conn_(std::move(conn)) {}
+  PGconn* get() const { return conn_.get(); }
+  PgConn Release() { return std::move(conn_); }
+
+  // Runs one statement with binary parameters and binary results.
+  Outcome Exec(const char* sql, std::initializer_list<std::string_view> params,
+               Deadline deadline) {
+    std::vector<const char*> values;
+    std::vector<int> lengths, formats;
+    for (std::string_view p : params) {
+      values.push_back(p.data());
+      lengths.push_back(static_cast<int>(p.size()));
+      formats.push_back(1);
+    }
+    Outcome out;
+    if (PQsendQueryParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr,
+                          values.data(), lengths.data(), formats.data(), 1) != 1) {
+      return Lost(std::move(out), "sending a query");
+    }
+    return Collect(std::move(out), deadline);
+  }
+
+  // Runs a script of statements without parameters (DDL, SET).
+  Outcome ExecScript(const char* sql, Deadline deadline) {
+    Outcome out;
+    if (PQsendQuery(conn_.get(), sql) != 1) {
+      return Lost(std::move(out), "sending a query");
+    }
+    return Collect(std::move(out), deadline);
+  }
+
+ private:
+  Outcome Lost(Outcome out, std::string_view what) {
+    out.connection_lost = true;
+    out.status = Status::Unavailable("PostgreSQL store: " + std::string(what) + ": " +
+                                     FirstLine(PQerrorMessage(conn_.get())));
+    return out;
+  }
+
+  // Reads every result of the query sent; keeps the first error or the
+  // last result.
+  Outcome Collect(Outcome out, Deadline deadline) {
+    for (;;) {
+      while (PQisBusy(conn_.get()) != 0) {
+        if (!WaitSocket(conn_.get(), POLLIN, deadline)) {
+          out.connection_lost = true;  // a reply may still come: never reuse
+          out.status = Status::Unavailable("PostgreSQL store: no answer in time");
+          return out;
+        }
+        if (PQconsumeInput(conn_.get()) != 1) {
+          return Lost(std::move(out), "reading an answer");
+        }
+      }
+      PgResult result(PQgetResult(conn_.get()));
+      if (result == nullptr) break;
+      ExecStatusType status = PQresultStatus(result.get());
+      if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+        if (out.status.ok()) out.result = std::move(result);
+        continue;
+      }
+      if (!out.status.ok()) continue;
+      const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+      out.sqlstate = state != nullptr ? state : "";
+      std::string message = FirstLine(PQresultErrorMessage(result.get()));
+      if (out.sqlstate == "42P01") {
+        out.status = Status::Unavailable("PostgreSQL store is not initialised (run otpgate "
+                                         "init): " + message);
+      } else if (out.sqlstate.starts_with("08") || out.sqlstate.starts_with("57") ||
+                 out.sqlstate == "55P03" || IsRetryable(out.sqlstate) ||
+                 out.sqlstate.starts_with("53")) {
+        // connection, shutdown/cancel/timeout, lock timeout, resources
+        out.status = Status::Unavailable("PostgreSQL store: " + message);
+      } else {
+        out.status = Status::Internal("PostgreSQL store: " + message);
+      }
+    }
+    if (PQstatus(conn_.get()) != CONNECTION_OK) {
+      out.connection_lost = true;
+      if (out.status.ok()) return Lost(std::move(out), "connection");
+    }
+    return out;
+  }
+
+  PgConn conn_;
+};
+
+// Makes a connection within the deadline and sets its session up.
+Result<PgConn> Connect(const std::string& location, const PostgresOptions& options,
+                       Deadline deadline) {
+  std::string user_timeout = std::to_string(options.timeout_ms);
+  // Our defaults first: the location (expanded from "dbname") overrides them.
+  const char* keys[] = {"fallback_application_name", "keepalives", "keepalives_idle",
+                        "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                        "dbname", nullptr};
+  const char* values[] = {"otpgate", "1", "5", "1", "3", user_timeout.c_str(),
+                          location.c_str(), nullptr};
+  PgConn conn(PQconnectStartParams(keys, values, 1));
+  if (conn == nullptr) {
+    return Status::Unavailable("PostgreSQL store: out of memory");
+  }
+  // Server notices ("relation already exists, skipping") must not reach the
+  // host process's stderr (sshd, radiusd, an application under PAM).
+  PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
+  PostgresPollingStatusType poll_status = PGRES_POLLING_WRITING;
+  while (PQstatus(conn.get()) != CONNECTION_BAD) {
+    if (poll_status == PGRES_POLLING_OK) break;
+    if (poll_status == PGRES_POLLING_FAILED) break;
+    short events = poll_status == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+    if (!WaitSocket(conn.get(), events, deadline)) {
+      return Status::Unavailable("PostgreSQL store: no connection within " +
+                                 std::to_string(options.timeout_ms) + " ms");
+    }
+    poll_status = PQconnectPoll(conn.get());
+  }
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    return Status::Unavailable("PostgreSQL store: cannot connect: " +
+                               FirstLine(PQerrorMessage(conn.get())));
+  }
+  // Server-side bounds as well, so that a session whose client went away
+  // does not hold locks: the client's own deadline is the one that counts.
+  std::string ms = std::to_string(options.timeout_ms);
+  std::string setup = "SET statement_timeout = " + ms + "; SET lock_timeout = " + ms +
+                      "; SET idle_in_transaction_session_timeout = " +
+                      std::to_string(options.timeout_ms * 4) +
+                      "; SET client_connection_check_interval = 1000"
+                      "; SET default_transaction_isolation = 'read committed'";
+  Session session(std::move(conn));
+  Outcome out = session.ExecScript(setup.c_str(), deadline);
+  if (!out.status.ok()) return out.status;
+  return session.Release();
+}
+
+// A bounded set of connections for the threads of one process.
+class Pool {
+ public:
+  Pool(std::string location, PostgresOptions options)
+      : location_(std::move(location)), options_(options), pid_(::getpid()) {}
+  ~Pool() {
+    if (::getpid() != pid_) {
+      for (PgConn& c : idle_) (void)c.release();  // the parent's sessions: leave them be
+    }
+  }
+
+  Result<std::unique_ptr<Session>> Acquire(Deadline deadline) {
+    std::unique_lock lock(mutex_);
+    if (::getpid() != pid_) {
+      // After fork(): the inherited connections are the parent's.
+      for (PgConn& c : idle_) (void)c.release();
+      idle_.clear();
+      open_ = 0;
+      pid_ = ::getpid();
+    }
+    while (idle_.empty() && open_ >= options_.pool_size) {
+      if (freed_.wait_until(lock, deadline) == std::cv_status::timeout &&
+          idle_.empty() && open_ >= options_.pool_size) {
+        return Status::Unavailable("PostgreSQL store: all " +
+                                   std::to_string(options_.pool_size) +
+                                   " connections busy");
+      }
+    }
+    if (!idle_.empty()) {
+      PgConn conn = std::move(idle_.back());
+      idle_.pop_back();
+      return std::make_unique<Session>(std::move(conn));
+    }
+    ++open_;
+    lock.unlock();
+    auto conn = Connect(location_, options_, deadline);
+    if (!conn.ok()) {
+      Forget();
+      return conn.status();
+    }
+    return std::make_unique<Session>(std::move(conn).value());
+  }
+
+  // Takes a session back: kept if it is idle and healthy, else closed.
+  void Return(std::unique_ptr<Session> session, bool healthy) {
+    PgConn conn = session->Release();
+    if (!healthy || PQstatus(conn.get()) != CONNECTION_OK ||
+        PQtransactionStatus(conn.get()) != PQTRANS_IDLE) {
+      conn.reset();
+      Forget();
+      return;
+    }
+    std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(conn));
+    freed_.notify_one();
+  }
+
+  const PostgresOptions& options() const { return options_; }
+
+ private:
+  void Forget() {
+    std::lock_guard lock(mutex_);
+    --open_;
+    freed_.notify_one();
+  }
+
+  const std::string location_;
+  const PostgresOptions options_;
+  std::mutex mutex_;
+  std::condition_variable freed_;
+  std::vector<PgConn> idle_;
+  int open_ = 0;  // connections made and not closed: idle or in use
+  pid_t pid_;
+};
+
+// ConsumeChallenge: each call adds at most one row and removes up to this
+// many expired ones, so expired rows cannot pile up while a call stays cheap.
+constexpr int kChallengePrunePerCall = 4;
+constexpr size_t kChallengeNonceBytes = 16;
+
+// The highest journal sequence PostgreSQL's int8 holds.
+constexpr uint64_t kMaxSequence = std::numeric_limits<int64_t>::max();
+
+std::string_view Bytes(std::span<const uint8_t> s) {
+  return {reinterpret_cast<const char*>(s.data()), s.size()};
+}
+std::string_view Cell(PGresult* result, int row, int column) {
+  return {PQgetvalue(result, row, column),
+          static_cast<size_t>(PQgetlength(result, row, column))};
+}
+
+// The advisory-lock key of a token or user: the first 8 bytes of SHA-256
+// over the store's schema, a tag and the name, the same on every host.
+// Advisory locks are per database: the schema keeps two stores in one
+// database apart. A collision only makes two requests wait for each other.
+std::string LockKey(std::string_view schema, char tag, std::string_view name) {
+  std::string input = std::string(schema) + '\0' + tag + std::string(name);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(input.data(), input.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
+    return std::string(8, tag);  // still a valid key: coarser, never wrong
+  }
+  return std::string(reinterpret_cast<char*>(digest), 8);  // int8, big-endian
+}
+
+class PgTxn final : public Txn {
+ public:
+  PgTxn(Session& session, bool read_only, Deadline deadline, std::string_view schema)
+      : session_(session), read_only_(read_only), deadline_(deadline), schema_(schema) {}
+
+  // The first failure of a statement: the transaction must not commit.
+  const Status& failure() const { return failure_; }
+  bool retryable() const { return retryable_; }
+  bool connection_lost() const { return connection_lost_; }
+
+  Result<TokenRecord> GetToken(std::string_view credential_id) override {
+    OTPGATE_RETURN_IF_ERROR(LockIfWriting('t', credential_id));
+    Outcome out = Run(read_only_ ? "SELECT record FROM otpgate_tokens WHERE credential_id = $1"
+                                 : "SELECT record FROM otpgate_tokens WHERE credential_id = $1 "
+                                   "FOR UPDATE",
+                      {credential_id});
+    OTPGATE_RETURN_IF_ERROR(out.status);
+    if (PQntuples(out.result.get()) == 0) {
+      return Status::NotFound("unknown credential ID");
+    }
+    std::string_view bytes = Cell(out.result.get(), 0, 0);
+    auto record = DecodeTokenRecord(
+        {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+    if (!record.ok()) {
+      return Status::Corrupt("token " + std::string(credential_id) + ": " +
+                             record.status().message());
+    }
+    if (record->credential_id != credential_id) {
+      return Status::Corrupt("token " + std::string(credential_id) +
+                             ": record belongs to another credential ID");
+    }
+    return record;
+  }
+
+  bool HasToken(std::string_view credential_id) override {
+    if (!LockIfWriting('t', credential_id).ok()) return false;
+    Outcome out = Run(read_only_ ? "SELECT 1 FROM otpgate_tokens WHERE credential_id = $1"
+                                 : "SELECT 1 FROM otpgate_tokens WHERE credential_id = $1 "
+                                   "FOR UPDATE",
+                      {credential_id});
+    return out.status.ok() && PQntuples(out.result.get()) > 0;
+  }
+
+  Status PutToken(const TokenRecord& record) override {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    OTPGATE_RETURN_IF_ERROR(LockIfWriting('t', record.credential_id));
+    std::vector<uint8_t> bytes = EncodeTokenRecord(record);
+    return Run("INSERT INTO otpgate_tokens (credential_id, record) VALUES ($1, $2) "
+               "ON CONFLICT (credential_id) DO UPDATE SET record = EXCLUDED.record",
+               {record.credential_id, Bytes(bytes)})
+        .status;
+  }
+
+  Status DeleteToken(std::string_view credential_id) override {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    OTPGATE_RETURN_IF_ERROR(LockIfWriting('t', credential_id));
+    Outcome out = Run("DELETE FROM otpgate_tokens WHERE credential_id = $1", {credential_id});
+    OTPGATE_RETURN_IF_ERROR(out.status);
+    if (std::strcmp(PQcmdTuples(out.result.get()), "0") == 0) {
+      return Status::NotFound("unknown credential ID");
+    }
+    return Status::Ok();
+  }
+
+  Result<std::vector<std::string>> UserTokens(std::string_view user) override {
+    OTPGATE_RETURN_IF_ERROR(LockIfWriting('u', user));
+    Outcome out = Run("SELECT credential_id FROM otpgate_user_tokens WHERE user_name = $1 "
+                      "ORDER BY credential_id",
+                      {user});
+    OTPGATE_RETURN_IF_ERROR(out.status);
+    std::vector<std::string> ids;
+    for (int row = 0; row < PQntuples(out.result.get()); ++row) {
+      ids.emplace_back(Cell(out.result.get(), row, 0));
+    }
+    return ids;
+  }
+
+  Status AddUserToken(std::string_view user, std::string_view credential_id) override {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    OTPGATE_RETURN_IF_ERROR(LockIfWriting('u', user));
+    return Run("INSERT INTO otpgate_user_tokens (user_name, credential_id) VALUES ($1, $2) "
+               "ON CONFLICT DO NOTHING",
+               {user, credential_id})
+        .status;
+  }
+
+  Status RemoveUserToken(std::string_view user, std::string_view credential_id) override {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    OTPGATE_RETURN_IF_ERROR(LockIfWriting('u', user));
+    return Run("DELETE FROM otpgate_user_tokens WHERE user_name = $1 AND credential_id = $2",
+               {user, credential_id})
+        .status;
+  }
+
+  Status ForEachToken(const std::function<Status(const TokenRecord&)>& fn) override {
+    Outcome out = Run("SELECT credential_id, record FROM otpgate_tokens ORDER BY credential_id",
+                      {});
+    OTPGATE_RETURN_IF_ERROR(out.status);
+    for (int row = 0; row < PQntuples(out.result.get()); ++row) {
+      std::string_view id = Cell(out.result.get(), row, 0);
+      std::string_view bytes = Cell(out.result.get(), row, 1);
+      auto record = DecodeTokenRecord(
+          {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+      if (!record.ok()) {
+        return Status::Corrupt("token " + std::string(id) + ": " + record.status().message());
+      }
+      OTPGATE_RETURN_IF_ERROR(fn(record.value()));
+    }
+    return Status::Ok();
+  }
+
+  Result<std::optional<std::vector<uint8_t>>> GetMeta(std::string_view name) override {
+    if (name == kJournalCheckpointMeta) OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
+    Outcome out = Run(read_only_ ? "SELECT value FROM otpgate_meta WHERE name = $1"
+                                 : "SELECT value FROM otpgate_meta WHERE name = $1 FOR UPDATE",
+                      {name});
+    OTPGATE_RETURN_IF_ERROR(out.status);
+    if (PQntuples(out.result.get()) == 0) {
+      return std::optional<std::vector<uint8_t>>();
+    }
+    std::string_view v = Cell(out.result.get(), 0, 0);
+    return std::optional<std::vector<uint8_t>>(std::vector<uint8_t>(v.begin(), v.end()));
+  }
+
+  Status PutMeta(std::string_view name, std::span<const uint8_t> value) override {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    if (name == kJournalCheckpointMeta) OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
+    OTPGATE_RETURN_IF_ERROR(LockIfWriting('m', name));
+    return Run("INSERT INTO otpgate_meta (name, value) VALUES ($1, $2) "
+               "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+               {name, Bytes(value)})
+        .status;
+  }
+
+  Result<std::optional<std::pair<uint64_t, std::vector<uint8_t>>>> LastJournalEntry() override {
+    OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
+    Outcome out = Run("SELECT sequence, entry FROM otpgate_journal ORDER BY sequence DESC LIMIT 1",
+                      {});
+    OTPGATE_RETURN_IF_ERROR(out.status);
+    std::optional<std::pair<uint64_t, std::vector<uint8_t>>> last;
+    if (PQntuples(out.result.get()) > 0) {
+      OTPGATE_ASSIGN_OR_RETURN(uint64_t sequence, SequenceCell(out.result.get(), 0));
+      std::string_view entry = Cell(out.result.get(), 0, 1);
+      last.emplace(sequence, std::vector<uint8_t>(entry.begin(), entry.end()));
+    }
+    return last;
+  }
+
+  Status AppendJournalEntry(uint64_t sequence, std::span<const uint8_t> entry) override {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    if (sequence == 0 || sequence > kMaxSequence) {
+      return Status::InvalidArgument("journal sequence " + std::to_string(sequence) +
+                                     " is out of range");
+    }
+    OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
+    auto key = SequenceParam(sequence);
+    Outcome out = Run("INSERT INTO otpgate_journal (sequence, entry) SELECT $1::int8, $2::bytea "
+                      "WHERE NOT EXISTS (SELECT 1 FROM otpgate_journal WHERE sequence >= $1::int8)",
+                      {Bytes(key), Bytes(entry)});
+    OTPGATE_RETURN_IF_ERROR(out.status);
+    if (std::strcmp(PQcmdTuples(out.result.get()), "1") != 0) {
+      return Status::AlreadyExists("journal sequence " + std::to_string(sequence) + " is not new");
+    }
+    return Status::Ok();
+  }
+
+  // Pages through the journal by sequence, so that a long journal is never
+  // held in memory at once.
+  Status ForEachJournalEntry(
+      uint64_t from,
+      const std::function<Status(uint64_t, std::span<const uint8_t>)>& fn) override {
+    OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
+    uint64_t next = from;
+    while (next <= kMaxSequence) {
+      auto key = SequenceParam(next);
+      Outcome out = Run("SELECT sequence, entry FROM otpgate_journal WHERE sequence >= $1::int8 "
+                        "ORDER BY sequence LIMIT 1000",
+                        {Bytes(key)});
+      OTPGATE_RETURN_IF_ERROR(out.status);
+      const int rows = PQntuples(out.result.get());
+      for (int row = 0; row < rows; ++row) {
+        OTPGATE_ASSIGN_OR_RETURN(uint64_t sequence, SequenceCell(out.result.get(), row));
+        std::string_view entry = Cell(out.result.get(), row, 1);
+        OTPGATE_RETURN_IF_ERROR(
+            fn(sequence, {reinterpret_cast<const uint8_t*>(entry.data()), entry.size()}));
+        next = sequence + 1;
+      }
+      if (rows < 1000) break;
+    }
+    return Status::Ok();
+  }
+
+  Status EraseJournalThrough(uint64_t last) override {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
+    auto key = SequenceParam(std::min(last, kMaxSequence));
+    return Run("DELETE FROM otpgate_journal WHERE sequence <= $1::int8", {Bytes(key)}).status;
+  }
+
+  // The unique key decides: of two servers inserting one nonce, the second
+  // waits for the first's transaction and, once it committed, inserts
+  // nothing. Each call first removes at most kChallengePrunePerCall expired
+  // rows, the oldest first, skipping rows another transaction holds.
+  Result<bool> ConsumeChallenge(std::span<const uint8_t> nonce, int64_t expires_at_unix,
+                                int64_t now_unix) override {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    if (nonce.size() != kChallengeNonceBytes) {
+      return Status::InvalidArgument("a challenge nonce has 16 bytes");
+    }
+    auto now = Int8Param(now_unix);
+    OTPGATE_RETURN_IF_ERROR(
+        Run("DELETE FROM otpgate_challenges WHERE nonce IN (SELECT nonce FROM "
+            "otpgate_challenges WHERE expires_at < $1::int8 ORDER BY expires_at LIMIT " +
+                std::to_string(kChallengePrunePerCall) + " FOR UPDATE SKIP LOCKED)",
+            {Bytes(now)})
+            .status);
+    auto expires = Int8Param(expires_at_unix);
+    Outcome out = Run("INSERT INTO otpgate_challenges (nonce, expires_at) "
+                      "VALUES ($1::bytea, $2::int8) ON CONFLICT (nonce) DO NOTHING",
+                      {Bytes(nonce), Bytes(expires)});
+    OTPGATE_RETURN_IF_ERROR(out.status);
+    return std::strcmp(PQcmdTuples(out.result.get()), "1") == 0;
+  }
+
+  // Runs a statement of this transaction; records its failure.
+  Outcome Run(const std::string& sql, std::initializer_list<std::string_view> params) {
+    return Run(sql.c_str(), params);
+  }
+  Outcome Run(const char* sql, std::initializer_list<std::string_view> params) {
+    if (!failure_.ok()) {
+      Outcome out;
+      out.status = failure_;  // PostgreSQL would refuse it: the transaction is aborted
+      return out;
+    }
+    Outcome out = session_.Exec(sql, params, deadline_);
+    if (!out.status.ok()) {
+      failure_ = out.status;
+      retryable_ = IsRetryable(out.sqlstate);
+      connection_lost_ = out.connection_lost;
+    }
+    return out;
+  }
+
+  // Forgets a failure that a rollback to a savepoint undid (WriteGroup).
+  void ClearFailure() {
+    failure_ = Status::Ok();
+    retryable_ = false;
+  }
+
+ private:
+  Status CheckWritable() const {
+    return read_only_ ? Status::Internal("write in a read-only transaction") : Status::Ok();
+  }
+
+  // Serialises writers of one token (or user index, or meta entry) across
+  // every host, whether or not its row exists yet; held until commit.
+  Status LockIfWriting(char tag, std::string_view name) {
+    if (read_only_) return Status::Ok();
+    std::string key = LockKey(schema_, tag, name);
+    if (locked_.contains(key)) return Status::Ok();
+    OTPGATE_RETURN_IF_ERROR(Run("SELECT pg_advisory_xact_lock($1)", {key}).status);
+    locked_.insert(std::move(key));
+    return Status::Ok();
+  }
+
+  // The journal is one chain for the whole pool: a write transaction that
+  // touches it (or its checkpoint) holds one pool-wide lock until its end.
+  Status LockJournalIfWriting() { return LockIfWriting('j', "journal"); }
+
+  // PostgreSQL int8 in binary: 8 bytes, big-endian, two's complement.
+  static std::array<uint8_t, 8> Int8Param(int64_t value) {
+    auto bits = static_cast<uint64_t>(value);
+    std::array<uint8_t, 8> bytes{};
+    for (int i = 7; i >= 0; --i, bits >>= 8) bytes[i] = static_cast<uint8_t>(bits);
+    return bytes;
+  }
+  // Journal sequences are int8 (callers keep them within kMaxSequence).
+  static std::array<uint8_t, 8> SequenceParam(uint64_t sequence) {
+    return Int8Param(static_cast<int64_t>(sequence));
+  }
+  static Result<uint64_t> SequenceCell(PGresult* result, int row) {
+    std::string_view bytes = Cell(result, row, 0);
+    if (bytes.size() != 8) return Status::Corrupt("journal sequence is malformed");
+    uint64_t sequence = 0;
+    for (char c : bytes) sequence = sequence << 8 | static_cast<uint8_t>(c);
+    return sequence;
+  }
+
+  Session& session_;
+  const bool read_only_;
+  const Deadline deadline_;
+  const std::string_view schema_;
+  Status failure_;
+  bool retryable_ = false;
+  bool connection_lost_ = false;
+  std::set<std::string> locked_;  // advisory locks taken (held until the end)
+};
+
+// Schema migrations, in order: each statement brings the schema to
+// `version`. Only additions: `otpgate init` must never destroy data.
+struct Migration {
+  uint32_t version;
+  const char* statement;
+};
+constexpr Migration kMigrations[] = {
+    {1, "CREATE TABLE IF NOT EXISTS otpgate_tokens ("
+        "  credential_id bytea PRIMARY KEY, record bytea NOT NULL)"},
+    {1, "CREATE TABLE IF NOT EXISTS otpgate_user_tokens ("
+        "  user_name bytea NOT NULL, credential_id bytea NOT NULL,"
+        "  PRIMARY KEY (user_name, credential_id))"},
+    {2, "CREATE TABLE IF NOT EXISTS otpgate_journal ("
+        "  sequence int8 PRIMARY KEY CHECK (sequence > 0), entry bytea NOT NULL)"},
+    {3, "CREATE TABLE IF NOT EXISTS otpgate_challenges ("
+        "  nonce bytea PRIMARY KEY CHECK (length(nonce) = 16), expires_at int8 NOT NULL)"},
+    {3, "CREATE INDEX IF NOT EXISTS otpgate_challenges_expiry "
+        "  ON otpgate_challenges (expires_at)"},
+};
+static_assert(std::end(kMigrations)[-1].version == kPostgresSchemaVersion);
+
+std::vector<uint8_t> EncodeU32(uint32_t v) {
+  return {static_cast<uint8_t>(v), static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v >> 16),
+          static_cast<uint8_t>(v >> 24)};
+}
+std::optional<uint32_t> DecodeU32(const std::optional<std::vector<uint8_t>>& bytes) {
+  if (!bytes.has_value() || bytes->size() != 4) return std::nullopt;
+  const auto& b = *bytes;
+  return b[0] | b[1] << 8 | b[2] << 16 | static_cast<uint32_t>(b[3]) << 24;
+}
+
+class PostgresStore final : public Store {
+ public:
+  PostgresStore(std::string location, const PostgresOptions& options)
+      : location_(std::move(location)), pool_(location_, options) {}
+
+  Status Read(const std::function<Status(Txn&)>& fn) override {
+    return Run(true, [&](PgTxn& txn) -> Status { return fn(txn); });
+  }
+
+  Status Write(const std::function<Status(Txn&)>& fn) override {
+    return Run(false, [&](PgTxn& txn) -> Status { return fn(txn); });
+  }
+
+  Status WriteGroup(std::span<const std::function<Status(Txn&)>* const> fns,
+                    std::span<Status> results) override {
+    return Run(false, [&](PgTxn& txn) -> Status {
+      for (size_t i = 0; i < fns.size(); ++i) {
+        OTPGATE_RETURN_IF_ERROR(RunNested(txn, *fns[i], results[i]));
+      }
+      return Status::Ok();
+    });
+  }
+
+  bool SharesCommits() const override { return false; }
+
+  // A pool's database is backed up by PostgreSQL's own tools, which also
+  // give what a file copy cannot: point-in-time recovery, and copies taken
+  // on a standby without loading the primary.
+  Status Backup(const std::string&) override {
+    return Status::FailedPrecondition(
+        "otpgate backup copies LMDB stores only; back a PostgreSQL store up with PostgreSQL's "
+        "own tools (pg_dump of its schema, or pg_basebackup with WAL archiving), or take a "
+        "verified LMDB copy with 'otpgate store copy' (see docs/scale-out.md)");
+  }
+
+  const std::string& path() const override { return location_; }
+  size_t map_size() const override { return 0; }
+
+  // Creates or upgrades the schema (create) and checks its version.
+  Status Prepare(bool create) {
+    OTPGATE_RETURN_IF_ERROR(Run(true, [&](PgTxn& txn) -> Status {
+      Outcome out = txn.Run("SELECT convert_to(current_schema(), 'UTF8')", {});
+      OTPGATE_RETURN_IF_ERROR(out.status);
+      if (PQntuples(out.result.get()) != 1 || PQgetisnull(out.result.get(), 0, 0)) {
+        return Status::Unavailable("PostgreSQL store: no schema to use (check search_path)");
+      }
+      schema_ = std::string(Cell(out.result.get(), 0, 0));
+      return Status::Ok();
+    }));
+    if (create) {
+      OTPGATE_RETURN_IF_ERROR(Migrate());
+    }
+    return Read([&](Txn& txn) -> Status {
+      OTPGATE_ASSIGN_OR_RETURN(auto pg_schema, txn.GetMeta("pg-schema"));
+      OTPGATE_ASSIGN_OR_RETURN(auto schema, txn.GetMeta("schema"));
+      std::optional<uint32_t> pg_version = DecodeU32(pg_schema);
+      std::optional<uint32_t> version = DecodeU32(schema);
+      if (!pg_version.has_value() || !version.has_value()) {
+        return Status::Unavailable("PostgreSQL store is not initialised (run otpgate init)");
+      }
+      if (*version != kSchemaVersion || *pg_version > kPostgresSchemaVersion) {
+        return Status::Corrupt("PostgreSQL store has schema version " +
+                               std::to_string(*version) + "." + std::to_string(*pg_version) +
+                               "; this otpgate reads version " + std::to_string(kSchemaVersion) +
+                               "." + std::to_string(kPostgresSchemaVersion));
+      }
+      if (*pg_version < kPostgresSchemaVersion) {
+        return Status::Unavailable("PostgreSQL store has schema version " +
+                                   std::to_string(*pg_version) + "; run otpgate init to upgrade "
+                                   "it to " + std::to_string(kPostgresSchemaVersion));
+      }
+      return Status::Ok();
+    });
+  }
+
+ private:
+  // Applies the missing migrations in one transaction, serialised against a
+  // concurrent init by an advisory lock.
+  Status Migrate() {
+    return Run(false, [&](PgTxn& txn) -> Status {
+      OTPGATE_RETURN_IF_ERROR(
+          txn.Run("SELECT pg_advisory_xact_lock($1)", {LockKey(schema_, 's', "schema")}).status);
+      OTPGATE_RETURN_IF_ERROR(
+          txn.Run("CREATE TABLE IF NOT EXISTS otpgate_meta ("
+                  "  name bytea PRIMARY KEY, value bytea NOT NULL)",
+                  {})
+              .status);
+      OTPGATE_ASSIGN_OR_RETURN(auto pg_schema, txn.GetMeta("pg-schema"));
+      uint32_t from = DecodeU32(pg_schema).value_or(0);
+      if (from > kPostgresSchemaVersion) {
+        return Status::Corrupt("PostgreSQL store has schema version " + std::to_string(from) +
+                               "; this otpgate knows up to " +
+                               std::to_string(kPostgresSchemaVersion) + " (refusing to touch it)");
+      }
+      for (const Migration& m : kMigrations) {
+        if (m.version > from) OTPGATE_RETURN_IF_ERROR(txn.Run(m.statement, {}).status);
+      }
+      OTPGATE_RETURN_IF_ERROR(txn.PutMeta("pg-schema", EncodeU32(kPostgresSchemaVersion)));
+      OTPGATE_ASSIGN_OR_RETURN(auto schema, txn.GetMeta("schema"));
+      return schema.has_value() ? Status::Ok()
+                                : txn.PutMeta("schema", EncodeU32(kSchemaVersion));
+    });
+  }
+
+  // One member of a group: a SAVEPOINT, rolled back if the member fails,
+  // and re-run (bounded) after a deadlock or serialization failure.
+  Status RunNested(PgTxn& txn, const std::function<Status(Txn&)>& fn, Status& result) {
+    for (int attempt = 0; attempt < kMaxStoreAttempts; ++attempt) {
+      OTPGATE_RETURN_IF_ERROR(txn.Run("SAVEPOINT otpgate_member", {}).status);
+      result = fn(txn);
+      if (result.ok() && txn.failure().ok()) {
+        return txn.Run("RELEASE SAVEPOINT otpgate_member", {}).status;
+      }
+      if (txn.connection_lost()) {
+        return txn.failure();  // the whole group fails
+      }
+      bool retry = txn.retryable();
+      if (!txn.failure().ok()) result = txn.failure();
+      txn.ClearFailure();
+      OTPGATE_RETURN_IF_ERROR(txn.Run("ROLLBACK TO SAVEPOINT otpgate_member", {}).status);
+      OTPGATE_RETURN_IF_ERROR(txn.Run("RELEASE SAVEPOINT otpgate_member", {}).status);
+      if (!retry) return Status::Ok();
+    }
+    return Status::Ok();  // `result` holds the last (retryable) failure
+  }
+
+  // Runs `body` in a transaction on a pooled connection, committing if it
+  // returns OK (writes), within one deadline; re-runs it after a retryable
+  // failure or when a pooled connection turns out to be dead before the
+  // transaction began.
+  Status Run(bool read_only, const std::function<Status(PgTxn&)>& body) {
+    const Deadline deadline =
+        Clock::now() + std::chrono::milliseconds(pool_.options().timeout_ms);
+    Status last = Status::Unavailable("PostgreSQL store: transaction could not be completed");
+    for (int attempt = 0; attempt < kMaxStoreAttempts && Clock::now() < deadline; ++attempt) {
+      OTPGATE_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, pool_.Acquire(deadline));
+      PgTxn txn(*session, read_only, deadline, schema_);
+      Outcome begin = session->Exec(
+          read_only ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN", {}, deadline);
+      if (!begin.status.ok()) {
+        pool_.Return(std::move(session), false);
+        last = begin.status;
+        if (begin.connection_lost) continue;  // a pooled connection that died while idle
+        return last;
+      }
+      Status status = body(txn);
+      if (!txn.failure().ok()) status = txn.failure();  // even if `body` ignored it
+      if (status.ok()) {
+        status = Finish(*session, "COMMIT", deadline);
+      } else if (!txn.connection_lost()) {
+        (void)Finish(*session, "ROLLBACK", deadline);
+      }
+      bool healthy = !txn.connection_lost() &&
+                     PQtransactionStatus(session->get()) == PQTRANS_IDLE;
+      pool_.Return(std::move(session), healthy);
+      if (status.ok() || !txn.retryable()) return status;
+      last = status;
+    }
+    return last;
+  }
+
+  // Ends the transaction. A COMMIT of an aborted transaction "succeeds" as
+  // a ROLLBACK: that is a failure here.
+  Status Finish(Session& session, const char* verb, Deadline deadline) {
+    Outcome out = session.Exec(verb, {}, deadline);
+    OTPGATE_RETURN_IF_ERROR(out.status);
+    if (std::strcmp(verb, "COMMIT") == 0 &&
+        std::strcmp(PQcmdStatus(out.result.get()), "COMMIT") != 0) {
+      return Status::Unavailable("PostgreSQL store: the transaction was rolled back");
+    }
+    return Status::Ok();
+  }
+
+  const std::string location_;
+  Pool pool_;
+  std::string schema_;  // where the tables are (current_schema()), set by Prepare
+};
+
+// Refuses a location that carries a password: it would be printed by
+// `otpgate config`, logged, and readable wherever the configuration is.
+Status CheckLocation(const std::string& location) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(location.c_str(), &error);
+  if (options == nullptr) {
+    std::string message = FirstLine(error);
+    PQfreemem(error);
+    return Status::InvalidArgument("store: not a PostgreSQL URI or connection string: " +
+                                   message);
+  }
+  bool has_password = false;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (std::strcmp(o->keyword, "password") == 0 && o->val != nullptr && o->val[0] != '\0') {
+      has_password = true;
+    }
+  }
+  PQconninfoFree(options);
+  if (has_password) {
+    return Status::InvalidArgument(
+        "store: the PostgreSQL location must not contain a password; use a passfile "
+        "(mode 0600), PGPASSFILE or a service file (see docs/scale-out.md)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Store>> OpenPostgresStore(const StoreOptions& options) {
+  OTPGATE_RETURN_IF_ERROR(CheckLocation(options.location));
+  if (options.postgres.pool_size < 1 || options.postgres.timeout_ms < 100) {
+    return Status::InvalidArgument("store: PostgreSQL pool size must be >= 1 and timeout >= 100 ms");
+  }
+  auto store = std::make_shared<PostgresStore>(options.location, options.postgres);
+  OTPGATE_RETURN_IF_ERROR(store->Prepare(options.create));
+  return std::shared_ptr<Store>(store);
+}
+
+}  // namespace otpgate

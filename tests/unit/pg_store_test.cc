@@ -1,0 +1,273 @@
+// PostgreSQL-specific behaviour of the store (pg_store.h): schema versions,
+// bounded waits, reconnection, the connection pool, fork(). The contract
+// shared with LMDB is tested in store_test.cc. Needs a real PostgreSQL
+// (store_backend.h); bound: about 20 s, most of it one private server's
+// initdb for the crash test.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "otpgate/store.h"
+#include "store_backend.h"
+#include "test_util.h"
+
+namespace otpgate {
+namespace {
+
+using testing::TempDir;
+using testing::TestPostgres;
+using Clock = std::chrono::steady_clock;
+
+TokenRecord Record(const std::string& id) {
+  TokenRecord r;
+  r.credential_id = id;
+  r.sealed_secret = std::vector<uint8_t>(49, 7);
+  return r;
+}
+
+int64_t MillisecondsSince(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+class PgStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    server_ = TestPostgres::Shared(&why);
+    if (server_ == nullptr) GTEST_SKIP() << why;
+    location_ = server_->NewLocation();
+  }
+  std::shared_ptr<Store> Open(bool create = false, PostgresOptions options = {}) {
+    auto store = Store::Open({.location = location_, .create = create, .postgres = options});
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? *store : nullptr;
+  }
+  Status Increment(Store& store, const std::string& id) {
+    return store.Write([&](Txn& txn) -> Status {
+      OTPGATE_ASSIGN_OR_RETURN(TokenRecord r, txn.GetToken(id));
+      ++r.failures;
+      return txn.PutToken(r);
+    });
+  }
+
+  TestPostgres* server_ = nullptr;
+  std::string location_;
+};
+
+// A store as the first PostgreSQL otpgate made it (schema 1: no journal
+// table) is refused until otpgate init adds what is new, keeping the data.
+TEST_F(PgStoreTest, InitUpgradesAnOlderSchemaAndKeepsTheData) {
+  auto store = Open(true);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Write([](Txn& txn) { return txn.PutToken(Record("KEEP")); }).ok());
+  uint8_t version_1[4] = {1, 0, 0, 0};
+  ASSERT_TRUE(store->Write([&](Txn& txn) { return txn.PutMeta("pg-schema", version_1); }).ok());
+  ASSERT_TRUE(server_->Sql("DROP TABLE otpgate_journal", location_));
+  auto stale = Store::Open({.location = location_});
+  EXPECT_EQ(stale.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(stale.status().message().find("otpgate init"), std::string::npos);
+  store = Open(true);  // otpgate init, again
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(Open(false) != nullptr);
+  uint8_t entry[] = {1, 2, 3};
+  ASSERT_TRUE(store->Write([&](Txn& txn) { return txn.AppendJournalEntry(1, entry); }).ok());
+  ASSERT_TRUE(store->Read([](Txn& txn) {
+    EXPECT_TRUE(txn.HasToken("KEEP"));
+    auto last = txn.LastJournalEntry();
+    EXPECT_TRUE(last.ok() && last->has_value() && (*last)->first == 1u);
+    return Status::Ok();
+  }).ok());
+}
+
+// The journal's sequence rules on PostgreSQL, as on LMDB: appends only
+// above the last entry; int8's range is checked, never wrapped.
+TEST_F(PgStoreTest, JournalAppendsOnlyAboveTheLastEntry) {
+  auto store = Open(true);
+  ASSERT_NE(store, nullptr);
+  uint8_t entry[] = {9};
+  ASSERT_TRUE(store->Write([&](Txn& txn) { return txn.AppendJournalEntry(5, entry); }).ok());
+  for (uint64_t sequence : {uint64_t{5}, uint64_t{4}}) {
+    EXPECT_EQ(store->Write([&](Txn& txn) { return txn.AppendJournalEntry(sequence, entry); })
+                  .code(),
+              StatusCode::kAlreadyExists)
+        << sequence;
+  }
+  EXPECT_EQ(store->Write([&](Txn& txn) {
+                  return txn.AppendJournalEntry(uint64_t{1} << 63, entry);
+                }).code(),
+            StatusCode::kInvalidArgument);
+  ASSERT_TRUE(store->Write([&](Txn& txn) { return txn.AppendJournalEntry(6, entry); }).ok());
+  std::vector<uint64_t> seen;
+  ASSERT_TRUE(store->Read([&](Txn& txn) {
+    return txn.ForEachJournalEntry(6, [&](uint64_t sequence, std::span<const uint8_t>) {
+      seen.push_back(sequence);
+      return Status::Ok();
+    });
+  }).ok());
+  EXPECT_EQ(seen, std::vector<uint64_t>{6});
+}
+
+// A row held by another session (a stuck transaction on another server):
+// the decision fails closed within the bound instead of hanging.
+TEST_F(PgStoreTest, ALockHeldElsewhereFailsClosedWithinTheBound) {
+  auto store = Open(true, {.pool_size = 4, .timeout_ms = 800});
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Write([](Txn& txn) { return txn.PutToken(Record("HELD")); }).ok());
+  PGconn* holder = PQconnectdb(location_.c_str());
+  ASSERT_EQ(PQstatus(holder), CONNECTION_OK);
+  PQclear(PQexec(holder, "BEGIN"));
+  PGresult* held = PQexec(holder, "SELECT 1 FROM otpgate_tokens FOR UPDATE");
+  ASSERT_EQ(PQresultStatus(held), PGRES_TUPLES_OK);
+  PQclear(held);
+  auto start = Clock::now();
+  Status status = Increment(*store, "HELD");
+  int64_t elapsed = MillisecondsSince(start);
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status.ToString();
+  EXPECT_GE(elapsed, 700);
+  EXPECT_LT(elapsed, 2000);
+  PQclear(PQexec(holder, "ROLLBACK"));
+  PQfinish(holder);
+  EXPECT_TRUE(Increment(*store, "HELD").ok()) << "the store must recover by itself";
+}
+
+// A server that accepts the connection and never answers (a hung host).
+TEST_F(PgStoreTest, ASilentServerFailsClosedWithinTheBound) {
+  TempDir dir;
+  int listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::string socket_path = dir.File(".s.PGSQL.5432");
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", socket_path.c_str());
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(listener, 8), 0);
+  auto start = Clock::now();
+  auto store = Store::Open({.location = "host=" + dir.path() + " port=5432 dbname=x user=x",
+                            .postgres = {.timeout_ms = 1000}});
+  int64_t elapsed = MillisecondsSince(start);
+  EXPECT_EQ(store.status().code(), StatusCode::kUnavailable) << store.status().ToString();
+  EXPECT_GE(elapsed, 900);
+  EXPECT_LT(elapsed, 2000);
+  ::close(listener);
+}
+
+TEST_F(PgStoreTest, ThePoolIsBoundedAndServesMoreThreadsThanConnections) {
+  std::string name = "pooltest" + std::to_string(::getpid());
+  location_ += " application_name=" + name;  // tells this test's sessions apart
+  auto store = Open(true, {.pool_size = 2, .timeout_ms = 5000});
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Write([](Txn& txn) { return txn.PutToken(Record("P")); }).ok());
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        if (!Increment(*store, "P").ok()) ++failed;
+      }
+    });
+  }
+  // While they run: this process never holds more than 2 sessions.
+  int most = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto count = server_->Query(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + name + "'",
+        server_->BaseLocation());
+    if (count.has_value()) most = std::max(most, std::stoi(*count));
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_GE(most, 1) << "the sessions were not observed";
+  EXPECT_LE(most, 2) << "a pool of 2 opened more sessions";
+  ASSERT_TRUE(store->Read([](Txn& txn) {
+    EXPECT_EQ(txn.GetToken("P").value().failures, 80u);
+    return Status::Ok();
+  }).ok());
+}
+
+// A child after fork() uses the inherited store object: it must open its
+// own sessions and leave the parent's alone (closing them would end them).
+TEST_F(PgStoreTest, AForkedChildLeavesTheParentsSessionsAlone) {
+  auto store = Open(true);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Write([](Txn& txn) { return txn.PutToken(Record("F")); }).ok());
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    bool ok = Increment(*store, "F").ok();
+    store.reset();  // destroys the child's copy of the pool
+    _exit(ok ? 0 : 1);
+  }
+  int wstatus = 0;
+  ::waitpid(pid, &wstatus, 0);
+  ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+  EXPECT_TRUE(Increment(*store, "F").ok());
+  ASSERT_TRUE(store->Read([](Txn& txn) {
+    EXPECT_EQ(txn.GetToken("F").value().failures, 2u);
+    return Status::Ok();
+  }).ok());
+}
+
+// kill -9 of the postmaster under load: every request fails closed within
+// the bound and none succeeds without its commit; after a restart the same
+// store object works again (no restart of the host process).
+TEST(PgStoreCrashTest, KilledServerFailsClosedThenRecovers) {
+  std::string why;
+  auto server = TestPostgres::Start(&why);
+  if (server == nullptr) GTEST_SKIP() << why;
+  std::string location = server->NewLocation();
+  auto store = Store::Open({.location = location, .create = true,
+                            .postgres = {.pool_size = 4, .timeout_ms = 1000}})
+                   .value();
+  ASSERT_TRUE(store->Write([](Txn& txn) { return txn.PutToken(Record("K")); }).ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> committed{0}, failed{0};
+  std::atomic<int64_t> slowest_failure{0};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 4; ++t) {
+    load.emplace_back([&] {
+      while (!stop) {
+        auto start = Clock::now();
+        Status s = store->Write([](Txn& txn) -> Status {
+          OTPGATE_ASSIGN_OR_RETURN(TokenRecord r, txn.GetToken("K"));
+          ++r.failures;
+          return txn.PutToken(r);
+        });
+        if (s.ok()) {
+          ++committed;
+        } else {
+          ++failed;
+          int64_t ms = MillisecondsSince(start);
+          if (ms > slowest_failure) slowest_failure = ms;
+          EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(server->Kill());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  int committed_while_down = committed.load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(committed.load(), committed_while_down) << "a write succeeded with the server dead";
+  ASSERT_TRUE(server->Restart());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  stop = true;
+  for (auto& t : load) t.join();
+  EXPECT_GT(failed.load(), 0);
+  EXPECT_LT(slowest_failure.load(), 2000) << "a request waited longer than the bound";
+  EXPECT_GT(committed.load(), committed_while_down) << "no recovery after the restart";
+  // Every OK was committed: the counter holds at least as many increments
+  // (a commit whose answer was lost in the crash may add one more each).
+  ASSERT_TRUE(store->Read([&](Txn& txn) {
+    uint32_t stored = txn.GetToken("K").value().failures;
+    EXPECT_GE(stored, static_cast<uint32_t>(committed.load()));
+    EXPECT_LE(stored, static_cast<uint32_t>(committed.load() + 4));
+    return Status::Ok();
+  }).ok());
+}
+
+}  // namespace
+}  // namespace otpgate

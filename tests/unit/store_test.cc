@@ -1,0 +1,368 @@
+// The Store contract (store.h), run against every backend: LMDB (label
+// unit) and PostgreSQL (label postgres). Backend-specific behaviour is in
+// lmdb_store_test.cc and pg_store_test.cc.
+#include "otpgate/store.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "store_backend.h"
+#include "test_util.h"
+
+namespace otpgate {
+namespace {
+
+using testing::Backend;
+using testing::TempDir;
+
+TokenRecord Record(const std::string& id, size_t secret_bytes = 49) {
+  TokenRecord r;
+  r.credential_id = id;
+  r.sealed_secret = std::vector<uint8_t>(secret_bytes, 7);
+  return r;
+}
+
+class StoreTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    std::string why;
+    auto location = testing::FreshLocation(GetParam(), dir_, &why);
+    if (!location.has_value()) GTEST_SKIP() << why;
+    location_ = *location;
+  }
+  std::shared_ptr<Store> Create() {
+    auto store = Store::Open({.location = location_, .create = true});
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? *store : nullptr;
+  }
+
+  TempDir dir_;
+  std::string location_;
+};
+
+TEST_P(StoreTest, MissingStoreIsUnavailable) {
+  auto store = Store::Open({.location = location_});
+  EXPECT_EQ(store.status().code(), StatusCode::kUnavailable) << store.status().ToString();
+}
+
+TEST_P(StoreTest, RoundTripsTokensUsersAndMeta) {
+  auto store = Create();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Write([](Txn& txn) {
+    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("A1")));
+    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("B2")));
+    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("alice", "A2"));
+    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("alice", "A1"));
+    uint8_t value[3] = {1, 0, 2};
+    OTPGATE_RETURN_IF_ERROR(txn.PutMeta("test", value));
+    return txn.AddUserToken("alice", "A1");  // duplicate: no-op
+  }).ok());
+  ASSERT_TRUE(store->Read([](Txn& txn) -> Status {
+    EXPECT_TRUE(txn.GetToken("A1").ok());
+    EXPECT_EQ(txn.GetToken("B").status().code(), StatusCode::kNotFound);
+    EXPECT_EQ(txn.UserTokens("alice").value(), (std::vector<std::string>{"A1", "A2"}));
+    EXPECT_TRUE(txn.UserTokens("nobody").value().empty());
+    EXPECT_EQ(txn.GetMeta("test").value(), (std::vector<uint8_t>{1, 0, 2}));
+    EXPECT_FALSE(txn.GetMeta("absent").value().has_value());
+    std::vector<std::string> ids;
+    EXPECT_TRUE(txn.ForEachToken([&](const TokenRecord& r) {
+      ids.push_back(r.credential_id);
+      return Status::Ok();
+    }).ok());
+    EXPECT_EQ(ids, (std::vector<std::string>{"A1", "B2"}));
+    EXPECT_FALSE(txn.PutToken(Record("X")).ok()) << "read-only transaction wrote";
+    return Status::Ok();
+  }).ok());
+  ASSERT_TRUE(store->Write([](Txn& txn) {
+    OTPGATE_RETURN_IF_ERROR(txn.RemoveUserToken("alice", "A2"));
+    OTPGATE_RETURN_IF_ERROR(txn.RemoveUserToken("alice", "absent"));  // no-op
+    return txn.DeleteToken("B2");
+  }).ok());
+  ASSERT_TRUE(store->Read([](Txn& txn) {
+    EXPECT_EQ(txn.UserTokens("alice").value(), (std::vector<std::string>{"A1"}));
+    EXPECT_FALSE(txn.HasToken("B2"));
+    return Status::Ok();
+  }).ok());
+  EXPECT_EQ(store->Write([](Txn& txn) { return txn.DeleteToken("B2"); }).code(),
+            StatusCode::kNotFound);
+}
+
+TEST_P(StoreTest, FailedWriteChangesNothing) {
+  auto store = Create();
+  ASSERT_NE(store, nullptr);
+  Status status = store->Write([](Txn& txn) -> Status {
+    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("A1")));
+    return Status::InvalidArgument("changed my mind");
+  });
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(store->Read([](Txn& txn) {
+    EXPECT_FALSE(txn.HasToken("A1"));
+    return Status::Ok();
+  }).ok());
+}
+
+TEST_P(StoreTest, WriteGroupIsolatesAFailingMember) {
+  auto store = Create();
+  ASSERT_NE(store, nullptr);
+  std::function<Status(Txn&)> put_a = [](Txn& txn) { return txn.PutToken(Record("A")); };
+  std::function<Status(Txn&)> put_b_then_fail = [](Txn& txn) -> Status {
+    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("B")));
+    return Status::InvalidArgument("bad request");
+  };
+  // Sees A, written by an earlier member of the same group.
+  std::function<Status(Txn&)> put_c_if_a = [](Txn& txn) -> Status {
+    if (!txn.HasToken("A")) return Status::Internal("A not visible");
+    return txn.PutToken(Record("C"));
+  };
+  std::vector<const std::function<Status(Txn&)>*> fns = {&put_a, &put_b_then_fail, &put_c_if_a};
+  std::vector<Status> results(3);
+  ASSERT_TRUE(store->WriteGroup(fns, results).ok());
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_EQ(results[1].code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(results[2].ok()) << results[2].ToString();
+  ASSERT_TRUE(store->Read([](Txn& txn) {
+    EXPECT_TRUE(txn.HasToken("A"));
+    EXPECT_FALSE(txn.HasToken("B"));
+    EXPECT_TRUE(txn.HasToken("C"));
+    return Status::Ok();
+  }).ok());
+}
+
+// Read-modify-write from many threads and two store handles (two "servers"
+// for PostgreSQL, one shared environment for LMDB): no update is lost.
+TEST_P(StoreTest, ConcurrentWritersLoseNoUpdate) {
+  auto a = Create();
+  ASSERT_NE(a, nullptr);
+  auto b = Store::Open({.location = location_}).value();
+  ASSERT_TRUE(a->Write([](Txn& txn) { return txn.PutToken(Record("CTR")); }).ok());
+  constexpr int kThreads = 8, kIncrements = 25;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Store& store = t % 2 == 0 ? *a : *b;
+      for (int i = 0; i < kIncrements; ++i) {
+        Status s = store.Write([](Txn& txn) -> Status {
+          OTPGATE_ASSIGN_OR_RETURN(TokenRecord r, txn.GetToken("CTR"));
+          ++r.failures;
+          return txn.PutToken(r);
+        });
+        if (!s.ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_TRUE(a->Read([&](Txn& txn) {
+    EXPECT_EQ(txn.GetToken("CTR").value().failures, uint32_t{kThreads * kIncrements});
+    return Status::Ok();
+  }).ok());
+}
+
+// Two writers that both find a token absent cannot both create it.
+TEST_P(StoreTest, CreateIfAbsentHasOneWinner) {
+  auto a = Create();
+  ASSERT_NE(a, nullptr);
+  auto b = Store::Open({.location = location_}).value();
+  for (int round = 0; round < 20; ++round) {
+    std::string id = "N" + std::to_string(round);
+    std::atomic<int> created{0};
+    auto create = [&](Store& store) {
+      Status s = store.Write([&](Txn& txn) -> Status {
+        if (txn.HasToken(id)) return Status::AlreadyExists(id);
+        return txn.PutToken(Record(id));
+      });
+      if (s.ok()) ++created;
+    };
+    std::thread t1(create, std::ref(*a)), t2(create, std::ref(*b));
+    t1.join();
+    t2.join();
+    EXPECT_EQ(created.load(), 1) << "round " << round;
+  }
+}
+
+TEST_P(StoreTest, RejectsUnknownSchema) {
+  {
+    auto store = Create();
+    ASSERT_NE(store, nullptr);
+    uint8_t v2[4] = {2, 0, 0, 0};
+    ASSERT_TRUE(store->Write([&](Txn& txn) { return txn.PutMeta("schema", v2); }).ok());
+  }
+  // A fresh process: LMDB would hand this one its cached environment.
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    auto store = Store::Open({.location = location_});
+    _exit(store.status().code() == StatusCode::kCorrupt ? 0 : 1);
+  }
+  int wstatus = 0;
+  ::waitpid(pid, &wstatus, 0);
+  EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+}
+
+// The journal's contract (store.h): strictly increasing sequences, walks in
+// order from any point (PostgreSQL pages through 1,000 rows at a time: the
+// walk crosses pages), erase through a sequence, the last entry.
+TEST_P(StoreTest, JournalAppendsWalksAndErasesInOrder) {
+  // 2,500 statements in one transaction: more than the default bound on a
+  // loaded machine.
+  auto opened = Store::Open({.location = location_, .create = true, .postgres = {.timeout_ms = 20000}});
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::shared_ptr<Store> store = *opened;
+  constexpr uint64_t kEntries = 2500;
+  ASSERT_TRUE(store->Write([&](Txn& txn) -> Status {
+    for (uint64_t sequence = 1; sequence <= kEntries; ++sequence) {
+      uint8_t entry[] = {static_cast<uint8_t>(sequence), static_cast<uint8_t>(sequence >> 8)};
+      OTPGATE_RETURN_IF_ERROR(txn.AppendJournalEntry(sequence, entry));
+    }
+    return Status::Ok();
+  }).ok());
+  uint8_t again[] = {0};
+  EXPECT_EQ(store->Write([&](Txn& txn) { return txn.AppendJournalEntry(kEntries, again); }).code(),
+            StatusCode::kAlreadyExists);
+  auto walk = [&](uint64_t from) {
+    std::vector<uint64_t> seen;
+    Status status = store->Read([&](Txn& txn) {
+      seen.clear();
+      return txn.ForEachJournalEntry(from, [&](uint64_t sequence, std::span<const uint8_t> e) {
+        EXPECT_EQ(e.size(), 2u);
+        if (e.size() == 2) {
+          EXPECT_EQ(e[0] | e[1] << 8, static_cast<int>(sequence & 0xffff));
+        }
+        seen.push_back(sequence);
+        return Status::Ok();
+      });
+    });
+    EXPECT_TRUE(status.ok()) << status.ToString();
+    return seen;
+  };
+  std::vector<uint64_t> all = walk(0);
+  ASSERT_EQ(all.size(), kEntries);
+  EXPECT_TRUE(std::is_sorted(all.begin(), all.end()));
+  EXPECT_EQ(all.front(), 1u);
+  EXPECT_EQ(walk(1200).size(), kEntries - 1199);
+  ASSERT_TRUE(store->Write([](Txn& txn) { return txn.EraseJournalThrough(2000); }).ok());
+  std::vector<uint64_t> rest = walk(0);
+  ASSERT_EQ(rest.size(), kEntries - 2000);
+  EXPECT_EQ(rest.front(), 2001u);
+  ASSERT_TRUE(store->Read([&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(auto last, txn.LastJournalEntry());
+    EXPECT_TRUE(last.has_value() && last->first == kEntries);
+    return Status::Ok();
+  }).ok());
+}
+
+// ConsumeChallenge (store.h): a nonce is consumed once, in or across
+// transactions; expired entries are pruned by later calls (a few per call),
+// after which their nonce counts as new; malformed nonces and read-only
+// transactions are refused.
+TEST_P(StoreTest, ConsumeChallengeMarksEachNonceOnceAndPrunesExpired) {
+  auto store = Create();
+  ASSERT_NE(store, nullptr);
+  auto nonce = [](uint8_t n) { return std::vector<uint8_t>(16, n); };
+  auto consume = [&](uint8_t n, int64_t expires, int64_t now) -> Result<bool> {
+    bool first = false;
+    Status status = store->Write([&](Txn& txn) -> Status {
+      OTPGATE_ASSIGN_OR_RETURN(first, txn.ConsumeChallenge(nonce(n), expires, now));
+      return Status::Ok();
+    });
+    if (!status.ok()) return status;
+    return first;
+  };
+  EXPECT_TRUE(consume(1, 1000, 900).value());
+  EXPECT_FALSE(consume(1, 1000, 900).value()) << "replay";
+  EXPECT_FALSE(consume(1, 5000, 950).value()) << "whatever expiry the replay claims";
+  ASSERT_TRUE(store->Write([&](Txn& txn) -> Status {
+    EXPECT_TRUE(txn.ConsumeChallenge(nonce(2), 1000, 900).value());
+    EXPECT_FALSE(txn.ConsumeChallenge(nonce(2), 1000, 900).value()) << "in one transaction";
+    return Status::Ok();
+  }).ok());
+  // An aborted transaction consumes nothing.
+  EXPECT_FALSE(store->Write([&](Txn& txn) -> Status {
+    EXPECT_TRUE(txn.ConsumeChallenge(nonce(3), 1000, 900).value());
+    return Status::Internal("abort");
+  }).ok());
+  EXPECT_TRUE(consume(3, 1000, 900).value());
+  // Nonces 1-3 expired at 1000. Calls at 2000 prune them (a few per call):
+  // after enough calls, they are new again; the nonce that has not expired
+  // stays consumed.
+  EXPECT_TRUE(consume(4, 3000, 1000).value());
+  for (uint8_t n = 10; n < 20; ++n) EXPECT_TRUE(consume(n, 3000, 2000).value());
+  EXPECT_TRUE(consume(1, 3000, 2000).value()) << "pruned, so unknown again";
+  EXPECT_TRUE(consume(2, 3000, 2000).value());
+  EXPECT_FALSE(consume(4, 3000, 2000).value()) << "not expired: kept";
+  for (size_t size : {size_t{0}, size_t{15}, size_t{17}}) {
+    Status status = store->Write([&](Txn& txn) -> Status {
+      return txn.ConsumeChallenge(std::vector<uint8_t>(size, 5), 1000, 900).status();
+    });
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << size;
+  }
+  EXPECT_FALSE(store->Read([&](Txn& txn) -> Status {
+    return txn.ConsumeChallenge(nonce(6), 1000, 900).status();
+  }).ok()) << "a read-only transaction refuses";
+}
+
+// Several store handles (on PostgreSQL: several connection pools, as
+// several servers have) race to consume the same nonces: one winner each.
+TEST_P(StoreTest, RacingConsumersOfOneNonceHaveOneWinner) {
+  auto first = Create();
+  ASSERT_NE(first, nullptr);
+  std::vector<std::shared_ptr<Store>> stores = {first, Create(), Create(), Create()};
+  constexpr int kNonces = 50;
+  std::vector<std::atomic<int>> winners(kNonces);
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < stores.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int n = 0; n < kNonces; ++n) {
+        std::vector<uint8_t> nonce(16, static_cast<uint8_t>(n));
+        bool won = false;
+        Status status = stores[t]->Write([&](Txn& txn) -> Status {
+          OTPGATE_ASSIGN_OR_RETURN(won, txn.ConsumeChallenge(nonce, 1000, 900));
+          return Status::Ok();
+        });
+        if (!status.ok()) ++errors;
+        if (status.ok() && won) ++winners[n];
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(errors.load(), 0);
+  for (int n = 0; n < kNonces; ++n) EXPECT_EQ(winners[n].load(), 1) << "nonce " << n;
+}
+
+INSTANTIATE_TEST_SUITE_P(Lmdb, StoreTest, ::testing::Values(Backend::kLmdb),
+                         testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Postgres, StoreTest, ::testing::Values(Backend::kPostgres),
+                         testing::BackendName);
+
+TEST(StoreOpenTest, ChoosesTheBackendByLocation) {
+  EXPECT_TRUE(IsPostgresLocation("postgresql://db1/otpgate"));
+  EXPECT_TRUE(IsPostgresLocation("postgres://db1/otpgate"));
+  EXPECT_TRUE(IsPostgresLocation("service=otpgate"));
+  EXPECT_TRUE(IsPostgresLocation("host=/run/postgresql dbname=otpgate"));
+  EXPECT_FALSE(IsPostgresLocation("/var/lib/otpgate/store"));
+  EXPECT_FALSE(IsPostgresLocation("/var/lib/otpgate/a=b"));
+  EXPECT_EQ(Store::Open({.location = ""}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Store::Open({.location = "relative/store"}).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST(StoreOpenTest, RefusesAPasswordInThePostgresLocation) {
+  for (const char* location : {"postgresql://otpgate:secret@db1/otpgate",
+                               "host=db1 dbname=otpgate password=secret"}) {
+    auto store = Store::Open({.location = location});
+    EXPECT_EQ(store.status().code(), StatusCode::kInvalidArgument) << location;
+    EXPECT_EQ(store.status().message().find("secret"), std::string::npos)
+        << "the error must not repeat the password";
+  }
+  EXPECT_EQ(Store::Open({.location = "host=db1 = ="}).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace otpgate
