@@ -16,6 +16,7 @@ for tool in oathtool python3 psql; do
 done
 source "$(dirname "$0")/check_lib.sh"
 WORK=$(mktemp -d)
+: > "$WORK/otpgate.conf"  # named everywhere: the host's /etc/otpgate is never read
 BASE="host=$PG_DIR port=5432 user=otpgate dbname=otpgate"
 SCHEMAS=()
 trap 'for s in "${SCHEMAS[@]}"; do psql -q "$BASE" -c "DROP SCHEMA $s CASCADE" >/dev/null 2>&1; done; rm -rf "$WORK"' EXIT
@@ -31,7 +32,7 @@ HEX=3132333435363738393031323334353637383930
 T=1800000000
 code_at() { oathtool --totp -N "@$1" "$HEX"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-og() { local store=$1; shift; "$OTPGATE" --store "$store" --master-key "$WORK/master.key" "$@"; }
+og() { local store=$1; shift; "$OTPGATE" --config "$WORK/otpgate.conf" --store "$store" --master-key "$WORK/master.key" "$@"; }
 same() {
   if [ "$2" = "$3" ]; then passed=$((passed + 1)); else
     failed=$((failed + 1)); echo "FAIL: $1: got '$2', expected '$3'"; fi
@@ -83,8 +84,8 @@ check "the lock came along" 4 og "$PG2" --time $T verify bob "$(code_at $((T + 3
 check "decisions chain on in the copy" 0 og "$PG2" --time $((T + 60)) verify alice "$(code_at $((T + 60)))"
 check "audit --verify after" 0 og "$PG2" --json audit --verify --expect-head "$HEAD"
 same "three more entries" "$(json 'd["entries"]' <<<"$LAST")" $((ENTRIES + 3))
-"$OTPGATE" --store "$WORK/other" --master-key "$WORK/other.key" init >/dev/null 2>&1
-check "the copy must open with the key" 19 "$OTPGATE" --store "$WORK/other" --master-key "$WORK/other.key" \
+"$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/other" --master-key "$WORK/other.key" init >/dev/null 2>&1
+check "the copy must open with the key" 19 "$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/other" --master-key "$WORK/other.key" \
   store copy "$PG" "$WORK/copy2"
 has "says which key" "does not open with $WORK/other.key"
 
