@@ -22,7 +22,9 @@ for USERS in 1000 100000; do
   "$BENCH" setup "$D" "$USERS"
   echo "auth required pam_deny.so" > "$D/pam.d/other"
   echo "auth required pam_permit.so" > "$D/pam.d/permit"
-  echo "auth required $MODULE store=$D/store master_key=$D/master.key fail_delay_ms=0" > "$D/pam.d/otpgate"
+  # Its own config, named: the host's /etc/otpgate is never read.
+  printf 'store = %s/store\nmaster_key = %s/master.key\n' "$D" "$D" > "$D/otpgate.conf"; chmod 0600 "$D/otpgate.conf"
+  echo "auth required $MODULE config=$D/otpgate.conf fail_delay_ms=0" > "$D/pam.d/otpgate"
   echo "auth required pam_oath.so usersfile=$D/oath.users window=20" > "$D/pam.d/oath"
   # pam_oath rewrites its whole file per login: fewer logins where it is large.
   OATH_LOGINS=$LOGINS; [ "$USERS" -gt 10000 ] && OATH_LOGINS=$((LOGINS / 10))
