@@ -1,4 +1,6 @@
 // The LMDB implementation of Store (store.h).
+#include "lmdb_store.h"
+
 #include <fcntl.h>
 #include <lmdb.h>
 #include <sys/stat.h>
@@ -15,7 +17,6 @@
 #include <shared_mutex>
 
 #include "file_util.h"
-#include "lmdb_store.h"
 #include "lmdb_verify.h"
 #include "otpgate/store.h"
 
@@ -127,16 +128,8 @@ class LmdbTxn final : public Txn {
     if (rc != 0) {
       return LmdbError(rc, "reading token");
     }
-    auto record = DecodeTokenRecord({static_cast<const uint8_t*>(data.mv_data), data.mv_size});
-    if (!record.ok()) {
-      return Status::Corrupt("token " + std::string(credential_id) + ": " +
-                             record.status().message());
-    }
-    if (record->credential_id != credential_id) {
-      return Status::Corrupt("token " + std::string(credential_id) +
-                             ": record belongs to another credential ID");
-    }
-    return record;
+    return DecodeStoredToken(credential_id,
+                             {static_cast<const uint8_t*>(data.mv_data), data.mv_size});
   }
 
   bool HasToken(std::string_view credential_id) override {
@@ -261,8 +254,7 @@ class LmdbTxn final : public Txn {
   }
 
   Status ForEachJournalEntry(
-      uint64_t from,
-      const std::function<Status(uint64_t, std::span<const uint8_t>)>& fn) override {
+      uint64_t from, const std::function<Status(uint64_t, std::span<const uint8_t>)>& fn) override {
     return ScanJournal(from, false, [&](const MDB_val& key, const MDB_val& data) {
       return fn(SequenceOf(key), {static_cast<const uint8_t*>(data.mv_data), data.mv_size});
     });
@@ -325,8 +317,8 @@ class LmdbTxn final : public Txn {
     MDB_val key{start.size(), start.data()}, data;
     Status status;
     rc = mdb_cursor_get(cursor, &key, &data, last_only ? MDB_LAST : MDB_SET_RANGE);
-    for (; rc == 0 && status.ok(); rc = last_only ? MDB_NOTFOUND
-                                                  : mdb_cursor_get(cursor, &key, &data, MDB_NEXT)) {
+    for (; rc == 0 && status.ok();
+         rc = last_only ? MDB_NOTFOUND : mdb_cursor_get(cursor, &key, &data, MDB_NEXT)) {
       status = fn(key, data);
     }
     mdb_cursor_close(cursor);
@@ -462,9 +454,9 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
   Status Backup(const std::string& file) override {
     UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd) {
-      return errno == EEXIST ? Status::AlreadyExists(file + " already exists")
-                             : Status::Unavailable("cannot create " + file + ": " +
-                                                   std::strerror(errno));
+      return errno == EEXIST
+                 ? Status::AlreadyExists(file + " already exists")
+                 : Status::Unavailable("cannot create " + file + ": " + std::strerror(errno));
     }
     if (::fchmod(fd.get(), 0600) != 0) {  // whatever the umask
       return Status::Unavailable("cannot set the mode of " + file);
@@ -826,7 +818,8 @@ Result<std::shared_ptr<Store>> OpenLmdbStore(const StoreOptions& options) {
     ::mkdir(options.location.c_str(), 0700);
   }
   char resolved[PATH_MAX];
-  std::string key = ::realpath(options.location.c_str(), resolved) != nullptr ? resolved : options.location;
+  std::string key =
+      ::realpath(options.location.c_str(), resolved) != nullptr ? resolved : options.location;
   Registry& registry = GlobalRegistry();
   std::lock_guard lock(registry.mutex);
   auto it = registry.stores.find(key);

@@ -12,11 +12,11 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <algorithm>
-#include <array>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -84,8 +84,7 @@ class Session {
   PgConn Release() { return std::move(conn_); }
 
   // Runs one statement with binary parameters and binary results.
-  Outcome Exec(const char* sql, std::initializer_list<std::string_view> params,
-               Deadline deadline) {
+  Outcome Exec(const char* sql, std::initializer_list<std::string_view> params, Deadline deadline) {
     std::vector<const char*> values;
     std::vector<int> lengths, formats;
     for (std::string_view p : params) {
@@ -94,8 +93,8 @@ class Session {
       formats.push_back(1);
     }
     Outcome out;
-    if (PQsendQueryParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr,
-                          values.data(), lengths.data(), formats.data(), 1) != 1) {
+    if (PQsendQueryParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr, values.data(),
+                          lengths.data(), formats.data(), 1) != 1) {
       return Lost(std::move(out), "sending a query");
     }
     return Collect(std::move(out), deadline);
@@ -144,8 +143,10 @@ class Session {
       out.sqlstate = state != nullptr ? state : "";
       std::string message = FirstLine(PQresultErrorMessage(result.get()));
       if (out.sqlstate == "42P01") {
-        out.status = Status::Unavailable("PostgreSQL store is not initialised (run otpgate "
-                                         "init): " + message);
+        out.status = Status::Unavailable(
+            "PostgreSQL store is not initialised (run otpgate "
+            "init): " +
+            message);
       } else if (out.sqlstate.starts_with("08") || out.sqlstate.starts_with("57") ||
                  out.sqlstate == "55P03" || IsRetryable(out.sqlstate) ||
                  out.sqlstate.starts_with("53")) {
@@ -170,10 +171,10 @@ Result<PgConn> Connect(const std::string& location, const PostgresOptions& optio
                        Deadline deadline) {
   std::string user_timeout = std::to_string(options.timeout_ms);
   // Our defaults first: the location (expanded from "dbname") overrides them.
-  const char* keys[] = {"fallback_application_name", "keepalives", "keepalives_idle",
-                        "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-                        "dbname", nullptr};
-  const char* values[] = {"otpgate", "1", "5", "1", "3", user_timeout.c_str(),
+  const char* keys[] = {
+      "fallback_application_name", "keepalives",       "keepalives_idle", "keepalives_interval",
+      "keepalives_count",          "tcp_user_timeout", "dbname",          nullptr};
+  const char* values[] = {"otpgate",        "1",    "5", "1", "3", user_timeout.c_str(),
                           location.c_str(), nullptr};
   PgConn conn(PQconnectStartParams(keys, values, 1));
   if (conn == nullptr) {
@@ -181,7 +182,8 @@ Result<PgConn> Connect(const std::string& location, const PostgresOptions& optio
   }
   // Server notices ("relation already exists, skipping") must not reach the
   // host process's stderr (sshd, radiusd, an application under PAM).
-  PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn.get(), [](void*, const char*) {}, nullptr);
   PostgresPollingStatusType poll_status = PGRES_POLLING_WRITING;
   while (PQstatus(conn.get()) != CONNECTION_BAD) {
     if (poll_status == PGRES_POLLING_OK) break;
@@ -200,11 +202,11 @@ Result<PgConn> Connect(const std::string& location, const PostgresOptions& optio
   // Server-side bounds as well, so that a session whose client went away
   // does not hold locks: the client's own deadline is the one that counts.
   std::string ms = std::to_string(options.timeout_ms);
-  std::string setup = "SET statement_timeout = " + ms + "; SET lock_timeout = " + ms +
-                      "; SET idle_in_transaction_session_timeout = " +
-                      std::to_string(options.timeout_ms * 4) +
-                      "; SET client_connection_check_interval = 1000"
-                      "; SET default_transaction_isolation = 'read committed'";
+  std::string setup =
+      "SET statement_timeout = " + ms + "; SET lock_timeout = " + ms +
+      "; SET idle_in_transaction_session_timeout = " + std::to_string(options.timeout_ms * 4) +
+      "; SET client_connection_check_interval = 1000"
+      "; SET default_transaction_isolation = 'read committed'";
   Session session(std::move(conn));
   Outcome out = session.ExecScript(setup.c_str(), deadline);
   if (!out.status.ok()) return out.status;
@@ -232,10 +234,9 @@ class Pool {
       pid_ = ::getpid();
     }
     while (idle_.empty() && open_ >= options_.pool_size) {
-      if (freed_.wait_until(lock, deadline) == std::cv_status::timeout &&
-          idle_.empty() && open_ >= options_.pool_size) {
-        return Status::Unavailable("PostgreSQL store: all " +
-                                   std::to_string(options_.pool_size) +
+      if (freed_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+          open_ >= options_.pool_size) {
+        return Status::Unavailable("PostgreSQL store: all " + std::to_string(options_.pool_size) +
                                    " connections busy");
       }
     }
@@ -298,8 +299,7 @@ std::string_view Bytes(std::span<const uint8_t> s) {
   return {reinterpret_cast<const char*>(s.data()), s.size()};
 }
 std::string_view Cell(PGresult* result, int row, int column) {
-  return {PQgetvalue(result, row, column),
-          static_cast<size_t>(PQgetlength(result, row, column))};
+  return {PQgetvalue(result, row, column), static_cast<size_t>(PQgetlength(result, row, column))};
 }
 
 // The advisory-lock key of a token or user: the first 8 bytes of SHA-256
@@ -337,17 +337,8 @@ class PgTxn final : public Txn {
       return Status::NotFound("unknown credential ID");
     }
     std::string_view bytes = Cell(out.result.get(), 0, 0);
-    auto record = DecodeTokenRecord(
-        {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
-    if (!record.ok()) {
-      return Status::Corrupt("token " + std::string(credential_id) + ": " +
-                             record.status().message());
-    }
-    if (record->credential_id != credential_id) {
-      return Status::Corrupt("token " + std::string(credential_id) +
-                             ": record belongs to another credential ID");
-    }
-    return record;
+    return DecodeStoredToken(credential_id,
+                             {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
   }
 
   bool HasToken(std::string_view credential_id) override {
@@ -382,9 +373,10 @@ class PgTxn final : public Txn {
 
   Result<std::vector<std::string>> UserTokens(std::string_view user) override {
     OTPGATE_RETURN_IF_ERROR(LockIfWriting('u', user));
-    Outcome out = Run("SELECT credential_id FROM otpgate_user_tokens WHERE user_name = $1 "
-                      "ORDER BY credential_id",
-                      {user});
+    Outcome out =
+        Run("SELECT credential_id FROM otpgate_user_tokens WHERE user_name = $1 "
+            "ORDER BY credential_id",
+            {user});
     OTPGATE_RETURN_IF_ERROR(out.status);
     std::vector<std::string> ids;
     for (int row = 0; row < PQntuples(out.result.get()); ++row) {
@@ -411,14 +403,14 @@ class PgTxn final : public Txn {
   }
 
   Status ForEachToken(const std::function<Status(const TokenRecord&)>& fn) override {
-    Outcome out = Run("SELECT credential_id, record FROM otpgate_tokens ORDER BY credential_id",
-                      {});
+    Outcome out =
+        Run("SELECT credential_id, record FROM otpgate_tokens ORDER BY credential_id", {});
     OTPGATE_RETURN_IF_ERROR(out.status);
     for (int row = 0; row < PQntuples(out.result.get()); ++row) {
       std::string_view id = Cell(out.result.get(), row, 0);
       std::string_view bytes = Cell(out.result.get(), row, 1);
-      auto record = DecodeTokenRecord(
-          {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+      auto record =
+          DecodeTokenRecord({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
       if (!record.ok()) {
         return Status::Corrupt("token " + std::string(id) + ": " + record.status().message());
       }
@@ -452,8 +444,8 @@ class PgTxn final : public Txn {
 
   Result<std::optional<std::pair<uint64_t, std::vector<uint8_t>>>> LastJournalEntry() override {
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
-    Outcome out = Run("SELECT sequence, entry FROM otpgate_journal ORDER BY sequence DESC LIMIT 1",
-                      {});
+    Outcome out =
+        Run("SELECT sequence, entry FROM otpgate_journal ORDER BY sequence DESC LIMIT 1", {});
     OTPGATE_RETURN_IF_ERROR(out.status);
     std::optional<std::pair<uint64_t, std::vector<uint8_t>>> last;
     if (PQntuples(out.result.get()) > 0) {
@@ -472,9 +464,10 @@ class PgTxn final : public Txn {
     }
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
     auto key = SequenceParam(sequence);
-    Outcome out = Run("INSERT INTO otpgate_journal (sequence, entry) SELECT $1::int8, $2::bytea "
-                      "WHERE NOT EXISTS (SELECT 1 FROM otpgate_journal WHERE sequence >= $1::int8)",
-                      {Bytes(key), Bytes(entry)});
+    Outcome out =
+        Run("INSERT INTO otpgate_journal (sequence, entry) SELECT $1::int8, $2::bytea "
+            "WHERE NOT EXISTS (SELECT 1 FROM otpgate_journal WHERE sequence >= $1::int8)",
+            {Bytes(key), Bytes(entry)});
     OTPGATE_RETURN_IF_ERROR(out.status);
     if (std::strcmp(PQcmdTuples(out.result.get()), "1") != 0) {
       return Status::AlreadyExists("journal sequence " + std::to_string(sequence) + " is not new");
@@ -485,15 +478,15 @@ class PgTxn final : public Txn {
   // Pages through the journal by sequence, so that a long journal is never
   // held in memory at once.
   Status ForEachJournalEntry(
-      uint64_t from,
-      const std::function<Status(uint64_t, std::span<const uint8_t>)>& fn) override {
+      uint64_t from, const std::function<Status(uint64_t, std::span<const uint8_t>)>& fn) override {
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
     uint64_t next = from;
     while (next <= kMaxSequence) {
       auto key = SequenceParam(next);
-      Outcome out = Run("SELECT sequence, entry FROM otpgate_journal WHERE sequence >= $1::int8 "
-                        "ORDER BY sequence LIMIT 1000",
-                        {Bytes(key)});
+      Outcome out =
+          Run("SELECT sequence, entry FROM otpgate_journal WHERE sequence >= $1::int8 "
+              "ORDER BY sequence LIMIT 1000",
+              {Bytes(key)});
       OTPGATE_RETURN_IF_ERROR(out.status);
       const int rows = PQntuples(out.result.get());
       for (int row = 0; row < rows; ++row) {
@@ -533,9 +526,10 @@ class PgTxn final : public Txn {
             {Bytes(now)})
             .status);
     auto expires = Int8Param(expires_at_unix);
-    Outcome out = Run("INSERT INTO otpgate_challenges (nonce, expires_at) "
-                      "VALUES ($1::bytea, $2::int8) ON CONFLICT (nonce) DO NOTHING",
-                      {Bytes(nonce), Bytes(expires)});
+    Outcome out =
+        Run("INSERT INTO otpgate_challenges (nonce, expires_at) "
+            "VALUES ($1::bytea, $2::int8) ON CONFLICT (nonce) DO NOTHING",
+            {Bytes(nonce), Bytes(expires)});
     OTPGATE_RETURN_IF_ERROR(out.status);
     return std::strcmp(PQcmdTuples(out.result.get()), "1") == 0;
   }
@@ -621,17 +615,22 @@ struct Migration {
   const char* statement;
 };
 constexpr Migration kMigrations[] = {
-    {1, "CREATE TABLE IF NOT EXISTS otpgate_tokens ("
-        "  credential_id bytea PRIMARY KEY, record bytea NOT NULL)"},
-    {1, "CREATE TABLE IF NOT EXISTS otpgate_user_tokens ("
-        "  user_name bytea NOT NULL, credential_id bytea NOT NULL,"
-        "  PRIMARY KEY (user_name, credential_id))"},
-    {2, "CREATE TABLE IF NOT EXISTS otpgate_journal ("
-        "  sequence int8 PRIMARY KEY CHECK (sequence > 0), entry bytea NOT NULL)"},
-    {3, "CREATE TABLE IF NOT EXISTS otpgate_challenges ("
-        "  nonce bytea PRIMARY KEY CHECK (length(nonce) = 16), expires_at int8 NOT NULL)"},
-    {3, "CREATE INDEX IF NOT EXISTS otpgate_challenges_expiry "
-        "  ON otpgate_challenges (expires_at)"},
+    {1,
+     "CREATE TABLE IF NOT EXISTS otpgate_tokens ("
+     "  credential_id bytea PRIMARY KEY, record bytea NOT NULL)"},
+    {1,
+     "CREATE TABLE IF NOT EXISTS otpgate_user_tokens ("
+     "  user_name bytea NOT NULL, credential_id bytea NOT NULL,"
+     "  PRIMARY KEY (user_name, credential_id))"},
+    {2,
+     "CREATE TABLE IF NOT EXISTS otpgate_journal ("
+     "  sequence int8 PRIMARY KEY CHECK (sequence > 0), entry bytea NOT NULL)"},
+    {3,
+     "CREATE TABLE IF NOT EXISTS otpgate_challenges ("
+     "  nonce bytea PRIMARY KEY CHECK (length(nonce) = 16), expires_at int8 NOT NULL)"},
+    {3,
+     "CREATE INDEX IF NOT EXISTS otpgate_challenges_expiry "
+     "  ON otpgate_challenges (expires_at)"},
 };
 static_assert(std::end(kMigrations)[-1].version == kPostgresSchemaVersion);
 
@@ -706,15 +705,17 @@ class PostgresStore final : public Store {
         return Status::Unavailable("PostgreSQL store is not initialised (run otpgate init)");
       }
       if (*version != kSchemaVersion || *pg_version > kPostgresSchemaVersion) {
-        return Status::Corrupt("PostgreSQL store has schema version " +
-                               std::to_string(*version) + "." + std::to_string(*pg_version) +
-                               "; this otpgate reads version " + std::to_string(kSchemaVersion) +
-                               "." + std::to_string(kPostgresSchemaVersion));
+        return Status::Corrupt("PostgreSQL store has schema version " + std::to_string(*version) +
+                               "." + std::to_string(*pg_version) + "; this otpgate reads version " +
+                               std::to_string(kSchemaVersion) + "." +
+                               std::to_string(kPostgresSchemaVersion));
       }
       if (*pg_version < kPostgresSchemaVersion) {
         return Status::Unavailable("PostgreSQL store has schema version " +
-                                   std::to_string(*pg_version) + "; run otpgate init to upgrade "
-                                   "it to " + std::to_string(kPostgresSchemaVersion));
+                                   std::to_string(*pg_version) +
+                                   "; run otpgate init to upgrade "
+                                   "it to " +
+                                   std::to_string(kPostgresSchemaVersion));
       }
       return Status::Ok();
     });
@@ -727,11 +728,10 @@ class PostgresStore final : public Store {
     return Run(false, [&](PgTxn& txn) -> Status {
       OTPGATE_RETURN_IF_ERROR(
           txn.Run("SELECT pg_advisory_xact_lock($1)", {LockKey(schema_, 's', "schema")}).status);
-      OTPGATE_RETURN_IF_ERROR(
-          txn.Run("CREATE TABLE IF NOT EXISTS otpgate_meta ("
-                  "  name bytea PRIMARY KEY, value bytea NOT NULL)",
-                  {})
-              .status);
+      OTPGATE_RETURN_IF_ERROR(txn.Run("CREATE TABLE IF NOT EXISTS otpgate_meta ("
+                                      "  name bytea PRIMARY KEY, value bytea NOT NULL)",
+                                      {})
+                                  .status);
       OTPGATE_ASSIGN_OR_RETURN(auto pg_schema, txn.GetMeta("pg-schema"));
       uint32_t from = DecodeU32(pg_schema).value_or(0);
       if (from > kPostgresSchemaVersion) {
@@ -744,8 +744,7 @@ class PostgresStore final : public Store {
       }
       OTPGATE_RETURN_IF_ERROR(txn.PutMeta("pg-schema", EncodeU32(kPostgresSchemaVersion)));
       OTPGATE_ASSIGN_OR_RETURN(auto schema, txn.GetMeta("schema"));
-      return schema.has_value() ? Status::Ok()
-                                : txn.PutMeta("schema", EncodeU32(kSchemaVersion));
+      return schema.has_value() ? Status::Ok() : txn.PutMeta("schema", EncodeU32(kSchemaVersion));
     });
   }
 
@@ -776,8 +775,7 @@ class PostgresStore final : public Store {
   // failure or when a pooled connection turns out to be dead before the
   // transaction began.
   Status Run(bool read_only, const std::function<Status(PgTxn&)>& body) {
-    const Deadline deadline =
-        Clock::now() + std::chrono::milliseconds(pool_.options().timeout_ms);
+    const Deadline deadline = Clock::now() + std::chrono::milliseconds(pool_.options().timeout_ms);
     Status last = Status::Unavailable("PostgreSQL store: transaction could not be completed");
     for (int attempt = 0; attempt < kMaxStoreAttempts && Clock::now() < deadline; ++attempt) {
       OTPGATE_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, pool_.Acquire(deadline));
@@ -797,8 +795,7 @@ class PostgresStore final : public Store {
       } else if (!txn.connection_lost()) {
         (void)Finish(*session, "ROLLBACK", deadline);
       }
-      bool healthy = !txn.connection_lost() &&
-                     PQtransactionStatus(session->get()) == PQTRANS_IDLE;
+      bool healthy = !txn.connection_lost() && PQtransactionStatus(session->get()) == PQTRANS_IDLE;
       pool_.Return(std::move(session), healthy);
       if (status.ok() || !txn.retryable()) return status;
       last = status;
@@ -831,8 +828,7 @@ Status CheckLocation(const std::string& location) {
   if (options == nullptr) {
     std::string message = FirstLine(error);
     PQfreemem(error);
-    return Status::InvalidArgument("store: not a PostgreSQL URI or connection string: " +
-                                   message);
+    return Status::InvalidArgument("store: not a PostgreSQL URI or connection string: " + message);
   }
   bool has_password = false;
   for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
@@ -854,7 +850,8 @@ Status CheckLocation(const std::string& location) {
 Result<std::shared_ptr<Store>> OpenPostgresStore(const StoreOptions& options) {
   OTPGATE_RETURN_IF_ERROR(CheckLocation(options.location));
   if (options.postgres.pool_size < 1 || options.postgres.timeout_ms < 100) {
-    return Status::InvalidArgument("store: PostgreSQL pool size must be >= 1 and timeout >= 100 ms");
+    return Status::InvalidArgument(
+        "store: PostgreSQL pool size must be >= 1 and timeout >= 100 ms");
   }
   auto store = std::make_shared<PostgresStore>(options.location, options.postgres);
   OTPGATE_RETURN_IF_ERROR(store->Prepare(options.create));

@@ -19,9 +19,7 @@ class Writer {
     U16(static_cast<uint16_t>(data.size()));
     Bytes(data.data(), data.size());
   }
-  void Str(std::string_view s) {
-    Blob({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
-  }
+  void Str(std::string_view s) { Blob({reinterpret_cast<const uint8_t*>(s.data()), s.size()}); }
   std::vector<uint8_t> Take() { return std::move(out_); }
 
  private:
@@ -93,9 +91,12 @@ class Reader {
 
 std::string_view TokenStateName(TokenState state) {
   switch (state) {
-    case TokenState::kUnassigned: return "unassigned";
-    case TokenState::kActive: return "active";
-    case TokenState::kDisabled: return "disabled";
+    case TokenState::kUnassigned:
+      return "unassigned";
+    case TokenState::kActive:
+      return "active";
+    case TokenState::kDisabled:
+      return "disabled";
   }
   return "unknown";
 }
@@ -143,8 +144,8 @@ Result<TokenRecord> DecodeTokenRecord(std::span<const uint8_t> bytes) {
                   in.I64(r.lock_until) &&
                   in.Bytes(r.last_failure_fingerprint.data(), r.last_failure_fingerprint.size()) &&
                   in.I64(r.created_at) && in.I64(r.bound_at) && in.I64(r.last_used_at) &&
-                  in.I64(r.valid_from) && in.I64(r.valid_until) && in.Str(r.credential_id) && in.Str(r.owner) &&
-                  in.Str(r.issuer) && in.Blob(r.sealed_secret);
+                  in.I64(r.valid_from) && in.I64(r.valid_until) && in.Str(r.credential_id) &&
+                  in.Str(r.owner) && in.Str(r.issuer) && in.Blob(r.sealed_secret);
   if (!complete) {
     return Status::Corrupt("token record is truncated");
   }
@@ -174,6 +175,20 @@ Result<TokenRecord> DecodeTokenRecord(std::span<const uint8_t> bytes) {
     return Status::Corrupt("token record's owner does not match its state");
   }
   return r;
+}
+
+Result<TokenRecord> DecodeStoredToken(std::string_view credential_id,
+                                      std::span<const uint8_t> bytes) {
+  auto record = DecodeTokenRecord(bytes);
+  if (!record.ok()) {
+    return Status::Corrupt("token " + std::string(credential_id) + ": " +
+                           record.status().message());
+  }
+  if (record->credential_id != credential_id) {
+    return Status::Corrupt("token " + std::string(credential_id) +
+                           ": record belongs to another credential ID");
+  }
+  return record;
 }
 
 }  // namespace otpgate

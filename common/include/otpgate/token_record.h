@@ -20,14 +20,14 @@ struct TokenRecord {
   OtpParams params;
   std::vector<uint8_t> sealed_secret;  // see sealing.h; never the clear secret
   TokenState state = TokenState::kUnassigned;
-  std::string owner;  // empty unless active or disabled
-  std::string issuer; // for display
+  std::string owner;   // empty unless active or disabled
+  std::string issuer;  // for display
   // Replay mark: last accepted TOTP step or HOTP counter, kNoneAccepted if none.
   // For HOTP a new token's mark is (initial counter - 1).
   int64_t last_accepted = kNoneAccepted;
-  int64_t drift = 0;  // TOTP: offset in steps of the token's clock, learnt at accept/resync
-  uint32_t failures = 0;  // consecutive failed verifications
-  int64_t lock_until = 0; // epoch seconds; locked while now < lock_until
+  int64_t drift = 0;       // TOTP: offset in steps of the token's clock, learnt at accept/resync
+  uint32_t failures = 0;   // consecutive failed verifications
+  int64_t lock_until = 0;  // epoch seconds; locked while now < lock_until
   // Keyed fingerprint of the last wrong code, so that resubmitting the same
   // wrong code counts as one failure (never the code itself).
   std::array<uint8_t, 8> last_failure_fingerprint{};
@@ -52,6 +52,11 @@ struct TokenRecord {
 // out-of-range record is kCorrupt, never a partly filled struct.
 std::vector<uint8_t> EncodeTokenRecord(const TokenRecord& record);
 Result<TokenRecord> DecodeTokenRecord(std::span<const uint8_t> bytes);
+// The record a store found under `credential_id`: decoded, and kCorrupt
+// (naming the token) if it does not decode or belongs to another ID (a
+// record moved between keys). Every backend reads tokens through this.
+Result<TokenRecord> DecodeStoredToken(std::string_view credential_id,
+                                      std::span<const uint8_t> bytes);
 
 }  // namespace otpgate
 
