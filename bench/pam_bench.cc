@@ -84,9 +84,11 @@ struct Answer {
 
 int Converse(int count, const pam_message** messages, pam_response** responses, void* data) {
   auto* answer = static_cast<Answer*>(data);
-  auto* out = static_cast<pam_response*>(std::calloc(static_cast<size_t>(count), sizeof(pam_response)));
+  auto* out =
+      static_cast<pam_response*>(std::calloc(static_cast<size_t>(count), sizeof(pam_response)));
   for (int i = 0; i < count; ++i) {
-    if (messages[i]->msg_style == PAM_PROMPT_ECHO_OFF || messages[i]->msg_style == PAM_PROMPT_ECHO_ON) {
+    if (messages[i]->msg_style == PAM_PROMPT_ECHO_OFF ||
+        messages[i]->msg_style == PAM_PROMPT_ECHO_ON) {
       out[i].resp = strdup(answer->code.c_str());
     }
   }
@@ -118,10 +120,12 @@ int Login(const char* service, const std::string& user, const std::string& code)
   return rc;
 }
 
-void Report(const char* mode, const char* service, long users, long logins, long failures, double seconds) {
-  std::printf("{\"mode\":\"%s\",\"service\":\"%s\",\"users\":%ld,\"logins\":%ld,\"failures\":%ld,"
-              "\"seconds\":%.6f,\"per_second\":%.1f,\"us_per_login\":%.2f}\n",
-              mode, service, users, logins, failures, seconds, logins / seconds, seconds * 1e6 / logins);
+void Report(const char* mode, const char* service, long users, long logins, long failures,
+            double seconds) {
+  std::printf(
+      "{\"mode\":\"%s\",\"service\":\"%s\",\"users\":%ld,\"logins\":%ld,\"failures\":%ld,"
+      "\"seconds\":%.6f,\"per_second\":%.1f,\"us_per_login\":%.2f}\n",
+      mode, service, users, logins, failures, seconds, logins / seconds, seconds * 1e6 / logins);
 }
 
 int Run(const char* service, long users, long logins, long first_counter) {
@@ -144,14 +148,18 @@ int Spawn(const char* self, const char* service, long users, long logins, long f
   auto start = Clock::now();
   for (long k = 0; k < logins; ++k) {
     std::string user = UserName(k % users);
-    const char* argv[] = {self, "one", service, user.c_str(), codes[static_cast<size_t>(k)].c_str(), nullptr};
+    const char* argv[] = {
+        self, "one", service, user.c_str(), codes[static_cast<size_t>(k)].c_str(), nullptr};
     pid_t pid = 0;
-    if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, const_cast<char* const*>(argv), environ) != 0) return 2;
+    if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, const_cast<char* const*>(argv),
+                    environ) != 0)
+      return 2;
     int status = 0;
     if (waitpid(pid, &status, 0) != pid) return 2;
     failures += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   }
-  Report("spawn", service, users, logins, failures, std::chrono::duration<double>(Clock::now() - start).count());
+  Report("spawn", service, users, logins, failures,
+         std::chrono::duration<double>(Clock::now() - start).count());
   return failures == 0 ? 0 : 3;
 }
 
@@ -174,9 +182,10 @@ int Commit(const std::string& dir, long count) {
   }
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   mdb_env_close(env);
-  std::printf("{\"service\":\"lmdb-durable-commit\",\"logins\":%ld,\"seconds\":%.6f,"
-              "\"per_second\":%.1f,\"us_per_login\":%.2f}\n",
-              count, seconds, count / seconds, seconds * 1e6 / count);
+  std::printf(
+      "{\"service\":\"lmdb-durable-commit\",\"logins\":%ld,\"seconds\":%.6f,"
+      "\"per_second\":%.1f,\"us_per_login\":%.2f}\n",
+      count, seconds, count / seconds, seconds * 1e6 / count);
   return 0;
 }
 
@@ -186,16 +195,20 @@ int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "setup" && (argc == 4 || argc == 5)) {
     bool totp = argc == 5 && std::string(argv[4]) == "totp";
-    return Setup(argv[2], std::atol(argv[3]), totp ? otpgate::OtpKind::kTotp : otpgate::OtpKind::kHotp);
+    return Setup(argv[2], std::atol(argv[3]),
+                 totp ? otpgate::OtpKind::kTotp : otpgate::OtpKind::kHotp);
   }
   if (mode == "run" && (argc == 5 || argc == 6)) {
     return Run(argv[2], std::atol(argv[3]), std::atol(argv[4]), argc == 6 ? std::atol(argv[5]) : 0);
   }
   if (mode == "spawn" && (argc == 5 || argc == 6)) {
-    return Spawn(argv[0], argv[2], std::atol(argv[3]), std::atol(argv[4]), argc == 6 ? std::atol(argv[5]) : 0);
+    return Spawn(argv[0], argv[2], std::atol(argv[3]), std::atol(argv[4]),
+                 argc == 6 ? std::atol(argv[5]) : 0);
   }
   if (mode == "one" && argc == 5) return Login(argv[2], argv[3], argv[4]) == PAM_SUCCESS ? 0 : 1;
   if (mode == "commit" && argc == 4) return Commit(argv[2], std::atol(argv[3]));
-  std::fprintf(stderr, "usage: pam_bench setup DIR USERS [totp] | run|spawn SERVICE USERS LOGINS [FIRST_COUNTER] | one SERVICE USER CODE | commit DIR COUNT\n");
+  std::fprintf(stderr,
+               "usage: pam_bench setup DIR USERS [totp] | run|spawn SERVICE USERS LOGINS "
+               "[FIRST_COUNTER] | one SERVICE USER CODE | commit DIR COUNT\n");
   return 64;
 }

@@ -12,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (mode & 1) {
     // The pre-shared key of RFC 6030 figure 6.
     const char kKey[] = "\x12\x34\x56\x78\x90\x12\x34\x56\x78\x90\x12\x34\x56\x78\x90\x12";
-    options.preshared_key = SecretBytes(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kKey), 16));
+    options.preshared_key =
+        SecretBytes(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kKey), 16));
   }
   if (mode & 2) options.password = "qwerty";  // RFC 6030 figure 7
   options.id_from_key_id = (mode & 4) != 0;

@@ -21,6 +21,8 @@ OTPGATE_TEST_PACKAGES=(
   python3-pskc libpam-google-authenticator zbar-tools
   # fuzz/ (scripts/fuzz.sh): clang with libFuzzer and its sanitizer runtimes
   clang-14 libclang-rt-14-dev
+  # the style test (tests/style): .clang-format is enforced
+  clang-format
 )
 
 # scripts/package.sh and the package test (ctest -L package) only.

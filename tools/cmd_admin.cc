@@ -41,7 +41,8 @@ int ShowToken(Cli& cli, const AdminArgs& a) {
   }
   int rc = cli.Print(f, 0);
   if (a.show_uri) {
-    if (a.show_qr && !cli.globals().json) std::cout << RenderQr(uri, ParseTerminalQr(a.qr_terminal).value());
+    if (a.show_qr && !cli.globals().json)
+      std::cout << RenderQr(uri, ParseTerminalQr(a.qr_terminal).value());
     Status images = WriteQrFiles(a.qr_files, uri);
     if (!images.ok()) rc = cli.Error(images);
   }
@@ -149,10 +150,13 @@ void AddAdminCommands(CLI::App& app, Cli& cli) {
   show->add_option("credential_id", a->credential_id)->required();
   show->add_flag("--uri", a->show_uri, "also print the key URI, which contains the secret");
   show->add_flag("--qr", a->show_qr, "with --uri: also print the URI as a terminal QR code");
-  show->add_option("--qr-terminal", a->qr_terminal, "terminal QR: ansi (default), dark or light background")
+  show->add_option("--qr-terminal", a->qr_terminal,
+                   "terminal QR: ansi (default), dark or light background")
       ->check(CLI::IsMember({"ansi", "dark", "light"}));
-  show->add_option("--qr-png", a->qr_files.png, "with --uri: write the URI's QR code as PNG (mode 0600)");
-  show->add_option("--qr-svg", a->qr_files.svg, "with --uri: write the URI's QR code as SVG (mode 0600)");
+  show->add_option("--qr-png", a->qr_files.png,
+                   "with --uri: write the URI's QR code as PNG (mode 0600)");
+  show->add_option("--qr-svg", a->qr_files.svg,
+                   "with --uri: write the URI's QR code as SVG (mode 0600)");
   cli.Run(show, [&cli, a] { return ShowToken(cli, *a); });
 
   auto* list = app.add_subcommand("list", "list tokens");

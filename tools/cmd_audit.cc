@@ -62,8 +62,8 @@ int ListEntries(Cli& cli, const AuditArgs& a) {
                 e.action.c_str(), e.user.empty() ? "-" : e.user.c_str(),
                 e.token.empty() ? "-" : e.token.c_str(), e.outcome.c_str(),
                 e.front_end.empty() ? "-" : e.front_end.c_str(),
-                e.client.empty() ? "-" : e.client.c_str(), e.reason.empty() ? "" : " reason=",
-                e.reason.c_str());
+                e.client.empty() ? "-" : e.client.c_str(),
+                e.reason.empty() ? "" : " reason=", e.reason.c_str());
   }
   return 0;
 }
@@ -126,9 +126,7 @@ int Prune(Cli& cli, const AuditArgs& a) {
   auto removed = cli.service().PruneJournal(*before);
   if (!removed.ok()) return cli.Error(removed.status());
   Fields f;
-  f.AddBool("ok", true)
-      .Add("removed", static_cast<int64_t>(*removed))
-      .AddTime("before", *before);
+  f.AddBool("ok", true).Add("removed", static_cast<int64_t>(*removed)).AddTime("before", *before);
   return cli.Print(f, 0);
 }
 
@@ -143,8 +141,9 @@ void AddAuditCommand(CLI::App& app, Cli& cli) {
   auto* verify = audit->add_flag("--verify", a->verify,
                                  "check the chain; report the first removed, reordered or "
                                  "edited entry");
-  audit->add_option("--expect-head", a->expect_head,
-                    "with --verify: a head (SEQ:HEX) recorded earlier must still be there")
+  audit
+      ->add_option("--expect-head", a->expect_head,
+                   "with --verify: a head (SEQ:HEX) recorded earlier must still be there")
       ->needs(verify);
   audit
       ->add_option("--prune-before", a->prune_before,

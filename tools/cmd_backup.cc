@@ -96,8 +96,7 @@ int Backup(Cli& cli, const BackupArgs& a) {
   if (!key.ok()) return cli.Error(key.status());
   // A PostgreSQL store refuses (and says what to use instead) before a
   // directory is made.
-  Status status =
-      IsPostgresLocation(cli.config().store) ? Status::Ok() : MakeBackupDirectory(dir);
+  Status status = IsPostgresLocation(cli.config().store) ? Status::Ok() : MakeBackupDirectory(dir);
   if (status.ok()) status = cli.service().BackupStore(dir + "/data.mdb");
   std::vector<std::string> files = {"data.mdb"};
   if (status.ok() && !a.no_key) {
@@ -192,8 +191,8 @@ Status MakeParentOf(const std::string& path) {
 Status KeepAccessOf(const struct stat& replaced, const std::string& path, mode_t max_mode) {
   if (::chown(path.c_str(), static_cast<uid_t>(-1), replaced.st_gid) != 0 ||
       ::chmod(path.c_str(), replaced.st_mode & max_mode) != 0) {
-    return Status::Unavailable("cannot give " + path + " the access of the file it replaces: " +
-                               std::strerror(errno));
+    return Status::Unavailable("cannot give " + path +
+                               " the access of the file it replaces: " + std::strerror(errno));
   }
   return Status::Ok();
 }
@@ -215,9 +214,10 @@ int Restore(Cli& cli, const BackupArgs& a) {
   const std::string target = config.store;
   std::error_code ec;
   if (std::filesystem::exists(target + "/data.mdb", ec) && !a.force) {
-    return cli.Error(Status::AlreadyExists(
-        "store " + target + " exists; restore does not overwrite a live store (stop PAM and "
-        "RADIUS use of it, then pass --force)"));
+    return cli.Error(
+        Status::AlreadyExists("store " + target +
+                              " exists; restore does not overwrite a live store (stop PAM and "
+                              "RADIUS use of it, then pass --force)"));
   }
   if (!has_key && !std::filesystem::exists(config.master_key, ec)) {
     return cli.Error(Status::NotFound("the backup has no key and " + config.master_key +
@@ -329,7 +329,8 @@ void AddBackupCommands(CLI::App& app, Cli& cli) {
   restore->add_option("dir", a->dir, "a directory written by otpgate backup")->required();
   restore->add_flag("--force", a->force,
                     "replace an existing store (and a different key); stop its users first");
-  cli.Run(restore, [&cli, a] { return Restore(cli, *a); }, false);
+  cli.Run(
+      restore, [&cli, a] { return Restore(cli, *a); }, false);
 }
 
 }  // namespace otpgate::cli

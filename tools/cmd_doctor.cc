@@ -58,7 +58,8 @@ Result<Config> HostConfig(const Globals& g, const HostLayout& host) {
   OTPGATE_RETURN_IF_ERROR(LoadConfigFile(config, host.Path(g.config_path), !g.config_given));
   if (!g.store.empty()) config.store = g.store;
   if (!g.master_key.empty()) config.master_key = g.master_key;
-  for (const std::string& option : g.options) OTPGATE_RETURN_IF_ERROR(ApplyArgument(config, option));
+  for (const std::string& option : g.options)
+    OTPGATE_RETURN_IF_ERROR(ApplyArgument(config, option));
   // A PostgreSQL location names a server, not a file under the root.
   if (!IsPostgresLocation(config.store)) config.store = host.Path(config.store);
   config.master_key = host.Path(config.master_key);
@@ -98,7 +99,8 @@ Status OpenAs(const struct passwd& user, const Config& config, const Clock& cloc
   int wstatus = 0;
   ::waitpid(child, &wstatus, 0);
   if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) return Status::Ok();
-  int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) - 10 : static_cast<int>(StatusCode::kInternal);
+  int code =
+      WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) - 10 : static_cast<int>(StatusCode::kInternal);
   return Status(static_cast<StatusCode>(code), message);
 }
 
@@ -137,9 +139,9 @@ int RunDoctor(Cli& cli, const DoctorArgs& args) {
   Findings findings;
   auto config = HostConfig(cli.globals(), host);
   if (!config.ok()) {
-    findings.Problem({"configuration " + host.Path(cli.globals().config_path) + ": " +
-                          config.status().message(),
-                      "correct it; otpgate.conf(5) lists the options"});
+    findings.Problem(
+        {"configuration " + host.Path(cli.globals().config_path) + ": " + config.status().message(),
+         "correct it; otpgate.conf(5) lists the options"});
   } else {
     CheckFiles(findings, *config, cli.clock(), host);
   }
@@ -157,10 +159,9 @@ int RunDoctor(Cli& cli, const DoctorArgs& args) {
                      "correct what it names, or otpgate disable radius");
     }
   }
-  std::cout << (findings.problems() == 0 ? "otpgate doctor: no problems\n"
-                                         : "otpgate doctor: " +
-                                               std::to_string(findings.problems()) +
-                                               " problem(s)\n");
+  std::cout << (findings.problems() == 0
+                    ? "otpgate doctor: no problems\n"
+                    : "otpgate doctor: " + std::to_string(findings.problems()) + " problem(s)\n");
   return findings.problems() == 0 ? 0 : 1;
 }
 
@@ -171,7 +172,8 @@ void AddDoctorCommand(CLI::App& app, Cli& cli) {
   auto* doctor = app.add_subcommand(
       "doctor", "check files, modes, modules and enabled stacks; print each problem's fix");
   doctor->add_option("--root", args.root, "check the tree under DIR instead of / (tests)");
-  cli.Run(doctor, [&cli] { return RunDoctor(cli, args); }, false);
+  cli.Run(
+      doctor, [&cli] { return RunDoctor(cli, args); }, false);
 }
 
 }  // namespace otpgate::cli

@@ -25,8 +25,8 @@ std::string Describe(const HostChange& change, HostTarget target) {
     case HostChange::Kind::kCreate:
       return "created " + change.path;
     case HostChange::Kind::kEdit:
-      return "added otpgate to " + change.path + " (original kept in " +
-             EnableBackupDir(target) + "/orig" + change.path + ")";
+      return "added otpgate to " + change.path + " (original kept in " + EnableBackupDir(target) +
+             "/orig" + change.path + ")";
     case HostChange::Kind::kLink:
       return "linked " + change.path + " -> " + change.content;
   }
@@ -89,19 +89,20 @@ CLI::App* AddTarget(CLI::App* sub, HostArgs& args) {
 void AddEnableCommands(CLI::App& app, Cli& cli) {
   static HostArgs args;
   auto* enable = AddTarget(
-      app.add_subcommand("enable", "make sshd or FreeRADIUS ask for the one-time password"),
-      args);
+      app.add_subcommand("enable", "make sshd or FreeRADIUS ask for the one-time password"), args);
   enable->add_flag("--publickey", args.publickey,
                    "sshd: public key, then the code (instead of password, then the code)");
   enable->add_flag("--no-check", args.no_check,
                    "skip the check with sshd -t / freeradius -XC afterwards");
-  cli.Run(enable, [&cli] { return RunEnable(cli, args); }, false);
+  cli.Run(
+      enable, [&cli] { return RunEnable(cli, args); }, false);
 
   auto* disable = AddTarget(
       app.add_subcommand("disable", "undo otpgate enable: restore the files it changed"), args);
   disable->add_flag("--if-enabled", args.if_enabled,
                     "do nothing (exit 0) when the target is not enabled");
-  cli.Run(disable, [&cli] { return RunDisable(cli, args); }, false);
+  cli.Run(
+      disable, [&cli] { return RunDisable(cli, args); }, false);
 }
 
 }  // namespace otpgate::cli

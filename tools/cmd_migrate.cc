@@ -28,7 +28,9 @@ Result<std::string> FileOwner(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return Status::Unavailable("cannot stat " + path);
   struct passwd* pw = ::getpwuid(st.st_uid);
-  if (pw == nullptr) return Status::NotFound(path + ": its owner (uid " + std::to_string(st.st_uid) + ") has no name; give --user");
+  if (pw == nullptr)
+    return Status::NotFound(path + ": its owner (uid " + std::to_string(st.st_uid) +
+                            ") has no name; give --user");
   return std::string(pw->pw_name);
 }
 
@@ -41,7 +43,8 @@ int MigrateGoogle(Cli& cli, const MigrateArgs& a) {
   if (!a.user.empty() && a.files.size() != 1) {
     return cli.Error(Status::InvalidArgument("--user names the user of a single file"));
   }
-  MigrationOptions options{a.id_prefix.empty() ? "GA" : a.id_prefix, cli.config().issuer, cli.clock().Now()};
+  MigrationOptions options{a.id_prefix.empty() ? "GA" : a.id_prefix, cli.config().issuer,
+                           cli.clock().Now()};
   auto notes_printed = std::make_shared<bool>(false);
   EntrySource source = [&cli, a, options, notes_printed](const TokenVisitor& visit) -> Status {
     for (size_t i = 0; i < a.files.size(); ++i) {
@@ -49,34 +52,41 @@ int MigrateGoogle(Cli& cli, const MigrateArgs& a) {
       auto user = a.user.empty() ? FileOwner(file) : Result<std::string>(a.user);
       auto text = ReadWholeFile(file);
       if (!user.ok() || !text.ok()) {
-        visit(i + 1, Status::InvalidArgument(file + ": " + (!user.ok() ? user : text).status().message()));
+        visit(i + 1,
+              Status::InvalidArgument(file + ": " + (!user.ok() ? user : text).status().message()));
         continue;
       }
       std::vector<std::string> notes;
       auto token = ParseGoogleAuthenticatorFile(*text, *user, options, &notes);
       WipeString(*text);
-      if (!*notes_printed) PrintNotes(file + " (" + *user + ")", notes, a.flags.quiet || cli.globals().json);
+      if (!*notes_printed)
+        PrintNotes(file + " (" + *user + ")", notes, a.flags.quiet || cli.globals().json);
       if (!token.ok()) token = Status::InvalidArgument(file + ": " + token.status().message());
       visit(i + 1, std::move(token));
     }
     *notes_printed = true;
     return Status::Ok();
   };
-  return RunImport(cli, source, {a.files.size() == 1 ? a.files[0] : "google-authenticator", "google-authenticator", "file"},
-                   a.flags);
+  return RunImport(
+      cli, source,
+      {a.files.size() == 1 ? a.files[0] : "google-authenticator", "google-authenticator", "file"},
+      a.flags);
 }
 
 int MigrateOath(Cli& cli, const MigrateArgs& a) {
-  MigrationOptions options{a.id_prefix.empty() ? "OATH" : a.id_prefix, cli.config().issuer, cli.clock().Now()};
+  MigrationOptions options{a.id_prefix.empty() ? "OATH" : a.id_prefix, cli.config().issuer,
+                           cli.clock().Now()};
   auto notes_printed = std::make_shared<bool>(false);
   const std::string file = a.files.front();
-  EntrySource source = [&cli, a, file, options, notes_printed](const TokenVisitor& visit) -> Status {
+  EntrySource source = [&cli, a, file, options,
+                        notes_printed](const TokenVisitor& visit) -> Status {
     OTPGATE_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(file));
     MigrationNotes notes;
     ParseOathUsersFile(text, options, visit, &notes);
     WipeString(text);
     if (!*notes_printed && !a.flags.quiet && !cli.globals().json) {
-      for (const RejectedLine& n : notes) std::cerr << file << ": line " << n.line << ": note: " << n.reason << "\n";
+      for (const RejectedLine& n : notes)
+        std::cerr << file << ": line " << n.line << ": note: " << n.reason << "\n";
     }
     *notes_printed = true;
     return Status::Ok();
@@ -87,7 +97,8 @@ int MigrateOath(Cli& cli, const MigrateArgs& a) {
 }  // namespace
 
 void AddMigrateCommands(CLI::App& app, Cli& cli) {
-  auto* migrate = app.add_subcommand("migrate", "take over tokens from other OTP systems, bound to their users");
+  auto* migrate = app.add_subcommand(
+      "migrate", "take over tokens from other OTP systems, bound to their users");
   migrate->require_subcommand(1);
 
   auto g = std::make_shared<MigrateArgs>();
@@ -100,7 +111,8 @@ void AddMigrateCommands(CLI::App& app, Cli& cli) {
   cli.Run(google, [&cli, g] { return MigrateGoogle(cli, *g); });
 
   auto o = std::make_shared<MigrateArgs>();
-  auto* oath = migrate->add_subcommand("pam-oath", "a pam_oath / liboath users file (e.g. /etc/users.oath)");
+  auto* oath =
+      migrate->add_subcommand("pam-oath", "a pam_oath / liboath users file (e.g. /etc/users.oath)");
   oath->add_option("file", o->files, "the users file")->required()->expected(1);
   oath->add_option("--id-prefix", o->id_prefix, "credential ID = prefix + user (default OATH)");
   AddImportFlags(*oath, o->flags);

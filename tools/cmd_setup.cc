@@ -42,8 +42,11 @@ Result<JournalCheck> VerifyCopiedJournal(Cli& cli, const StoreOptions& to) {
   copied.store_timeout_ms = to.postgres.timeout_ms;
   auto service = OtpService::Open(copied, cli.clock());
   if (!service.ok()) {
-    return Status(service.status().code(), "the copy in " + to.location + " was made but does "
-                  "not open with " + copied.master_key + ": " + service.status().message());
+    return Status(service.status().code(), "the copy in " + to.location +
+                                               " was made but does "
+                                               "not open with " +
+                                               copied.master_key + ": " +
+                                               service.status().message());
   }
   OTPGATE_ASSIGN_OR_RETURN(JournalCheck check, (*service)->VerifyJournal());
   if (!check.ok) {
@@ -63,16 +66,18 @@ void AddSetupCommands(CLI::App& app, Cli& cli) {
         Status status = cli.LoadConfig();
         bool changed = false;
         if (status.ok()) status = InitializeDeployment(cli.config(), &changed);
-        return cli.Done(status, (changed ? "initialised " : "already initialised: nothing changed in ") +
-                                    cli.config().store);
+        return cli.Done(status,
+                        (changed ? "initialised " : "already initialised: nothing changed in ") +
+                            cli.config().store);
       },
       false);
 
   auto* store = app.add_subcommand("store", "operations on a whole store");
   store->require_subcommand(1);
   auto* copy = store->add_subcommand(
-      "copy", "copy every token, binding, key check and journal entry from one store to an "
-              "empty one (LMDB directory or PostgreSQL location), then verify the copy");
+      "copy",
+      "copy every token, binding, key check and journal entry from one store to an "
+      "empty one (LMDB directory or PostgreSQL location), then verify the copy");
   static std::string copy_from, copy_to;
   copy->add_option("FROM", copy_from, "source store")->required();
   copy->add_option("TO", copy_to, "destination store (created; must hold no token)")->required();
@@ -86,8 +91,8 @@ void AddSetupCommands(CLI::App& app, Cli& cli) {
         CopyReport report;
         StoreOptions from{.location = location(copy_from)};
         StoreOptions to{.location = location(copy_to)};
-        from.postgres = to.postgres = {.pool_size = 2,
-                                       .timeout_ms = std::max(cli.config().store_timeout_ms, 30000)};
+        from.postgres = to.postgres = {
+            .pool_size = 2, .timeout_ms = std::max(cli.config().store_timeout_ms, 30000)};
         if (status.ok()) status = CopyStore(from, to, &report);
         if (!status.ok()) return cli.Error(status);
         auto journal = VerifyCopiedJournal(cli, to);
@@ -96,10 +101,11 @@ void AddSetupCommands(CLI::App& app, Cli& cli) {
         f.Add("tokens", static_cast<int64_t>(report.tokens))
             .Add("bindings", static_cast<int64_t>(report.bindings))
             .Add("journal_entries", static_cast<int64_t>(report.journal_entries))
-            .Add("journal_head", std::to_string(journal->last_sequence) + ":" +
-                                     JournalHashHex(journal->head))
-            .Add("verified", "every record, binding and journal entry matches the source; "
-                             "the copy opens with the master key and its journal verifies");
+            .Add("journal_head",
+                 std::to_string(journal->last_sequence) + ":" + JournalHashHex(journal->head))
+            .Add("verified",
+                 "every record, binding and journal entry matches the source; "
+                 "the copy opens with the master key and its journal verifies");
         return cli.Print(f, 0);
       },
       false);

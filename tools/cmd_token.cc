@@ -121,7 +121,8 @@ int NewTokens(Cli& cli, const NewArgs& a) {
         .Add("credential_id", tokens->front().first.credential_id)
         .Add("uri", uris[0]);
     code = cli.Print(f, 0);
-    if (!cli.globals().json && !a.no_qr) std::cout << RenderQr(uris[0], ParseTerminalQr(a.qr_terminal).value());
+    if (!cli.globals().json && !a.no_qr)
+      std::cout << RenderQr(uris[0], ParseTerminalQr(a.qr_terminal).value());
     Status images = WriteQrFiles(a.qr_files, uris[0]);
     if (!images.ok()) code = cli.Error(images);
   } else {
@@ -158,7 +159,8 @@ EntrySource ImportSource(Cli& cli, const ImportArgs& a, ImportFormat format,
       if (a.file != "-") return StreamPskcFile(Cli::Absolute(a.file), *pskc, visit);
       OTPGATE_ASSIGN_OR_RETURN(ParsedTokens parsed, ParsePskcText(*stdin_text, *pskc));
       for (auto& token : parsed.tokens) visit(0, ParsedToken(token.first, token.second.Clone()));
-      for (const RejectedLine& r : parsed.rejected) visit(r.line, Status::InvalidArgument(r.reason));
+      for (const RejectedLine& r : parsed.rejected)
+        visit(r.line, Status::InvalidArgument(r.reason));
       return Status::Ok();
     };
   }
@@ -178,7 +180,8 @@ int ImportTokens(Cli& cli, const ImportArgs& a) {
   auto stdin_text = std::make_shared<std::string>();
   auto head = Head(a.file, *stdin_text);
   if (!head.ok()) return cli.Error(head.status());
-  auto format = a.format == "auto" ? Result<ImportFormat>(DetectImportFormat(*head)) : ParseImportFormat(a.format);
+  auto format = a.format == "auto" ? Result<ImportFormat>(DetectImportFormat(*head))
+                                   : ParseImportFormat(a.format);
   if (!format.ok()) return cli.Error(format.status());
   auto pskc = std::make_shared<PskcOptions>();
   if (*format == ImportFormat::kPskc) {
@@ -213,10 +216,13 @@ void AddTokenNew(CLI::App& token, Cli& cli) {
   sub->add_option("--uris", a->uris, "also write the otpauth URIs, one per line (mode 0600)");
   sub->add_flag("--no-qr", a->no_qr, "do not print the QR code");
   sub->add_option("--qr-terminal", a->qr_terminal,
-                  "terminal QR: ansi (black on white, any background), dark or light (the terminal's background)")
+                  "terminal QR: ansi (black on white, any background), dark or light (the "
+                  "terminal's background)")
       ->check(CLI::IsMember({"ansi", "dark", "light"}));
-  sub->add_option("--qr-png", a->qr_files.png, "also write the QR code as a PNG image (mode 0600; one token)");
-  sub->add_option("--qr-svg", a->qr_files.svg, "also write the QR code as an SVG image (mode 0600; one token)");
+  sub->add_option("--qr-png", a->qr_files.png,
+                  "also write the QR code as a PNG image (mode 0600; one token)");
+  sub->add_option("--qr-svg", a->qr_files.svg,
+                  "also write the QR code as an SVG image (mode 0600; one token)");
   cli.Run(sub, [&cli, a] { return NewTokens(cli, *a); });
 }
 
@@ -224,8 +230,7 @@ void AddTokenImport(CLI::App& token, Cli& cli) {
   auto a = std::make_shared<ImportArgs>();
   auto* sub = token.add_subcommand(
       "import", "import tokens: PSKC (RFC 6030), CSV, OATH CSV or otpauth URIs (all or nothing)");
-  sub->add_option("file", a->file, "file to import ('-' for standard input)")
-      ->required();
+  sub->add_option("file", a->file, "file to import ('-' for standard input)")->required();
   sub->add_option("--format", a->format, "pskc, csv, oath-csv (privacyIDEA/LinOTP), uri or auto")
       ->check(CLI::IsMember({"auto", "pskc", "csv", "oath-csv", "uri"}));
   sub->add_option("--key-file", a->key_file,

@@ -22,7 +22,8 @@ struct CheckResult {
 Result<ParsedToken> Vet(const Config& config, Result<ParsedToken> entry) {
   if (!entry.ok()) return entry;
   Status policy = CheckCredentialId(config, entry->first.credential_id);
-  if (!policy.ok()) return Status::InvalidArgument(entry->first.credential_id + ": " + policy.message());
+  if (!policy.ok())
+    return Status::InvalidArgument(entry->first.credential_id + ": " + policy.message());
   return entry;
 }
 
@@ -46,7 +47,8 @@ std::string ProblemsJson(const std::vector<RejectedLine>& problems, bool quiet) 
   std::string json = "[";
   for (size_t i = 0; i < problems.size() && !(quiet && i == kQuietProblems); ++i) {
     if (i > 0) json += ",";
-    json += "{\"position\":" + std::to_string(problems[i].line) + ",\"reason\":" + JsonEscape(problems[i].reason) + "}";
+    json += "{\"position\":" + std::to_string(problems[i].line) +
+            ",\"reason\":" + JsonEscape(problems[i].reason) + "}";
   }
   return json + "]";
 }
@@ -61,7 +63,8 @@ void AddImportFlags(CLI::App& sub, ImportFlags& flags) {
   sub.add_flag("-q,--quiet", flags.quiet, "summary only: counts and the first problems");
 }
 
-int RunImport(Cli& cli, const EntrySource& source, const ImportTarget& target, const ImportFlags& flags) {
+int RunImport(Cli& cli, const EntrySource& source, const ImportTarget& target,
+              const ImportFlags& flags) {
   const bool tty = ::isatty(STDERR_FILENO) != 0 && !cli.globals().json && !flags.quiet;
   CheckResult check;
   Status read = source([&](size_t position, Result<ParsedToken> entry) {
@@ -71,7 +74,8 @@ int RunImport(Cli& cli, const EntrySource& source, const ImportTarget& target, c
       return;
     }
     ++check.good;
-    if (flags.dry_run && !flags.replace && cli.service().Show(entry->first.credential_id).ok()) ++check.would_skip;
+    if (flags.dry_run && !flags.replace && cli.service().Show(entry->first.credential_id).ok())
+      ++check.would_skip;
     if (tty && check.good % 10000 == 0) std::fprintf(stderr, "\rchecked %zu", check.good);
   });
   if (tty && check.good >= 10000) std::fputc('\n', stderr);
@@ -114,8 +118,10 @@ int RunImport(Cli& cli, const EntrySource& source, const ImportTarget& target, c
       .Add("skipped", static_cast<int64_t>(skipped.size()))
       .Add("rejected", static_cast<int64_t>(check.problems.size()));
   if (refuse) {
-    f.Add("error", check.good == 0 ? "no entry could be read: nothing imported"
-                                   : "some entries are rejected: nothing imported (--skip-bad imports the others)");
+    f.Add("error",
+          check.good == 0
+              ? "no entry could be read: nothing imported"
+              : "some entries are rejected: nothing imported (--skip-bad imports the others)");
   }
   if (cli.globals().json) f.AddRaw("rejected_items", ProblemsJson(check.problems, flags.quiet));
   return cli.Print(f, refuse ? ExitFor(Status::InvalidArgument("")) : 0);

@@ -33,7 +33,8 @@ struct ImportTarget {
 // problem. Unless flags.skip_bad, any problem means nothing is stored and the
 // exit code is 11; a source without a single good entry is always an error.
 // Pass 2 stores the good entries in one transaction (OtpService::ProvisionEach).
-int RunImport(Cli& cli, const EntrySource& source, const ImportTarget& target, const ImportFlags& flags);
+int RunImport(Cli& cli, const EntrySource& source, const ImportTarget& target,
+              const ImportFlags& flags);
 
 void AddImportFlags(CLI::App& sub, ImportFlags& flags);
 

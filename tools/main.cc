@@ -36,8 +36,9 @@ int Main(int argc, char** argv) {
       ->check(CLI::Validator(
           [](std::string& value) -> std::string {
             ParsedTime t = ParseTime(value);
-            return t.ok && t.value <= kMaxTime ? "" : "must be a Unix time from 0 to " +
-                                                          std::to_string(kMaxTime);
+            return t.ok && t.value <= kMaxTime
+                       ? ""
+                       : "must be a Unix time from 0 to " + std::to_string(kMaxTime);
           },
           "TIME"));
 

@@ -23,7 +23,7 @@ class Fields {
   // Absent values: "-" in text, null in JSON (an empty string, a time of 0).
   Fields& AddOptional(std::string_view key, std::string_view value);
   Fields& AddTime(std::string_view key, int64_t epoch_seconds);  // FormatTime, null for 0
-  Fields& AddRaw(std::string_view key, std::string raw_json);  // arrays, objects
+  Fields& AddRaw(std::string_view key, std::string raw_json);    // arrays, objects
   // `raw_json` in JSON, `text` in text output.
   Fields& AddRaw(std::string_view key, std::string raw_json, std::string text);
   std::string ToJson() const;

@@ -17,7 +17,8 @@ class QrMatrix {
   static Result<QrMatrix> Encode(const std::string& text) {
     std::unique_ptr<QRcode, decltype(&QRcode_free)> code(
         QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_M, QR_MODE_8, 1), &QRcode_free);
-    if (!code) return Status::InvalidArgument("the text cannot be encoded as a QR code (too long?)");
+    if (!code)
+      return Status::InvalidArgument("the text cannot be encoded as a QR code (too long?)");
     QrMatrix m;
     m.width_ = code->width;
     m.modules_.assign(code->data, code->data + code->width * code->width);
@@ -37,7 +38,8 @@ class QrMatrix {
 };
 
 void AppendToString(png_structp png, png_bytep data, png_size_t length) {
-  static_cast<std::string*>(png_get_io_ptr(png))->append(reinterpret_cast<const char*>(data), length);
+  static_cast<std::string*>(png_get_io_ptr(png))
+      ->append(reinterpret_cast<const char*>(data), length);
 }
 
 }  // namespace
@@ -62,10 +64,14 @@ std::string RenderQr(const std::string& text, TerminalQr style) {
     for (int x = 0; x < size; ++x) {
       bool top = m->dark(x, y) == draw_dark;
       bool bottom = y + 1 < size ? m->dark(x, y + 1) == draw_dark : !draw_dark;
-      if (top && bottom) out += "\u2588";
-      else if (top) out += "\u2580";
-      else if (bottom) out += "\u2584";
-      else out += " ";
+      if (top && bottom)
+        out += "\u2588";
+      else if (top)
+        out += "\u2580";
+      else if (bottom)
+        out += "\u2584";
+      else
+        out += " ";
     }
     if (style == TerminalQr::kAnsi) out += "\x1b[0m";
     out += "\n";
@@ -89,13 +95,15 @@ Result<std::string> RenderQrPng(const std::string& text, int scale) {
   std::vector<png_byte> row(static_cast<size_t>((pixels + 7) / 8));
   if (setjmp(png_jmpbuf(png)) != 0) return Status::Internal("libpng failed to write the image");
   png_set_write_fn(png, &out, AppendToString, nullptr);
-  png_set_IHDR(png, info, static_cast<png_uint_32>(pixels), static_cast<png_uint_32>(pixels), 1, PNG_COLOR_TYPE_GRAY,
-               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_set_IHDR(png, info, static_cast<png_uint_32>(pixels), static_cast<png_uint_32>(pixels), 1,
+               PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+               PNG_FILTER_TYPE_DEFAULT);
   png_write_info(png, info);
   for (int y = 0; y < pixels; ++y) {
     std::fill(row.begin(), row.end(), 0);
     for (int x = 0; x < pixels; ++x) {
-      if (!m.dark(x / scale, y / scale)) row[static_cast<size_t>(x / 8)] |= static_cast<png_byte>(0x80 >> (x % 8));
+      if (!m.dark(x / scale, y / scale))
+        row[static_cast<size_t>(x / 8)] |= static_cast<png_byte>(0x80 >> (x % 8));
     }
     png_write_row(png, row.data());
   }
@@ -106,11 +114,13 @@ Result<std::string> RenderQrPng(const std::string& text, int scale) {
 Result<std::string> RenderQrSvg(const std::string& text) {
   OTPGATE_ASSIGN_OR_RETURN(QrMatrix m, QrMatrix::Encode(text));
   const std::string size = std::to_string(m.size());
-  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
-                    "version=\"1.1\" viewBox=\"0 0 " + size + " " + size + "\" width=\"" +
-                    std::to_string(m.size() * 8) + "\" height=\"" + std::to_string(m.size() * 8) +
-                    "\" shape-rendering=\"crispEdges\">\n<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n"
-                    "<path fill=\"#000\" d=\"";
+  std::string out =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
+      "version=\"1.1\" viewBox=\"0 0 " +
+      size + " " + size + "\" width=\"" + std::to_string(m.size() * 8) + "\" height=\"" +
+      std::to_string(m.size() * 8) +
+      "\" shape-rendering=\"crispEdges\">\n<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n"
+      "<path fill=\"#000\" d=\"";
   for (int y = 0; y < m.size(); ++y) {
     for (int x = 0; x < m.size(); ++x) {
       if (m.dark(x, y)) out += "M" + std::to_string(x) + " " + std::to_string(y) + "h1v1h-1z";

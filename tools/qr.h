@@ -13,9 +13,9 @@ namespace otpgate::cli {
 
 // How a terminal QR code gets its dark-on-light contrast (scanners need it):
 enum class TerminalQr {
-  kAnsi,                // explicit black-on-white ANSI colours: any background
-  kDarkBackground,      // no colours; light modules drawn as blocks
-  kLightBackground,     // no colours; dark modules drawn as blocks
+  kAnsi,             // explicit black-on-white ANSI colours: any background
+  kDarkBackground,   // no colours; light modules drawn as blocks
+  kLightBackground,  // no colours; dark modules drawn as blocks
 };
 Result<TerminalQr> ParseTerminalQr(const std::string& name);  // "ansi", "dark", "light"
 

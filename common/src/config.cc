@@ -133,8 +133,8 @@ const OptionRow* FindRow(std::string_view name) {
 Result<bool> ParseBool(std::string_view name, std::string_view value) {
   if (value == "yes" || value == "true" || value == "on" || value == "1") return true;
   if (value == "no" || value == "false" || value == "off" || value == "0") return false;
-  return Status::InvalidArgument("option " + std::string(name) +
-                                 ": expected yes or no, got '" + std::string(value) + "'");
+  return Status::InvalidArgument("option " + std::string(name) + ": expected yes or no, got '" +
+                                 std::string(value) + "'");
 }
 
 Status SetEnum(Config& config, std::string_view name, std::string_view value) {
@@ -148,19 +148,30 @@ Status SetEnum(Config& config, std::string_view name, std::string_view value) {
     if (!alg.ok()) return bad();
     config.algorithm = alg.value();
   } else if (name == "action") {
-    if (value == "login") config.action = Action::kLogin;
-    else if (value == "register") config.action = Action::kRegister;
-    else if (value == "stop") config.action = Action::kStop;
-    else return bad();
+    if (value == "login")
+      config.action = Action::kLogin;
+    else if (value == "register")
+      config.action = Action::kRegister;
+    else if (value == "stop")
+      config.action = Action::kStop;
+    else
+      return bad();
   } else if (name == "nonroot") {
-    if (value == "fail") config.nonroot = NonRootPolicy::kFail;
-    else if (value == "ignore") config.nonroot = NonRootPolicy::kIgnore;
-    else return bad();
+    if (value == "fail")
+      config.nonroot = NonRootPolicy::kFail;
+    else if (value == "ignore")
+      config.nonroot = NonRootPolicy::kIgnore;
+    else
+      return bad();
   } else if (name == "unenrolled") {
-    if (value == "allow") config.unenrolled = UnenrolledPolicy::kAllow;
-    else if (value == "deny") config.unenrolled = UnenrolledPolicy::kDeny;
-    else if (value == "register") config.unenrolled = UnenrolledPolicy::kRegister;
-    else return bad();
+    if (value == "allow")
+      config.unenrolled = UnenrolledPolicy::kAllow;
+    else if (value == "deny")
+      config.unenrolled = UnenrolledPolicy::kDeny;
+    else if (value == "register")
+      config.unenrolled = UnenrolledPolicy::kRegister;
+    else
+      return bad();
   }
   return Status::Ok();
 }
@@ -302,13 +313,15 @@ std::string OptionValue(const Config& config, std::string_view name) {
   if (row->bool_field != nullptr) return config.*row->bool_field ? "yes" : "no";
   if (name == "algorithm") return std::string(HashAlgorithmName(config.algorithm));
   if (name == "action") {
-    return config.action == Action::kLogin ? "login"
-           : config.action == Action::kRegister ? "register" : "stop";
+    return config.action == Action::kLogin      ? "login"
+           : config.action == Action::kRegister ? "register"
+                                                : "stop";
   }
   if (name == "nonroot") return config.nonroot == NonRootPolicy::kFail ? "fail" : "ignore";
   if (name == "unenrolled") {
     return config.unenrolled == UnenrolledPolicy::kAllow  ? "allow"
-           : config.unenrolled == UnenrolledPolicy::kDeny ? "deny" : "register";
+           : config.unenrolled == UnenrolledPolicy::kDeny ? "deny"
+                                                          : "register";
   }
   return "";
 }

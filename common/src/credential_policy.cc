@@ -19,8 +19,8 @@ Status CheckCredentialId(const Config& config, std::string_view id) {
     prefix_ok |= id.starts_with(prefix);
     pos = end == std::string::npos ? prefixes.size() : end;
   }
-  bool length_ok = config.credential_length == 0 ||
-                   id.size() == static_cast<size_t>(config.credential_length);
+  bool length_ok =
+      config.credential_length == 0 || id.size() == static_cast<size_t>(config.credential_length);
   if (prefix_ok && length_ok) {
     return Status::Ok();
   }

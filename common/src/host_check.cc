@@ -70,9 +70,8 @@ void CheckPamFile(const HostLayout& host, std::string_view module_dir, const std
   std::string file = "/etc/pam.d/" + service;
   for (const PamModuleLine& line : FindPamOtpgateLines(ReadText(host.Path(file)))) {
     std::string where = file + " line " + std::to_string(line.line_number);
-    std::string module = line.module.front() == '/'
-                             ? line.module
-                             : std::string(module_dir) + "/" + line.module;
+    std::string module =
+        line.module.front() == '/' ? line.module : std::string(module_dir) + "/" + line.module;
     if (!Exists(host.Path(module))) {
       problems.push_back({where + " loads " + module + ", which does not exist",
                           "apt-get install libpam-otpgate, or take the line out (otpgate disable "
@@ -89,8 +88,7 @@ void CheckPamFile(const HostLayout& host, std::string_view module_dir, const std
       }
       Status valid = ApplyArgument(config, argument);
       if (!valid.ok()) {
-        problems.push_back({where + " (" + JoinArguments(line.arguments) + "): " +
-                                valid.message(),
+        problems.push_back({where + " (" + JoinArguments(line.arguments) + "): " + valid.message(),
                             "correct the argument; pam_otpgate(8) lists them"});
       }
     }
@@ -161,8 +159,8 @@ std::vector<HostProblem> CheckSshd(const HostLayout& host) {
                    (stack.find("common-auth") != std::string::npos &&
                     !FindPamOtpgateLines(ReadText(host.Path("/etc/pam.d/common-auth"))).empty());
   if (asks_code && Exists(host.Path(kSshdConfig)) && !Exists(host.Path(kSshdDropIn))) {
-    problems.push_back({std::string(kPamSshd) + " asks for a one-time password but " +
-                            kSshdDropIn + " is missing: a client using the \"password\" method "
+    problems.push_back({std::string(kPamSshd) + " asks for a one-time password but " + kSshdDropIn +
+                            " is missing: a client using the \"password\" method "
                             "sends the login password where the code is expected",
                         "otpgate enable sshd (or set KbdInteractiveAuthentication yes and "
                         "AuthenticationMethods keyboard-interactive in sshd_config)"});
@@ -195,20 +193,20 @@ std::vector<HostProblem> CheckRadius(const HostLayout& host, std::string_view mo
   if (module_enabled) {
     std::string module = std::string(module_dir) + "/rlm_otpgate.so";
     if (!Exists(host.Path(module))) {
-      problems.push_back({raddb + "/mods-enabled/otpgate loads " + module +
-                              ", which does not exist",
-                          fix_disable});
+      problems.push_back(
+          {raddb + "/mods-enabled/otpgate loads " + module + ", which does not exist",
+           fix_disable});
     }
     if (included.empty()) {
       problems.push_back({raddb + "/dictionary does not include dictionary.otpgate: the "
-                              "module's attributes are unknown",
+                                  "module's attributes are unknown",
                           "add '$INCLUDE " + std::string(kOtpgateDictionary) + "' to " + raddb +
                               "/dictionary (otpgate enable radius does)"});
     }
   }
   if (Exists(host.Path(raddb + "/sites-enabled/otpgate")) && !module_enabled) {
     problems.push_back({raddb + "/sites-enabled/otpgate calls the otpgate module, which is not "
-                            "enabled",
+                                "enabled",
                         "ln -s ../mods-available/otpgate " + raddb +
                             "/mods-enabled/otpgate (otpgate enable radius does)"});
   }

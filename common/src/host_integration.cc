@@ -236,8 +236,7 @@ Result<std::vector<HostChange>> PlanRadius(const HostLayout& host) {
   return std::vector<HostChange>{
       {HostChange::Kind::kEdit, dictionary, text + block, block},
       {HostChange::Kind::kLink, raddb + "/mods-enabled/otpgate", "../mods-available/otpgate", ""},
-      {HostChange::Kind::kLink, raddb + "/sites-enabled/otpgate", "../sites-available/otpgate",
-       ""},
+      {HostChange::Kind::kLink, raddb + "/sites-enabled/otpgate", "../sites-available/otpgate", ""},
   };
 }
 
@@ -273,10 +272,14 @@ Result<std::vector<std::pair<HostChange::Kind, std::string>>> ReadManifest(const
   std::istringstream lines(*text);
   std::string kind, path;
   while (lines >> kind >> path) {
-    if (kind == "create") entries.emplace_back(HostChange::Kind::kCreate, path);
-    else if (kind == "edit") entries.emplace_back(HostChange::Kind::kEdit, path);
-    else if (kind == "link") entries.emplace_back(HostChange::Kind::kLink, path);
-    else return Status::Corrupt("unknown change '" + kind + "' in the enable manifest");
+    if (kind == "create")
+      entries.emplace_back(HostChange::Kind::kCreate, path);
+    else if (kind == "edit")
+      entries.emplace_back(HostChange::Kind::kEdit, path);
+    else if (kind == "link")
+      entries.emplace_back(HostChange::Kind::kLink, path);
+    else
+      return Status::Corrupt("unknown change '" + kind + "' in the enable manifest");
   }
   return entries;
 }
@@ -307,8 +310,10 @@ Status Undo(const HostLayout& host, HostTarget target, HostChange::Kind kind,
   if (kind == HostChange::Kind::kCreate) {
     if (ours.has_value() && *now != *ours) {
       OTPGATE_RETURN_IF_ERROR(WriteBackupFile(BackupPath(host, target, "changed", path), *now));
-      report.lines.push_back("removed " + path + " (it was changed since enable; that version is "
-                             "kept under " + EnableBackupDir(target) + "/changed)");
+      report.lines.push_back("removed " + path +
+                             " (it was changed since enable; that version is "
+                             "kept under " +
+                             EnableBackupDir(target) + "/changed)");
       report.backup_kept = true;
     } else {
       report.lines.push_back("removed " + path);
@@ -321,8 +326,7 @@ Status Undo(const HostLayout& host, HostTarget target, HostChange::Kind kind,
   OTPGATE_ASSIGN_OR_RETURN(std::optional<std::string> block,
                            ReadIfExists(BackupPath(host, target, "block", path)));
   if (!orig.has_value() || !block.has_value()) {
-    return Status::Corrupt("the backup of " + path + " is missing from " +
-                           EnableBackupDir(target));
+    return Status::Corrupt("the backup of " + path + " is missing from " + EnableBackupDir(target));
   }
   if (ours.has_value() && *now == *ours) {
     OTPGATE_RETURN_IF_ERROR(WriteAtomically(live, *orig, 0644));
@@ -331,16 +335,19 @@ Status Undo(const HostLayout& host, HostTarget target, HostChange::Kind kind,
   }
   size_t at = now->find(*block);
   if (at == std::string::npos) {
-    report.lines.push_back("left " + path + ": the lines enable added are no longer there; the "
-                           "original is kept under " + EnableBackupDir(target) + "/orig");
+    report.lines.push_back("left " + path +
+                           ": the lines enable added are no longer there; the "
+                           "original is kept under " +
+                           EnableBackupDir(target) + "/orig");
     report.backup_kept = true;
     return Status::Ok();
   }
   now->erase(at, block->size());
   OTPGATE_RETURN_IF_ERROR(WriteAtomically(live, *now, 0644));
-  report.lines.push_back("took the otpgate lines out of " + path + " (other changes made since "
-                         "enable stay; the original is kept under " + EnableBackupDir(target) +
-                         "/orig)");
+  report.lines.push_back("took the otpgate lines out of " + path +
+                         " (other changes made since "
+                         "enable stay; the original is kept under " +
+                         EnableBackupDir(target) + "/orig)");
   report.backup_kept = true;
   return Status::Ok();
 }

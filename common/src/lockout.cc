@@ -54,8 +54,8 @@ void CountFailure(FailureState& state, const std::optional<FailureFingerprint>& 
                   int64_t now, const Config& config) {
   if (fingerprint.has_value()) {
     const bool same_as_last =
-        state.failures > 0 && CRYPTO_memcmp(fingerprint->data(), state.last_fingerprint.data(),
-                                            fingerprint->size()) == 0;
+        state.failures > 0 &&
+        CRYPTO_memcmp(fingerprint->data(), state.last_fingerprint.data(), fingerprint->size()) == 0;
     if (same_as_last) {
       return;
     }

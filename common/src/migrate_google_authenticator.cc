@@ -20,9 +20,9 @@ struct GoogleOptions {
   int scratch_codes = 0;
 };
 
-
 // One '" OPTION ...' line.
-Status ReadOption(std::vector<std::string_view> words, GoogleOptions& o, std::vector<std::string>* notes) {
+Status ReadOption(std::vector<std::string_view> words, GoogleOptions& o,
+                  std::vector<std::string>* notes) {
   if (words.empty()) return Status::Ok();
   std::string_view name = words[0];
   auto number = [&](size_t i, int64_t min, int64_t max) -> Result<int64_t> {
@@ -48,7 +48,8 @@ Status ReadOption(std::vector<std::string_view> words, GoogleOptions& o, std::ve
   } else if (name == "RATE_LIMIT") {
     OTPGATE_ASSIGN_OR_RETURN(int64_t logins, number(1, 1, 1'000'000));
     OTPGATE_ASSIGN_OR_RETURN(int64_t seconds, number(2, 1, 1'000'000));
-    notes->push_back("rate limit of " + std::to_string(logins) + " logins per " + std::to_string(seconds) +
+    notes->push_back("rate limit of " + std::to_string(logins) + " logins per " +
+                     std::to_string(seconds) +
                      " s not carried over: otpgate locks a token after max_failures wrong codes");
   } else {
     return Status::InvalidArgument("option " + std::string(name) + " is not understood");
@@ -68,7 +69,8 @@ Result<ParsedToken> ParseGoogleAuthenticatorFile(std::string_view text, std::str
   auto secret = Base32Decode(secret_line);
   if (!secret.ok()) return Status::InvalidArgument("the first line is not a base32 secret");
   if (secret->size() < 10 || secret->size() > 128) {
-    return Status::InvalidArgument("the secret has " + std::to_string(secret->size()) + " bytes (10 to 128 accepted)");
+    return Status::InvalidArgument("the secret has " + std::to_string(secret->size()) +
+                                   " bytes (10 to 128 accepted)");
   }
   GoogleOptions o;
   while (!text.empty()) {
@@ -90,7 +92,8 @@ Result<ParsedToken> ParseGoogleAuthenticatorFile(std::string_view text, std::str
   spec.issuer = options.issuer;
   spec.params.digits = 6;
   const int64_t half_window = (o.window - 1) / 2;
-  notes->push_back("window of " + std::to_string(o.window) + " codes not carried over per token: otpgate's `window` setting applies");
+  notes->push_back("window of " + std::to_string(o.window) +
+                   " codes not carried over per token: otpgate's `window` setting applies");
   if (o.hotp) {
     spec.params.kind = OtpKind::kHotp;
     spec.initial_counter = static_cast<uint64_t>(o.hotp_counter);
@@ -104,11 +107,13 @@ Result<ParsedToken> ParseGoogleAuthenticatorFile(std::string_view text, std::str
       // Reuse was allowed, so no step was recorded: every code up to now
       // (and up to the old window ahead) counts as used.
       spec.last_used_step = TotpStep(options.now, 0, o.step) + o.skew + half_window;
-      notes->push_back("reuse was allowed (no DISALLOW_REUSE): codes up to the current time step are refused");
+      notes->push_back(
+          "reuse was allowed (no DISALLOW_REUSE): codes up to the current time step are refused");
     }
   }
   if (o.scratch_codes > 0) {
-    notes->push_back(std::to_string(o.scratch_codes) + " scratch (emergency) codes not imported: otpgate has none");
+    notes->push_back(std::to_string(o.scratch_codes) +
+                     " scratch (emergency) codes not imported: otpgate has none");
   }
   return std::make_pair(std::move(spec), std::move(secret).value());
 }

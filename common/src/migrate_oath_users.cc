@@ -14,10 +14,11 @@ namespace {
 // liboath looks this many steps around the login time; the used step is searched as far.
 constexpr int64_t kTotpSearchSteps = 100;
 
-
 // "HOTP", "HOTP/E", "HOTP/E/8", "HOTP/T30", "HOTP/T60/6".
 Status ReadType(std::string_view type, OtpParams& params) {
-  auto bad = [&] { return Status::InvalidArgument("token type '" + std::string(type) + "' is not understood"); };
+  auto bad = [&] {
+    return Status::InvalidArgument("token type '" + std::string(type) + "' is not understood");
+  };
   if (!type.starts_with("HOTP")) return bad();
   std::string_view rest = type.substr(4);
   params.kind = OtpKind::kHotp;
@@ -53,15 +54,17 @@ std::optional<int64_t> ParseLocalTime(std::string_view text) {
   return static_cast<int64_t>(std::mktime(&tm));
 }
 
-Result<ParsedToken> ParseLine(const std::vector<std::string_view>& f, const MigrationOptions& options,
-                              std::string* note) {
-  if (f.size() < 4 || f.size() > 7) return Status::InvalidArgument("expected TYPE USER PIN SECRET [COUNTER [OTP [TIME]]]");
+Result<ParsedToken> ParseLine(const std::vector<std::string_view>& f,
+                              const MigrationOptions& options, std::string* note) {
+  if (f.size() < 4 || f.size() > 7)
+    return Status::InvalidArgument("expected TYPE USER PIN SECRET [COUNTER [OTP [TIME]]]");
   TokenSpec spec;
   OTPGATE_RETURN_IF_ERROR(ReadType(f[0], spec.params));
   OTPGATE_RETURN_IF_ERROR(ValidateUserName(f[1]));
   if (f[2] != "-") {
-    return Status::InvalidArgument("user " + std::string(f[1]) +
-                                   " has a PIN in the users file: otpgate has no OTP PIN (the password is the first factor)");
+    return Status::InvalidArgument(
+        "user " + std::string(f[1]) +
+        " has a PIN in the users file: otpgate has no OTP PIN (the password is the first factor)");
   }
   auto secret = HexDecode(f[3]);
   if (!secret.ok() || secret->size() < 10 || secret->size() > 128) {
@@ -78,7 +81,9 @@ Result<ParsedToken> ParseLine(const std::vector<std::string_view>& f, const Migr
   std::optional<int64_t> last_time;
   if (f.size() == 7) {
     last_time = ParseLocalTime(f[6]);
-    if (!last_time) return Status::InvalidArgument("last login time '" + std::string(f[6]) + "' is not understood");
+    if (!last_time)
+      return Status::InvalidArgument("last login time '" + std::string(f[6]) +
+                                     "' is not understood");
   }
   OTPGATE_ASSIGN_OR_RETURN(HmacKey key, HmacKey::Create(spec.params.algorithm, *secret));
   char code[kMaxDigits + 1];
@@ -86,11 +91,14 @@ Result<ParsedToken> ParseLine(const std::vector<std::string_view>& f, const Migr
     // After a login liboath stores the counter of the code used.
     if (last_otp.empty()) {
       spec.initial_counter = static_cast<uint64_t>(counter);
-      *note = "user " + std::string(f[1]) + ": no login recorded; the counter starts at " + std::to_string(counter);
+      *note = "user " + std::string(f[1]) + ": no login recorded; the counter starts at " +
+              std::to_string(counter);
     } else {
-      if (!key.Hotp(static_cast<uint64_t>(counter), spec.params.digits, code)) return Status::Internal("HMAC failed");
+      if (!key.Hotp(static_cast<uint64_t>(counter), spec.params.digits, code))
+        return Status::Internal("HMAC failed");
       if (last_otp != code) {
-        return Status::InvalidArgument("the last OTP is not the code of the stored counter: the line was altered");
+        return Status::InvalidArgument(
+            "the last OTP is not the code of the stored counter: the line was altered");
       }
       spec.initial_counter = static_cast<uint64_t>(counter) + 1;
     }
@@ -101,10 +109,12 @@ Result<ParsedToken> ParseLine(const std::vector<std::string_view>& f, const Migr
     std::optional<int64_t> used;
     for (int64_t d = kTotpSearchSteps; d >= -kTotpSearchSteps && !used; --d) {
       if (around + d < 0) continue;
-      if (!key.Hotp(static_cast<uint64_t>(around + d), spec.params.digits, code)) return Status::Internal("HMAC failed");
+      if (!key.Hotp(static_cast<uint64_t>(around + d), spec.params.digits, code))
+        return Status::Internal("HMAC failed");
       if (last_otp == code) used = around + d;
     }
-    if (!used) return Status::InvalidArgument("the last OTP matches no time step near the last login");
+    if (!used)
+      return Status::InvalidArgument("the last OTP matches no time step near the last login");
     spec.last_used_step = *used;
   } else {
     *note = "user " + std::string(f[1]) + ": no login recorded; no time step counts as used";
@@ -114,8 +124,8 @@ Result<ParsedToken> ParseLine(const std::vector<std::string_view>& f, const Migr
 
 }  // namespace
 
-void ParseOathUsersFile(std::string_view text, const MigrationOptions& options, const TokenVisitor& visit,
-                        MigrationNotes* notes) {
+void ParseOathUsersFile(std::string_view text, const MigrationOptions& options,
+                        const TokenVisitor& visit, MigrationNotes* notes) {
   std::unordered_set<std::string> seen;
   size_t number = 0;
   while (!text.empty()) {
@@ -127,8 +137,9 @@ void ParseOathUsersFile(std::string_view text, const MigrationOptions& options, 
     std::string note;
     auto parsed = ParseLine(SplitWords(line), options, &note);
     if (parsed.ok() && !seen.insert(parsed->first.credential_id).second) {
-      parsed = Status::InvalidArgument("credential ID " + parsed->first.credential_id +
-                                       " appears more than once (a user with two tokens? use one line per user)");
+      parsed = Status::InvalidArgument(
+          "credential ID " + parsed->first.credential_id +
+          " appears more than once (a user with two tokens? use one line per user)");
     }
     if (!note.empty() && notes != nullptr) notes->push_back({number, note});
     visit(number, std::move(parsed));

@@ -94,8 +94,7 @@ Result<std::string> Fold(std::string_view input, std::string_view what, bool dig
     }
     char c = FoldAlnum(cp);
     if (c == 0 || (digits_only && !(c >= '0' && c <= '9'))) {
-      return Status::InvalidArgument(std::string(what) +
-                                     " is malformed: only digits" +
+      return Status::InvalidArgument(std::string(what) + " is malformed: only digits" +
                                      (digits_only ? "" : " and letters") +
                                      ", spaces and hyphens are allowed");
     }

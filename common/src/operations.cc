@@ -23,21 +23,25 @@ std::string SecretAad(std::string_view credential_id) {
 }
 
 TokenInfo InfoOf(const TokenRecord& r) {
-  return TokenInfo{r.credential_id, r.params,     r.state,      r.owner,
-                   r.issuer,        r.last_accepted, r.drift,   r.failures,
-                   r.lock_until,    r.created_at,    r.bound_at, r.last_used_at,
-                   r.valid_from,    r.valid_until};
+  return TokenInfo{r.credential_id, r.params,       r.state,      r.owner,      r.issuer,
+                   r.last_accepted, r.drift,        r.failures,   r.lock_until, r.created_at,
+                   r.bound_at,      r.last_used_at, r.valid_from, r.valid_until};
 }
 
 }  // namespace
 
 std::string_view DecisionName(Decision decision) {
   switch (decision) {
-    case Decision::kAccept: return "accept";
-    case Decision::kReject: return "reject";
-    case Decision::kReplay: return "replay";
-    case Decision::kLocked: return "locked";
-    case Decision::kNoToken: return "no-token";
+    case Decision::kAccept:
+      return "accept";
+    case Decision::kReject:
+      return "reject";
+    case Decision::kReplay:
+      return "replay";
+    case Decision::kLocked:
+      return "locked";
+    case Decision::kNoToken:
+      return "no-token";
   }
   return "unknown";
 }
@@ -74,9 +78,8 @@ Result<std::unique_ptr<OtpService>> OtpService::Open(const Config& config, const
     }
     have_check = true;
     auto opened = key.Open(*check, kKeyCheckAad);
-    if (!opened.ok() ||
-        std::string_view(reinterpret_cast<const char*>(opened->data()), opened->size()) !=
-            kKeyCheckPlaintext) {
+    if (!opened.ok() || std::string_view(reinterpret_cast<const char*>(opened->data()),
+                                         opened->size()) != kKeyCheckPlaintext) {
       return Status::WrongKey("master key " + config.master_key + " does not open store " +
                               config.store);
     }
@@ -122,10 +125,9 @@ void OtpService::Debug(std::string_view line) const {
   if (audit_ != nullptr && config_.debug) audit_->Debug(line);
 }
 
-Status OtpService::JournalIn(Txn& txn, int64_t now, std::string_view action,
-                             std::string_view user, std::string_view credential_id,
-                             std::string_view outcome, std::string_view reason,
-                             const Origin& origin) {
+Status OtpService::JournalIn(Txn& txn, int64_t now, std::string_view action, std::string_view user,
+                             std::string_view credential_id, std::string_view outcome,
+                             std::string_view reason, const Origin& origin) {
   JournalEntry entry;
   entry.time = now;
   entry.action = action;
@@ -137,7 +139,7 @@ Status OtpService::JournalIn(Txn& txn, int64_t now, std::string_view action,
   // The client is the RADIUS client, else the PAM service.
   const bool given = !origin.front_end.empty();
   entry.front_end = given ? origin.front_end : std::string_view(front_end_);
-  entry.client = !given                 ? std::string_view(client_)
+  entry.client = !given                  ? std::string_view(client_)
                  : origin.client.empty() ? origin.service
                                          : origin.client;
   return journal_->Append(txn, std::move(entry));
@@ -177,8 +179,8 @@ class PreparedKeys {
       }
     }
     OTPGATE_ASSIGN_OR_RETURN(HmacKey key, KeyFor(master, record));
-    entries_.push_back({record.credential_id, record.sealed_secret, record.params.algorithm,
-                        std::move(key)});
+    entries_.push_back(
+        {record.credential_id, record.sealed_secret, record.params.algorithm, std::move(key)});
     return &entries_.back().key;
   }
 
@@ -211,11 +213,16 @@ PreparedKeys PrepareUserKeys(Store& store, const MasterKey& master, std::string_
 // candidate token was locked.
 int DecisionRank(Decision d) {
   switch (d) {
-    case Decision::kAccept: return 4;
-    case Decision::kReplay: return 3;
-    case Decision::kReject: return 2;
-    case Decision::kLocked: return 1;
-    case Decision::kNoToken: return 0;
+    case Decision::kAccept:
+      return 4;
+    case Decision::kReplay:
+      return 3;
+    case Decision::kReject:
+      return 2;
+    case Decision::kLocked:
+      return 1;
+    case Decision::kNoToken:
+      return 0;
   }
   return 0;
 }
@@ -245,9 +252,9 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
     }
     any_bound = true;
     std::string_view unusable = record.state == TokenState::kDisabled ? "disabled"
-                                : record.ExpiredAt(now)                ? "expired"
-                                : record.NotYetValidAt(now)            ? "not-yet-valid"
-                                                                       : "";
+                                : record.ExpiredAt(now)               ? "expired"
+                                : record.NotYetValidAt(now)           ? "not-yet-valid"
+                                                                      : "";
     if (!unusable.empty()) {
       // Expiry and disablement are per token: the user's other tokens decide.
       skipped += (skipped.empty() ? "" : ",") + id + ":" + std::string(unusable);
@@ -279,11 +286,10 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
     verdict.decision = Decision::kReject;  // no token can be used now
     return verdict;
   }
-  auto best = std::max_element(candidates.begin(), candidates.end(),
-                               [](const Candidate& a, const Candidate& b) {
-                                 return DecisionRank(a.attempt.decision) <
-                                        DecisionRank(b.attempt.decision);
-                               });
+  auto best = std::max_element(
+      candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+        return DecisionRank(a.attempt.decision) < DecisionRank(b.attempt.decision);
+      });
   verdict.decision = best->attempt.decision;
   verdict.credential_id = best->record.credential_id;
   if (verdict.decision == Decision::kAccept) {
@@ -338,10 +344,10 @@ Result<Verdict> OtpService::DecideUserFlow(
         return Status::FailedPrecondition(std::string(ChallengeRefusalName(refusal)));
       }
     }
-    OTPGATE_ASSIGN_OR_RETURN(
-        verdict, DecideForUser(txn, key_, keys, config_, user, *code, now, on_accept));
-    return JournalIn(txn, now, action, user, verdict.credential_id,
-                     DecisionName(verdict.decision), reason(), origin);
+    OTPGATE_ASSIGN_OR_RETURN(verdict,
+                             DecideForUser(txn, key_, keys, config_, user, *code, now, on_accept));
+    return JournalIn(txn, now, action, user, verdict.credential_id, DecisionName(verdict.decision),
+                     reason(), origin);
   });
   WipeString(*code);
   if (refusal != ChallengeRefusal::kNone) {
@@ -410,8 +416,8 @@ Result<FailureState> LoadRegistrant(Txn& txn, std::string_view user) {
 // Why a registration was refused, for the audit trail only: the answer to
 // the user is one kReject whatever the reason, so that the register screen
 // cannot be used to learn which credential IDs exist or are free.
-Result<std::string> RegistrationObstacle(const Result<TokenRecord>& record,
-                                         std::string_view code, int64_t now) {
+Result<std::string> RegistrationObstacle(const Result<TokenRecord>& record, std::string_view code,
+                                         int64_t now) {
   if (!record.ok()) {
     if (record.status().code() != StatusCode::kNotFound) return record.status();
     return std::string("unknown-token");
@@ -623,8 +629,8 @@ Status NameEntry(const TokenSpec& spec, const Status& status) {
 
 }  // namespace
 
-Result<bool> OtpService::PutImported(Txn& txn, const TokenRecord& record, bool replace,
-                                     int64_t now, std::vector<std::string>& skipped) {
+Result<bool> OtpService::PutImported(Txn& txn, const TokenRecord& record, bool replace, int64_t now,
+                                     std::vector<std::string>& skipped) {
   if (!replace && txn.HasToken(record.credential_id)) {
     skipped.push_back(record.credential_id);
     return false;
@@ -690,7 +696,8 @@ Status OtpService::ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretB
 }
 
 Status OtpService::ProvisionEach(const std::function<Status(const TokenPut& put)>& produce,
-                                 bool replace, size_t* imported, std::vector<std::string>* skipped) {
+                                 bool replace, size_t* imported,
+                                 std::vector<std::string>* skipped) {
   const int64_t now = clock_.Now();
   size_t done = 0;
   std::vector<std::string> dup;
@@ -813,34 +820,31 @@ Status OtpService::SetEnabled(std::string_view credential_id, bool enabled) {
 Status OtpService::Assign(std::string_view credential_id, std::string_view user) {
   OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
   const int64_t now = clock_.Now();
-  return ChangeToken("assign", credential_id,
-                     [&](Txn& txn, TokenRecord& record, std::string&) -> Status {
-                       if (record.state != TokenState::kUnassigned) {
-                         return Status::AlreadyBound("token " + record.credential_id +
-                                                     " is already registered");
-                       }
-                       record.state = TokenState::kActive;
-                       record.owner = std::string(user);
-                       record.bound_at = now;
-                       return txn.AddUserToken(user, record.credential_id);
-                     });
+  return ChangeToken(
+      "assign", credential_id, [&](Txn& txn, TokenRecord& record, std::string&) -> Status {
+        if (record.state != TokenState::kUnassigned) {
+          return Status::AlreadyBound("token " + record.credential_id + " is already registered");
+        }
+        record.state = TokenState::kActive;
+        record.owner = std::string(user);
+        record.bound_at = now;
+        return txn.AddUserToken(user, record.credential_id);
+      });
 }
 
 Status OtpService::Unassign(std::string_view credential_id) {
-  return ChangeToken("unassign", credential_id,
-                     [&](Txn& txn, TokenRecord& record, std::string&) -> Status {
-                       if (record.state == TokenState::kUnassigned) {
-                         return Status::NotBound("token " + record.credential_id +
-                                                 " is not registered");
-                       }
-                       OTPGATE_RETURN_IF_ERROR(
-                           txn.RemoveUserToken(record.owner, record.credential_id));
-                       record.state = TokenState::kUnassigned;
-                       record.owner.clear();
-                       record.bound_at = 0;
-                       ClearFailures(record);
-                       return Status::Ok();
-                     });
+  return ChangeToken(
+      "unassign", credential_id, [&](Txn& txn, TokenRecord& record, std::string&) -> Status {
+        if (record.state == TokenState::kUnassigned) {
+          return Status::NotBound("token " + record.credential_id + " is not registered");
+        }
+        OTPGATE_RETURN_IF_ERROR(txn.RemoveUserToken(record.owner, record.credential_id));
+        record.state = TokenState::kUnassigned;
+        record.owner.clear();
+        record.bound_at = 0;
+        ClearFailures(record);
+        return Status::Ok();
+      });
 }
 
 Status OtpService::Delete(std::string_view raw_id) {

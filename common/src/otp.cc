@@ -20,9 +20,12 @@ EVP_MAC* HmacAlgorithm() {
 
 const char* DigestName(HashAlgorithm alg) {
   switch (alg) {
-    case HashAlgorithm::kSha1: return "SHA1";
-    case HashAlgorithm::kSha256: return "SHA256";
-    case HashAlgorithm::kSha512: return "SHA512";
+    case HashAlgorithm::kSha1:
+      return "SHA1";
+    case HashAlgorithm::kSha256:
+      return "SHA256";
+    case HashAlgorithm::kSha512:
+      return "SHA512";
   }
   return "SHA1";
 }
@@ -46,8 +49,7 @@ Result<ScanRange> NonNegativeRange(int64_t first, int64_t last) {
   return range;
 }
 
-constexpr uint32_t kPowersOfTen[] = {1,      10,      100,      1000,      10000,
-                                     100000, 1000000, 10000000, 100000000};
+constexpr uint32_t kPowersOfTen[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
 
 struct MacCtxDeleter {
   void operator()(EVP_MAC_CTX* ctx) const { EVP_MAC_CTX_free(ctx); }
@@ -223,8 +225,9 @@ Result<WindowMatch> ScanWindow(const HmacKey& key, int digits, std::string_view 
     bool fresh = value > last_accepted;
     // In unsigned arithmetic: centre may be anywhere, the distance only
     // orders matches.
-    uint64_t distance = value > centre ? static_cast<uint64_t>(value) - static_cast<uint64_t>(centre)
-                                       : static_cast<uint64_t>(centre) - static_cast<uint64_t>(value);
+    uint64_t distance = value > centre
+                            ? static_cast<uint64_t>(value) - static_cast<uint64_t>(centre)
+                            : static_cast<uint64_t>(centre) - static_cast<uint64_t>(value);
     if (equal && fresh && distance < best_distance) {
       best_distance = distance;
       match.accepted = value;

@@ -114,7 +114,8 @@ Result<KeyUri> ParseKeyUri(std::string_view uri) {
       key.secret = std::move(secret).value();
       have_secret = true;
     } else if (name == "issuer") {
-      if (!label_has_issuer && key.account.size() > value.size() && key.account.starts_with(value + ":")) {
+      if (!label_has_issuer && key.account.size() > value.size() &&
+          key.account.starts_with(value + ":")) {
         key.account.erase(0, value.size() + 1);  // "Issuer%3Aaccount"
         while (!key.account.empty() && key.account.front() == ' ') key.account.erase(0, 1);
       }
@@ -125,7 +126,8 @@ Result<KeyUri> ParseKeyUri(std::string_view uri) {
       OTPGATE_ASSIGN_OR_RETURN(int64_t digits, ParseInteger(value, 6, 8, "key URI: bad digits"));
       key.params.digits = static_cast<int>(digits);
     } else if (name == "period") {
-      OTPGATE_ASSIGN_OR_RETURN(key.params.period, ParseInteger(value, 1, 86400, "key URI: bad period"));
+      OTPGATE_ASSIGN_OR_RETURN(key.params.period,
+                               ParseInteger(value, 1, 86400, "key URI: bad period"));
     } else if (name == "counter") {
       OTPGATE_ASSIGN_OR_RETURN(int64_t counter,
                                ParseInteger(value, 0, kMaxHotpCounter, "key URI: bad counter"));
@@ -149,9 +151,10 @@ Result<KeyUri> ParseKeyUri(std::string_view uri) {
 
 Status CheckExpressibleAsKeyUri(const OtpParams& params) {
   if (params.kind == OtpKind::kTotp && params.t0 != 0) {
-    return Status::FailedPrecondition("the token's TOTP T0 is " + std::to_string(params.t0) +
-                                      ", which a key URI cannot express (apps count from 0): its codes "
-                                      "would differ from the token's");
+    return Status::FailedPrecondition(
+        "the token's TOTP T0 is " + std::to_string(params.t0) +
+        ", which a key URI cannot express (apps count from 0): its codes "
+        "would differ from the token's");
   }
   return Status::Ok();
 }

@@ -34,7 +34,8 @@ namespace {
 constexpr const char* kPskcNs = "urn:ietf:params:xml:ns:keyprov:pskc";
 constexpr const char* kHotpUri = "urn:ietf:params:xml:ns:keyprov:pskc:hotp";
 constexpr const char* kTotpUri = "urn:ietf:params:xml:ns:keyprov:pskc:totp";
-constexpr const char* kPbkdf2Uri = "http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#pbkdf2";
+constexpr const char* kPbkdf2Uri =
+    "http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#pbkdf2";
 constexpr int64_t kMaxIterations = 10'000'000;
 constexpr size_t kMaxValueBytes = 4096;
 const Status kDtdRefused = Status::InvalidArgument("PSKC file has a DTD or entities; refused");
@@ -194,7 +195,8 @@ Result<SecretBytes> DecryptCbc(const EVP_CIPHER* cipher, const SecretBytes& key,
   // Room for the ciphertext (all after the IV) plus one block for Final.
   SecretBytes out(iv_and_ciphertext.size());
   int length = 0, final_length = 0;
-  if (!ctx || EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, key.data(), iv_and_ciphertext.data()) != 1 ||
+  if (!ctx ||
+      EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, key.data(), iv_and_ciphertext.data()) != 1 ||
       EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1 ||
       EVP_DecryptUpdate(ctx.get(), out.data(), &length, iv_and_ciphertext.data() + block,
                         static_cast<int>(iv_and_ciphertext.size() - block)) != 1 ||
@@ -230,10 +232,12 @@ Result<std::vector<uint8_t>> EncryptCbc(const SecretBytes& key, std::span<const 
   out.resize(block + padded.size());
   CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
   int length = 0;
-  bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_cbc(), nullptr, key.data(), out.data()) == 1 &&
-            EVP_CIPHER_CTX_set_padding(ctx.get(), 0) == 1 &&
-            EVP_EncryptUpdate(ctx.get(), out.data() + block, &length, padded.data(),
-                              static_cast<int>(padded.size())) == 1;
+  bool ok =
+      ctx &&
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_cbc(), nullptr, key.data(), out.data()) == 1 &&
+      EVP_CIPHER_CTX_set_padding(ctx.get(), 0) == 1 &&
+      EVP_EncryptUpdate(ctx.get(), out.data() + block, &length, padded.data(),
+                        static_cast<int>(padded.size())) == 1;
   OPENSSL_cleanse(padded.data(), padded.size());
   if (!ok) return Status::Internal("AES-CBC encryption failed");
   return out;
@@ -260,8 +264,8 @@ std::optional<int64_t> ParseXsDateTime(std::string_view text) {
     auto v = ParseInteger(text.substr(pos, len), 0, 9999);
     return v ? std::optional<int>(static_cast<int>(*v)) : std::nullopt;
   };
-  if (text.size() < 19 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != 't') ||
-      text[13] != ':' || text[16] != ':') {
+  if (text.size() < 19 || text[4] != '-' || text[7] != '-' ||
+      (text[10] != 'T' && text[10] != 't') || text[13] != ':' || text[16] != ':') {
     return std::nullopt;
   }
   auto year = number(0, 4), month = number(5, 2), day = number(8, 2), hour = number(11, 2),
@@ -300,10 +304,11 @@ std::optional<uint64_t> DecodePskcInteger(std::span<const uint8_t> bytes) {
   // python-pskc and some servers write the decimal text; RFC 6030 writers
   // the big-endian integer. Text first, as python-pskc reads it.
   if (bytes.empty()) return std::nullopt;
-  bool digits = std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b >= '0' && b <= '9'; });
+  bool digits =
+      std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b >= '0' && b <= '9'; });
   if (digits) {
-    auto v = ParseInteger(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), 0,
-                          INT64_MAX);
+    auto v = ParseInteger(
+        std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), 0, INT64_MAX);
     if (!v) return std::nullopt;
     return static_cast<uint64_t>(*v);
   }
@@ -367,14 +372,17 @@ Status ContainerKeys::ReadEncryptionKey(const xmlNode* node) {
   OTPGATE_ASSIGN_OR_RETURN(salt_, Base64(Text(Path(params, {"Salt", "Specified"})), "PBKDF2 Salt"));
   auto iterations = ParseInteger(Text(Child(params, "IterationCount")), 1, kMaxIterations);
   auto length = ParseInteger(Text(Child(params, "KeyLength")), 16, 32);
-  if (!iterations) return Status::InvalidArgument("PBKDF2 IterationCount is missing or out of range");
+  if (!iterations)
+    return Status::InvalidArgument("PBKDF2 IterationCount is missing or out of range");
   if (!length) return Status::InvalidArgument("PBKDF2 KeyLength is missing or not 16..32");
   iterations_ = *iterations;
   key_length_ = *length;
   std::string prf = Lower(Attr(Child(params, "PRF"), "Algorithm"));
   if (!prf.empty()) {
-    if (prf.ends_with("hmac-sha256") || prf.ends_with("hmacwithsha256")) prf_ = EVP_sha256();
-    else if (prf.ends_with("hmac-sha512") || prf.ends_with("hmacwithsha512")) prf_ = EVP_sha512();
+    if (prf.ends_with("hmac-sha256") || prf.ends_with("hmacwithsha256"))
+      prf_ = EVP_sha256();
+    else if (prf.ends_with("hmac-sha512") || prf.ends_with("hmacwithsha512"))
+      prf_ = EVP_sha512();
     else if (!(prf.ends_with("hmac-sha1") || prf.ends_with("hmacwithsha1"))) {
       return Status::InvalidArgument("unsupported PBKDF2 PRF '" + prf + "'");
     }
@@ -390,7 +398,8 @@ Status ContainerKeys::ReadMacMethod(const xmlNode* node) {
     return Status::InvalidArgument("unsupported MAC algorithm '" + Attr(node, "Algorithm") + "'");
   }
   if (Child(node, "MACKeyReference") != nullptr) {
-    return Status::InvalidArgument("the MAC key is given by reference (MACKeyReference): not supported");
+    return Status::InvalidArgument(
+        "the MAC key is given by reference (MACKeyReference): not supported");
   }
   if (const xmlNode* mac_key = Child(node, "MACKey")) {
     mac_key_cipher_uri_ = Attr(Child(mac_key, "EncryptionMethod"), "Algorithm");
@@ -399,10 +408,12 @@ Status ContainerKeys::ReadMacMethod(const xmlNode* node) {
                                      mac_key_cipher_uri_ + "): not supported");
     }
     if (!CipherFor(mac_key_cipher_uri_)) {
-      return Status::InvalidArgument("unsupported cipher '" + mac_key_cipher_uri_ + "' for the MAC key");
+      return Status::InvalidArgument("unsupported cipher '" + mac_key_cipher_uri_ +
+                                     "' for the MAC key");
     }
-    OTPGATE_ASSIGN_OR_RETURN(encrypted_mac_key_,
-                             Base64(Text(Path(mac_key, {"CipherData", "CipherValue"})), "MACKey CipherValue"));
+    OTPGATE_ASSIGN_OR_RETURN(
+        encrypted_mac_key_,
+        Base64(Text(Path(mac_key, {"CipherData", "CipherValue"})), "MACKey CipherValue"));
   }
   return Status::Ok();
 }
@@ -412,7 +423,8 @@ Status ContainerKeys::Open(const PskcOptions& options) {
   opened_ = true;
   if (!has_encryption_key_) {
     if (has_mac_method_) {
-      return Status::InvalidArgument("the file has a MACMethod but no EncryptionKey to open the MAC key");
+      return Status::InvalidArgument(
+          "the file has a MACMethod but no EncryptionKey to open the MAC key");
     }
     return Status::Ok();
   }
@@ -423,13 +435,15 @@ Status ContainerKeys::Open(const PskcOptions& options) {
     }
     key = SecretBytes(static_cast<size_t>(key_length_));
     if (PKCS5_PBKDF2_HMAC(options.password->data(), static_cast<int>(options.password->size()),
-                          salt_.data(), static_cast<int>(salt_.size()), static_cast<int>(iterations_),
-                          prf_, static_cast<int>(key.size()), key.data()) != 1) {
+                          salt_.data(), static_cast<int>(salt_.size()),
+                          static_cast<int>(iterations_), prf_, static_cast<int>(key.size()),
+                          key.data()) != 1) {
       return Status::Internal("PBKDF2 failed");
     }
   } else {
     if (!options.preshared_key.has_value()) {
-      return Status::InvalidArgument("the file is encrypted with a pre-shared key: give --key-file");
+      return Status::InvalidArgument(
+          "the file is encrypted with a pre-shared key: give --key-file");
     }
     key = options.preshared_key->Clone();
   }
@@ -463,9 +477,9 @@ Result<SecretBytes> ContainerKeys::OpenValue(const xmlNode* field, std::string_v
   if (!key_.has_value()) {
     return Status::InvalidArgument(what + " is encrypted but the file has no EncryptionKey");
   }
-  OTPGATE_ASSIGN_OR_RETURN(std::vector<uint8_t> value,
-                           Base64(Text(Path(encrypted, {"CipherData", "CipherValue"})),
-                                  what + " CipherValue"));
+  OTPGATE_ASSIGN_OR_RETURN(
+      std::vector<uint8_t> value,
+      Base64(Text(Path(encrypted, {"CipherData", "CipherValue"})), what + " CipherValue"));
   const xmlNode* mac_node = Child(field, "ValueMAC");
   if (mac_key_.has_value()) {
     if (mac_node == nullptr) return Status::InvalidArgument(what + " has no ValueMAC");
@@ -475,12 +489,14 @@ Result<SecretBytes> ContainerKeys::OpenValue(const xmlNode* field, std::string_v
     bool over_ciphertext = SameMac(Hmac(mac_md_, *mac_key_, value), mac);
     OTPGATE_ASSIGN_OR_RETURN(SecretBytes plain, Decrypt(*cipher, *key_, value));
     if (!over_ciphertext && !SameMac(Hmac(mac_md_, *mac_key_, plain.span()), mac)) {
-      return Status::WrongKey(what + ": ValueMAC does not match: wrong key or password, or the file was altered");
+      return Status::WrongKey(
+          what + ": ValueMAC does not match: wrong key or password, or the file was altered");
     }
     return plain;
   }
   if (!cipher->key_wrap) {
-    return Status::InvalidArgument(what + " is CBC-encrypted without a MACMethod: it cannot be authenticated");
+    return Status::InvalidArgument(
+        what + " is CBC-encrypted without a MACMethod: it cannot be authenticated");
   }
   return Decrypt(*cipher, *key_, value);
 }
@@ -490,8 +506,8 @@ Result<SecretBytes> ContainerKeys::OpenValue(const xmlNode* field, std::string_v
 // as that text), the decrypted bytes for an EncryptedValue.
 struct FieldValue {
   bool encrypted = false;
-  std::string text;    // PlainValue
-  SecretBytes bytes;   // EncryptedValue, decrypted
+  std::string text;   // PlainValue
+  SecretBytes bytes;  // EncryptedValue, decrypted
 };
 
 Result<std::optional<FieldValue>> ReadField(const ContainerKeys& keys, const xmlNode* data,
@@ -500,11 +516,13 @@ Result<std::optional<FieldValue>> ReadField(const ContainerKeys& keys, const xml
   if (field == nullptr) return std::optional<FieldValue>();
   std::string what(name);
   std::string unknown = UnknownChild(field, {"PlainValue", "EncryptedValue", "ValueMAC"});
-  if (!unknown.empty()) return Status::InvalidArgument(what + " has an unsupported element <" + unknown + ">");
+  if (!unknown.empty())
+    return Status::InvalidArgument(what + " has an unsupported element <" + unknown + ">");
   FieldValue value;
   if (const xmlNode* plain = Child(field, "PlainValue")) {
     if (keys.has_mac()) {
-      return Status::InvalidArgument(what + " is a PlainValue in a file with a MACMethod: not authenticated");
+      return Status::InvalidArgument(
+          what + " is a PlainValue in a file with a MACMethod: not authenticated");
     }
     value.text = Text(plain);
     return std::optional<FieldValue>(std::move(value));
@@ -525,13 +543,14 @@ Result<std::optional<int64_t>> ReadIntegerField(const ContainerKeys& keys, const
   std::optional<int64_t> value;
   if (field->encrypted) {
     std::optional<uint64_t> decoded = DecodePskcInteger(field->bytes.span());
-    if (decoded && *decoded <= static_cast<uint64_t>(INT64_MAX)) value = static_cast<int64_t>(*decoded);
+    if (decoded && *decoded <= static_cast<uint64_t>(INT64_MAX))
+      value = static_cast<int64_t>(*decoded);
   } else {
     value = ParseInteger(field->text, INT64_MIN, INT64_MAX);
   }
   if (!value || *value < min || *value > max) {
-    return Status::InvalidArgument(std::string(name) + " is not an integer in " + std::to_string(min) +
-                                   ".." + std::to_string(max));
+    return Status::InvalidArgument(std::string(name) + " is not an integer in " +
+                                   std::to_string(min) + ".." + std::to_string(max));
   }
   return value;
 }
@@ -543,18 +562,21 @@ Status ReadPolicy(const xmlNode* package, const xmlNode* key, TokenSpec& spec) {
   if (!unknown.empty()) return Status::InvalidArgument("Policy/" + unknown + " cannot be enforced");
   bool any_usage = false, otp_usage = false;
   std::string usages;
-  for (const xmlNode* c = policy != nullptr ? policy->children : nullptr; c != nullptr; c = c->next) {
+  for (const xmlNode* c = policy != nullptr ? policy->children : nullptr; c != nullptr;
+       c = c->next) {
     if (c->type != XML_ELEMENT_NODE || LocalName(c) != "KeyUsage") continue;
     any_usage = true;
     std::string usage = Text(c);
     otp_usage |= usage == "OTP";
     usages += (usages.empty() ? "" : ", ") + usage;
   }
-  if (any_usage && !otp_usage) return Status::InvalidArgument("key usage is " + usages + ", not OTP");
+  if (any_usage && !otp_usage)
+    return Status::InvalidArgument("key usage is " + usages + ", not OTP");
   if (const xmlNode* pin = Child(policy, "PINPolicy")) {
     std::string mode = Attr(pin, "PINUsageMode");
     if (!mode.empty() && mode != "Local") {
-      return Status::InvalidArgument("PIN usage mode " + mode + " (PIN in the OTP) is not supported");
+      return Status::InvalidArgument("PIN usage mode " + mode +
+                                     " (PIN in the OTP) is not supported");
     }
   }
   // The key is valid where both the key's Policy and the device allow it.
@@ -565,7 +587,9 @@ Status ReadPolicy(const xmlNode* package, const xmlNode* key, TokenSpec& spec) {
       const xmlNode* node = Child(holder, name);
       if (node == nullptr) continue;
       std::optional<int64_t> when = ParseXsDateTime(Text(node));
-      if (!when) return Status::InvalidArgument(std::string(name) + " '" + Text(node) + "' is not an xs:dateTime");
+      if (!when)
+        return Status::InvalidArgument(std::string(name) + " '" + Text(node) +
+                                       "' is not an xs:dateTime");
       if (*field == 0 || (later ? *when > *field : *when < *field)) *field = *when;
     }
   }
@@ -574,11 +598,9 @@ Status ReadPolicy(const xmlNode* package, const xmlNode* key, TokenSpec& spec) {
 
 Status ReadAlgorithm(const xmlNode* key, OtpParams& params) {
   std::string algorithm = Lower(Attr(key, "Algorithm"));
-  if (algorithm == kHotpUri ||
-      algorithm == "urn:ietf:params:xml:ns:keyprov:pskc#hotp") {
+  if (algorithm == kHotpUri || algorithm == "urn:ietf:params:xml:ns:keyprov:pskc#hotp") {
     params.kind = OtpKind::kHotp;
-  } else if (algorithm == kTotpUri ||
-             algorithm == "urn:ietf:params:xml:ns:keyprov:pskc#totp") {
+  } else if (algorithm == kTotpUri || algorithm == "urn:ietf:params:xml:ns:keyprov:pskc#totp") {
     params.kind = OtpKind::kTotp;
   } else if (algorithm.empty()) {
     return Status::InvalidArgument("Key has no Algorithm attribute");
@@ -587,7 +609,8 @@ Status ReadAlgorithm(const xmlNode* key, OtpParams& params) {
   }
   const xmlNode* parameters = Child(key, "AlgorithmParameters");
   std::string unknown = UnknownChild(parameters, {"Suite", "ResponseFormat"});
-  if (!unknown.empty()) return Status::InvalidArgument("AlgorithmParameters/" + unknown + " is not supported");
+  if (!unknown.empty())
+    return Status::InvalidArgument("AlgorithmParameters/" + unknown + " is not supported");
   if (const xmlNode* format = Child(parameters, "ResponseFormat")) {
     std::string encoding = Attr(format, "Encoding");
     if (!encoding.empty() && Lower(encoding) != "decimal") {
@@ -598,7 +621,9 @@ Status ReadAlgorithm(const xmlNode* key, OtpParams& params) {
       return Status::InvalidArgument("CheckDigits (a Luhn digit after the code) is not supported");
     }
     auto digits = ParseInteger(Attr(format, "Length"), 6, 8);
-    if (!digits) return Status::InvalidArgument("response length '" + Attr(format, "Length") + "' is not 6, 7 or 8");
+    if (!digits)
+      return Status::InvalidArgument("response length '" + Attr(format, "Length") +
+                                     "' is not 6, 7 or 8");
     params.digits = static_cast<int>(*digits);
   }
   std::string suite = Text(Child(parameters, "Suite"));
@@ -611,8 +636,10 @@ Status ReadAlgorithm(const xmlNode* key, OtpParams& params) {
   return Status::Ok();
 }
 
-Status ReadData(const ContainerKeys& keys, const xmlNode* data, TokenSpec& spec, SecretBytes& secret) {
-  std::string unknown = UnknownChild(data, {"Secret", "Counter", "Time", "TimeInterval", "TimeDrift"});
+Status ReadData(const ContainerKeys& keys, const xmlNode* data, TokenSpec& spec,
+                SecretBytes& secret) {
+  std::string unknown =
+      UnknownChild(data, {"Secret", "Counter", "Time", "TimeInterval", "TimeDrift"});
   if (!unknown.empty()) return Status::InvalidArgument("Data/" + unknown + " is not supported");
   OTPGATE_ASSIGN_OR_RETURN(std::optional<FieldValue> field, ReadField(keys, data, "Secret"));
   if (!field.has_value()) return Status::InvalidArgument("no key material (no Data/Secret)");
@@ -624,10 +651,12 @@ Status ReadData(const ContainerKeys& keys, const xmlNode* data, TokenSpec& spec,
     OPENSSL_cleanse(bytes.data(), bytes.size());
   }
   const bool totp = spec.params.kind == OtpKind::kTotp;
-  OTPGATE_ASSIGN_OR_RETURN(auto counter, ReadIntegerField(keys, data, "Counter", 0, kMaxHotpCounter));
+  OTPGATE_ASSIGN_OR_RETURN(auto counter,
+                           ReadIntegerField(keys, data, "Counter", 0, kMaxHotpCounter));
   OTPGATE_ASSIGN_OR_RETURN(auto time, ReadIntegerField(keys, data, "Time", 0, kMaxT0));
   OTPGATE_ASSIGN_OR_RETURN(auto interval, ReadIntegerField(keys, data, "TimeInterval", 1, 86400));
-  OTPGATE_ASSIGN_OR_RETURN(auto drift, ReadIntegerField(keys, data, "TimeDrift", -1'000'000, 1'000'000));
+  OTPGATE_ASSIGN_OR_RETURN(auto drift,
+                           ReadIntegerField(keys, data, "TimeDrift", -1'000'000, 1'000'000));
   if (counter && totp) return Status::InvalidArgument("a TOTP key with a Counter");
   if (!totp && (time || interval || drift)) {
     return Status::InvalidArgument("an HOTP key with Time, TimeInterval or TimeDrift");
@@ -641,23 +670,29 @@ Status ReadData(const ContainerKeys& keys, const xmlNode* data, TokenSpec& spec,
 
 // One KeyPackage. kInvalidArgument: this key is rejected (the message is the
 // reason); any other error fails the whole file.
-Result<std::pair<TokenSpec, SecretBytes>> ReadKeyPackage(const ContainerKeys& keys, const xmlNode* package,
+Result<std::pair<TokenSpec, SecretBytes>> ReadKeyPackage(const ContainerKeys& keys,
+                                                         const xmlNode* package,
                                                          const PskcOptions& options) {
   std::string unknown = UnknownChild(package, {"DeviceInfo", "CryptoModuleInfo", "Key"});
-  if (!unknown.empty()) return Status::InvalidArgument("KeyPackage/" + unknown + " is not supported");
+  if (!unknown.empty())
+    return Status::InvalidArgument("KeyPackage/" + unknown + " is not supported");
   const xmlNode* key = Child(package, "Key");
   if (key == nullptr) return Status::InvalidArgument("KeyPackage has no Key");
-  unknown = UnknownChild(Child(package, "DeviceInfo"), {"Manufacturer", "SerialNo", "Model", "IssueNo",
-                                                        "DeviceBinding", "StartDate", "ExpiryDate", "UserId"});
-  if (!unknown.empty()) return Status::InvalidArgument("DeviceInfo/" + unknown + " is not supported");
+  unknown = UnknownChild(Child(package, "DeviceInfo"),
+                         {"Manufacturer", "SerialNo", "Model", "IssueNo", "DeviceBinding",
+                          "StartDate", "ExpiryDate", "UserId"});
+  if (!unknown.empty())
+    return Status::InvalidArgument("DeviceInfo/" + unknown + " is not supported");
   unknown = UnknownChild(key, {"Issuer", "AlgorithmParameters", "KeyProfileId", "KeyReference",
                                "FriendlyName", "Data", "UserId", "Policy"});
   if (!unknown.empty()) return Status::InvalidArgument("Key/" + unknown + " is not supported");
 
-  std::string id = options.id_from_key_id ? Attr(key, "Id") : Text(Path(package, {"DeviceInfo", "SerialNo"}));
+  std::string id =
+      options.id_from_key_id ? Attr(key, "Id") : Text(Path(package, {"DeviceInfo", "SerialNo"}));
   if (id.empty()) {
-    return Status::InvalidArgument(options.id_from_key_id ? "Key has no Id"
-                                                          : "DeviceInfo has no SerialNo (try --id-from key-id)");
+    return Status::InvalidArgument(options.id_from_key_id
+                                       ? "Key has no Id"
+                                       : "DeviceInfo has no SerialNo (try --id-from key-id)");
   }
   TokenSpec spec;
   OTPGATE_ASSIGN_OR_RETURN(spec.credential_id, NormalizeCredentialId(id));
@@ -667,15 +702,17 @@ Result<std::pair<TokenSpec, SecretBytes>> ReadKeyPackage(const ContainerKeys& ke
   OTPGATE_RETURN_IF_ERROR(ReadPolicy(package, key, spec));
   const xmlNode* data = Child(key, "Data");
   if (data == nullptr) {
-    return Status::InvalidArgument(Child(key, "KeyReference") != nullptr || Child(key, "KeyProfileId") != nullptr
+    return Status::InvalidArgument(Child(key, "KeyReference") != nullptr ||
+                                           Child(key, "KeyProfileId") != nullptr
                                        ? "no key material (the key is referenced, held out of band)"
                                        : "no key material (no Data element)");
   }
   SecretBytes secret;
   OTPGATE_RETURN_IF_ERROR(ReadData(keys, data, spec, secret));
   if (secret.size() < 10 || secret.size() > 128) {
-    return Status::InvalidArgument("secret has " + std::to_string(secret.size()) +
-                                   " bytes; at least 10 (RFC 4226 asks for 16) and at most 128 are accepted");
+    return Status::InvalidArgument(
+        "secret has " + std::to_string(secret.size()) +
+        " bytes; at least 10 (RFC 4226 asks for 16) and at most 128 are accepted");
   }
   OTPGATE_RETURN_IF_ERROR(spec.params.Validate());
   return std::make_pair(std::move(spec), std::move(secret));
@@ -704,8 +741,9 @@ Status Stream(xmlTextReaderPtr reader, const PskcOptions& options, const TokenVi
     std::string_view name = reinterpret_cast<const char*>(xmlTextReaderConstLocalName(reader));
     if (depth == 0) {
       if (name != "KeyContainer" || ns == nullptr || std::strcmp(ns, kPskcNs) != 0) {
-        return Status::InvalidArgument("not an RFC 6030 PSKC file: the root is <" + std::string(name) + "> in '" +
-                                       (ns != nullptr ? ns : "") + "', not KeyContainer in " + kPskcNs);
+        return Status::InvalidArgument("not an RFC 6030 PSKC file: the root is <" +
+                                       std::string(name) + "> in '" + (ns != nullptr ? ns : "") +
+                                       "', not KeyContainer in " + kPskcNs);
       }
       root_seen = true;
       rc = xmlTextReaderRead(reader);
@@ -724,7 +762,8 @@ Status Stream(xmlTextReaderPtr reader, const PskcOptions& options, const TokenVi
       ++position;
       auto token = ReadKeyPackage(keys, node, options);
       if (!token.ok() && token.status().code() != StatusCode::kInvalidArgument) {
-        return Status(token.status().code(), "key " + std::to_string(position) + ": " + token.status().message());
+        return Status(token.status().code(),
+                      "key " + std::to_string(position) + ": " + token.status().message());
       }
       if (token.ok() && !seen.insert(token->first.credential_id).second) {
         token = Status::InvalidArgument("credential ID " + token->first.credential_id +
@@ -733,10 +772,12 @@ Status Stream(xmlTextReaderPtr reader, const PskcOptions& options, const TokenVi
       visit(position, std::move(token));
       if (options.progress && position % 1000 == 0) options.progress(position);
     } else if (name == "Signature") {
-      return Status::InvalidArgument("the file is signed (ds:Signature) and otpgate cannot verify XML signatures");
+      return Status::InvalidArgument(
+          "the file is signed (ds:Signature) and otpgate cannot verify XML signatures");
     } else {
-      return Status::InvalidArgument("KeyContainer/" + std::string(name) +
-                                     " is not part of RFC 6030 (a pre-RFC draft layout?): not supported");
+      return Status::InvalidArgument(
+          "KeyContainer/" + std::string(name) +
+          " is not part of RFC 6030 (a pre-RFC draft layout?): not supported");
     }
     rc = xmlTextReaderNext(reader);
   }
@@ -771,7 +812,8 @@ bool PrologHasDoctype(std::string_view head) {
 
 }  // namespace
 
-Status StreamPskcFile(const std::string& path, const PskcOptions& options, const TokenVisitor& visit) {
+Status StreamPskcFile(const std::string& path, const PskcOptions& options,
+                      const TokenVisitor& visit) {
   xmlSetGenericErrorFunc(nullptr, SilentXmlErrors);
   std::string head(64 * 1024, '\0');
   if (FILE* f = std::fopen(path.c_str(), "rb")) {
@@ -794,8 +836,8 @@ Result<ParsedTokens> ParsePskcText(std::string_view xml, const PskcOptions& opti
   xmlSetGenericErrorFunc(nullptr, SilentXmlErrors);
   if (PrologHasDoctype(xml.substr(0, 64 * 1024))) return kDtdRefused;
   ParsedTokens out;
-  OTPGATE_RETURN_IF_ERROR(Stream(xmlReaderForMemory(xml.data(), static_cast<int>(xml.size()), nullptr,
-                                                    nullptr, ReaderOptions()),
+  OTPGATE_RETURN_IF_ERROR(Stream(xmlReaderForMemory(xml.data(), static_cast<int>(xml.size()),
+                                                    nullptr, nullptr, ReaderOptions()),
                                  options, CollectInto(out)));
   return out;
 }
@@ -827,7 +869,8 @@ Result<SecretBytes> LoadTransportKey(const std::string& path) {
   }
   WipeString(text);
   if (key.empty()) {
-    return Status::InvalidArgument("key file " + path + " must hold 16, 24 or 32 bytes (raw or hex)");
+    return Status::InvalidArgument("key file " + path +
+                                   " must hold 16, 24 or 32 bytes (raw or hex)");
   }
   return key;
 }
@@ -846,11 +889,20 @@ std::string XmlEscape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -872,11 +924,15 @@ Result<std::string> WritePskc(const std::vector<PskcExport>& keys, const PskcOpt
                             key.data()) != 1) {
         return Status::Internal("PBKDF2 failed");
       }
-      header += "  <EncryptionKey>\n    <xenc11:DerivedKey>\n      <xenc11:KeyDerivationMethod Algorithm=\"" +
-                std::string(kPbkdf2Uri) + "\">\n        <pkcs5:PBKDF2-params>\n          <Salt><Specified>" +
-                Base64Encode(salt.span()) + "</Specified></Salt>\n          <IterationCount>" +
-                std::to_string(iterations) + "</IterationCount>\n          <KeyLength>16</KeyLength>\n" +
-                "        </pkcs5:PBKDF2-params>\n      </xenc11:KeyDerivationMethod>\n    </xenc11:DerivedKey>\n  </EncryptionKey>\n";
+      header +=
+          "  <EncryptionKey>\n    <xenc11:DerivedKey>\n      <xenc11:KeyDerivationMethod "
+          "Algorithm=\"" +
+          std::string(kPbkdf2Uri) +
+          "\">\n        <pkcs5:PBKDF2-params>\n          <Salt><Specified>" +
+          Base64Encode(salt.span()) + "</Specified></Salt>\n          <IterationCount>" +
+          std::to_string(iterations) + "</IterationCount>\n          <KeyLength>16</KeyLength>\n" +
+          "        </pkcs5:PBKDF2-params>\n      </xenc11:KeyDerivationMethod>\n    "
+          "</xenc11:DerivedKey>\n  </EncryptionKey>\n";
     } else {
       if (options.preshared_key->size() != 16) {
         return Status::InvalidArgument("the export key must be 16 bytes (AES-128)");
@@ -885,16 +941,20 @@ Result<std::string> WritePskc(const std::vector<PskcExport>& keys, const PskcOpt
       header += "  <EncryptionKey><ds:KeyName>Pre-shared-key</ds:KeyName></EncryptionKey>\n";
     }
     OTPGATE_ASSIGN_OR_RETURN(mac_key, RandomBytes(20));
-    OTPGATE_ASSIGN_OR_RETURN(std::vector<uint8_t> encrypted_mac_key, EncryptCbc(key, mac_key.span()));
-    header += "  <MACMethod Algorithm=\"http://www.w3.org/2000/09/xmldsig#hmac-sha1\">\n    <MACKey>\n"
-              "      <xenc:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#aes128-cbc\"/>\n"
-              "      <xenc:CipherData><xenc:CipherValue>" +
-              Base64Encode(encrypted_mac_key) + "</xenc:CipherValue></xenc:CipherData>\n    </MACKey>\n  </MACMethod>\n";
+    OTPGATE_ASSIGN_OR_RETURN(std::vector<uint8_t> encrypted_mac_key,
+                             EncryptCbc(key, mac_key.span()));
+    header +=
+        "  <MACMethod Algorithm=\"http://www.w3.org/2000/09/xmldsig#hmac-sha1\">\n    <MACKey>\n"
+        "      <xenc:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#aes128-cbc\"/>\n"
+        "      <xenc:CipherData><xenc:CipherValue>" +
+        Base64Encode(encrypted_mac_key) +
+        "</xenc:CipherValue></xenc:CipherData>\n    </MACKey>\n  </MACMethod>\n";
   }
   std::string out =
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<KeyContainer Version=\"1.0\" xmlns=\"" +
       std::string(kPskcNs) +
-      "\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\""
+      "\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" "
+      "xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\""
       " xmlns:xenc11=\"http://www.w3.org/2009/xmlenc11#\""
       " xmlns:pkcs5=\"http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#\">\n" +
       header;
@@ -904,7 +964,8 @@ Result<std::string> WritePskc(const std::vector<PskcExport>& keys, const PskcOpt
     out += "    <Key Id=\"" + XmlEscape(k.credential_id) + "\" Algorithm=\"" +
            (k.params.kind == OtpKind::kTotp ? kTotpUri : kHotpUri) + "\">\n";
     out += "      <Issuer>" + XmlEscape(k.issuer) + "</Issuer>\n";
-    out += "      <AlgorithmParameters><Suite>HMAC-" + std::string(HashAlgorithmName(k.params.algorithm)) +
+    out += "      <AlgorithmParameters><Suite>HMAC-" +
+           std::string(HashAlgorithmName(k.params.algorithm)) +
            "</Suite><ResponseFormat Length=\"" + std::to_string(k.params.digits) +
            "\" Encoding=\"DECIMAL\"/></AlgorithmParameters>\n      <Data>\n";
     // In an encrypted file every field is encrypted and MACed (integers as
@@ -915,10 +976,13 @@ Result<std::string> WritePskc(const std::vector<PskcExport>& keys, const PskcOpt
       if (encrypt) {
         OTPGATE_ASSIGN_OR_RETURN(std::vector<uint8_t> encrypted, EncryptCbc(key, value));
         std::vector<uint8_t> mac = Hmac(EVP_sha1(), mac_key, encrypted);
-        out += "<EncryptedValue><xenc:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#aes128-cbc\"/>"
-               "<xenc:CipherData><xenc:CipherValue>" +
-               Base64Encode(encrypted) + "</xenc:CipherValue></xenc:CipherData></EncryptedValue><ValueMAC>" +
-               Base64Encode(mac) + "</ValueMAC>";
+        out +=
+            "<EncryptedValue><xenc:EncryptionMethod "
+            "Algorithm=\"http://www.w3.org/2001/04/xmlenc#aes128-cbc\"/>"
+            "<xenc:CipherData><xenc:CipherValue>" +
+            Base64Encode(encrypted) +
+            "</xenc:CipherValue></xenc:CipherData></EncryptedValue><ValueMAC>" + Base64Encode(mac) +
+            "</ValueMAC>";
       } else {
         out += "<PlainValue>" + plain + "</PlainValue>";
       }
@@ -928,7 +992,8 @@ Result<std::string> WritePskc(const std::vector<PskcExport>& keys, const PskcOpt
     auto integer = [&](const char* name, int64_t value) -> Status {
       std::array<uint8_t, 8> bytes{};
       auto bits = static_cast<uint64_t>(value);
-      for (int i = 7; i >= 0; --i, bits >>= 8) bytes[static_cast<size_t>(i)] = static_cast<uint8_t>(bits);
+      for (int i = 7; i >= 0; --i, bits >>= 8)
+        bytes[static_cast<size_t>(i)] = static_cast<uint8_t>(bits);
       return field(name, bytes, std::to_string(value));
     };
     std::string plain_secret = encrypt ? "" : Base64Encode(k.secret.span());

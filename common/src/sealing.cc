@@ -44,7 +44,8 @@ Result<MasterKey> MasterKey::Load(const std::string& path) {
     return Status::Unavailable("master key " + path + ": " + std::strerror(errno));
   }
   if (static_cast<size_t>(got) != kMasterKeyBytes) {
-    return Status::Corrupt("master key " + path + " must be exactly 32 bytes (otpgate init makes one)");
+    return Status::Corrupt("master key " + path +
+                           " must be exactly 32 bytes (otpgate init makes one)");
   }
   key.Truncate(kMasterKeyBytes);
   return MasterKey(std::move(key));
@@ -82,8 +83,7 @@ Result<std::vector<uint8_t>> MasterKey::Seal(std::span<const uint8_t> plaintext,
   }
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int length = 0;
-  if (!ctx ||
-      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), nonce) != 1 ||
+  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), nonce) != 1 ||
       EVP_EncryptUpdate(ctx.get(), nullptr, &length, reinterpret_cast<const uint8_t*>(aad.data()),
                         static_cast<int>(aad.size())) != 1 ||
       EVP_EncryptUpdate(ctx.get(), ciphertext, &length, plaintext.data(),
@@ -108,8 +108,7 @@ Result<SecretBytes> MasterKey::Open(std::span<const uint8_t> sealed, std::string
   SecretBytes plaintext(ciphertext_size);
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int length = 0;
-  if (!ctx ||
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), nonce) != 1 ||
+  if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), nonce) != 1 ||
       EVP_DecryptUpdate(ctx.get(), nullptr, &length, reinterpret_cast<const uint8_t*>(aad.data()),
                         static_cast<int>(aad.size())) != 1 ||
       EVP_DecryptUpdate(ctx.get(), plaintext.data(), &length, ciphertext,

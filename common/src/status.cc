@@ -4,19 +4,32 @@ namespace otpgate {
 
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "ok";
-    case StatusCode::kInvalidArgument: return "invalid-argument";
-    case StatusCode::kNotFound: return "not-found";
-    case StatusCode::kAlreadyExists: return "already-exists";
-    case StatusCode::kAlreadyBound: return "already-bound";
-    case StatusCode::kNotBound: return "not-bound";
-    case StatusCode::kPermissionDenied: return "permission-denied";
-    case StatusCode::kUnavailable: return "unavailable";
-    case StatusCode::kCorrupt: return "corrupt";
-    case StatusCode::kWrongKey: return "wrong-key";
-    case StatusCode::kStoreFull: return "store-full";
-    case StatusCode::kInternal: return "internal";
-    case StatusCode::kFailedPrecondition: return "failed-precondition";
+    case StatusCode::kOk:
+      return "ok";
+    case StatusCode::kInvalidArgument:
+      return "invalid-argument";
+    case StatusCode::kNotFound:
+      return "not-found";
+    case StatusCode::kAlreadyExists:
+      return "already-exists";
+    case StatusCode::kAlreadyBound:
+      return "already-bound";
+    case StatusCode::kNotBound:
+      return "not-bound";
+    case StatusCode::kPermissionDenied:
+      return "permission-denied";
+    case StatusCode::kUnavailable:
+      return "unavailable";
+    case StatusCode::kCorrupt:
+      return "corrupt";
+    case StatusCode::kWrongKey:
+      return "wrong-key";
+    case StatusCode::kStoreFull:
+      return "store-full";
+    case StatusCode::kInternal:
+      return "internal";
+    case StatusCode::kFailedPrecondition:
+      return "failed-precondition";
   }
   return "unknown";
 }

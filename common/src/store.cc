@@ -1,6 +1,7 @@
 // Store::Open: the backend is chosen by the form of the location.
-#include "lmdb_store.h"
 #include "otpgate/store.h"
+
+#include "lmdb_store.h"
 #include "pg_store.h"
 
 namespace otpgate {

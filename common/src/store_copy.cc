@@ -51,13 +51,11 @@ Result<Snapshot> TakeSnapshot(Store& store) {
 Status Compare(const Snapshot& a, const Snapshot& b) {
   if (a.tokens.size() != b.tokens.size() || a.bindings != b.bindings || a.meta != b.meta ||
       a.journal.size() != b.journal.size()) {
-    return Status::Corrupt("the copy differs from the source (tokens " +
-                           std::to_string(a.tokens.size()) + " vs " +
-                           std::to_string(b.tokens.size()) + ", bindings " +
-                           std::to_string(a.bindings.size()) + " vs " +
-                           std::to_string(b.bindings.size()) + ", journal entries " +
-                           std::to_string(a.journal.size()) + " vs " +
-                           std::to_string(b.journal.size()) + ")");
+    return Status::Corrupt(
+        "the copy differs from the source (tokens " + std::to_string(a.tokens.size()) + " vs " +
+        std::to_string(b.tokens.size()) + ", bindings " + std::to_string(a.bindings.size()) +
+        " vs " + std::to_string(b.bindings.size()) + ", journal entries " +
+        std::to_string(a.journal.size()) + " vs " + std::to_string(b.journal.size()) + ")");
   }
   for (size_t i = 0; i < a.journal.size(); ++i) {
     if (a.journal[i] != b.journal[i]) {
@@ -113,8 +111,8 @@ Status CopyStore(const StoreOptions& from, const StoreOptions& to, CopyReport* r
   OTPGATE_ASSIGN_OR_RETURN(Snapshot copied, TakeSnapshot(*target));
   OTPGATE_RETURN_IF_ERROR(Compare(snap, copied));
   if (report != nullptr) {
-    *report = CopyReport{snap.tokens.size(), snap.bindings.size(), snap.meta.size(),
-                         snap.journal.size()};
+    *report =
+        CopyReport{snap.tokens.size(), snap.bindings.size(), snap.meta.size(), snap.journal.size()};
   }
   return Status::Ok();
 }

@@ -34,10 +34,10 @@ Result<ParsedToken> ParseCsvLine(std::string_view line, std::string_view issuer)
   spec.issuer = std::string(issuer);
   OTPGATE_ASSIGN_OR_RETURN(spec.credential_id, NormalizeCredentialId(fields[0]));
   std::string_view encoding = field(2).empty() ? "base32" : field(2);
-  Result<SecretBytes> secret = encoding == "hex"      ? HexDecode(fields[1])
-                               : encoding == "base32" ? Base32Decode(fields[1])
-                                                      : Status::InvalidArgument(
-                                                            "encoding must be base32 or hex");
+  Result<SecretBytes> secret = encoding == "hex" ? HexDecode(fields[1])
+                               : encoding == "base32"
+                                   ? Base32Decode(fields[1])
+                                   : Status::InvalidArgument("encoding must be base32 or hex");
   if (!secret.ok()) {
     return Status::InvalidArgument("secret: " + secret.status().message());
   }
@@ -48,7 +48,8 @@ Result<ParsedToken> ParseCsvLine(std::string_view line, std::string_view issuer)
     OTPGATE_ASSIGN_OR_RETURN(spec.params.algorithm, ParseHashAlgorithm(field(4)));
   }
   if (!field(5).empty()) {
-    OTPGATE_ASSIGN_OR_RETURN(int64_t digits, ParseInteger(field(5), 6, 8, "bad digits (6, 7 or 8)"));
+    OTPGATE_ASSIGN_OR_RETURN(int64_t digits,
+                             ParseInteger(field(5), 6, 8, "bad digits (6, 7 or 8)"));
     spec.params.digits = static_cast<int>(digits);
   }
   if (!field(6).empty()) {
@@ -71,7 +72,8 @@ Result<ParsedToken> ParseCsvLine(std::string_view line, std::string_view issuer)
 Result<ParsedToken> ParseOathCsvLine(std::string_view line, std::string_view issuer) {
   std::vector<std::string_view> fields = SplitColumns(line);
   if (fields.size() < 2 || fields.size() > 6) {
-    return Status::InvalidArgument("expected 2 to 6 columns: serial, seed, type, otplen, timestep, user");
+    return Status::InvalidArgument(
+        "expected 2 to 6 columns: serial, seed, type, otplen, timestep, user");
   }
   auto field = [&](size_t i) { return i < fields.size() ? fields[i] : std::string_view(); };
   TokenSpec spec;
@@ -84,14 +86,16 @@ Result<ParsedToken> ParseOathCsvLine(std::string_view line, std::string_view iss
     OTPGATE_ASSIGN_OR_RETURN(spec.params.kind, ParseOtpKind(field(2)));
   }
   if (!field(3).empty()) {
-    OTPGATE_ASSIGN_OR_RETURN(int64_t digits, ParseInteger(field(3), 6, 8, "bad otplen (6, 7 or 8)"));
+    OTPGATE_ASSIGN_OR_RETURN(int64_t digits,
+                             ParseInteger(field(3), 6, 8, "bad otplen (6, 7 or 8)"));
     spec.params.digits = static_cast<int>(digits);
   }
   if (!field(4).empty()) {
     if (spec.params.kind != OtpKind::kTotp) {
       return Status::InvalidArgument("a timestep on an HOTP token");
     }
-    OTPGATE_ASSIGN_OR_RETURN(spec.params.period, ParseInteger(field(4), 1, 86400, "bad timestep (1..86400)"));
+    OTPGATE_ASSIGN_OR_RETURN(spec.params.period,
+                             ParseInteger(field(4), 1, 86400, "bad timestep (1..86400)"));
   }
   if (!field(5).empty()) {
     OTPGATE_RETURN_IF_ERROR(ValidateUserName(field(5)));
@@ -126,11 +130,13 @@ class LineParser {
     line = Trim(line);
     if (line.empty() || line.front() == '#') return;
     if (format_ == ImportFormat::kCsv && line.starts_with("credential_id")) return;  // header
-    if (format_ == ImportFormat::kOathCsv && number_of_entries_ == 0 && line.starts_with("serial")) return;
+    if (format_ == ImportFormat::kOathCsv && number_of_entries_ == 0 && line.starts_with("serial"))
+      return;
     ++number_of_entries_;
-    Result<ParsedToken> parsed = format_ == ImportFormat::kUri       ? ParseUriLine(line)
-                                 : format_ == ImportFormat::kOathCsv ? ParseOathCsvLine(line, issuer_)
-                                                                     : ParseCsvLine(line, issuer_);
+    Result<ParsedToken> parsed = format_ == ImportFormat::kUri ? ParseUriLine(line)
+                                 : format_ == ImportFormat::kOathCsv
+                                     ? ParseOathCsvLine(line, issuer_)
+                                     : ParseCsvLine(line, issuer_);
     if (parsed.ok() && !seen_.insert(parsed->first.credential_id).second) {
       parsed = Status::InvalidArgument("credential ID " + parsed->first.credential_id +
                                        " appears more than once in the file");
@@ -173,35 +179,45 @@ TokenVisitor CollectInto(ParsedTokens& out) {
 
 std::string_view ImportFormatName(ImportFormat format) {
   switch (format) {
-    case ImportFormat::kPskc: return "pskc";
-    case ImportFormat::kCsv: return "csv";
-    case ImportFormat::kOathCsv: return "oath-csv";
-    case ImportFormat::kUri: return "uri";
+    case ImportFormat::kPskc:
+      return "pskc";
+    case ImportFormat::kCsv:
+      return "csv";
+    case ImportFormat::kOathCsv:
+      return "oath-csv";
+    case ImportFormat::kUri:
+      return "uri";
   }
   return "?";
 }
 
 Result<ImportFormat> ParseImportFormat(std::string_view name) {
-  for (ImportFormat f : {ImportFormat::kPskc, ImportFormat::kCsv, ImportFormat::kOathCsv, ImportFormat::kUri}) {
+  for (ImportFormat f :
+       {ImportFormat::kPskc, ImportFormat::kCsv, ImportFormat::kOathCsv, ImportFormat::kUri}) {
     if (name == ImportFormatName(f)) return f;
   }
-  return Status::InvalidArgument("unknown format '" + std::string(name) + "' (pskc, csv, oath-csv, uri)");
+  return Status::InvalidArgument("unknown format '" + std::string(name) +
+                                 "' (pskc, csv, oath-csv, uri)");
 }
 
 ImportFormat DetectImportFormat(std::string_view head) {
-  if (head.starts_with("\xFF\xFE") || head.starts_with("\xFE\xFF")) return ImportFormat::kPskc;  // UTF-16
+  if (head.starts_with("\xFF\xFE") || head.starts_with("\xFE\xFF"))
+    return ImportFormat::kPskc;  // UTF-16
   if (head.starts_with(kUtf8Bom)) head.remove_prefix(kUtf8Bom.size());
   size_t first = head.find_first_not_of(" \t\r\n");
   if (first != std::string_view::npos && head[first] == '<') return ImportFormat::kPskc;
   // UTF-16 without a byte order mark: '<' next to a zero byte.
-  if (head.size() >= 2 && ((head[0] == '<' && head[1] == '\0') || (head[0] == '\0' && head[1] == '<'))) {
+  if (head.size() >= 2 &&
+      ((head[0] == '<' && head[1] == '\0') || (head[0] == '\0' && head[1] == '<'))) {
     return ImportFormat::kPskc;
   }
   while (first != std::string_view::npos && head[first] == '#') {  // comment lines
     size_t newline = head.find('\n', first);
-    first = newline == std::string_view::npos ? newline : head.find_first_not_of(" \t\r\n", newline);
+    first =
+        newline == std::string_view::npos ? newline : head.find_first_not_of(" \t\r\n", newline);
   }
-  if (first != std::string_view::npos && head.substr(first).starts_with("otpauth://")) return ImportFormat::kUri;
+  if (first != std::string_view::npos && head.substr(first).starts_with("otpauth://"))
+    return ImportFormat::kUri;
   return ImportFormat::kCsv;
 }
 
@@ -213,7 +229,9 @@ ParsedTokens ParseOathCsv(std::string_view text, std::string_view issuer) {
   return ParseText(text, ImportFormat::kOathCsv, issuer);
 }
 
-ParsedTokens ParseTokenUris(std::string_view text) { return ParseText(text, ImportFormat::kUri, ""); }
+ParsedTokens ParseTokenUris(std::string_view text) {
+  return ParseText(text, ImportFormat::kUri, "");
+}
 
 Status StreamTokenLines(std::istream& in, ImportFormat format, std::string_view issuer,
                         const TokenVisitor& visit) {
@@ -222,7 +240,8 @@ Status StreamTokenLines(std::istream& in, ImportFormat format, std::string_view 
   std::string line;
   size_t number = 0;
   while (std::getline(in, line)) {
-    if (line.size() > 64 * 1024) return Status::InvalidArgument("line " + std::to_string(number + 1) + " is too long");
+    if (line.size() > 64 * 1024)
+      return Status::InvalidArgument("line " + std::to_string(number + 1) + " is too long");
     parser.Line(++number, line);
   }
   WipeString(line);

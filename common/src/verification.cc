@@ -59,9 +59,9 @@ Result<Evaluation> Evaluate(const TokenRecord& record, const HmacKey& key, std::
                             int64_t now, const Config& config) {
   Evaluation e;
   OTPGATE_ASSIGN_OR_RETURN(e.window, VerificationWindow(record, now, config));
-  OTPGATE_ASSIGN_OR_RETURN(WindowMatch match,
-                           ScanWindow(key, record.params.digits, code, e.window.first,
-                                      e.window.last, e.window.centre, record.last_accepted));
+  OTPGATE_ASSIGN_OR_RETURN(
+      WindowMatch match, ScanWindow(key, record.params.digits, code, e.window.first, e.window.last,
+                                    e.window.centre, record.last_accepted));
   if (match.accepted.has_value()) {
     e.decision = Decision::kAccept;
     e.matched = *match.accepted;
@@ -143,9 +143,8 @@ Result<Attempt> ApplyResync(TokenRecord& record, const HmacKey& key, std::string
              __builtin_add_overflow(first, config.hotp_resync_window, &last)) {
     return OutOfRange();
   }
-  OTPGATE_ASSIGN_OR_RETURN(
-      std::optional<int64_t> found,
-      FindConsecutive(key, record.params.digits, code1, code2, first, last));
+  OTPGATE_ASSIGN_OR_RETURN(std::optional<int64_t> found,
+                           FindConsecutive(key, record.params.digits, code1, code2, first, last));
   if (!found.has_value()) {
     return Attempt{Decision::kReject, false};
   }

@@ -13,9 +13,13 @@ std::string AsString(const SecretBytes& b) {
 
 // RFC 4648 §10 test vectors.
 TEST(Base32Test, Rfc4648Vectors) {
-  const std::pair<const char*, const char*> vectors[] = {
-      {"", ""},           {"f", "MY"},          {"fo", "MZXQ"},          {"foo", "MZXW6"},
-      {"foob", "MZXW6YQ"}, {"fooba", "MZXW6YTB"}, {"foobar", "MZXW6YTBOI"}};
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                         {"f", "MY"},
+                                                         {"fo", "MZXQ"},
+                                                         {"foo", "MZXW6"},
+                                                         {"foob", "MZXW6YQ"},
+                                                         {"fooba", "MZXW6YTB"},
+                                                         {"foobar", "MZXW6YTBOI"}};
   for (const auto& [plain, encoded] : vectors) {
     auto bytes = testing::Bytes(plain);
     EXPECT_EQ(Base32Encode(bytes.span()), encoded);
@@ -30,10 +34,10 @@ TEST(Base32Test, TolerantDecoding) {
 }
 
 TEST(Base32Test, RejectsGarbage) {
-  EXPECT_FALSE(Base32Decode("MZXW1").ok());    // '1' is not base32
-  EXPECT_FALSE(Base32Decode("M").ok());        // 5 bits cannot be a byte
-  EXPECT_FALSE(Base32Decode("MZX").ok());      // 3 symbols: impossible tail
-  EXPECT_FALSE(Base32Decode("MY==MY").ok());   // data after padding
+  EXPECT_FALSE(Base32Decode("MZXW1").ok());   // '1' is not base32
+  EXPECT_FALSE(Base32Decode("M").ok());       // 5 bits cannot be a byte
+  EXPECT_FALSE(Base32Decode("MZX").ok());     // 3 symbols: impossible tail
+  EXPECT_FALSE(Base32Decode("MY==MY").ok());  // data after padding
 }
 
 TEST(HexTest, RoundTripAndErrors) {

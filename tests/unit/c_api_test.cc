@@ -54,8 +54,8 @@ class CApiTest : public ::testing::Test {
       std::ofstream(empty_config) << "";
       config_path = empty_config.c_str();
     }
-    otpgate_open_args args{front_end, config_path, names_.data(), values_.data(), names_.size(),
-                           Lines::Add, &lines_, nullptr};
+    otpgate_open_args args{front_end,     config_path, names_.data(), values_.data(),
+                           names_.size(), Lines::Add,  &lines_,       nullptr};
     return otpgate_open(&args, &result_);
   }
 

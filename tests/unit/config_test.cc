@@ -1,11 +1,11 @@
 #include "otpgate/config.h"
-#include "otpgate/credential_policy.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <fstream>
 
+#include "otpgate/credential_policy.h"
 #include "test_util.h"
 
 namespace otpgate {
@@ -46,10 +46,11 @@ TEST(ConfigTest, PamStyleArguments) {
 
 TEST(ConfigTest, ParsesFileText) {
   Config config;
-  Status status = ParseConfigText(config,
-                                  "# comment\n\nstore = /srv/otp\nprompt = \"ワンタイムパスワード: \"\n"
-                                  "max_failures=3\r\n",
-                                  "test.conf");
+  Status status =
+      ParseConfigText(config,
+                      "# comment\n\nstore = /srv/otp\nprompt = \"ワンタイムパスワード: \"\n"
+                      "max_failures=3\r\n",
+                      "test.conf");
   ASSERT_TRUE(status.ok()) << status.ToString();
   EXPECT_EQ(config.store, "/srv/otp");
   EXPECT_EQ(config.prompt, "ワンタイムパスワード: ");

@@ -33,8 +33,9 @@ TEST(HostCheckTest, FindsPamLinesAsLibpamReadsThem) {
 TEST(HostCheckTest, GoodStacksHaveNoProblems) {
   HostTree tree;
   tree.Write("/lib/security/pam_otpgate.so", "");
-  tree.Write("/etc/pam.d/sudo", "@include common-auth\nauth required pam_otpgate.so "
-                                "[prompt=Code: ] unenrolled=deny\n");
+  tree.Write("/etc/pam.d/sudo",
+             "@include common-auth\nauth required pam_otpgate.so "
+             "[prompt=Code: ] unenrolled=deny\n");
   EXPECT_TRUE(CheckPamStacks(tree.host(), kModuleDir).empty());
 }
 

@@ -27,9 +27,10 @@ TEST(HostIntegrationTest, EnableSshdThenDisableRestoresEveryByte) {
   EXPECT_TRUE(IsEnabled(tree.host(), HostTarget::kSshd));
   const std::string pam = tree.Read("/etc/pam.d/sshd");
   // The code comes right after the password.
-  EXPECT_NE(pam.find("@include common-auth\n# otpgate: added by `otpgate enable sshd`; "
-                     "`otpgate disable sshd` removes it.\nauth       required     pam_otpgate.so\n"),
-            std::string::npos);
+  EXPECT_NE(
+      pam.find("@include common-auth\n# otpgate: added by `otpgate enable sshd`; "
+               "`otpgate disable sshd` removes it.\nauth       required     pam_otpgate.so\n"),
+      std::string::npos);
   const std::string drop_in = tree.Read(kSshdDropIn);
   EXPECT_NE(drop_in.find("KbdInteractiveAuthentication yes\n"), std::string::npos);
   EXPECT_NE(drop_in.find("AuthenticationMethods keyboard-interactive\n"), std::string::npos);
@@ -61,8 +62,9 @@ TEST(HostIntegrationTest, EnableRadiusThenDisableRestoresEveryByte) {
   const std::string before = tree.Read(dictionary);
   ASSERT_TRUE(Enable(tree.host(), HostTarget::kRadius, {}).ok());
   EXPECT_EQ(tree.Read(dictionary),
-            before + "# otpgate: added by `otpgate enable radius`; `otpgate disable radius` "
-                     "removes it.\n$INCLUDE /usr/share/freeradius/dictionary.otpgate\n");
+            before +
+                "# otpgate: added by `otpgate enable radius`; `otpgate disable radius` "
+                "removes it.\n$INCLUDE /usr/share/freeradius/dictionary.otpgate\n");
   EXPECT_EQ(tree.LinkTarget(std::string(kRaddbDir) + "/mods-enabled/otpgate"),
             "../mods-available/otpgate");
   EXPECT_EQ(tree.LinkTarget(std::string(kRaddbDir) + "/sites-enabled/otpgate"),

@@ -29,8 +29,9 @@ class HostTree {
           "# PAM configuration for the Secure Shell service\n\n"
           "# Standard Un*x authentication.\n@include common-auth\n\n"
           "account    required     pam_nologin.so\n@include common-account\n");
-    Write("/etc/pam.d/common-auth", "auth [success=1 default=ignore] pam_unix.so nullok\n"
-                                    "auth requisite pam_deny.so\nauth required pam_permit.so\n");
+    Write("/etc/pam.d/common-auth",
+          "auth [success=1 default=ignore] pam_unix.so nullok\n"
+          "auth requisite pam_deny.so\nauth required pam_permit.so\n");
     Write("/etc/freeradius/3.0/dictionary", "#\n# local dictionary\n#\n");
     Write("/etc/freeradius/3.0/mods-available/otpgate", "otpgate {\n}\n");
     Write("/etc/freeradius/3.0/sites-available/otpgate", "server otpgate {\n}\n");

@@ -80,8 +80,8 @@ class PostgresJournal final : public RawJournal {
   }
   ~PostgresJournal() override { PQfinish(conn_); }
   std::vector<uint8_t> Get(uint64_t sequence) override {
-    PGresult* result = Exec("SELECT entry FROM otpgate_journal WHERE sequence = $1::int8",
-                            sequence, {});
+    PGresult* result =
+        Exec("SELECT entry FROM otpgate_journal WHERE sequence = $1::int8", sequence, {});
     std::vector<uint8_t> value;
     if (PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) == 1) {
       auto* p = reinterpret_cast<const uint8_t*>(PQgetvalue(result, 0, 0));
@@ -92,9 +92,10 @@ class PostgresJournal final : public RawJournal {
     return value;
   }
   void Put(uint64_t sequence, std::vector<uint8_t> value) override {
-    Check(Exec("INSERT INTO otpgate_journal (sequence, entry) VALUES ($1::int8, $2::bytea) "
-               "ON CONFLICT (sequence) DO UPDATE SET entry = EXCLUDED.entry",
-               sequence, value));
+    Check(
+        Exec("INSERT INTO otpgate_journal (sequence, entry) VALUES ($1::int8, $2::bytea) "
+             "ON CONFLICT (sequence) DO UPDATE SET entry = EXCLUDED.entry",
+             sequence, value));
   }
   void Del(uint64_t sequence) override {
     Check(Exec("DELETE FROM otpgate_journal WHERE sequence = $1::int8", sequence, {}));
@@ -138,14 +139,13 @@ class JournalTest : public ::testing::TestWithParam<Backend> {
     service_->set_origin("test", "admin");
   }
 
-  std::string Code() {
-    return GenerateTotp(OtpParams{}, Bytes(kSecret), clock_.Now()).value();
-  }
+  std::string Code() { return GenerateTotp(OtpParams{}, Bytes(kSecret), clock_.Now()).value(); }
 
   // Entries 1 (provision), 2 (register), 3 (reject), 4 (accept), 5 (unlock).
   void MakeFiveEntries() {
-    ASSERT_EQ(service_->Register("alice", "VSST00000001", Code(), Origin{"pam", "sshd", ""})->decision,
-              Decision::kAccept);
+    ASSERT_EQ(
+        service_->Register("alice", "VSST00000001", Code(), Origin{"pam", "sshd", ""})->decision,
+        Decision::kAccept);
     clock_.Advance(30);
     ASSERT_EQ(service_->Verify("alice", "000000")->decision, Decision::kReject);
     clock_.Advance(30);
@@ -369,7 +369,9 @@ TEST_P(JournalTest, AnotherMasterKeyDoesNotVerify) {
   ASSERT_TRUE(Check().ok);
   // The same entries chained under another key do not verify.
   Journal other(MasterKey::FromBytes(Bytes("0123456789abcdef0123456789abcdef")));
-  std::shared_ptr<Store> store = Store::Open(StoreOptions{.location = config_.store, .postgres = {.timeout_ms = 10000}}).value();
+  std::shared_ptr<Store> store =
+      Store::Open(StoreOptions{.location = config_.store, .postgres = {.timeout_ms = 10000}})
+          .value();
   ASSERT_TRUE(store
                   ->Read([&](Txn& txn) -> Status {
                     JournalCheck check = other.Verify(txn).value();
@@ -418,7 +420,9 @@ TEST_P(JournalTest, ForgedCheckpointIsFound) {
   // entry 5's chain value: without the key the checkpoint does not verify.
   service_.reset();
   {
-    std::shared_ptr<Store> store = Store::Open(StoreOptions{.location = config_.store, .postgres = {.timeout_ms = 10000}}).value();
+    std::shared_ptr<Store> store =
+        Store::Open(StoreOptions{.location = config_.store, .postgres = {.timeout_ms = 10000}})
+            .value();
     ASSERT_TRUE(store
                     ->Write([&](Txn& txn) -> Status {
                       auto stored = txn.GetMeta("journal-checkpoint").value().value();
@@ -480,8 +484,7 @@ TEST(JournalEncodingTest, RoundTripAndMalformedValues) {
   EXPECT_EQ(decoded.client, "radius");
   EXPECT_EQ(decoded.chain, entry.chain);
   for (size_t cut : {size_t{0}, size_t{10}, bytes.size() - 33, bytes.size() - 1}) {
-    EXPECT_EQ(DecodeJournalEntry(std::span(bytes).first(cut)).status().code(),
-              StatusCode::kCorrupt)
+    EXPECT_EQ(DecodeJournalEntry(std::span(bytes).first(cut)).status().code(), StatusCode::kCorrupt)
         << cut;
   }
   bytes.insert(bytes.end() - 32, 0);

@@ -62,8 +62,8 @@ TEST(LmdbStoreTest, RefusesStoreReadableByOthers) {
 
 TEST(LmdbStoreTest, GrowsTheMapWhenFull) {
   TempDir dir;
-  StoreOptions options{.location = dir.File("s"), .create = true,
-                       .lmdb = {.initial_map_bytes = 256 * 1024}};
+  StoreOptions options{
+      .location = dir.File("s"), .create = true, .lmdb = {.initial_map_bytes = 256 * 1024}};
   auto store = Store::Open(options).value();
   size_t before = store->map_size();
   // ~20,000 records of ~200 bytes: several MiB, far more than 256 KiB.
@@ -91,7 +91,8 @@ TEST(LmdbStoreTest, GrowsTheMapWhenFull) {
 
 TEST(LmdbStoreTest, FullAtMaximumIsStoreFullAndChangesNothing) {
   TempDir dir;
-  StoreOptions options{.location = dir.File("s"), .create = true,
+  StoreOptions options{.location = dir.File("s"),
+                       .create = true,
                        .lmdb = {.initial_map_bytes = 128 * 1024, .max_map_bytes = 256 * 1024}};
   auto store = Store::Open(options).value();
   Status status = store->Write([&](Txn& txn) -> Status {
@@ -278,8 +279,9 @@ TEST(LmdbStoreTest, RefusesSymlinkedStoreDirectory) {
   TempDir dir;
   { ASSERT_TRUE(Store::Open({.location = dir.File("real"), .create = true}).ok()); }
   ASSERT_EQ(::symlink(dir.File("real").c_str(), dir.File("link").c_str()), 0);
-  int wstatus = InChild(
-      [&] { return static_cast<int>(Store::Open({.location = dir.File("link")}).status().code()); });
+  int wstatus = InChild([&] {
+    return static_cast<int>(Store::Open({.location = dir.File("link")}).status().code());
+  });
   EXPECT_EQ(WEXITSTATUS(wstatus), static_cast<int>(StatusCode::kPermissionDenied));
 }
 

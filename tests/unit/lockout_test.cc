@@ -54,8 +54,7 @@ TEST(LockoutTest, ScheduleDoublesAndCaps) {
   EXPECT_EQ(LockoutSeconds(UINT32_MAX, config), 3600);
   EXPECT_EQ(MaxGuessesWithin(kDay, config), kDocumentedGuessesFirstDay);
   EXPECT_EQ(MaxGuessesWithin(365 * kDay, config), kDocumentedGuessesPerYear);
-  EXPECT_LE(kDocumentedGuessesPerYear * (2 * config.window + 1) / 1e6,
-            kDocumentedYearProbability);
+  EXPECT_LE(kDocumentedGuessesPerYear * (2 * config.window + 1) / 1e6, kDocumentedYearProbability);
 }
 
 TEST(LockoutTest, LockUntilSaturates) {
@@ -166,9 +165,8 @@ TEST_F(GuessingTest, AlternatingCodesAndMixedPacesStayWithinTheBound) {
     SetUp();
     record_.failures = 0;
     record_.lock_until = 0;
-    int guesses = Run([&](int attempt, int64_t step) {
-      return (attempt + step) % 3 == 0 ? a : b;
-    }, kDay, pace);
+    int guesses = Run([&](int attempt, int64_t step) { return (attempt + step) % 3 == 0 ? a : b; },
+                      kDay, pace);
     EXPECT_LE(guesses, kDocumentedGuessesFirstDay) << "pace " << pace;
   }
 }

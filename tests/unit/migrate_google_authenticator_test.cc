@@ -21,22 +21,25 @@ TEST(GoogleAuthenticatorTest, TotpWithUsedSteps) {
   EXPECT_EQ(token->first.drift, -1);
   ASSERT_EQ(notes.size(), 3u);
   EXPECT_NE(notes[2].find("2 scratch"), std::string::npos);
-  for (const std::string& note : notes) EXPECT_EQ(note.find("63668860"), std::string::npos) << "never a code";
+  for (const std::string& note : notes)
+    EXPECT_EQ(note.find("63668860"), std::string::npos) << "never a code";
 }
 
 TEST(GoogleAuthenticatorTest, TotpWithoutReuseListCountsNowAsUsed) {
   std::vector<std::string> notes;
-  auto token = ParseGoogleAuthenticatorFile("QD4LHSTZ6NCFVECG753BI5AJS4\n\" TOTP_AUTH\n\" STEP_SIZE 60\n", "bob",
-                                            Options(), &notes);
+  auto token = ParseGoogleAuthenticatorFile(
+      "QD4LHSTZ6NCFVECG753BI5AJS4\n\" TOTP_AUTH\n\" STEP_SIZE 60\n", "bob", Options(), &notes);
   ASSERT_TRUE(token.ok());
   EXPECT_EQ(token->first.params.period, 60);
-  EXPECT_EQ(token->first.last_used_step, 1'800'000'000 / 60 + 1);  // default window 3: one step ahead
+  EXPECT_EQ(token->first.last_used_step,
+            1'800'000'000 / 60 + 1);  // default window 3: one step ahead
 }
 
 TEST(GoogleAuthenticatorTest, HotpCounterIsTheNextOne) {
   std::vector<std::string> notes;
-  auto token = ParseGoogleAuthenticatorFile("OD34V6KCJ7QHKGB22O6YJZ7KWI\n\" WINDOW_SIZE 5\n\" HOTP_COUNTER 3\n", "bob",
-                                            Options(), &notes);
+  auto token = ParseGoogleAuthenticatorFile(
+      "OD34V6KCJ7QHKGB22O6YJZ7KWI\n\" WINDOW_SIZE 5\n\" HOTP_COUNTER 3\n", "bob", Options(),
+      &notes);
   ASSERT_TRUE(token.ok());
   EXPECT_EQ(token->first.params.kind, OtpKind::kHotp);
   EXPECT_EQ(token->first.initial_counter, 3u);
@@ -45,14 +48,15 @@ TEST(GoogleAuthenticatorTest, HotpCounterIsTheNextOne) {
 TEST(GoogleAuthenticatorTest, RejectsWhatItCannotTakeOver) {
   std::vector<std::string> notes;
   for (const char* bad : {"not base32!\n", "QD4LHSTZ6NCFVECG753BI5AJS4\n\" NEW_OPTION\n",
-                          "QD4LHSTZ6NCFVECG753BI5AJS4\n\" HOTP_COUNTER x\n", "QD4LHSTZ6NCFVECG753BI5AJS4\n123\n",
-                          "GEZDGNBV\n"}) {
+                          "QD4LHSTZ6NCFVECG753BI5AJS4\n\" HOTP_COUNTER x\n",
+                          "QD4LHSTZ6NCFVECG753BI5AJS4\n123\n", "GEZDGNBV\n"}) {
     auto token = ParseGoogleAuthenticatorFile(bad, "alice", Options(), &notes);
     EXPECT_FALSE(token.ok()) << bad;
   }
   MigrationOptions no_prefix = Options();
   no_prefix.id_prefix = "";
-  EXPECT_FALSE(ParseGoogleAuthenticatorFile("QD4LHSTZ6NCFVECG753BI5AJS4\n", "...", no_prefix, &notes).ok())
+  EXPECT_FALSE(
+      ParseGoogleAuthenticatorFile("QD4LHSTZ6NCFVECG753BI5AJS4\n", "...", no_prefix, &notes).ok())
       << "no credential ID can be made";
 }
 

@@ -15,7 +15,8 @@ ParsedTokens Parse(const std::string& text, MigrationNotes* notes = nullptr) {
 
 TEST(OathUsersTest, HotpAfterALogin) {
   // RFC 4226: counter 5 -> 254676. liboath stores the used counter.
-  auto parsed = Parse(std::string("HOTP\tcarol\t-\t") + kKey + "\t5\t254676\t2026-11-28T00:41:03L\n");
+  auto parsed =
+      Parse(std::string("HOTP\tcarol\t-\t") + kKey + "\t5\t254676\t2026-11-28T00:41:03L\n");
   ASSERT_EQ(parsed.tokens.size(), 1u) << parsed.rejected[0].reason;
   EXPECT_EQ(parsed.tokens[0].first.initial_counter, 6u);
   EXPECT_EQ(parsed.tokens[0].first.owner, "carol");
@@ -31,7 +32,8 @@ TEST(OathUsersTest, AlteredLastOtpIsRejected) {
 TEST(OathUsersTest, TotpFindsTheUsedStep) {
   // RFC 6238 SHA-1, T = 59 s: step 1, 6 digits of 94287082 -> 287082.
   ::setenv("TZ", "UTC", 1);
-  auto parsed = Parse(std::string("HOTP/T30/6 dave - ") + kKey + " 0 287082 1970-01-01T00:00:59L\n");
+  auto parsed =
+      Parse(std::string("HOTP/T30/6 dave - ") + kKey + " 0 287082 1970-01-01T00:00:59L\n");
   ASSERT_EQ(parsed.tokens.size(), 1u) << parsed.rejected[0].reason;
   EXPECT_EQ(parsed.tokens[0].first.params.kind, OtpKind::kTotp);
   EXPECT_EQ(parsed.tokens[0].first.last_used_step, 1);
@@ -39,8 +41,9 @@ TEST(OathUsersTest, TotpFindsTheUsedStep) {
 
 TEST(OathUsersTest, TypesPinsAndNotes) {
   MigrationNotes notes;
-  auto parsed = Parse(std::string("# comment\nHOTP/E/8 erin - ") + kKey + "\nHOTP frank 1234 " + kKey +
-                          "\nMOTP gina - " + kKey + "\nHOTP/T60 hank - " + kKey + "\nHOTP/E erin - " + kKey + "\n",
+  auto parsed = Parse(std::string("# comment\nHOTP/E/8 erin - ") + kKey + "\nHOTP frank 1234 " +
+                          kKey + "\nMOTP gina - " + kKey + "\nHOTP/T60 hank - " + kKey +
+                          "\nHOTP/E erin - " + kKey + "\n",
                       &notes);
   ASSERT_EQ(parsed.tokens.size(), 2u);
   EXPECT_EQ(parsed.tokens[0].first.params.digits, 8);

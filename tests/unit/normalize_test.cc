@@ -7,17 +7,19 @@ namespace {
 
 TEST(NormalizeCodeTest, FullWidthDigitsSpacesAndHyphens) {
   EXPECT_EQ(NormalizeCode("123456", 6).value(), "123456");
-  EXPECT_EQ(NormalizeCode("１２３４５６", 6).value(), "123456");          // full-width
+  EXPECT_EQ(NormalizeCode("１２３４５６", 6).value(), "123456");  // full-width
   EXPECT_EQ(NormalizeCode("123 456", 6).value(), "123456");
   EXPECT_EQ(NormalizeCode("123-456", 6).value(), "123456");
   EXPECT_EQ(NormalizeCode("１２３\u3000４５６", 6).value(), "123456");  // ideographic space
-  EXPECT_EQ(NormalizeCode("１２３－４５６", 6).value(), "123456");        // full-width hyphen
-  EXPECT_EQ(NormalizeCode("123ー456", 6).value(), "123456");             // prolonged sound mark
+  EXPECT_EQ(NormalizeCode("１２３－４５６", 6).value(), "123456");      // full-width hyphen
+  EXPECT_EQ(NormalizeCode("123ー456", 6).value(), "123456");            // prolonged sound mark
 }
 
 TEST(NormalizeCodeTest, MalformedIsAnError) {
   for (const char* bad : {"12345a", "12345６x", "１２３４５", "1234567", "", "12.3456", "١٢٣٤٥٦",
-                          "\xff\xfe" "123456", "123456\n"}) {
+                          "\xff\xfe"
+                          "123456",
+                          "123456\n"}) {
     auto code = NormalizeCode(bad, 6);
     EXPECT_FALSE(code.ok()) << bad;
     EXPECT_EQ(code.status().code(), StatusCode::kInvalidArgument);

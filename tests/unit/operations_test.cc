@@ -105,8 +105,8 @@ class OperationsTest : public ::testing::TestWithParam<testing::Backend> {
     }
     std::string why;
     ASSERT_TRUE(testing::TestPostgres::Shared(&why)->Sql(
-        "UPDATE otpgate_tokens SET record = '\\x" + Hex(bytes) +
-            "' WHERE credential_id = '\\x" + Hex(id) + "'",
+        "UPDATE otpgate_tokens SET record = '\\x" + Hex(bytes) + "' WHERE credential_id = '\\x" +
+            Hex(id) + "'",
         config_.store));
   }
 
@@ -255,13 +255,15 @@ TEST(OperationsPolicyTest, AllowlistAtImportAndRegistration) {
   auto mistyped = service->Register("alice", "VSST1234567", code);
   EXPECT_EQ(mistyped.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(mistyped.status().message().find("must look like VSST12345678"), std::string::npos);
-  EXPECT_EQ(service->Register("alice", "ｖｓｓｔ１２３４５６７８", code)->decision, Decision::kAccept);
+  EXPECT_EQ(service->Register("alice", "ｖｓｓｔ１２３４５６７８", code)->decision,
+            Decision::kAccept);
 }
 
 TEST_P(OperationsTest, RegisterAcceptsFullWidthInput) {
   std::string code = Code();
   std::string full_width;
-  for (char c : code) full_width += "\xef\xbc" + std::string(1, static_cast<char>(0x90 + (c - '0')));
+  for (char c : code)
+    full_width += "\xef\xbc" + std::string(1, static_cast<char>(0x90 + (c - '0')));
   auto verdict = service_->Register("alice", "ｖｓｓｔ－００００ ０００１", full_width);
   ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
   EXPECT_EQ(verdict->decision, Decision::kAccept);
@@ -303,10 +305,10 @@ TEST_P(OperationsTest, RegisterDoesNotTellUnknownFreeAndTakenApart) {
   struct Case {
     const char* id;
     std::string code;
-  } cases[] = {{"VSST99999999", Code()},     // unknown
-               {"VSST00000001", "000000"},   // free, wrong code
-               {"VSST00000002", Code()},     // bound to alice, right code
-               {"VSST00000001", "1234567"}}; // free, wrong number of digits
+  } cases[] = {{"VSST99999999", Code()},      // unknown
+               {"VSST00000001", "000000"},    // free, wrong code
+               {"VSST00000002", Code()},      // bound to alice, right code
+               {"VSST00000001", "1234567"}};  // free, wrong number of digits
   uint32_t failures = 0;
   for (const Case& c : cases) {
     auto verdict = service_->Register("bob", c.id, c.code);
@@ -324,7 +326,9 @@ TEST_P(OperationsTest, MalformedInputChangesNothing) {
   TokenInfo before = Info();
   for (const std::string& bad : {std::string("12345"), std::string("1234567890"),
                                  std::string("abcdef"), std::string(100000, '1'),
-                                 std::string("12\x00" "3456", 7)}) {
+                                 std::string("12\x00"
+                                             "3456",
+                                             7)}) {
     auto verdict = service_->Verify("alice", bad);
     EXPECT_EQ(verdict.status().code(), StatusCode::kInvalidArgument);
   }
@@ -369,10 +373,10 @@ TEST_P(OperationsTest, HotpLookAheadReplayAndResync) {
   ASSERT_TRUE(service_->Assign("HOTP00000001", "carol").ok());
   // RFC 4226 Appendix D: counter 0..9.
   auto verify = [&](const char* code) { return service_->Verify("carol", code).value().decision; };
-  EXPECT_EQ(verify("755224"), Decision::kAccept);   // 0
+  EXPECT_EQ(verify("755224"), Decision::kAccept);  // 0
   EXPECT_EQ(verify("755224"), Decision::kReplay);
-  EXPECT_EQ(verify("338314"), Decision::kAccept);   // 4: within look-ahead
-  EXPECT_EQ(verify("969429"), Decision::kReject);   // 3: behind the mark, not the last one
+  EXPECT_EQ(verify("338314"), Decision::kAccept);  // 4: within look-ahead
+  EXPECT_EQ(verify("969429"), Decision::kReject);  // 3: behind the mark, not the last one
   // Resync far ahead: counters 500 and 501.
   SecretBytes secret = Bytes(kSecret);
   std::string c500 = GenerateHotp(HashAlgorithm::kSha1, secret, 500, 6).value();
@@ -520,10 +524,12 @@ TEST_P(OperationsTest, AuditTrailNeverCarriesTheCode) {
   ASSERT_TRUE(service_->Verify("alice", code).ok());
   ASSERT_TRUE(service_->Verify("alice", "12345x").status().code() == StatusCode::kInvalidArgument);
   ASSERT_EQ(sink.lines.size(), 3u);
-  EXPECT_EQ(sink.lines[0], "action=register user=alice token=VSST00000001 outcome=accept "
-                           "reason=token-bound");
-  EXPECT_EQ(sink.lines[1], "action=login user=alice token=VSST00000001 outcome=replay "
-                           "reason=code-already-used");
+  EXPECT_EQ(sink.lines[0],
+            "action=register user=alice token=VSST00000001 outcome=accept "
+            "reason=token-bound");
+  EXPECT_EQ(sink.lines[1],
+            "action=login user=alice token=VSST00000001 outcome=replay "
+            "reason=code-already-used");
   for (const std::string& line : sink.lines) {
     EXPECT_EQ(line.find(code), std::string::npos) << line;
     EXPECT_EQ(line.find("12345x"), std::string::npos) << line;
@@ -617,10 +623,12 @@ TEST_P(OperationsTest, RecordMovedToAnotherTokenDoesNotOpen) {
   service_.reset();
   {
     auto store = Store::Open({.location = config_.store}).value();
-    ASSERT_TRUE(store->Read([&](Txn& txn) -> Status {
-      OTPGATE_ASSIGN_OR_RETURN(moved, txn.GetToken("VSST00000002"));
-      return Status::Ok();
-    }).ok());
+    ASSERT_TRUE(store
+                    ->Read([&](Txn& txn) -> Status {
+                      OTPGATE_ASSIGN_OR_RETURN(moved, txn.GetToken("VSST00000002"));
+                      return Status::Ok();
+                    })
+                    .ok());
   }
   moved.credential_id = "VSST00000001";
   moved.state = TokenState::kActive;
@@ -636,8 +644,8 @@ TEST_P(OperationsTest, RecordMovedToAnotherTokenDoesNotOpen) {
 
 INSTANTIATE_TEST_SUITE_P(Lmdb, OperationsTest, ::testing::Values(testing::Backend::kLmdb),
                          testing::BackendName);
-INSTANTIATE_TEST_SUITE_P(Postgres, OperationsTest,
-                         ::testing::Values(testing::Backend::kPostgres), testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Postgres, OperationsTest, ::testing::Values(testing::Backend::kPostgres),
+                         testing::BackendName);
 
 TEST(OperationsOpenTest, MissingStoreOrKeyFailsClosed) {
   TempDir dir;

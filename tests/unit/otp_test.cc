@@ -161,10 +161,9 @@ TEST(OathtoolCrossCheck, RandomTotpAndHotp) {
     params.period = (i % 2 == 0) ? 30 : 60;
     int64_t now = static_cast<int64_t>(rng() % 4000000000ULL);
     std::string hex = HexEncode(secret.span());
-    std::string expected = RunOathtool("--totp=" + std::string(names[which]) + " -d " +
-                                       std::to_string(digits) + " -s " +
-                                       std::to_string(params.period) + "s -N @" +
-                                       std::to_string(now) + " " + hex);
+    std::string expected = RunOathtool(
+        "--totp=" + std::string(names[which]) + " -d " + std::to_string(digits) + " -s " +
+        std::to_string(params.period) + "s -N @" + std::to_string(now) + " " + hex);
     EXPECT_EQ(GenerateTotp(params, secret, now).value(), expected)
         << names[which] << " digits " << digits << " time " << now;
     uint64_t counter = rng() % 1000000;

@@ -76,12 +76,14 @@ TEST_F(PgStoreTest, InitUpgradesAnOlderSchemaAndKeepsTheData) {
   ASSERT_TRUE(Open(false) != nullptr);
   uint8_t entry[] = {1, 2, 3};
   ASSERT_TRUE(store->Write([&](Txn& txn) { return txn.AppendJournalEntry(1, entry); }).ok());
-  ASSERT_TRUE(store->Read([](Txn& txn) {
-    EXPECT_TRUE(txn.HasToken("KEEP"));
-    auto last = txn.LastJournalEntry();
-    EXPECT_TRUE(last.ok() && last->has_value() && (*last)->first == 1u);
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Read([](Txn& txn) {
+                    EXPECT_TRUE(txn.HasToken("KEEP"));
+                    auto last = txn.LastJournalEntry();
+                    EXPECT_TRUE(last.ok() && last->has_value() && (*last)->first == 1u);
+                    return Status::Ok();
+                  })
+                  .ok());
 }
 
 // The journal's sequence rules on PostgreSQL, as on LMDB: appends only
@@ -92,23 +94,25 @@ TEST_F(PgStoreTest, JournalAppendsOnlyAboveTheLastEntry) {
   uint8_t entry[] = {9};
   ASSERT_TRUE(store->Write([&](Txn& txn) { return txn.AppendJournalEntry(5, entry); }).ok());
   for (uint64_t sequence : {uint64_t{5}, uint64_t{4}}) {
-    EXPECT_EQ(store->Write([&](Txn& txn) { return txn.AppendJournalEntry(sequence, entry); })
-                  .code(),
-              StatusCode::kAlreadyExists)
+    EXPECT_EQ(
+        store->Write([&](Txn& txn) { return txn.AppendJournalEntry(sequence, entry); }).code(),
+        StatusCode::kAlreadyExists)
         << sequence;
   }
-  EXPECT_EQ(store->Write([&](Txn& txn) {
-                  return txn.AppendJournalEntry(uint64_t{1} << 63, entry);
-                }).code(),
+  EXPECT_EQ(store->Write([&](Txn& txn) { return txn.AppendJournalEntry(uint64_t{1} << 63, entry); })
+                .code(),
             StatusCode::kInvalidArgument);
   ASSERT_TRUE(store->Write([&](Txn& txn) { return txn.AppendJournalEntry(6, entry); }).ok());
   std::vector<uint64_t> seen;
-  ASSERT_TRUE(store->Read([&](Txn& txn) {
-    return txn.ForEachJournalEntry(6, [&](uint64_t sequence, std::span<const uint8_t>) {
-      seen.push_back(sequence);
-      return Status::Ok();
-    });
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Read([&](Txn& txn) {
+                    return txn.ForEachJournalEntry(
+                        6, [&](uint64_t sequence, std::span<const uint8_t>) {
+                          seen.push_back(sequence);
+                          return Status::Ok();
+                        });
+                  })
+                  .ok());
   EXPECT_EQ(seen, std::vector<uint64_t>{6});
 }
 
@@ -182,10 +186,12 @@ TEST_F(PgStoreTest, ThePoolIsBoundedAndServesMoreThreadsThanConnections) {
   EXPECT_EQ(failed.load(), 0);
   EXPECT_GE(most, 1) << "the sessions were not observed";
   EXPECT_LE(most, 2) << "a pool of 2 opened more sessions";
-  ASSERT_TRUE(store->Read([](Txn& txn) {
-    EXPECT_EQ(txn.GetToken("P").value().failures, 80u);
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Read([](Txn& txn) {
+                    EXPECT_EQ(txn.GetToken("P").value().failures, 80u);
+                    return Status::Ok();
+                  })
+                  .ok());
 }
 
 // A child after fork() uses the inherited store object: it must open its
@@ -204,10 +210,12 @@ TEST_F(PgStoreTest, AForkedChildLeavesTheParentsSessionsAlone) {
   ::waitpid(pid, &wstatus, 0);
   ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
   EXPECT_TRUE(Increment(*store, "F").ok());
-  ASSERT_TRUE(store->Read([](Txn& txn) {
-    EXPECT_EQ(txn.GetToken("F").value().failures, 2u);
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Read([](Txn& txn) {
+                    EXPECT_EQ(txn.GetToken("F").value().failures, 2u);
+                    return Status::Ok();
+                  })
+                  .ok());
 }
 
 // kill -9 of the postmaster under load: every request fails closed within
@@ -218,9 +226,10 @@ TEST(PgStoreCrashTest, KilledServerFailsClosedThenRecovers) {
   auto server = TestPostgres::Start(&why);
   if (server == nullptr) GTEST_SKIP() << why;
   std::string location = server->NewLocation();
-  auto store = Store::Open({.location = location, .create = true,
-                            .postgres = {.pool_size = 4, .timeout_ms = 1000}})
-                   .value();
+  auto store =
+      Store::Open(
+          {.location = location, .create = true, .postgres = {.pool_size = 4, .timeout_ms = 1000}})
+          .value();
   ASSERT_TRUE(store->Write([](Txn& txn) { return txn.PutToken(Record("K")); }).ok());
   std::atomic<bool> stop{false};
   std::atomic<int> committed{0}, failed{0};
@@ -261,12 +270,14 @@ TEST(PgStoreCrashTest, KilledServerFailsClosedThenRecovers) {
   EXPECT_GT(committed.load(), committed_while_down) << "no recovery after the restart";
   // Every OK was committed: the counter holds at least as many increments
   // (a commit whose answer was lost in the crash may add one more each).
-  ASSERT_TRUE(store->Read([&](Txn& txn) {
-    uint32_t stored = txn.GetToken("K").value().failures;
-    EXPECT_GE(stored, static_cast<uint32_t>(committed.load()));
-    EXPECT_LE(stored, static_cast<uint32_t>(committed.load() + 4));
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Read([&](Txn& txn) {
+                    uint32_t stored = txn.GetToken("K").value().failures;
+                    EXPECT_GE(stored, static_cast<uint32_t>(committed.load()));
+                    EXPECT_LE(stored, static_cast<uint32_t>(committed.load() + 4));
+                    return Status::Ok();
+                  })
+                  .ok());
 }
 
 }  // namespace

@@ -39,8 +39,9 @@ void ExpectRfcToken(const std::pair<TokenSpec, SecretBytes>& token, const std::s
   EXPECT_EQ(token.first.params.digits, 8);
   EXPECT_EQ(HexEncode(token.second.span()), kRfcSecretHex);
   // RFC 4226 Appendix D, 8-digit form: counter 0 -> 84755224.
-  EXPECT_EQ(GenerateHotp(HashAlgorithm::kSha1, token.second, token.first.initial_counter, 8).value(),
-            "84755224");
+  EXPECT_EQ(
+      GenerateHotp(HashAlgorithm::kSha1, token.second, token.first.initial_counter, 8).value(),
+      "84755224");
 }
 
 TEST(PskcTest, Figure2PlainButSecretTooShort) {
@@ -50,7 +51,8 @@ TEST(PskcTest, Figure2PlainButSecretTooShort) {
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
   EXPECT_TRUE(parsed->tokens.empty());
   ASSERT_EQ(parsed->rejected.size(), 1u);
-  EXPECT_NE(parsed->rejected[0].reason.find("4 bytes"), std::string::npos) << parsed->rejected[0].reason;
+  EXPECT_NE(parsed->rejected[0].reason.find("4 bytes"), std::string::npos)
+      << parsed->rejected[0].reason;
   auto by_serial = ParsePskcText(ReadData("figure2.pskcxml"), PskcOptions());
   ASSERT_TRUE(by_serial.ok());
   EXPECT_NE(by_serial->rejected[0].reason.find("SerialNo"), std::string::npos);
@@ -105,7 +107,8 @@ TEST(PskcTest, Figure6PlainCounterInMacedFileIsRejected) {
 TEST(PskcTest, PlainSecretInMacedFileIsRejected) {
   std::string xml = ReadData("figure6.pskcxml");
   size_t from = xml.find("<Secret>"), to = xml.find("</Secret>") + 9;
-  xml.replace(from, to - from, "<Secret><PlainValue>MTIzNDU2Nzg5MDEyMzQ1Njc4OTA=</PlainValue></Secret>");
+  xml.replace(from, to - from,
+              "<Secret><PlainValue>MTIzNDU2Nzg5MDEyMzQ1Njc4OTA=</PlainValue></Secret>");
   auto parsed = ParsePskcText(xml, WithKey("12345678901234567890123456789012"));
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
   EXPECT_TRUE(parsed->tokens.empty());
@@ -142,20 +145,28 @@ TEST(PskcTest, FieldsThatCannotBeHonouredRejectTheKey) {
     if (!parsed.ok() || parsed->rejected.empty()) return std::string("imported");
     return parsed->rejected[0].reason;
   };
-  EXPECT_NE(reason("Encoding=\"DECIMAL\"", "Encoding=\"DECIMAL\" CheckDigits=\"true\"").find("CheckDigits"),
+  EXPECT_NE(reason("Encoding=\"DECIMAL\"", "Encoding=\"DECIMAL\" CheckDigits=\"true\"")
+                .find("CheckDigits"),
             std::string::npos);
   EXPECT_NE(reason("<Counter>", "<Extra>1</Extra><Counter>").find("Data/Extra"), std::string::npos);
-  EXPECT_NE(reason("<Counter>", "<TimeDrift><PlainValue>1</PlainValue></TimeDrift><Counter>").find("HOTP key"),
+  EXPECT_NE(reason("<Counter>", "<TimeDrift><PlainValue>1</PlainValue></TimeDrift><Counter>")
+                .find("HOTP key"),
             std::string::npos);
-  EXPECT_NE(reason("</Data>", "</Data><Policy><NumberOfTransactions>5</NumberOfTransactions></Policy>")
-                .find("NumberOfTransactions"),
-            std::string::npos);
+  EXPECT_NE(
+      reason("</Data>", "</Data><Policy><NumberOfTransactions>5</NumberOfTransactions></Policy>")
+          .find("NumberOfTransactions"),
+      std::string::npos);
   // Several KeyUsage: OTP among them is enough.
-  EXPECT_EQ(reason("</Data>", "</Data><Policy><KeyUsage>CR</KeyUsage><KeyUsage>OTP</KeyUsage></Policy>"), "imported");
-  EXPECT_NE(reason("</Data>", "</Data><Policy><KeyUsage>CR</KeyUsage></Policy>").find("not OTP"), std::string::npos);
+  EXPECT_EQ(
+      reason("</Data>", "</Data><Policy><KeyUsage>CR</KeyUsage><KeyUsage>OTP</KeyUsage></Policy>"),
+      "imported");
+  EXPECT_NE(reason("</Data>", "</Data><Policy><KeyUsage>CR</KeyUsage></Policy>").find("not OTP"),
+            std::string::npos);
   // Names are case-insensitive; dates with fractions and offsets.
-  EXPECT_EQ(reason("<AlgorithmParameters>", "<AlgorithmParameters><Suite>hmac-sha1</Suite>"), "imported");
-  EXPECT_EQ(reason("</Data>", "</Data><Policy><ExpiryDate>2030-01-01T00:00:00.5+01:00</ExpiryDate></Policy>"),
+  EXPECT_EQ(reason("<AlgorithmParameters>", "<AlgorithmParameters><Suite>hmac-sha1</Suite>"),
+            "imported");
+  EXPECT_EQ(reason("</Data>",
+                   "</Data><Policy><ExpiryDate>2030-01-01T00:00:00.5+01:00</ExpiryDate></Policy>"),
             "imported");
 }
 
@@ -187,20 +198,24 @@ TEST(PskcTest, MessagesNameTheBlocker) {
                "<ds:X509Data><ds:X509Certificate>MIIB</ds:X509Certificate></ds:X509Data>");
   auto parsed = ParsePskcText(cert, PskcOptions());
   ASSERT_FALSE(parsed.ok());
-  EXPECT_NE(parsed.status().message().find("certificate"), std::string::npos) << parsed.status().message();
-  auto empty = ParsePskcText(
-      "<KeyContainer Version=\"1.0\" xmlns=\"urn:ietf:params:xml:ns:keyprov:pskc\"/>", PskcOptions());
+  EXPECT_NE(parsed.status().message().find("certificate"), std::string::npos)
+      << parsed.status().message();
+  auto empty =
+      ParsePskcText("<KeyContainer Version=\"1.0\" xmlns=\"urn:ietf:params:xml:ns:keyprov:pskc\"/>",
+                    PskcOptions());
   ASSERT_FALSE(empty.ok());
   EXPECT_NE(empty.status().message().find("no KeyPackage"), std::string::npos);
   auto draft = ParsePskcText(
-      "<KeyContainer Version=\"1.0\" xmlns=\"urn:ietf:params:xml:ns:keyprov:pskc\"><Device/></KeyContainer>",
+      "<KeyContainer Version=\"1.0\" "
+      "xmlns=\"urn:ietf:params:xml:ns:keyprov:pskc\"><Device/></KeyContainer>",
       PskcOptions());
   ASSERT_FALSE(draft.ok());
   EXPECT_NE(draft.status().message().find("Device"), std::string::npos);
 }
 
 TEST(PskcTest, Figure6WrongOrMissingKeyRejectsTheFile) {
-  auto wrong = ParsePskcText(ReadData("figure6.pskcxml"), WithKey("00000000000000000000000000000000"));
+  auto wrong =
+      ParsePskcText(ReadData("figure6.pskcxml"), WithKey("00000000000000000000000000000000"));
   ASSERT_FALSE(wrong.ok());
   EXPECT_EQ(wrong.status().code(), StatusCode::kWrongKey);
   auto missing = ParsePskcText(ReadData("figure6.pskcxml"), PskcOptions());
@@ -265,7 +280,8 @@ TEST(PskcTest, HostileAndBrokenXmlIsRefused) {
       "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">"
       "<!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">"
       "<!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">]>"
-      "<KeyContainer Version=\"1.0\" xmlns=\"urn:ietf:params:xml:ns:keyprov:pskc\">&lol3;</KeyContainer>";
+      "<KeyContainer Version=\"1.0\" "
+      "xmlns=\"urn:ietf:params:xml:ns:keyprov:pskc\">&lol3;</KeyContainer>";
   const char* external_entity =
       "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>"
       "<KeyContainer Version=\"1.0\" xmlns=\"urn:ietf:params:xml:ns:keyprov:pskc\">"
@@ -273,7 +289,8 @@ TEST(PskcTest, HostileAndBrokenXmlIsRefused) {
   for (const char* xml : {billion_laughs, external_entity}) {
     auto parsed = ParsePskcText(xml, PskcOptions());
     ASSERT_FALSE(parsed.ok());
-    EXPECT_NE(parsed.status().message().find("DTD"), std::string::npos) << parsed.status().message();
+    EXPECT_NE(parsed.status().message().find("DTD"), std::string::npos)
+        << parsed.status().message();
   }
   std::string figure3 = ReadData("figure3.pskcxml");
   EXPECT_FALSE(ParsePskcText(figure3.substr(0, figure3.size() / 2), PskcOptions()).ok());
@@ -285,11 +302,13 @@ TEST(PskcTest, UnsupportedAlgorithms) {
   std::string xml = ReadData("figure6.pskcxml");
   std::string cbc = "http://www.w3.org/2001/04/xmlenc#aes128-cbc";
   std::string weird = xml;
-  weird.replace(weird.rfind(cbc), cbc.size(), "http://www.w3.org/2001/04/xmldsig-more#camellia128-cbc");
+  weird.replace(weird.rfind(cbc), cbc.size(),
+                "http://www.w3.org/2001/04/xmldsig-more#camellia128-cbc");
   auto parsed = ParsePskcText(weird, WithKey("12345678901234567890123456789012"));
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
   ASSERT_EQ(parsed->rejected.size(), 1u);
-  EXPECT_NE(parsed->rejected[0].reason.find("unsupported cipher"), std::string::npos) << parsed->rejected[0].reason;
+  EXPECT_NE(parsed->rejected[0].reason.find("unsupported cipher"), std::string::npos)
+      << parsed->rejected[0].reason;
   std::string weird_mac = xml;
   std::string mac = "http://www.w3.org/2000/09/xmldsig#hmac-sha1";
   weird_mac.replace(weird_mac.find(mac), mac.size(), "http://example.com/md5-mac");

@@ -14,7 +14,9 @@ namespace {
 using testing::Bytes;
 using testing::TempDir;
 
-MasterKey KeyOf(char fill) { return MasterKey::FromBytes(SecretBytes(std::vector<uint8_t>(32, static_cast<uint8_t>(fill)))); }
+MasterKey KeyOf(char fill) {
+  return MasterKey::FromBytes(SecretBytes(std::vector<uint8_t>(32, static_cast<uint8_t>(fill))));
+}
 
 TEST(SealingTest, RoundTripAndBinding) {
   MasterKey key = KeyOf(1);
@@ -37,7 +39,8 @@ TEST(SealingTest, RoundTripAndBinding) {
 
 TEST(SealingTest, NoncesDiffer) {
   MasterKey key = KeyOf(1);
-  EXPECT_NE(key.Seal(Bytes("same").span(), "a").value(), key.Seal(Bytes("same").span(), "a").value());
+  EXPECT_NE(key.Seal(Bytes("same").span(), "a").value(),
+            key.Seal(Bytes("same").span(), "a").value());
 }
 
 TEST(MasterKeyFileTest, CreateLoadAndRefuseOverwrite) {

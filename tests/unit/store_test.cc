@@ -53,41 +53,51 @@ TEST_P(StoreTest, MissingStoreIsUnavailable) {
 TEST_P(StoreTest, RoundTripsTokensUsersAndMeta) {
   auto store = Create();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->Write([](Txn& txn) {
-    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("A1")));
-    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("B2")));
-    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("alice", "A2"));
-    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("alice", "A1"));
-    uint8_t value[3] = {1, 0, 2};
-    OTPGATE_RETURN_IF_ERROR(txn.PutMeta("test", value));
-    return txn.AddUserToken("alice", "A1");  // duplicate: no-op
-  }).ok());
-  ASSERT_TRUE(store->Read([](Txn& txn) -> Status {
-    EXPECT_TRUE(txn.GetToken("A1").ok());
-    EXPECT_EQ(txn.GetToken("B").status().code(), StatusCode::kNotFound);
-    EXPECT_EQ(txn.UserTokens("alice").value(), (std::vector<std::string>{"A1", "A2"}));
-    EXPECT_TRUE(txn.UserTokens("nobody").value().empty());
-    EXPECT_EQ(txn.GetMeta("test").value(), (std::vector<uint8_t>{1, 0, 2}));
-    EXPECT_FALSE(txn.GetMeta("absent").value().has_value());
-    std::vector<std::string> ids;
-    EXPECT_TRUE(txn.ForEachToken([&](const TokenRecord& r) {
-      ids.push_back(r.credential_id);
-      return Status::Ok();
-    }).ok());
-    EXPECT_EQ(ids, (std::vector<std::string>{"A1", "B2"}));
-    EXPECT_FALSE(txn.PutToken(Record("X")).ok()) << "read-only transaction wrote";
-    return Status::Ok();
-  }).ok());
-  ASSERT_TRUE(store->Write([](Txn& txn) {
-    OTPGATE_RETURN_IF_ERROR(txn.RemoveUserToken("alice", "A2"));
-    OTPGATE_RETURN_IF_ERROR(txn.RemoveUserToken("alice", "absent"));  // no-op
-    return txn.DeleteToken("B2");
-  }).ok());
-  ASSERT_TRUE(store->Read([](Txn& txn) {
-    EXPECT_EQ(txn.UserTokens("alice").value(), (std::vector<std::string>{"A1"}));
-    EXPECT_FALSE(txn.HasToken("B2"));
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Write([](Txn& txn) {
+                    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("A1")));
+                    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("B2")));
+                    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("alice", "A2"));
+                    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("alice", "A1"));
+                    uint8_t value[3] = {1, 0, 2};
+                    OTPGATE_RETURN_IF_ERROR(txn.PutMeta("test", value));
+                    return txn.AddUserToken("alice", "A1");  // duplicate: no-op
+                  })
+                  .ok());
+  ASSERT_TRUE(
+      store
+          ->Read([](Txn& txn) -> Status {
+            EXPECT_TRUE(txn.GetToken("A1").ok());
+            EXPECT_EQ(txn.GetToken("B").status().code(), StatusCode::kNotFound);
+            EXPECT_EQ(txn.UserTokens("alice").value(), (std::vector<std::string>{"A1", "A2"}));
+            EXPECT_TRUE(txn.UserTokens("nobody").value().empty());
+            EXPECT_EQ(txn.GetMeta("test").value(), (std::vector<uint8_t>{1, 0, 2}));
+            EXPECT_FALSE(txn.GetMeta("absent").value().has_value());
+            std::vector<std::string> ids;
+            EXPECT_TRUE(txn.ForEachToken([&](const TokenRecord& r) {
+                             ids.push_back(r.credential_id);
+                             return Status::Ok();
+                           })
+                            .ok());
+            EXPECT_EQ(ids, (std::vector<std::string>{"A1", "B2"}));
+            EXPECT_FALSE(txn.PutToken(Record("X")).ok()) << "read-only transaction wrote";
+            return Status::Ok();
+          })
+          .ok());
+  ASSERT_TRUE(store
+                  ->Write([](Txn& txn) {
+                    OTPGATE_RETURN_IF_ERROR(txn.RemoveUserToken("alice", "A2"));
+                    OTPGATE_RETURN_IF_ERROR(txn.RemoveUserToken("alice", "absent"));  // no-op
+                    return txn.DeleteToken("B2");
+                  })
+                  .ok());
+  ASSERT_TRUE(store
+                  ->Read([](Txn& txn) {
+                    EXPECT_EQ(txn.UserTokens("alice").value(), (std::vector<std::string>{"A1"}));
+                    EXPECT_FALSE(txn.HasToken("B2"));
+                    return Status::Ok();
+                  })
+                  .ok());
   EXPECT_EQ(store->Write([](Txn& txn) { return txn.DeleteToken("B2"); }).code(),
             StatusCode::kNotFound);
 }
@@ -100,10 +110,12 @@ TEST_P(StoreTest, FailedWriteChangesNothing) {
     return Status::InvalidArgument("changed my mind");
   });
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
-  ASSERT_TRUE(store->Read([](Txn& txn) {
-    EXPECT_FALSE(txn.HasToken("A1"));
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Read([](Txn& txn) {
+                    EXPECT_FALSE(txn.HasToken("A1"));
+                    return Status::Ok();
+                  })
+                  .ok());
 }
 
 TEST_P(StoreTest, WriteGroupIsolatesAFailingMember) {
@@ -125,12 +137,14 @@ TEST_P(StoreTest, WriteGroupIsolatesAFailingMember) {
   EXPECT_TRUE(results[0].ok());
   EXPECT_EQ(results[1].code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(results[2].ok()) << results[2].ToString();
-  ASSERT_TRUE(store->Read([](Txn& txn) {
-    EXPECT_TRUE(txn.HasToken("A"));
-    EXPECT_FALSE(txn.HasToken("B"));
-    EXPECT_TRUE(txn.HasToken("C"));
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Read([](Txn& txn) {
+                    EXPECT_TRUE(txn.HasToken("A"));
+                    EXPECT_FALSE(txn.HasToken("B"));
+                    EXPECT_TRUE(txn.HasToken("C"));
+                    return Status::Ok();
+                  })
+                  .ok());
 }
 
 // Read-modify-write from many threads and two store handles (two "servers"
@@ -159,9 +173,9 @@ TEST_P(StoreTest, ConcurrentWritersLoseNoUpdate) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
   ASSERT_TRUE(a->Read([&](Txn& txn) {
-    EXPECT_EQ(txn.GetToken("CTR").value().failures, uint32_t{kThreads * kIncrements});
-    return Status::Ok();
-  }).ok());
+                 EXPECT_EQ(txn.GetToken("CTR").value().failures, uint32_t{kThreads * kIncrements});
+                 return Status::Ok();
+               }).ok());
 }
 
 // Two writers that both find a token absent cannot both create it.
@@ -210,17 +224,21 @@ TEST_P(StoreTest, RejectsUnknownSchema) {
 TEST_P(StoreTest, JournalAppendsWalksAndErasesInOrder) {
   // 2,500 statements in one transaction: more than the default bound on a
   // loaded machine.
-  auto opened = Store::Open({.location = location_, .create = true, .postgres = {.timeout_ms = 20000}});
+  auto opened =
+      Store::Open({.location = location_, .create = true, .postgres = {.timeout_ms = 20000}});
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   std::shared_ptr<Store> store = *opened;
   constexpr uint64_t kEntries = 2500;
-  ASSERT_TRUE(store->Write([&](Txn& txn) -> Status {
-    for (uint64_t sequence = 1; sequence <= kEntries; ++sequence) {
-      uint8_t entry[] = {static_cast<uint8_t>(sequence), static_cast<uint8_t>(sequence >> 8)};
-      OTPGATE_RETURN_IF_ERROR(txn.AppendJournalEntry(sequence, entry));
-    }
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Write([&](Txn& txn) -> Status {
+                    for (uint64_t sequence = 1; sequence <= kEntries; ++sequence) {
+                      uint8_t entry[] = {static_cast<uint8_t>(sequence),
+                                         static_cast<uint8_t>(sequence >> 8)};
+                      OTPGATE_RETURN_IF_ERROR(txn.AppendJournalEntry(sequence, entry));
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
   uint8_t again[] = {0};
   EXPECT_EQ(store->Write([&](Txn& txn) { return txn.AppendJournalEntry(kEntries, again); }).code(),
             StatusCode::kAlreadyExists);
@@ -249,11 +267,13 @@ TEST_P(StoreTest, JournalAppendsWalksAndErasesInOrder) {
   std::vector<uint64_t> rest = walk(0);
   ASSERT_EQ(rest.size(), kEntries - 2000);
   EXPECT_EQ(rest.front(), 2001u);
-  ASSERT_TRUE(store->Read([&](Txn& txn) -> Status {
-    OTPGATE_ASSIGN_OR_RETURN(auto last, txn.LastJournalEntry());
-    EXPECT_TRUE(last.has_value() && last->first == kEntries);
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Read([&](Txn& txn) -> Status {
+                    OTPGATE_ASSIGN_OR_RETURN(auto last, txn.LastJournalEntry());
+                    EXPECT_TRUE(last.has_value() && last->first == kEntries);
+                    return Status::Ok();
+                  })
+                  .ok());
 }
 
 // ConsumeChallenge (store.h): a nonce is consumed once, in or across
@@ -276,16 +296,21 @@ TEST_P(StoreTest, ConsumeChallengeMarksEachNonceOnceAndPrunesExpired) {
   EXPECT_TRUE(consume(1, 1000, 900).value());
   EXPECT_FALSE(consume(1, 1000, 900).value()) << "replay";
   EXPECT_FALSE(consume(1, 5000, 950).value()) << "whatever expiry the replay claims";
-  ASSERT_TRUE(store->Write([&](Txn& txn) -> Status {
-    EXPECT_TRUE(txn.ConsumeChallenge(nonce(2), 1000, 900).value());
-    EXPECT_FALSE(txn.ConsumeChallenge(nonce(2), 1000, 900).value()) << "in one transaction";
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Write([&](Txn& txn) -> Status {
+                    EXPECT_TRUE(txn.ConsumeChallenge(nonce(2), 1000, 900).value());
+                    EXPECT_FALSE(txn.ConsumeChallenge(nonce(2), 1000, 900).value())
+                        << "in one transaction";
+                    return Status::Ok();
+                  })
+                  .ok());
   // An aborted transaction consumes nothing.
-  EXPECT_FALSE(store->Write([&](Txn& txn) -> Status {
-    EXPECT_TRUE(txn.ConsumeChallenge(nonce(3), 1000, 900).value());
-    return Status::Internal("abort");
-  }).ok());
+  EXPECT_FALSE(store
+                   ->Write([&](Txn& txn) -> Status {
+                     EXPECT_TRUE(txn.ConsumeChallenge(nonce(3), 1000, 900).value());
+                     return Status::Internal("abort");
+                   })
+                   .ok());
   EXPECT_TRUE(consume(3, 1000, 900).value());
   // Nonces 1-3 expired at 1000. Calls at 2000 prune them (a few per call):
   // after enough calls, they are new again; the nonce that has not expired
@@ -301,9 +326,12 @@ TEST_P(StoreTest, ConsumeChallengeMarksEachNonceOnceAndPrunesExpired) {
     });
     EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << size;
   }
-  EXPECT_FALSE(store->Read([&](Txn& txn) -> Status {
-    return txn.ConsumeChallenge(nonce(6), 1000, 900).status();
-  }).ok()) << "a read-only transaction refuses";
+  EXPECT_FALSE(store
+                   ->Read([&](Txn& txn) -> Status {
+                     return txn.ConsumeChallenge(nonce(6), 1000, 900).status();
+                   })
+                   .ok())
+      << "a read-only transaction refuses";
 }
 
 // Several store handles (on PostgreSQL: several connection pools, as
@@ -335,8 +363,7 @@ TEST_P(StoreTest, RacingConsumersOfOneNonceHaveOneWinner) {
   for (int n = 0; n < kNonces; ++n) EXPECT_EQ(winners[n].load(), 1) << "nonce " << n;
 }
 
-INSTANTIATE_TEST_SUITE_P(Lmdb, StoreTest, ::testing::Values(Backend::kLmdb),
-                         testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Lmdb, StoreTest, ::testing::Values(Backend::kLmdb), testing::BackendName);
 INSTANTIATE_TEST_SUITE_P(Postgres, StoreTest, ::testing::Values(Backend::kPostgres),
                          testing::BackendName);
 
@@ -353,8 +380,8 @@ TEST(StoreOpenTest, ChoosesTheBackendByLocation) {
 }
 
 TEST(StoreOpenTest, RefusesAPasswordInThePostgresLocation) {
-  for (const char* location : {"postgresql://otpgate:secret@db1/otpgate",
-                               "host=db1 dbname=otpgate password=secret"}) {
+  for (const char* location :
+       {"postgresql://otpgate:secret@db1/otpgate", "host=db1 dbname=otpgate password=secret"}) {
     auto store = Store::Open({.location = location});
     EXPECT_EQ(store.status().code(), StatusCode::kInvalidArgument) << location;
     EXPECT_EQ(store.status().message().find("secret"), std::string::npos)

@@ -29,11 +29,11 @@ TEST(TokenCsvTest, ParsesColumnsAndDefaults) {
 TEST(TokenCsvTest, RejectsBadLinesWithReasonsAndNoSecret) {
   auto parsed = ParseTokenCsv(
       "VSST00000001,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n"
-      "VSST00000001,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n"   // duplicate in file
+      "VSST00000001,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n"  // duplicate in file
       "VSST_BAD,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n"
       "VSST00000004,NOT*BASE32\n"
-      "VSST00000005,GEZDGNBVGY3TQOJQ\n"                   // 10 bytes: ok
-      "VSST00000006,GEZDGNBV\n"                           // 5 bytes: too short
+      "VSST00000005,GEZDGNBVGY3TQOJQ\n"  // 10 bytes: ok
+      "VSST00000006,GEZDGNBV\n"          // 5 bytes: too short
       "VSST00000007,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,,totp,,9\n"
       "just-one-column\n",
       "");
@@ -58,7 +58,8 @@ TEST(TokenUriTest, ParsesLines) {
 }
 
 TEST(TokenCsvTest, Utf8ByteOrderMarkIsSkipped) {
-  auto parsed = ParseTokenCsv("\xEF\xBB\xBFVSST00000001,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", "Bank");
+  auto parsed =
+      ParseTokenCsv("\xEF\xBB\xBFVSST00000001,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", "Bank");
   EXPECT_TRUE(parsed.rejected.empty()) << parsed.rejected[0].reason;
   EXPECT_EQ(parsed.tokens.size(), 1u);
 }

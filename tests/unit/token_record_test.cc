@@ -66,11 +66,11 @@ TEST(TokenRecordTest, InvalidFieldsAreCorrupt) {
     b[index] = value;
     return DecodeTokenRecord(b).status().code();
   };
-  EXPECT_EQ(with(0, 2), StatusCode::kCorrupt);   // version
-  EXPECT_EQ(with(1, 9), StatusCode::kCorrupt);   // state
-  EXPECT_EQ(with(2, 7), StatusCode::kCorrupt);   // kind
-  EXPECT_EQ(with(3, 0), StatusCode::kCorrupt);   // algorithm
-  EXPECT_EQ(with(4, 9), StatusCode::kCorrupt);   // digits
+  EXPECT_EQ(with(0, 2), StatusCode::kCorrupt);  // version
+  EXPECT_EQ(with(1, 9), StatusCode::kCorrupt);  // state
+  EXPECT_EQ(with(2, 7), StatusCode::kCorrupt);  // kind
+  EXPECT_EQ(with(3, 0), StatusCode::kCorrupt);  // algorithm
+  EXPECT_EQ(with(4, 9), StatusCode::kCorrupt);  // digits
   TokenRecord orphan = Sample();
   orphan.state = TokenState::kUnassigned;  // but has an owner
   EXPECT_EQ(DecodeTokenRecord(EncodeTokenRecord(orphan)).status().code(), StatusCode::kCorrupt);

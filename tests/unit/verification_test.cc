@@ -105,11 +105,15 @@ TEST(VerificationOverflowTest, ImportsRefuseCountersBeyondTheRange) {
   EXPECT_TRUE(csv.tokens.empty());
   ASSERT_EQ(csv.rejected.size(), 1u);
   EXPECT_NE(csv.rejected[0].reason.find("counter"), std::string::npos);
-  auto uri = ParseKeyUri("otpauth://hotp/x:HOTP00000001?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
-                         "&counter=" + big);
+  auto uri = ParseKeyUri(
+      "otpauth://hotp/x:HOTP00000001?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+      "&counter=" +
+      big);
   EXPECT_EQ(uri.status().code(), StatusCode::kInvalidArgument);
-  auto ok = ParseKeyUri("otpauth://hotp/x:HOTP00000001?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
-                        "&counter=" + std::to_string(kMaxHotpCounter));
+  auto ok = ParseKeyUri(
+      "otpauth://hotp/x:HOTP00000001?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+      "&counter=" +
+      std::to_string(kMaxHotpCounter));
   EXPECT_TRUE(ok.ok());
   OtpParams params;
   params.t0 = kMaxT0 + 1;

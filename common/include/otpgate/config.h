@@ -32,13 +32,13 @@ struct Config {
   int store_pool_size = 32;     // connections per process
   std::string master_key = kDefaultMasterKeyPath;
   // Verification.
-  int window = 1;                     // TOTP: steps either side of the drift
-  int hotp_lookahead = 10;            // HOTP: counters ahead of the next expected
-  int64_t resync_window = 600;        // TOTP resync: seconds either side
-  int hotp_resync_window = 1000;      // HOTP resync: counters ahead
+  int window = 1;                 // TOTP: steps either side of the drift
+  int hotp_lookahead = 10;        // HOTP: counters ahead of the next expected
+  int64_t resync_window = 600;    // TOTP resync: seconds either side
+  int hotp_resync_window = 1000;  // HOTP resync: counters ahead
   // Lockout.
   int max_failures = 5;
-  int64_t lockout_seconds = 60;       // first lock; doubles per further failure
+  int64_t lockout_seconds = 60;  // first lock; doubles per further failure
   int64_t lockout_max_seconds = 3600;
   // Defaults for tokens made by `otpgate token new`.
   std::string credential_prefix = "OTPG";
@@ -56,7 +56,7 @@ struct Config {
   std::string prompt = "One-time password: ";
   std::string token_prompt = "Token ID (credential ID): ";
   int64_t challenge_timeout = 120;  // RADIUS: lifetime of a challenge's State
-  int fail_delay_ms = 2000;  // PAM: pam_fail_delay on failure
+  int fail_delay_ms = 2000;         // PAM: pam_fail_delay on failure
   NonRootPolicy nonroot = NonRootPolicy::kFail;
   bool debug = false;
   bool split = false;
@@ -76,7 +76,7 @@ struct OptionSpec {
   std::string_view default_value;  // as it would be written in the config file
   int64_t min = 0;                 // kInt bounds
   int64_t max = 0;
-  std::string_view choices;        // kEnum: "a|b|c"
+  std::string_view choices;  // kEnum: "a|b|c"
   std::string_view help;
   OptionScope scope = OptionScope::kAll;
 };

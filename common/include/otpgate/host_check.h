@@ -24,7 +24,7 @@ struct HostProblem {
 // An active "pam_otpgate.so" line of a PAM service file.
 struct PamModuleLine {
   int line_number = 0;
-  std::string module;               // as written: "pam_otpgate.so" or an absolute path
+  std::string module;                  // as written: "pam_otpgate.so" or an absolute path
   std::vector<std::string> arguments;  // "[a b]" arguments unbracketed
 };
 

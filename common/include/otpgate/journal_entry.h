@@ -20,8 +20,8 @@ struct JournalEntry {
   int64_t time = 0;       // epoch seconds, from the request's clock
   std::string action;     // login, register, stop, provision, import, unlock, ...
   std::string user;
-  std::string token;      // credential ID, empty if none
-  std::string outcome;    // a DecisionName, "ok", or a StatusCodeName
+  std::string token;    // credential ID, empty if none
+  std::string outcome;  // a DecisionName, "ok", or a StatusCodeName
   std::string reason;
   std::string front_end;  // pam, radius, cli
   std::string client;     // PAM service and remote host, RADIUS client, CLI user
@@ -42,8 +42,8 @@ struct JournalCheck {
   uint64_t first_sequence = 0;  // first entry present (checkpoint + 1)
   uint64_t last_sequence = 0;   // 0 if empty
   uint64_t entries = 0;
-  uint64_t checkpoint = 0;      // entries up to here were pruned
-  JournalHash head{};           // chain value of the last entry (record it off-host)
+  uint64_t checkpoint = 0;  // entries up to here were pruned
+  JournalHash head{};       // chain value of the last entry (record it off-host)
   uint64_t first_bad = 0;
   std::string problem;
 };

@@ -49,8 +49,7 @@ class OtpService {
   // key at config.master_key. The clock and the audit sink (optional: every
   // decision and change is recorded there) must outlive the service.
   static Result<std::unique_ptr<OtpService>> Open(const Config& config, const Clock& clock,
-                                                  bool create = false,
-                                                  AuditSink* audit = nullptr);
+                                                  bool create = false, AuditSink* audit = nullptr);
   ~OtpService();
 
   // The journal's origin for calls that take none (administration): the
@@ -97,10 +96,10 @@ class OtpService {
 
   // What a front end needs before it prompts (a read-only transaction).
   struct UserState {
-    int bound_tokens = 0;   // active or disabled
-    int active_tokens = 0;  // active and within their validity dates
-    int locked_tokens = 0;  // active, valid and locked now
-    int64_t lock_until = 0; // earliest unlock among locked active tokens
+    int bound_tokens = 0;      // active or disabled
+    int active_tokens = 0;     // active and within their validity dates
+    int locked_tokens = 0;     // active, valid and locked now
+    int64_t lock_until = 0;    // earliest unlock among locked active tokens
     std::string locked_token;  // the token whose lock ends first
     // Digits of the codes the active tokens expect (the largest if they
     // differ): lets a front end split a password+code field.
@@ -166,9 +165,8 @@ class OtpService {
   void Audit(const AuditEvent& event) const;
   void Audit(std::string_view action, std::string_view user, std::string_view credential_id,
              std::string_view outcome, std::string_view reason, const Origin& origin = {}) const;
-  void AuditStatus(std::string_view action, std::string_view user,
-                   std::string_view credential_id, const Status& status,
-                   const Origin& origin = {}) const;
+  void AuditStatus(std::string_view action, std::string_view user, std::string_view credential_id,
+                   const Status& status, const Origin& origin = {}) const;
   // A debug line, when the `debug` option is on (never a code or secret).
   void Debug(std::string_view line) const;
 

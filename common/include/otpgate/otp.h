@@ -30,9 +30,9 @@ Result<OtpKind> ParseOtpKind(std::string_view name);
 struct OtpParams {
   OtpKind kind = OtpKind::kTotp;
   HashAlgorithm algorithm = HashAlgorithm::kSha1;
-  int digits = 6;        // 6, 7 or 8
-  int64_t period = 30;   // TOTP step in seconds, > 0
-  int64_t t0 = 0;        // TOTP epoch (RFC 6238 T0)
+  int digits = 6;       // 6, 7 or 8
+  int64_t period = 30;  // TOTP step in seconds, > 0
+  int64_t t0 = 0;       // TOTP epoch (RFC 6238 T0)
 
   Status Validate() const;
 };

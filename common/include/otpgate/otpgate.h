@@ -37,7 +37,7 @@ extern "C" {
 #define OTPGATE_ABI_VERSION 3
 
 /* Buffer sizes in otpgate_result (each includes the terminating NUL). */
-#define OTPGATE_ID_SIZE 72      /* a credential ID: at most 64 bytes, normalised */
+#define OTPGATE_ID_SIZE 72 /* a credential ID: at most 64 bytes, normalised */
 #define OTPGATE_MESSAGE_SIZE 256
 /* The State of a RADIUS challenge (version, nonce, expiry, tag:
  * docs/security.md); a buffer of this size holds any State the core issues. */
@@ -81,11 +81,11 @@ typedef enum {
 
 /* What the front end does next, or answers (mirrors otpgate::Answer). */
 typedef enum {
-  OTPGATE_ANSWER_PASS = 0,   /* not otpgate's business: PAM_IGNORE; RADIUS: the password decides */
+  OTPGATE_ANSWER_PASS = 0, /* not otpgate's business: PAM_IGNORE; RADIUS: the password decides */
   OTPGATE_ANSWER_ACCEPT = 1,
   OTPGATE_ANSWER_REJECT = 2,
   OTPGATE_ANSWER_LOCKED = 3,
-  OTPGATE_ANSWER_FAIL = 4,   /* the store cannot decide: fail closed */
+  OTPGATE_ANSWER_FAIL = 4, /* the store cannot decide: fail closed */
   OTPGATE_ANSWER_ASK_CODE = 5,
   OTPGATE_ANSWER_ASK_TOKEN_AND_CODE = 6,
 } otpgate_answer;
@@ -99,43 +99,43 @@ typedef enum {
 
 /* Log levels of the callback (mirror otpgate::AuditSeverity). */
 enum {
-  OTPGATE_LOG_DEBUG = 0,    /* only with debug = yes */
-  OTPGATE_LOG_INFO = 1,     /* an accept */
-  OTPGATE_LOG_NOTICE = 2,   /* a refusal */
-  OTPGATE_LOG_CRIT = 3,     /* the store could not decide */
+  OTPGATE_LOG_DEBUG = 0,  /* only with debug = yes */
+  OTPGATE_LOG_INFO = 1,   /* an accept */
+  OTPGATE_LOG_NOTICE = 2, /* a refusal */
+  OTPGATE_LOG_CRIT = 3,   /* the store could not decide */
 };
 /* `line` is one complete audit line (audit.h: action=... outcome=...) or a
  * debug line, NUL-terminated, valid during the call only. */
 typedef void (*otpgate_log_fn)(void* context, int level, const char* line);
 
 typedef struct {
-  int status;                 /* OTPGATE_OK or OTPGATE_ERR_* */
-  otpgate_answer answer;      /* what to do or answer (also set when status != OK) */
-  otpgate_action action;      /* the flow that runs: pass it back to otpgate_finish */
-  otpgate_decision decision;  /* the core's decision, when it made one */
-  char credential_id[OTPGATE_ID_SIZE];  /* the token that decided, or "" */
-  int64_t lock_until;         /* epoch seconds, > now when locked */
-  char message[OTPGATE_MESSAGE_SIZE];       /* why, for logs; never a code or secret */
-  char user_message[OTPGATE_MESSAGE_SIZE];  /* for the user; "" = say nothing */
-  int user_message_is_error;  /* 1: an error (PAM_ERROR_MSG), 0: information */
+  int status;                              /* OTPGATE_OK or OTPGATE_ERR_* */
+  otpgate_answer answer;                   /* what to do or answer (also set when status != OK) */
+  otpgate_action action;                   /* the flow that runs: pass it back to otpgate_finish */
+  otpgate_decision decision;               /* the core's decision, when it made one */
+  char credential_id[OTPGATE_ID_SIZE];     /* the token that decided, or "" */
+  int64_t lock_until;                      /* epoch seconds, > now when locked */
+  char message[OTPGATE_MESSAGE_SIZE];      /* why, for logs; never a code or secret */
+  char user_message[OTPGATE_MESSAGE_SIZE]; /* for the user; "" = say nothing */
+  int user_message_is_error;               /* 1: an error (PAM_ERROR_MSG), 0: information */
 } otpgate_result;
 
 /* Who is asking, for the audit trail. */
 typedef struct {
   const char* user;
   otpgate_action action;
-  const char* service;  /* the PAM service, or NULL */
-  const char* client;   /* the RADIUS client's address, or NULL */
+  const char* service; /* the PAM service, or NULL */
+  const char* client;  /* the RADIUS client's address, or NULL */
 } otpgate_request;
 
 typedef struct {
   otpgate_front_end front_end;
-  const char* config_path;    /* NULL: the default path, and a missing file is fine */
-  const char* const* names;   /* `count` option overrides, same names as the file;
-                                 "config" among them names the file instead */
-  const char* const* values;  /* a NULL value: a bare boolean flag ("debug") */
+  const char* config_path;   /* NULL: the default path, and a missing file is fine */
+  const char* const* names;  /* `count` option overrides, same names as the file;
+                                "config" among them names the file instead */
+  const char* const* values; /* a NULL value: a bare boolean flag ("debug") */
   size_t count;
-  otpgate_log_fn log;         /* NULL: no audit trail */
+  otpgate_log_fn log; /* NULL: no audit trail */
   void* log_context;
   /* NULL at start-up; the request that needs the handle otherwise: a config
    * file that cannot be read is then audited as that request's decision. */
@@ -162,21 +162,20 @@ void otpgate_close(otpgate_handle* handle); /* NULL is fine */
 
 /* The front-end options of an open handle (owned by the handle). */
 typedef struct {
-  otpgate_action action;     /* the configured flow */
-  const char* prompt;        /* the code prompt (RADIUS: the challenge's Reply-Message) */
-  const char* token_prompt;  /* PAM: the credential-ID prompt */
-  int split;                 /* the code comes appended to the password */
-  int use_first_pass;        /* PAM */
-  int try_first_pass;        /* PAM */
-  int fail_delay_ms;         /* PAM */
+  otpgate_action action;    /* the configured flow */
+  const char* prompt;       /* the code prompt (RADIUS: the challenge's Reply-Message) */
+  const char* token_prompt; /* PAM: the credential-ID prompt */
+  int split;                /* the code comes appended to the password */
+  int use_first_pass;       /* PAM */
+  int try_first_pass;       /* PAM */
+  int fail_delay_ms;        /* PAM */
 } otpgate_options;
 const otpgate_options* otpgate_options_of(const otpgate_handle* handle);
 
 /* Before the prompt: PASS, REJECT, LOCKED, FAIL, ASK_CODE or
  * ASK_TOKEN_AND_CODE in result->answer (result must not be NULL).
  * Audited unless it asks. */
-int otpgate_begin(otpgate_handle* handle, const otpgate_request* request,
-                  otpgate_result* result);
+int otpgate_begin(otpgate_handle* handle, const otpgate_request* request, otpgate_result* result);
 /* The answers: `code` (NULL: the client sent none) and, for a registration,
  * `credential_id` (else NULL). request->action: result->action from
  * otpgate_begin. ACCEPT, REJECT, LOCKED or FAIL; always audited. */
@@ -202,16 +201,15 @@ int otpgate_finish_challenge(otpgate_handle* handle, const otpgate_request* requ
                              otpgate_result* result);
 /* The account phase (PAM acct_mgmt): PASS (no token), LOCKED (audited),
  * ACCEPT, or FAIL. */
-int otpgate_account(otpgate_handle* handle, const otpgate_request* request,
-                    otpgate_result* result);
+int otpgate_account(otpgate_handle* handle, const otpgate_request* request, otpgate_result* result);
 /* A refusal the front end decided (e.g. an unknown RADIUS State): audited
  * with `reason` (a short word), REJECT with a user message. */
 int otpgate_refuse(otpgate_handle* handle, const otpgate_request* request, const char* reason,
                    otpgate_result* result);
 /* split: where the code starts in a password+code `field` of `length`
  * bytes. *code_offset = length when the field is all password. */
-int otpgate_split_point(otpgate_handle* handle, const char* user, const char* field,
-                        size_t length, size_t* code_offset, otpgate_result* result);
+int otpgate_split_point(otpgate_handle* handle, const char* user, const char* field, size_t length,
+                        size_t* code_offset, otpgate_result* result);
 
 const char* otpgate_decision_name(otpgate_decision decision);
 const char* otpgate_status_name(int status);

@@ -44,7 +44,8 @@ struct PskcOptions {
 // of the key's Policy and of the DeviceInfo bound its validity. Anything
 // that cannot be applied (CheckDigits, PIN in the OTP, transaction limits,
 // unknown elements, challenge-response keys) rejects the key with that reason.
-Status StreamPskcFile(const std::string& path, const PskcOptions& options, const TokenVisitor& visit);
+Status StreamPskcFile(const std::string& path, const PskcOptions& options,
+                      const TokenVisitor& visit);
 // The same, collected; `rejected[i].line` is the 1-based position of the
 // key in the file.
 Result<ParsedTokens> ParsePskcFile(const std::string& path, const PskcOptions& options);

@@ -19,17 +19,17 @@ namespace otpgate {
 // as the CLI's exit code family), so never renumber.
 enum class StatusCode : int {
   kOk = 0,
-  kInvalidArgument = 1,   // malformed input: bad code, bad credential ID, bad option
-  kNotFound = 2,          // unknown token or user
-  kAlreadyExists = 3,     // token already provisioned
-  kAlreadyBound = 4,      // token is bound (to this user or to another)
-  kNotBound = 5,          // token is not bound to this user
-  kPermissionDenied = 6,  // file modes/owners unsafe, or we may not open a file
-  kUnavailable = 7,       // store or key missing or unopenable: fail closed
-  kCorrupt = 8,           // a record or file failed to decode
-  kWrongKey = 9,          // the master key does not open this store
-  kStoreFull = 10,        // the map could not be grown
-  kInternal = 11,         // a library call failed unexpectedly
+  kInvalidArgument = 1,      // malformed input: bad code, bad credential ID, bad option
+  kNotFound = 2,             // unknown token or user
+  kAlreadyExists = 3,        // token already provisioned
+  kAlreadyBound = 4,         // token is bound (to this user or to another)
+  kNotBound = 5,             // token is not bound to this user
+  kPermissionDenied = 6,     // file modes/owners unsafe, or we may not open a file
+  kUnavailable = 7,          // store or key missing or unopenable: fail closed
+  kCorrupt = 8,              // a record or file failed to decode
+  kWrongKey = 9,             // the master key does not open this store
+  kStoreFull = 10,           // the map could not be grown
+  kInternal = 11,            // a library call failed unexpectedly
   kFailedPrecondition = 12,  // e.g. token disabled or expired for this action
 };
 
@@ -41,12 +41,16 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
   static Status AlreadyBound(std::string m) { return {StatusCode::kAlreadyBound, std::move(m)}; }
   static Status NotBound(std::string m) { return {StatusCode::kNotBound, std::move(m)}; }
-  static Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
+  static Status PermissionDenied(std::string m) {
+    return {StatusCode::kPermissionDenied, std::move(m)};
+  }
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status Corrupt(std::string m) { return {StatusCode::kCorrupt, std::move(m)}; }
   static Status WrongKey(std::string m) { return {StatusCode::kWrongKey, std::move(m)}; }

@@ -27,11 +27,10 @@ struct CopyReport {
 // destination must hold no token and no journal entry (kAlreadyExists
 // otherwise: nothing is merged or overwritten). The journal's chain is not
 // checked here (that needs the master key: OtpService::VerifyJournal); a
-// byte-identical copy verifies exactly as its source does. Secrets stay sealed: no master key is needed, and
-// the destination opens with the source's key. Stop the front ends using
-// `from` while it runs, or decisions taken meanwhile are not copied.
-// kCorrupt if the verification finds a difference (the copy is then in
-// `to`: drop it before trying again).
+// byte-identical copy verifies exactly as its source does. Secrets stay sealed: no master key is
+// needed, and the destination opens with the source's key. Stop the front ends using `from` while
+// it runs, or decisions taken meanwhile are not copied. kCorrupt if the verification finds a
+// difference (the copy is then in `to`: drop it before trying again).
 Status CopyStore(const StoreOptions& from, const StoreOptions& to, CopyReport* report);
 
 }  // namespace otpgate

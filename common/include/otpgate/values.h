@@ -52,8 +52,8 @@ struct TokenSpec {
   // already used there, so that no code used before can be used again.
   int64_t drift = 0;
   int64_t last_used_step = kNoneAccepted;
-  int64_t valid_from = 0;        // 0: valid from provisioning
-  int64_t valid_until = 0;       // 0: no expiry
+  int64_t valid_from = 0;   // 0: valid from provisioning
+  int64_t valid_until = 0;  // 0: no expiry
   // Optional: provision already bound to this user (hardware tokens mailed
   // to a known customer); empty for the usual unassigned token.
   std::string owner;

@@ -9,8 +9,9 @@ TEST(PamModuleSymbols, LoadsNowAndExportsOnlyPamEntryPoints) {
   for (const char* name : {"pam_sm_authenticate", "pam_sm_setcred", "pam_sm_acct_mgmt"}) {
     EXPECT_NE(dlsym(module, name), nullptr) << name;
   }
-  for (const char* name : {"otpgate_open", "otpgate_verify", "pam_sm_chauthtok",
-                           "pam_sm_open_session", "_ZN7otpgate10OtpService4OpenERKNS_6ConfigERKNS_5ClockEb"}) {
+  for (const char* name :
+       {"otpgate_open", "otpgate_verify", "pam_sm_chauthtok", "pam_sm_open_session",
+        "_ZN7otpgate10OtpService4OpenERKNS_6ConfigERKNS_5ClockEb"}) {
     EXPECT_EQ(dlsym(module, name), nullptr) << name << " must not be exported";
   }
   dlclose(module);

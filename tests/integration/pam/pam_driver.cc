@@ -29,14 +29,16 @@ int Converse(int count, const struct pam_message** messages, struct pam_response
              void* data) {
   auto* script = static_cast<Script*>(data);
   if (script->fail) return PAM_CONV_ERR;
-  auto* out = static_cast<pam_response*>(std::calloc(static_cast<size_t>(count), sizeof(pam_response)));
+  auto* out =
+      static_cast<pam_response*>(std::calloc(static_cast<size_t>(count), sizeof(pam_response)));
   if (out == nullptr) return PAM_BUF_ERR;
   for (int i = 0; i < count; ++i) {
     const pam_message* m = messages[i];
     switch (m->msg_style) {
       case PAM_PROMPT_ECHO_OFF:
       case PAM_PROMPT_ECHO_ON:
-        std::printf("%s %s\n", m->msg_style == PAM_PROMPT_ECHO_OFF ? "PROMPT_ECHO_OFF" : "PROMPT_ECHO_ON",
+        std::printf("%s %s\n",
+                    m->msg_style == PAM_PROMPT_ECHO_OFF ? "PROMPT_ECHO_OFF" : "PROMPT_ECHO_ON",
                     m->msg);
         if (script->next >= script->answers.size()) {
           std::free(out);
@@ -75,13 +77,20 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (arg == "--service") service = value();
-    else if (arg == "--user") user = value();
-    else if (arg == "--answer") script.answers.emplace_back(value());
-    else if (arg == "--silent") silent = true;
-    else if (arg == "--acct") acct = true;
-    else if (arg == "--fail-conv") script.fail = true;
-    else if (arg == "--repeat") repeat = std::atoi(value());
+    if (arg == "--service")
+      service = value();
+    else if (arg == "--user")
+      user = value();
+    else if (arg == "--answer")
+      script.answers.emplace_back(value());
+    else if (arg == "--silent")
+      silent = true;
+    else if (arg == "--acct")
+      acct = true;
+    else if (arg == "--fail-conv")
+      script.fail = true;
+    else if (arg == "--repeat")
+      repeat = std::atoi(value());
     else {
       std::fprintf(stderr, "unknown argument %s\n", arg.c_str());
       return 64;

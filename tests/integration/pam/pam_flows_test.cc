@@ -14,8 +14,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "otpgate/operations.h"
 #include "../../unit/test_util.h"
+#include "otpgate/operations.h"
 
 namespace otpgate {
 namespace {
@@ -76,13 +76,12 @@ class PamFlowsTest : public ::testing::Test {
 
   std::string Module(const std::string& args, const std::string& control = "required") {
     return "auth " + control + " " OTPGATE_PAM_MODULE " config=" + config_file_ +
-           " store=" + config_.store +
-           " master_key=" + config_.master_key + " fail_delay_ms=0 " + args + "\n";
+           " store=" + config_.store + " master_key=" + config_.master_key + " fail_delay_ms=0 " +
+           args + "\n";
   }
   std::string Account() {
     return "account required " OTPGATE_PAM_MODULE " config=" + config_file_ +
-           " store=" + config_.store +
-           " master_key=" + config_.master_key + "\n";
+           " store=" + config_.store + " master_key=" + config_.master_key + "\n";
   }
   void WriteService(const std::string& name, const std::string& text) {
     std::ofstream(services_ + "/" + name) << text;
@@ -116,7 +115,8 @@ class PamFlowsTest : public ::testing::Test {
     PamRun run;
     char buffer[4096];
     ssize_t n;
-    while ((n = ::read(out[0], buffer, sizeof(buffer))) > 0) run.output.append(buffer, static_cast<size_t>(n));
+    while ((n = ::read(out[0], buffer, sizeof(buffer))) > 0)
+      run.output.append(buffer, static_cast<size_t>(n));
     ::close(out[0]);
     int status = 0;
     ::waitpid(pid, &status, 0);
@@ -125,7 +125,7 @@ class PamFlowsTest : public ::testing::Test {
   }
 
   PamRun Login(const std::string& user, const std::vector<std::string>& answers,
-            const std::string& service = "otp-login", std::vector<std::string> extra = {}) {
+               const std::string& service = "otp-login", std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"--service", service, "--user", user};
     for (const auto& a : answers) {
       args.push_back("--answer");
@@ -141,7 +141,8 @@ class PamFlowsTest : public ::testing::Test {
     TokenInfo info = service_->Show(id).value();
     int64_t now_step = SystemClock().Now() / 30;
     int64_t step = std::max(info.last_accepted + 1, now_step);
-    return GenerateHotp(HashAlgorithm::kSha1, Bytes(kSecret), static_cast<uint64_t>(step), 6).value();
+    return GenerateHotp(HashAlgorithm::kSha1, Bytes(kSecret), static_cast<uint64_t>(step), 6)
+        .value();
   }
   TokenInfo Info(const std::string& id = "VSST12345678") { return service_->Show(id).value(); }
 
@@ -212,8 +213,8 @@ TEST_F(PamFlowsTest, RegisterLoginReplayLockoutUnlockStop) {
 
   // Unlock with the CLI, then log in.
   std::string unlock = std::string(OTPGATE_CLI) + " --config " + config_file_ + " --store " +
-                       config_.store + " --master-key " +
-                       config_.master_key + " unlock VSST12345678 >/dev/null";
+                       config_.store + " --master-key " + config_.master_key +
+                       " unlock VSST12345678 >/dev/null";
   ASSERT_EQ(std::system(unlock.c_str()), 0);
   run = Login("alice", {kPassword, NextCode()}, "otp-login", {"--acct"});
   EXPECT_EQ(run.rc, PAM_SUCCESS) << run.output;
@@ -234,8 +235,9 @@ TEST_F(PamFlowsTest, RegisterBadInput) {
   // A token bound to someone else.
   PamRun run = Login("bob", {kPassword, "VSST12345678", NextCode()}, "otp-register");
   EXPECT_EQ(run.rc, PAM_AUTH_ERR);
-  const std::string refused = "ERROR One-time password registration failed: check the token ID "
-                              "and the one-time password.";
+  const std::string refused =
+      "ERROR One-time password registration failed: check the token ID "
+      "and the one-time password.";
   EXPECT_TRUE(run.Saw(refused)) << run.output;
   // Unknown credential ID: the same message (the screen does not tell an
   // unknown token from one bound to someone else).
@@ -244,7 +246,8 @@ TEST_F(PamFlowsTest, RegisterBadInput) {
   EXPECT_TRUE(run.Saw(refused)) << run.output;
   // Garbage and very long input change nothing.
   TokenInfo before = Info("VSST00000002");
-  for (const std::string& bad : {std::string("!!!"), std::string(100000, '9'), std::string("12a456")}) {
+  for (const std::string& bad :
+       {std::string("!!!"), std::string(100000, '9'), std::string("12a456")}) {
     run = Login("bob", {kPassword, "VSST00000002", bad}, "otp-register");
     EXPECT_EQ(run.rc, PAM_AUTH_ERR) << run.output;
     run = Login("bob", {kPassword, bad, "123456"}, "otp-register");
@@ -255,7 +258,8 @@ TEST_F(PamFlowsTest, RegisterBadInput) {
   // Full-width digits and letters, as typed with a Japanese IME.
   std::string code = NextCode("VSST00000002");
   std::string full_width;
-  for (char c : code) full_width += "\xef\xbc" + std::string(1, static_cast<char>(0x90 + (c - '0')));
+  for (char c : code)
+    full_width += "\xef\xbc" + std::string(1, static_cast<char>(0x90 + (c - '0')));
   run = Login("bob", {kPassword, "ＶＳＳＴ０００００００２", full_width}, "otp-register");
   EXPECT_EQ(run.rc, PAM_SUCCESS) << run.output;
   EXPECT_EQ(Info("VSST00000002").owner, "bob");
@@ -263,7 +267,8 @@ TEST_F(PamFlowsTest, RegisterBadInput) {
 
 TEST_F(PamFlowsTest, RegisterRefusedForEnrolledUser) {
   Register("alice");
-  PamRun run = Login("alice", {kPassword, "VSST00000002", NextCode("VSST00000002")}, "otp-register");
+  PamRun run =
+      Login("alice", {kPassword, "VSST00000002", NextCode("VSST00000002")}, "otp-register");
   EXPECT_EQ(run.rc, PAM_AUTH_ERR) << run.output;
   EXPECT_EQ(Info("VSST00000002").state, TokenState::kUnassigned);
 }
@@ -275,7 +280,8 @@ TEST_F(PamFlowsTest, FirstLoginEnrolls) {
 }
 
 TEST_F(PamFlowsTest, SilentSuppressesMessages) {
-  PamRun run = Login("alice", {kPassword, "VSST12345678", NextCode()}, "otp-register", {"--silent"});
+  PamRun run =
+      Login("alice", {kPassword, "VSST12345678", NextCode()}, "otp-register", {"--silent"});
   EXPECT_EQ(run.rc, PAM_SUCCESS);
   EXPECT_FALSE(run.Saw("INFO")) << run.output;
 }
@@ -384,7 +390,8 @@ std::pair<int, std::string> RunAsNobody(const TempDir& dir, const std::string& s
   std::string bin = dir.File("bin");
   ::mkdir(bin.c_str(), 0755);
   std::string copy = "cp " OTPGATE_PAM_DRIVER " " OTPGATE_PAM_MODULE " " OTPGATE_SYSLOG_CAPTURE
-                     " " + bin + " && chmod 0755 " + bin + "/*";
+                     " " +
+                     bin + " && chmod 0755 " + bin + "/*";
   EXPECT_EQ(std::system(copy.c_str()), 0);
   std::string logs = dir.File("nobody-log");
   ::mkdir(logs.c_str(), 0777);
@@ -399,11 +406,14 @@ std::pair<int, std::string> RunAsNobody(const TempDir& dir, const std::string& s
   std::ofstream(services + "/otp-only") << text;
   ::chmod((services + "/other").c_str(), 0644);
   ::chmod((services + "/otp-only").c_str(), 0644);
-  std::string command = "setpriv --reuid=nobody --regid=nogroup --clear-groups env "
-                        "LD_PRELOAD='" + PamWrapperPreload() + ":" + bin + "/syslog_capture.so' PAM_WRAPPER=1 "
-                        "OTPGATE_TEST_SYSLOG=" + logs + "/syslog PAM_WRAPPER_SERVICE_DIR=" +
-                        services + " " + bin +
-                        "/pam_driver --service otp-only --user alice --answer 123456 >/dev/null 2>&1";
+  std::string command =
+      "setpriv --reuid=nobody --regid=nogroup --clear-groups env "
+      "LD_PRELOAD='" +
+      PamWrapperPreload() + ":" + bin +
+      "/syslog_capture.so' PAM_WRAPPER=1 "
+      "OTPGATE_TEST_SYSLOG=" +
+      logs + "/syslog PAM_WRAPPER_SERVICE_DIR=" + services + " " + bin +
+      "/pam_driver --service otp-only --user alice --answer 123456 >/dev/null 2>&1";
   int status = std::system(command.c_str());
   EXPECT_TRUE(WIFEXITED(status));
   std::ifstream in(logs + "/syslog");
@@ -419,7 +429,8 @@ TEST_F(PamFlowsTest, NonRootCallerFailsClosed) {
   auto [rc, log] = RunAsNobody(dir_, module + "\nauth required pam_permit.so\n");
   EXPECT_EQ(rc, PAM_AUTHINFO_UNAVAIL) << log;
   EXPECT_NE(log.find("action=login user=alice frontend=pam service=otp-only outcome=unavailable"),
-            std::string::npos) << log;
+            std::string::npos)
+      << log;
 }
 
 // nonroot=ignore (the common-auth profile's choice): a screen locker running
@@ -439,22 +450,24 @@ TEST_F(PamFlowsTest, AuditTrailHasOneLinePerDecision) {
   Syslog();
   const std::string service = " frontend=pam service=otp-login ";
   EXPECT_EQ(Login("alice", {kPassword}).rc, PAM_SUCCESS);
-  EXPECT_EQ(AuditLines(), std::vector<std::string>{
-      "<86> pam_otpgate: action=login user=alice" + service +
-      "outcome=allow reason=unenrolled-allow"});
+  EXPECT_EQ(AuditLines(),
+            std::vector<std::string>{"<86> pam_otpgate: action=login user=alice" + service +
+                                     "outcome=allow reason=unenrolled-allow"});
   EXPECT_EQ(Login("alice", {kPassword}, "otp-login-deny").rc, PAM_AUTH_ERR);
-  EXPECT_EQ(AuditLines(), std::vector<std::string>{
-      "<85> pam_otpgate: action=login user=alice frontend=pam service=otp-login-deny "
-      "outcome=no-token reason=unenrolled-deny"});
+  EXPECT_EQ(AuditLines(),
+            std::vector<std::string>{
+                "<85> pam_otpgate: action=login user=alice frontend=pam service=otp-login-deny "
+                "outcome=no-token reason=unenrolled-deny"});
   Register("alice");
-  EXPECT_EQ(AuditLines(), std::vector<std::string>{
-      "<86> pam_otpgate: action=register user=alice token=VSST12345678 frontend=pam "
-      "service=otp-register outcome=accept reason=token-bound"});
+  EXPECT_EQ(AuditLines(),
+            std::vector<std::string>{
+                "<86> pam_otpgate: action=register user=alice token=VSST12345678 frontend=pam "
+                "service=otp-register outcome=accept reason=token-bound"});
   std::string code = NextCode();
   EXPECT_EQ(Login("alice", {kPassword, code}).rc, PAM_SUCCESS);
   EXPECT_EQ(AuditLines(), std::vector<std::string>{
-      "<86> pam_otpgate: action=login user=alice token=VSST12345678" + service +
-      "outcome=accept"});
+                              "<86> pam_otpgate: action=login user=alice token=VSST12345678" +
+                              service + "outcome=accept"});
   // A malformed code: one line.
   EXPECT_EQ(Login("alice", {kPassword, "12a456"}).rc, PAM_AUTH_ERR);
   auto lines = AuditLines();
@@ -467,13 +480,13 @@ TEST_F(PamFlowsTest, AuditTrailHasOneLinePerDecision) {
   Syslog();
   EXPECT_EQ(Login("alice", {kPassword, NextCode()}).rc, PAM_MAXTRIES);
   EXPECT_EQ(AuditLines(), std::vector<std::string>{
-      "<85> pam_otpgate: action=login user=alice token=VSST12345678" + service +
-      "outcome=locked reason=token-locked"});
+                              "<85> pam_otpgate: action=login user=alice token=VSST12345678" +
+                              service + "outcome=locked reason=token-locked"});
   // A user name cannot forge fields.
   EXPECT_EQ(Login("x outcome=accept", {kPassword}).rc, PAM_SUCCESS);
-  EXPECT_EQ(AuditLines(), std::vector<std::string>{
-      "<86> pam_otpgate: action=login user=x%20outcome%3Daccept" + service +
-      "outcome=allow reason=unenrolled-allow"});
+  EXPECT_EQ(AuditLines(),
+            std::vector<std::string>{"<86> pam_otpgate: action=login user=x%20outcome%3Daccept" +
+                                     service + "outcome=allow reason=unenrolled-allow"});
 }
 
 TEST_F(PamFlowsTest, DebugLinesNeverCarryTheCodeOrPassword) {
