@@ -3,7 +3,10 @@
 #   bare     accepts every request without any module (the ceiling of radiusd
 #            and radclient on this machine),
 #   totp     FreeRADIUS's own rlm_totp (Debian 3.2.1: no replay protection),
-#   otpgate  rlm_otpgate (durable replay mark: no Accept before its commit).
+#   otpgate  rlm_otpgate (durable replay mark: no Accept before its commit),
+#   pg       rlm_otpgate on a PostgreSQL store (a private server on a Unix
+#            socket, started here; a copy of the same tokens), when
+#            PostgreSQL's server binaries are installed (PG=no skips it).
 # No password module anywhere: the code alone. Each request is a different
 # user with its current TOTP code, sent by radclient with 1 and 32 in flight.
 # The whole run is made twice: with the server's per-request auth log off
@@ -31,6 +34,19 @@ radius_setup "$WORK/r" "$BUILD_DIR/radius_module" "$SRC"
 D=$WORK/r
 as_owner "$BUILD_DIR/bench/pam_bench" setup "$D" "$USERS" totp
 radius_code_only_server bench_otpgate otpgate_bench 4
+SERVERS=("bare 5" "totp 3" "otpgate 4")
+if [ "${PG:-yes}" = yes ] && [ -x "$(ls /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | head -1)" ]; then
+  PGD=$WORK/pg
+  trap 'radius_stop; "$SRC/tests/postgres/server.sh" stop "$PGD" >/dev/null 2>&1; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
+  pg_private_start "$PGD"
+  # The same tokens, copied (and verified) into PostgreSQL: separate stores,
+  # so each user's code is fresh for both.
+  cp "$BUILD_DIR/tools/otpgate" "$WORK/otpgate" && chmod 0755 "$WORK/otpgate"
+  as_owner "$WORK/otpgate" --config "$D/otpgate.conf" --master-key "$D/master.key" \
+    -o store_timeout_ms=60000 store copy "$D/store" "$PG_STORE" >/dev/null
+  radius_code_only_server bench_pg otpgate_pg 6
+  SERVERS+=("pg 6")
+fi
 cat >> "$D/raddb/radiusd.conf" <<EOT
 server bench_bare {
 	listen {
@@ -45,16 +61,18 @@ server bench_bare {
 	}
 }
 EOT
-python3 - "$D" "$USERS" <<'PY'
+python3 - "$D" "$USERS" "${PG_STORE:-}" <<'PY'
 import base64, sys
-d, users = sys.argv[1], int(sys.argv[2])
+d, users, pg = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 def secret(u): return ("bench-" + str(u)).ljust(20, ".").encode()
 with open(d + "/raddb/users", "a") as f:
     for u in range(users):
         f.write('user%d TOTP-Secret := "%s"\n' % (u, base64.b32encode(secret(u)).decode()))
 conf = open(d + "/raddb/radiusd.conf").read().replace(
     "\totpgate otpgate_deny {",
-    "\totpgate otpgate_bench {\n\t\tconfig = %s/otpgate.conf\n\t\tstore = %s/store\n\t\tmaster_key = %s/master.key\n\t\tsplit = yes\n\t}\n\totpgate otpgate_deny {" % (d, d, d), 1)
+    "\totpgate otpgate_bench {\n\t\tconfig = %s/otpgate.conf\n\t\tstore = %s/store\n\t\tmaster_key = %s/master.key\n\t\tsplit = yes\n\t}\n" % (d, d, d)
+    + ("\totpgate otpgate_pg {\n\t\tconfig = %s/otpgate.conf\n\t\tstore = \"%s\"\n\t\tmaster_key = %s/master.key\n\t\tsplit = yes\n\t}\n" % (d, pg, d) if pg else "")
+    + "\totpgate otpgate_deny {", 1)
 open(d + "/raddb/radiusd.conf", "w").write(conf)
 PY
 OUT="$WORK/results.txt"; : > "$OUT"
@@ -71,7 +89,7 @@ run() {  # run MODE ROUND NAME PORT_OFFSET IN_FLIGHT COUNT FIRST_USER
     local left=$(( 30 - $(date +%s) % 30 ))
     [ "$left" -lt 12 ] && sleep "$left"
   fi
-  local prefix=""; [ "$name" = otpgate ] && prefix=x   # the split instance takes the code off "x<code>"
+  local prefix=""; [ "$name" = otpgate ] || [ "$name" = pg ] && prefix=x   # the split instance takes the code off "x<code>"
   python3 - "$first" "$count" "$prefix" > "$file" <<'PY'
 import hmac, hashlib, struct, sys, time
 first, count, prefix = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -101,7 +119,6 @@ PY
   lost=$(sed -n 's/.*Lost *: *\([0-9]*\).*/\1/p' "$WORK/rc.out" | head -1)
   echo "$mode $round $name $par $count ${accepted:-0} $(python3 -c "print($t1 - $t0)") ${rejected:-0} ${lost:-0}" >> "$OUT"
 }
-SERVERS=("bare 5" "totp 3" "otpgate 4")
 for mode in ${MODES:-no yes}; do   # MODES="no" skips the auth-log run
   sed -i "s/^\tauth = .*/\tauth = $mode/" "$D/raddb/radiusd.conf"
   # The second mode reuses the users: start it in a later 30 s step than the
@@ -113,8 +130,8 @@ for mode in ${MODES:-no yes}; do   # MODES="no" skips the auth-log run
   for round in $(seq 1 "$ROUNDS"); do
     for par in 1 32; do
       n=$N1; [ "$par" = 32 ] && n=$N32
-      for i in 0 1 2; do   # rotated order: no server always runs first
-        set -- ${SERVERS[$(( (i + round) % 3 ))]}
+      for i in "${!SERVERS[@]}"; do   # rotated order: no server always runs first
+        set -- ${SERVERS[$(( (i + round) % ${#SERVERS[@]} ))]}
         run "$mode" "$round" "$1" "$2" "$par" "$n" "$user"
       done
       user=$((user + n))
@@ -138,8 +155,10 @@ ratio = lambda x: f"{x:.2f}x"
 print(f"durable LMDB commit: median {statistics.median(commits):.0f} us "
       f"({min(commits):.0f}-{max(commits):.0f}) over {len(commits)} probes of 2,000 commits")
 print()
-print("| auth log | in flight | bare accepts/s | rlm_totp accepts/s | rlm_otpgate accepts/s | totp / bare | otpgate / bare | every request accepted |")
-print("|---|---|---|---|---|---|---|---|")
+has_pg = any(r[2] == "pg" for r in rows)
+print("| auth log | in flight | bare accepts/s | rlm_totp accepts/s | rlm_otpgate accepts/s | totp / bare | otpgate / bare |"
+      + (" otpgate on PostgreSQL accepts/s | PostgreSQL / LMDB |" if has_pg else "") + " every request accepted |")
+print("|---|---|---|---|---|---|---|" + ("---|---|" if has_pg else "") + "---|")
 added = {}
 for mode in [m for m in ("no", "yes") if any(r[0] == m for r in rows)]:
     for par in (1, 32):
@@ -148,9 +167,15 @@ for mode in [m for m in ("no", "yes") if any(r[0] == m for r in rows)]:
         tb = [t[r] / b[r] for r in rounds]; ob = [o[r] / b[r] for r in rounds]
         if par == 1:
             added[mode] = [1e6 / o[r] - 1e6 / b[r] for r in rounds]
+        pg_cells, pg_done = "", ""
+        if has_pg:
+            p, pc = rates(mode, "pg", par)
+            po = [p[r] / o[r] for r in sorted(set(p) & set(o))]
+            pg_cells = f" {spread(list(p.values()), count)} | **{spread(po, ratio)}** |"
+            pg_done = f", pg {pc}"
         print(f"| {mode} | {par} | {spread(list(b.values()), count)} | {spread(list(t.values()), count)} | "
-              f"{spread(list(o.values()), count)} | {spread(tb, ratio)} | **{spread(ob, ratio)}** | "
-              f"bare {bc}, totp {tc}, otpgate {oc} |")
+              f"{spread(list(o.values()), count)} | {spread(tb, ratio)} | **{spread(ob, ratio)}** |{pg_cells} "
+              f"bare {bc}, totp {tc}, otpgate {oc}{pg_done} |")
 print()
 print("median (min-max) over rounds; ratios are taken within each round.")
 for r in rows:

@@ -18,14 +18,14 @@ as_owner() {
   if [ "$(id -u)" = 0 ]; then setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"; else "$@"; fi
 }
 
-free_port_base() {  # six consecutive free UDP ports (tests use four, benchmarks six)
+free_port_base() {  # seven consecutive free UDP ports (tests use four, benchmarks seven)
   python3 - <<'PY'
 import random, socket
 while True:
     base = random.randint(20000, 60000)
     socks = []
     try:
-        for p in range(base, base + 6):
+        for p in range(base, base + 7):
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", p)); socks.append(s)
         print(base); break
     except OSError:
