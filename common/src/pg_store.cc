@@ -553,6 +553,12 @@ class PgTxn final : public Txn {
     return out;
   }
 
+  // Every write transaction takes the journal lock first, right after
+  // BEGIN: one lock order (journal, then tokens and users) for all writers
+  // of the pool, so that a group of decisions in one transaction cannot
+  // deadlock against another host's (store.h).
+  Status TakeJournalLockFirst() { return LockJournalIfWriting(); }
+
   // Forgets a failure that a rollback to a savepoint undid (WriteGroup).
   void ClearFailure() {
     failure_ = Status::Ok();
@@ -667,7 +673,10 @@ class PostgresStore final : public Store {
     });
   }
 
-  bool SharesCommits() const override { return false; }
+  // Every write holds the pool-wide journal lock to its COMMIT, so writers
+  // cannot run in parallel anyway: grouping a process's concurrent decisions
+  // into one transaction (savepoint each) shares that lock and one commit.
+  bool SharesCommits() const override { return true; }
 
   // A pool's database is backed up by PostgreSQL's own tools, which also
   // give what a file copy cannot: point-in-time recovery, and copies taken
@@ -788,7 +797,8 @@ class PostgresStore final : public Store {
         if (begin.connection_lost) continue;  // a pooled connection that died while idle
         return last;
       }
-      Status status = body(txn);
+      Status status = read_only ? Status::Ok() : txn.TakeJournalLockFirst();
+      if (status.ok()) status = body(txn);
       if (!txn.failure().ok()) status = txn.failure();  // even if `body` ignored it
       if (status.ok()) {
         status = Finish(*session, "COMMIT", deadline);

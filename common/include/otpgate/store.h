@@ -40,14 +40,15 @@
 //    touches the journal (LastJournalEntry, AppendJournalEntry, the walk,
 //    the erase, or the kJournalCheckpointMeta entry) holds the journal lock
 //    until it ends. LMDB: its write lock already does this. PostgreSQL: one
-//    transaction-scoped advisory lock per store, taken before the journal is
-//    read. Cost: journalled write transactions of the whole pool commit one
-//    at a time, from their journal append to the end of their COMMIT (the
-//    WAL flush, and the synchronous standby's acknowledgement where there is
-//    one); PostgreSQL cannot group their commits, so a pool decides at most
-//    about 1 / (commit latency) journalled requests per second, whatever
-//    its number of servers. Decisions append last, so only that tail of a
-//    decision is serialised.
+//    transaction-scoped advisory lock per store, taken by every write
+//    transaction first, right after BEGIN, so that all writers lock in one
+//    order (journal, then tokens and users) and a group cannot deadlock
+//    against another host's. Cost: write transactions of the whole pool
+//    commit one at a time (each to the end of its COMMIT: the WAL flush, and
+//    the synchronous standby's acknowledgement where there is one). Each
+//    process therefore groups its concurrent decisions into one transaction
+//    (GroupCommit; a savepoint per decision), as for LMDB: a pool decides
+//    about (decisions per group) / (commit latency) per second.
 //  - Write() and WriteGroup() return OK only after the commit returned: an
 //    Accept is never answered before its replay mark is committed (durably,
 //    as far as the backend's configuration makes commits durable; see
@@ -226,9 +227,10 @@ class Store {
                             std::span<Status> results) = 0;
 
   // True if concurrent writers of one process gain from sharing a commit
-  // (GroupCommit): LMDB serialises writers and pays one fsync per commit.
-  // PostgreSQL runs writers in parallel on pooled connections and groups
-  // concurrent commits itself, so its writers each commit on their own.
+  // (GroupCommit): LMDB serialises writers and pays one fsync per commit;
+  // PostgreSQL serialises writers on the journal lock (above) and pays one
+  // WAL flush per commit. Both do today; a backend that ran writers in
+  // parallel and grouped their commits itself would answer false.
   virtual bool SharesCommits() const = 0;
 
   // Writes a consistent, compacted copy of the whole store (as of one
