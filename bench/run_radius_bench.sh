@@ -38,7 +38,7 @@ SERVERS=("bare 5" "totp 3" "otpgate 4")
 if [ "${PG:-yes}" = yes ] && [ -x "$(ls /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | head -1)" ]; then
   PGD=$WORK/pg
   trap 'radius_stop; "$SRC/tests/postgres/server.sh" stop "$PGD" >/dev/null 2>&1; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
-  pg_private_start "$PGD"
+  PG_FSYNC=on pg_private_start "$PGD"   # durable, like the LMDB store
   # The same tokens, copied (and verified) into PostgreSQL: separate stores,
   # so each user's code is fresh for both.
   cp "$BUILD_DIR/tools/otpgate" "$WORK/otpgate" && chmod 0755 "$WORK/otpgate"
