@@ -583,21 +583,25 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
   // LMDB never shrinks its data file. One that is now shorter than this
   // process has seen it was truncated under us: a page past the new end
   // would raise SIGBUS. Cheap (one fstat), so checked before every
-  // transaction touches a page.
+  // transaction touches a page. The largest size is read before the fstat:
+  // every size another thread recorded by then came from an earlier fstat of
+  // a file that only grows, so this fstat cannot be smaller unless the file
+  // really shrank. (Read after, a thread whose fstat was overtaken by another
+  // thread's fstat and a commit that grew the file saw a false "shrank".)
   Status CheckNotShrunk() {
+    uint64_t seen = largest_file_size_.load(std::memory_order_acquire);
     struct stat st;
     if (::fstat(data_fd_, &st) != 0) {
       return Status::Unavailable("store " + path_ + ": " + std::strerror(errno));
     }
     uint64_t size = static_cast<uint64_t>(st.st_size);
-    uint64_t seen = largest_file_size_.load(std::memory_order_relaxed);
-    while (size > seen &&
-           !largest_file_size_.compare_exchange_weak(seen, size, std::memory_order_relaxed)) {
-    }
     if (size < seen) {
       return Status::Corrupt("store file " + path_ + "/data.mdb is damaged: it shrank from " +
                              std::to_string(seen) + " to " + std::to_string(size) +
                              " bytes (restore it from a backup)");
+    }
+    while (size > seen && !largest_file_size_.compare_exchange_weak(
+                              seen, size, std::memory_order_acq_rel, std::memory_order_acquire)) {
     }
     return Status::Ok();
   }
