@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
   otpgate::Config config;
   config.store = argv[1];
   config.master_key = argv[2];
+  // Provisioning thousands of tokens in one transaction takes longer than a
+  // login's bound (1.5 s by default), as for `otpgate token import`.
+  config.store_timeout_ms = 120'000;
   const int users = std::stoi(argv[3]);
   if (otpgate::Status s = otpgate::InitializeDeployment(config); !s.ok()) {
     std::fprintf(stderr, "init: %s\n", s.ToString().c_str());

@@ -147,6 +147,44 @@ TEST_P(StoreTest, WriteGroupIsolatesAFailingMember) {
                   .ok());
 }
 
+// A member that appended to the journal and then failed leaves no entry,
+// and the next member appends where the journal really ends (a backend that
+// remembers the tail it appended must forget it on the rollback).
+TEST_P(StoreTest, WriteGroupMemberThatFailsAfterAppendingLeavesNoJournalGap) {
+  auto store = Create();
+  ASSERT_NE(store, nullptr);
+  auto append_next = [](Txn& txn, uint8_t tag) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(auto last, txn.LastJournalEntry());
+    uint64_t next = last.has_value() ? last->first + 1 : 1;
+    std::vector<uint8_t> entry = {tag};
+    return txn.AppendJournalEntry(next, entry);
+  };
+  std::function<Status(Txn&)> first = [&](Txn& txn) { return append_next(txn, 1); };
+  std::function<Status(Txn&)> fails = [&](Txn& txn) -> Status {
+    OTPGATE_RETURN_IF_ERROR(append_next(txn, 2));
+    return Status::InvalidArgument("bad request");
+  };
+  std::function<Status(Txn&)> third = [&](Txn& txn) { return append_next(txn, 3); };
+  std::vector<const std::function<Status(Txn&)>*> fns = {&first, &fails, &third};
+  std::vector<Status> results(3);
+  ASSERT_TRUE(store->WriteGroup(fns, results).ok());
+  EXPECT_TRUE(results[0].ok()) << results[0].ToString();
+  EXPECT_EQ(results[1].code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(results[2].ok()) << results[2].ToString();
+  std::vector<std::pair<uint64_t, uint8_t>> entries;
+  ASSERT_TRUE(store
+                  ->Read([&](Txn& txn) {
+                    return txn.ForEachJournalEntry(
+                        0, [&](uint64_t sequence, std::span<const uint8_t> bytes) {
+                          entries.emplace_back(sequence, bytes.empty() ? 0 : bytes[0]);
+                          return Status::Ok();
+                        });
+                  })
+                  .ok());
+  std::vector<std::pair<uint64_t, uint8_t>> expected = {{1, 1}, {2, 3}};
+  EXPECT_EQ(entries, expected);
+}
+
 // Read-modify-write from many threads and two store handles (two "servers"
 // for PostgreSQL, one shared environment for LMDB): no update is lost.
 TEST_P(StoreTest, ConcurrentWritersLoseNoUpdate) {

@@ -30,20 +30,19 @@
 //    on the same token or user run one after the other, whichever process or
 //    host they run on, and each sees what the other committed.
 //      LMDB: one writer at a time per store (LMDB's write lock).
-//      PostgreSQL: READ COMMITTED; every token a write transaction touches
-//      (present or absent) is locked by a transaction-scoped advisory lock
-//      on its credential ID and re-read with SELECT ... FOR UPDATE; every
-//      user index it touches, by an advisory lock on the user name. Each
-//      statement then reads the latest committed data.
+//      PostgreSQL: READ COMMITTED; every write transaction first takes the
+//      store's one write lock (the journal lock below), so the writers of
+//      the whole pool run one at a time and each statement reads the latest
+//      committed data; tokens are also re-read with SELECT ... FOR UPDATE.
 //  - The journal is one hash chain for the whole store, so its appends are
 //    serialised across every process and host: a write transaction that
 //    touches the journal (LastJournalEntry, AppendJournalEntry, the walk,
 //    the erase, or the kJournalCheckpointMeta entry) holds the journal lock
 //    until it ends. LMDB: its write lock already does this. PostgreSQL: one
 //    transaction-scoped advisory lock per store, taken by every write
-//    transaction first, right after BEGIN, so that all writers lock in one
-//    order (journal, then tokens and users) and a group cannot deadlock
-//    against another host's. Cost: write transactions of the whole pool
+//    transaction first, right after BEGIN; it is the only lock writers wait
+//    for, so a group cannot deadlock against another host's. Cost: write
+//    transactions of the whole pool
 //    commit one at a time (each to the end of its COMMIT: the WAL flush, and
 //    the synchronous standby's acknowledgement where there is one). Each
 //    process therefore groups its concurrent decisions into one transaction
