@@ -504,8 +504,11 @@ class PgTxn final : public Txn {
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
     auto key = SequenceParam(sequence);
     Outcome out =
+        // max() reads the last index entry whatever the plan; "NOT EXISTS
+        // (... sequence >= $1)" became a sequential scan of the whole journal
+        // once the prepared statement's generic plan took over.
         Run("INSERT INTO otpgate_journal (sequence, entry) SELECT $1::int8, $2::bytea "
-            "WHERE NOT EXISTS (SELECT 1 FROM otpgate_journal WHERE sequence >= $1::int8)",
+            "WHERE COALESCE((SELECT max(sequence) FROM otpgate_journal), 0) < $1::int8",
             {Bytes(key), Bytes(entry)});
     OTPGATE_RETURN_IF_ERROR(out.status);
     if (std::strcmp(PQcmdTuples(out.result.get()), "1") != 0) {
