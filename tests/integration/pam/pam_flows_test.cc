@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "../../unit/test_util.h"
@@ -148,7 +149,15 @@ class PamFlowsTest : public ::testing::Test {
 
   void Register(const std::string& user) {
     PamRun run = Login(user, {kPassword, "VSST12345678", NextCode()}, "otp-register");
-    ASSERT_EQ(run.rc, PAM_SUCCESS) << run.output;
+    ASSERT_EQ(run.rc, PAM_SUCCESS) << run.output << SyslogText();
+  }
+
+  // The captured syslog so far, left in place: the audit line that says why
+  // a run failed, for failure messages.
+  std::string SyslogText() {
+    std::ifstream in(syslog_);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return "syslog:\n" + text;
   }
 
   // The syslog lines since the last call (pam_otpgate's audit trail).
@@ -275,7 +284,7 @@ TEST_F(PamFlowsTest, RegisterRefusedForEnrolledUser) {
 
 TEST_F(PamFlowsTest, FirstLoginEnrolls) {
   PamRun run = Login("carol", {kPassword, "VSST12345678", NextCode()}, "otp-first-login-enrolls");
-  EXPECT_EQ(run.rc, PAM_SUCCESS) << run.output;
+  EXPECT_EQ(run.rc, PAM_SUCCESS) << run.output << SyslogText();
   EXPECT_EQ(Info().owner, "carol");
 }
 
