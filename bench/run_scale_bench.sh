@@ -32,13 +32,17 @@ for USERS in ${SIZES:-1000 10000 100000 1000000}; do
   echo "auth required $MODULE config=$D/otpgate.conf fail_delay_ms=0" > "$D/pam.d/otpgate"
   counter=0
   for round in $(seq 0 $((ROUNDS - 1))); do
+    # HOTP counters: the in-process run uses ceil(LOGINS/USERS) per user from
+    # $counter, the spawned logins the ones after (never a used one: a
+    # replayed code would count as a failed login).
+    spawn_first=$((counter + (LOGINS + USERS - 1) / USERS))
     for svc in permit otpgate; do
       env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$D/pam.d" \
         "$BENCH" run "$svc" "$USERS" "$LOGINS" "$counter" | sed "s/^{/{\"round\":$round,/" >> "$RESULTS"
       env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$D/pam.d" \
-        "$BENCH" spawn "$svc" "$USERS" "$SPAWNS" "$((counter + 1))" | sed "s/^{/{\"round\":$round,/" >> "$RESULTS"
+        "$BENCH" spawn "$svc" "$USERS" "$SPAWNS" "$spawn_first" | sed "s/^{/{\"round\":$round,/" >> "$RESULTS"
     done
-    counter=$((counter + 2 + LOGINS / USERS))
+    counter=$((spawn_first + (SPAWNS + USERS - 1) / USERS))
   done
   rm -rf "$D"
 done
