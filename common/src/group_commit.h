@@ -11,7 +11,9 @@
 // its change is durable, so an Accept is never answered before its replay
 // mark is on disk. A single-threaded caller (PAM) forms groups of one.
 // For a store whose writers gain nothing from sharing a commit
-// (Store::SharesCommits() is false: PostgreSQL), Write is Store::Write.
+// (Store::SharesCommits() is false), Write is Store::Write. Both backends
+// share: LMDB one fsync, PostgreSQL one transaction under its pool-wide
+// write lock (a savepoint per request).
 #ifndef OTPGATE_SRC_GROUP_COMMIT_H_
 #define OTPGATE_SRC_GROUP_COMMIT_H_
 

@@ -1,17 +1,21 @@
 // The PostgreSQL implementation of Store (store.h, pg_store.h).
 //
 // Every wait is bounded by a deadline computed when a Read/Write starts:
-// connections are made with PQconnectStartParams/PQconnectPoll and queries
-// sent with PQsendQueryParams, each followed by poll() on the socket until
-// the deadline (libpq's own connect_timeout cannot go below 2 s). A
-// connection that failed or timed out is closed and never reused.
+// connections are made with PQconnectStartParams/PQconnectPoll and
+// statements sent with PQsendPrepare/PQsendQueryPrepared (PQsendQuery for
+// scripts), each followed by poll() on the socket until the deadline
+// (libpq's own connect_timeout cannot go below 2 s). A connection that
+// failed or timed out is closed and never reused.
 //
 // Each pooled session prepares a statement the first time it runs it and
 // then only binds and executes it: parsing and planning every statement
 // again cost the server as much as executing it (measured with
 // log_min_duration_statement: parse + bind 0.075 ms, execute 0.035 ms per
-// statement). A pooler in front of PostgreSQL must keep sessions (PgBouncer:
-// session pooling, or max_prepared_statements in 1.21 and later).
+// statement). A statement's name is derived from its text, so a name means
+// the same SQL in every process. The session's settings (timeouts) and
+// statements must stay with it: a pooler in front of PostgreSQL must pool
+// sessions (PgBouncer: pool_mode = session with its default
+// server_reset_query, DISCARD ALL), not transactions.
 #include "pg_store.h"
 
 #include <libpq-fe.h>
@@ -109,7 +113,8 @@ class Session {
     const int count = static_cast<int>(values.size());
     auto it = prepared_.find(sql);
     if (it == prepared_.end() && prepared_.size() < kMaxPrepared) {
-      std::string name = "otpgate_" + std::to_string(prepared_.size() + 1);
+      std::string name = StatementName(sql);
+      if (name.empty()) return Lost(Outcome{}, "naming a statement");
       if (PQsendPrepare(conn_.get(), name.c_str(), sql, count, nullptr) != 1) {
         return Lost(Outcome{}, "sending a query");
       }
@@ -190,6 +195,23 @@ class Session {
       if (out.status.ok()) return Lost(std::move(out), "connection");
     }
     return out;
+  }
+
+  // "otpgate_" and 16 hex digits of SHA-256 over the SQL text: the same
+  // name for the same statement in every process, so that a session a
+  // pooler wrongly shared could never run one statement under another's
+  // name. Empty if hashing fails.
+  static std::string StatementName(const char* sql) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    if (EVP_Digest(sql, std::strlen(sql), digest, &length, EVP_sha256(), nullptr) != 1) return {};
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string name = "otpgate_";
+    for (int i = 0; i < 8; ++i) {
+      name += kHex[digest[i] >> 4];
+      name += kHex[digest[i] & 15];
+    }
+    return name;
   }
 
   static constexpr size_t kMaxPrepared = 64;
@@ -335,24 +357,30 @@ std::string_view Cell(PGresult* result, int row, int column) {
 // The key of one of the store's advisory locks (the write lock, the schema lock): the first 8 bytes
 // of SHA-256 over the store's schema, a tag and the name, the same on every host. Advisory locks
 // are per database: the schema keeps two stores in one database apart. A collision only makes two
-// requests wait for each other.
+// requests wait for each other. Empty if hashing fails: the caller fails, since a key other
+// processes do not use would exclude no one.
 std::string LockKey(std::string_view schema, char tag, std::string_view name) {
   std::string input = std::string(schema) + '\0' + tag + std::string(name);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   if (EVP_Digest(input.data(), input.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    return std::string(8, tag);  // still a valid key: coarser, never wrong
+    return {};
   }
   return std::string(reinterpret_cast<char*>(digest), 8);  // int8, big-endian
 }
 
-// A write transaction's first round trip: BEGIN and the store's write lock
-// (the journal's lock key, as an int8 literal: no parameters in a script).
+// A write transaction's first round trip: BEGIN, at READ COMMITTED whatever
+// the server's or role's default (each later statement must see the commit
+// of the lock's previous holder), and the store's write lock (the journal's
+// lock key, as an int8 literal: no parameters in a script). Empty if the key
+// cannot be made.
 std::string WriteBegin(std::string_view schema) {
   std::string key = LockKey(schema, 'j', "journal");
+  if (key.empty()) return {};
   uint64_t bits = 0;
   for (char c : key) bits = bits << 8 | static_cast<uint8_t>(c);
-  return "BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(static_cast<int64_t>(bits)) + ")";
+  return "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" +
+         std::to_string(static_cast<int64_t>(bits)) + ")";
 }
 
 class PgTxn final : public Txn {
@@ -553,10 +581,10 @@ class PgTxn final : public Txn {
     return Run("DELETE FROM otpgate_journal WHERE sequence <= $1::int8", {Bytes(key)}).status;
   }
 
-  // The unique key decides: of two servers inserting one nonce, the second
-  // waits for the first's transaction and, once it committed, inserts
-  // nothing. Each call first removes at most kChallengePrunePerCall expired
-  // rows, the oldest first, skipping rows another transaction holds.
+  // Of two servers spending one nonce, the second runs after the first has
+  // committed (the store's write lock) and, by the unique key, inserts
+  // nothing; the key would decide even without the lock. Each call first
+  // removes at most kChallengePrunePerCall expired rows, the oldest first.
   Result<bool> ConsumeChallenge(std::span<const uint8_t> nonce, int64_t expires_at_unix,
                                 int64_t now_unix) override {
     OTPGATE_RETURN_IF_ERROR(CheckWritable());
@@ -622,15 +650,12 @@ class PgTxn final : public Txn {
   // (with BEGIN: WriteBegin) and held until its end. Writers of the pool thus
   // run one at a time, and each statement (READ COMMITTED) sees every
   // earlier writer's commit: no finer lock per token or user is needed, and
-  // none is taken (each was a round trip inside this lock). Every method
-  // that writes or reads for a write calls this; after the first call it
-  // costs nothing.
+  // none is taken (each was a round trip inside this lock). Methods that
+  // write, or read for a write, check here that the lock is held (it always
+  // is: Run takes it with BEGIN), and fail closed if it were not.
   Status LockJournalIfWriting() {
     if (read_only_ || write_locked_) return Status::Ok();
-    OTPGATE_RETURN_IF_ERROR(
-        Run("SELECT pg_advisory_xact_lock($1)", {LockKey(schema_, 'j', "journal")}).status);
-    write_locked_ = true;
-    return Status::Ok();
+    return Status::Internal("PostgreSQL store: a write without the store's write lock");
   }
 
   // PostgreSQL int8 in binary: 8 bytes, big-endian, two's complement.
@@ -799,8 +824,9 @@ class PostgresStore final : public Store {
   // concurrent init by an advisory lock.
   Status Migrate() {
     return Run(false, [&](PgTxn& txn) -> Status {
-      OTPGATE_RETURN_IF_ERROR(
-          txn.Run("SELECT pg_advisory_xact_lock($1)", {LockKey(schema_, 's', "schema")}).status);
+      std::string schema_key = LockKey(schema_, 's', "schema");
+      if (schema_key.empty()) return Status::Unavailable("PostgreSQL store: no lock key");
+      OTPGATE_RETURN_IF_ERROR(txn.Run("SELECT pg_advisory_xact_lock($1)", {schema_key}).status);
       OTPGATE_RETURN_IF_ERROR(txn.Run("CREATE TABLE IF NOT EXISTS otpgate_meta ("
                                       "  name bytea PRIMARY KEY, value bytea NOT NULL)",
                                       {})
@@ -849,13 +875,17 @@ class PostgresStore final : public Store {
   // transaction began.
   Status Run(bool read_only, const std::function<Status(PgTxn&)>& body) {
     const Deadline deadline = Clock::now() + std::chrono::milliseconds(pool_.options().timeout_ms);
+    const std::string write_begin = read_only ? std::string() : WriteBegin(schema_);
+    if (!read_only && write_begin.empty()) {
+      return Status::Unavailable("PostgreSQL store: no key for the store's write lock");
+    }
     Status last = Status::Unavailable("PostgreSQL store: transaction could not be completed");
     for (int attempt = 0; attempt < kMaxStoreAttempts && Clock::now() < deadline; ++attempt) {
       OTPGATE_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, pool_.Acquire(deadline));
       PgTxn txn(*session, read_only, deadline, schema_);
       Outcome begin =
           read_only ? session->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", {}, deadline)
-                    : session->ExecScript(WriteBegin(schema_).c_str(), deadline);
+                    : session->ExecScript(write_begin.c_str(), deadline);
       if (!begin.status.ok()) {
         pool_.Return(std::move(session), false);  // may be inside a failed BEGIN: not reused
         last = begin.status;

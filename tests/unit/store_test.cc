@@ -147,6 +147,33 @@ TEST_P(StoreTest, WriteGroupIsolatesAFailingMember) {
                   .ok());
 }
 
+// A group of one (a backend may run it without a savepoint): its failure is
+// its result, the group itself succeeds, and nothing of it is stored; its
+// success is stored.
+TEST_P(StoreTest, WriteGroupOfOneReportsItsMemberAndStoresOnlySuccess) {
+  auto store = Create();
+  ASSERT_NE(store, nullptr);
+  std::function<Status(Txn&)> put_then_fail = [](Txn& txn) -> Status {
+    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("FAILED")));
+    return Status::InvalidArgument("bad request");
+  };
+  std::function<Status(Txn&)> put = [](Txn& txn) { return txn.PutToken(Record("STORED")); };
+  std::vector<const std::function<Status(Txn&)>*> failing = {&put_then_fail};
+  std::vector<Status> results(1);
+  ASSERT_TRUE(store->WriteGroup(failing, results).ok());
+  EXPECT_EQ(results[0].code(), StatusCode::kInvalidArgument);
+  std::vector<const std::function<Status(Txn&)>*> succeeding = {&put};
+  ASSERT_TRUE(store->WriteGroup(succeeding, results).ok());
+  EXPECT_TRUE(results[0].ok()) << results[0].ToString();
+  ASSERT_TRUE(store
+                  ->Read([](Txn& txn) {
+                    EXPECT_FALSE(txn.HasToken("FAILED"));
+                    EXPECT_TRUE(txn.HasToken("STORED"));
+                    return Status::Ok();
+                  })
+                  .ok());
+}
+
 // A member that appended to the journal and then failed leaves no entry,
 // and the next member appends where the journal really ends (a backend that
 // remembers the tail it appended must forget it on the rollback).
