@@ -502,7 +502,8 @@ TEST_F(PamFlowsTest, DebugLinesNeverCarryTheCodeOrPassword) {
   Register("alice");
   Syslog();
   std::string code = NextCode();
-  EXPECT_EQ(Login("alice", {kPassword, code}, "otp-debug").rc, PAM_SUCCESS);
+  PamRun run = Login("alice", {kPassword, code}, "otp-debug");
+  EXPECT_EQ(run.rc, PAM_SUCCESS) << run.output << SyslogText();
   std::vector<std::string> lines = Syslog();
   int debug = 0;
   for (const std::string& line : lines) {
