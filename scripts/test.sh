@@ -62,8 +62,8 @@ if wants 2; then
   # the PostgreSQL tests run in stage 1.)
   # A test that fails here is run once more (--repeat until-pass:2): a
   # sanitizer report fails every run, while the PAM flow tests, slowed ~3x
-  # here, have failed once on timing against the real 30 s clock (under
-  # investigation, see docs/reliability.md's open items).
+  # here, have failed once on timing against the real 30 s clock (cause not
+  # yet found).
   # Hosts we do not build (bash, pamtester, radiusd, python3) run with the
   # runtime preloaded so that our .so files can load into them; they leak by
   # design at exit (radiusd's config tree, bash), so leak checking is off for
