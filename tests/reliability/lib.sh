@@ -1,7 +1,7 @@
 # Sourced by the reliability tests (and their bench/ versions): one store
 # shared by a real radiusd (tests/integration/radius/harness.sh), PAM login
-# processes (pam_driver under pam_wrapper) and the CLI, all running as the
-# store's owner (nobody when we are root).
+# processes (pam_driver: real libpam, services read with pam_start_confdir)
+# and the CLI, all running as the store's owner (nobody when we are root).
 #
 #   rel_setup BUILD_DIR SOURCE_DIR   creates $WORK, the store, radiusd's config
 #   og ARGS...                       the CLI on the shared store, as the owner
@@ -45,9 +45,8 @@ pam_login() {
   local service=$1 user=$2; shift 2
   local args=() a
   for a in "$@"; do args+=(--answer "$a"); done
-  as_owner env LD_PRELOAD="${OTPGATE_TEST_PRELOAD:+$OTPGATE_TEST_PRELOAD }libpam_wrapper.so" \
-    PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$WORK/pam.d" \
-    timeout 20 "$WORK/pam_driver" --service "$service" --user "$user" "${args[@]}"
+  as_owner env ${OTPGATE_TEST_PRELOAD:+LD_PRELOAD="$OTPGATE_TEST_PRELOAD"} \
+    timeout 20 "$WORK/pam_driver" --confdir "$WORK/pam.d" --service "$service" --user "$user" "${args[@]}"
 }
 
 hotp() { oathtool --hotp -d "${REL_DIGITS:-6}" -c "$1" "$REL_SECRET_HEX"; }

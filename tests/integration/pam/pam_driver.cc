@@ -1,9 +1,17 @@
 // A PAM application for tests and benchmarks: runs one service through real
-// libpam (under pam_wrapper), answers prompts from the command line, and
-// reports every prompt and message it saw.
+// libpam, answers prompts from the command line, and reports every prompt
+// and message it saw.
 //
-//   pam_driver --service S --user U [--answer TEXT]... [--silent] [--acct]
-//              [--fail-conv] [--repeat N]
+//   pam_driver --confdir DIR --service S --user U [--answer TEXT]...
+//              [--silent] [--acct] [--fail-conv] [--repeat N]
+//
+// The service is read from DIR with libpam's own pam_start_confdir, not
+// through pam_wrapper: pam_wrapper copies every process's services into one
+// of a few shared /tmp/pam.X directories, and two processes that pick the
+// same one at once (its lstat-then-mkdir is not atomic, and a failed mkdir
+// is only logged) read each other's services. Between two tests that name
+// their services alike, that is a login checked against the other test's
+// store: a replayed code accepted, a valid code refused.
 // (An application cannot set PAM_AUTHTOK: libpam refuses it. Single-field
 // clients answer the password prompt with password + code.)
 // Prints "PROMPT_ECHO_OFF <text>", "PROMPT_ECHO_ON <text>", "INFO <text>",
@@ -63,6 +71,7 @@ int Converse(int count, const struct pam_message** messages, struct pam_response
 }  // namespace
 
 int main(int argc, char** argv) {
+  const char* confdir = nullptr;
   const char* service = nullptr;
   const char* user = nullptr;
   bool silent = false, acct = false;
@@ -77,7 +86,9 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (arg == "--service")
+    if (arg == "--confdir")
+      confdir = value();
+    else if (arg == "--service")
       service = value();
     else if (arg == "--user")
       user = value();
@@ -96,8 +107,8 @@ int main(int argc, char** argv) {
       return 64;
     }
   }
-  if (service == nullptr || user == nullptr) {
-    std::fprintf(stderr, "usage: pam_driver --service S --user U [--answer A]...\n");
+  if (confdir == nullptr || service == nullptr || user == nullptr) {
+    std::fprintf(stderr, "usage: pam_driver --confdir DIR --service S --user U [--answer A]...\n");
     return 64;
   }
   int rc = PAM_SUCCESS;
@@ -105,7 +116,7 @@ int main(int argc, char** argv) {
     script.next = 0;
     pam_conv conv{Converse, &script};
     pam_handle_t* pamh = nullptr;
-    rc = pam_start(service, user, &conv, &pamh);
+    rc = pam_start_confdir(service, user, &conv, confdir, &pamh);
     if (rc != PAM_SUCCESS) {
       std::printf("pam_start %s\n", pam_strerror(nullptr, rc));
       return rc;

@@ -21,12 +21,13 @@
 namespace otpgate {
 namespace {
 
-// pam_wrapper, after the sanitizer runtime when the suite is instrumented
-// (scripts/test.sh sets OTPGATE_TEST_PRELOAD to libasan: it must come first).
-std::string PamWrapperPreload() {
+// The syslog capture, after the sanitizer runtime when the suite is
+// instrumented (scripts/test.sh sets OTPGATE_TEST_PRELOAD to libasan: it
+// must come first).
+std::string TestPreload(const std::string& syslog_capture) {
   const char* sanitizer = std::getenv("OTPGATE_TEST_PRELOAD");
-  return (sanitizer != nullptr && *sanitizer != '\0' ? std::string(sanitizer) + " " : "") +
-         "libpam_wrapper.so";
+  return (sanitizer != nullptr && *sanitizer != '\0' ? std::string(sanitizer) + ":" : "") +
+         syslog_capture;
 }
 
 using testing::Bytes;
@@ -97,14 +98,13 @@ class PamFlowsTest : public ::testing::Test {
       ::dup2(out[1], 1);
       ::dup2(out[1], 2);
       ::close(out[0]);
-      std::vector<std::string> env_strings = {
-          "LD_PRELOAD=" + PamWrapperPreload() + ":" OTPGATE_SYSLOG_CAPTURE, "PAM_WRAPPER=1",
-          "PAM_WRAPPER_SERVICE_DIR=" + services_, "PATH=/usr/bin:/bin",
-          "OTPGATE_TEST_SYSLOG=" + syslog_};
+      std::vector<std::string> env_strings = {"LD_PRELOAD=" + TestPreload(OTPGATE_SYSLOG_CAPTURE),
+                                              "PATH=/usr/bin:/bin",
+                                              "OTPGATE_TEST_SYSLOG=" + syslog_};
       std::vector<char*> env;
       for (auto& e : env_strings) env.push_back(e.data());
       env.push_back(nullptr);
-      std::vector<std::string> argv_strings = {OTPGATE_PAM_DRIVER};
+      std::vector<std::string> argv_strings = {OTPGATE_PAM_DRIVER, "--confdir", services_};
       argv_strings.insert(argv_strings.end(), args.begin(), args.end());
       std::vector<char*> argv;
       for (auto& a : argv_strings) argv.push_back(a.data());
@@ -418,11 +418,9 @@ std::pair<int, std::string> RunAsNobody(const TempDir& dir, const std::string& s
   std::string command =
       "setpriv --reuid=nobody --regid=nogroup --clear-groups env "
       "LD_PRELOAD='" +
-      PamWrapperPreload() + ":" + bin +
-      "/syslog_capture.so' PAM_WRAPPER=1 "
-      "OTPGATE_TEST_SYSLOG=" +
-      logs + "/syslog PAM_WRAPPER_SERVICE_DIR=" + services + " " + bin +
-      "/pam_driver --service otp-only --user alice --answer 123456 >/dev/null 2>&1";
+      TestPreload(bin + "/syslog_capture.so") + "' OTPGATE_TEST_SYSLOG=" + logs + "/syslog " + bin +
+      "/pam_driver --confdir " + services +
+      " --service otp-only --user alice --answer 123456 >/dev/null 2>&1";
   int status = std::system(command.c_str());
   EXPECT_TRUE(WIFEXITED(status));
   std::ifstream in(logs + "/syslog");

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One configuration, one behaviour: every front-end option, set in the shared
 # config file, in the PAM module arguments or in the RADIUS module section,
-# gives the same decision through PAM (the real pam_otpgate.so in libpam
-# under pam_wrapper, driven by pam_driver) and RADIUS (the real
+# gives the same decision through PAM (the real pam_otpgate.so in libpam,
+# driven by pam_driver) and RADIUS (the real
 # rlm_otpgate.so in radiusd, driven by radclient); and every bad option is
 # refused at start-up by both. Bound: one radiusd start, ~100 requests and
 # a dozen `freeradius -XC` runs: about 30 s.
@@ -88,8 +88,8 @@ pam() {  # pam SERVICE USER ANSWER... -> driver output
   local service=$1 user=$2; shift 2
   local args=()
   for a in "$@"; do args+=(--answer "$a"); done
-  env LD_PRELOAD="libpam_wrapper.so:$SYSLOG_CAPTURE" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$WORK/pam.d" \
-    OTPGATE_TEST_SYSLOG="$WORK/pam-syslog" "$PAM_DRIVER" --service "$service" --user "$user" "${args[@]}" 2>&1
+  env LD_PRELOAD="$SYSLOG_CAPTURE" OTPGATE_TEST_SYSLOG="$WORK/pam-syslog" \
+    "$PAM_DRIVER" --confdir "$WORK/pam.d" --service "$service" --user "$user" "${args[@]}" 2>&1
 }
 SYSLOG_CAPTURE=$(dirname "$PAM_DRIVER")/syslog_capture.so
 
