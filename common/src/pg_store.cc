@@ -18,7 +18,6 @@
 // server_reset_query, DISCARD ALL), not transactions.
 #include "pg_store.h"
 
-#include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <unistd.h>
@@ -36,18 +35,27 @@
 #include <utility>
 #include <vector>
 
+#include "libpq_loader.h"
+
 namespace otpgate {
 namespace {
+
+// libpq's functions (libpq_loader.h). OpenPostgresStore loads them before
+// anything here runs.
+const libpq::Functions& Pq() {
+  static const libpq::Functions* functions = libpq::Load().value();
+  return *functions;
+}
 
 using Clock = std::chrono::steady_clock;
 using Deadline = Clock::time_point;
 
 struct ConnCloser {
-  void operator()(PGconn* conn) const { PQfinish(conn); }
+  void operator()(PGconn* conn) const { Pq().PQfinish(conn); }
 };
 using PgConn = std::unique_ptr<PGconn, ConnCloser>;
 struct ResultClearer {
-  void operator()(PGresult* result) const { PQclear(result); }
+  void operator()(PGresult* result) const { Pq().PQclear(result); }
 };
 using PgResult = std::unique_ptr<PGresult, ResultClearer>;
 
@@ -66,7 +74,7 @@ bool WaitSocket(PGconn* conn, short events, Deadline deadline) {
   for (;;) {
     int left = MillisecondsLeft(deadline);
     if (left == 0) return false;
-    pollfd fd{PQsocket(conn), events, 0};
+    pollfd fd{Pq().PQsocket(conn), events, 0};
     int rc = ::poll(&fd, 1, left);
     if (rc > 0) return true;
     if (rc == 0) return false;
@@ -115,7 +123,7 @@ class Session {
     if (it == prepared_.end() && prepared_.size() < kMaxPrepared) {
       std::string name = StatementName(sql);
       if (name.empty()) return Lost(Outcome{}, "naming a statement");
-      if (PQsendPrepare(conn_.get(), name.c_str(), sql, count, nullptr) != 1) {
+      if (Pq().PQsendPrepare(conn_.get(), name.c_str(), sql, count, nullptr) != 1) {
         return Lost(Outcome{}, "sending a query");
       }
       Outcome prepared = Collect(Outcome{}, deadline);
@@ -124,10 +132,10 @@ class Session {
     }
     Outcome out;
     int sent = it != prepared_.end()
-                   ? PQsendQueryPrepared(conn_.get(), it->second.c_str(), count, values.data(),
-                                         lengths.data(), formats.data(), 1)
-                   : PQsendQueryParams(conn_.get(), sql, count, nullptr, values.data(),
-                                       lengths.data(), formats.data(), 1);
+                   ? Pq().PQsendQueryPrepared(conn_.get(), it->second.c_str(), count, values.data(),
+                                              lengths.data(), formats.data(), 1)
+                   : Pq().PQsendQueryParams(conn_.get(), sql, count, nullptr, values.data(),
+                                            lengths.data(), formats.data(), 1);
     if (sent != 1) {
       return Lost(std::move(out), "sending a query");
     }
@@ -137,7 +145,7 @@ class Session {
   // Runs a script of statements without parameters (DDL, SET).
   Outcome ExecScript(const char* sql, Deadline deadline) {
     Outcome out;
-    if (PQsendQuery(conn_.get(), sql) != 1) {
+    if (Pq().PQsendQuery(conn_.get(), sql) != 1) {
       return Lost(std::move(out), "sending a query");
     }
     return Collect(std::move(out), deadline);
@@ -147,7 +155,7 @@ class Session {
   Outcome Lost(Outcome out, std::string_view what) {
     out.connection_lost = true;
     out.status = Status::Unavailable("PostgreSQL store: " + std::string(what) + ": " +
-                                     FirstLine(PQerrorMessage(conn_.get())));
+                                     FirstLine(Pq().PQerrorMessage(conn_.get())));
     return out;
   }
 
@@ -155,27 +163,27 @@ class Session {
   // last result.
   Outcome Collect(Outcome out, Deadline deadline) {
     for (;;) {
-      while (PQisBusy(conn_.get()) != 0) {
+      while (Pq().PQisBusy(conn_.get()) != 0) {
         if (!WaitSocket(conn_.get(), POLLIN, deadline)) {
           out.connection_lost = true;  // a reply may still come: never reuse
           out.status = Status::Unavailable("PostgreSQL store: no answer in time");
           return out;
         }
-        if (PQconsumeInput(conn_.get()) != 1) {
+        if (Pq().PQconsumeInput(conn_.get()) != 1) {
           return Lost(std::move(out), "reading an answer");
         }
       }
-      PgResult result(PQgetResult(conn_.get()));
+      PgResult result(Pq().PQgetResult(conn_.get()));
       if (result == nullptr) break;
-      ExecStatusType status = PQresultStatus(result.get());
+      ExecStatusType status = Pq().PQresultStatus(result.get());
       if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
         if (out.status.ok()) out.result = std::move(result);
         continue;
       }
       if (!out.status.ok()) continue;
-      const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+      const char* state = Pq().PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
       out.sqlstate = state != nullptr ? state : "";
-      std::string message = FirstLine(PQresultErrorMessage(result.get()));
+      std::string message = FirstLine(Pq().PQresultErrorMessage(result.get()));
       if (out.sqlstate == "42P01") {
         out.status = Status::Unavailable(
             "PostgreSQL store is not initialised (run otpgate "
@@ -190,7 +198,7 @@ class Session {
         out.status = Status::Internal("PostgreSQL store: " + message);
       }
     }
-    if (PQstatus(conn_.get()) != CONNECTION_OK) {
+    if (Pq().PQstatus(conn_.get()) != CONNECTION_OK) {
       out.connection_lost = true;
       if (out.status.ok()) return Lost(std::move(out), "connection");
     }
@@ -229,16 +237,16 @@ Result<std::unique_ptr<Session>> Connect(const std::string& location,
       "keepalives_count",          "tcp_user_timeout", "dbname",          nullptr};
   const char* values[] = {"otpgate",        "1",    "5", "1", "3", user_timeout.c_str(),
                           location.c_str(), nullptr};
-  PgConn conn(PQconnectStartParams(keys, values, 1));
+  PgConn conn(Pq().PQconnectStartParams(keys, values, 1));
   if (conn == nullptr) {
     return Status::Unavailable("PostgreSQL store: out of memory");
   }
   // Server notices ("relation already exists, skipping") must not reach the
   // host process's stderr (sshd, radiusd, an application under PAM).
-  PQsetNoticeProcessor(
+  Pq().PQsetNoticeProcessor(
       conn.get(), [](void*, const char*) {}, nullptr);
   PostgresPollingStatusType poll_status = PGRES_POLLING_WRITING;
-  while (PQstatus(conn.get()) != CONNECTION_BAD) {
+  while (Pq().PQstatus(conn.get()) != CONNECTION_BAD) {
     if (poll_status == PGRES_POLLING_OK) break;
     if (poll_status == PGRES_POLLING_FAILED) break;
     short events = poll_status == PGRES_POLLING_READING ? POLLIN : POLLOUT;
@@ -246,11 +254,11 @@ Result<std::unique_ptr<Session>> Connect(const std::string& location,
       return Status::Unavailable("PostgreSQL store: no connection within " +
                                  std::to_string(options.timeout_ms) + " ms");
     }
-    poll_status = PQconnectPoll(conn.get());
+    poll_status = Pq().PQconnectPoll(conn.get());
   }
-  if (PQstatus(conn.get()) != CONNECTION_OK) {
+  if (Pq().PQstatus(conn.get()) != CONNECTION_OK) {
     return Status::Unavailable("PostgreSQL store: cannot connect: " +
-                               FirstLine(PQerrorMessage(conn.get())));
+                               FirstLine(Pq().PQerrorMessage(conn.get())));
   }
   // Server-side bounds as well, so that a session whose client went away
   // does not hold locks: the client's own deadline is the one that counts.
@@ -310,8 +318,8 @@ class Pool {
 
   // Takes a session back: kept if it is idle and healthy, else closed.
   void Return(std::unique_ptr<Session> session, bool healthy) {
-    if (!healthy || PQstatus(session->get()) != CONNECTION_OK ||
-        PQtransactionStatus(session->get()) != PQTRANS_IDLE) {
+    if (!healthy || Pq().PQstatus(session->get()) != CONNECTION_OK ||
+        Pq().PQtransactionStatus(session->get()) != PQTRANS_IDLE) {
       session.reset();
       Forget();
       return;
@@ -351,7 +359,8 @@ std::string_view Bytes(std::span<const uint8_t> s) {
   return {reinterpret_cast<const char*>(s.data()), s.size()};
 }
 std::string_view Cell(PGresult* result, int row, int column) {
-  return {PQgetvalue(result, row, column), static_cast<size_t>(PQgetlength(result, row, column))};
+  return {Pq().PQgetvalue(result, row, column),
+          static_cast<size_t>(Pq().PQgetlength(result, row, column))};
 }
 
 // The key of one of the store's advisory locks (the write lock, the schema lock): the first 8 bytes
@@ -400,7 +409,7 @@ class PgTxn final : public Txn {
                                    "FOR UPDATE",
                       {credential_id});
     OTPGATE_RETURN_IF_ERROR(out.status);
-    if (PQntuples(out.result.get()) == 0) {
+    if (Pq().PQntuples(out.result.get()) == 0) {
       return Status::NotFound("unknown credential ID");
     }
     std::string_view bytes = Cell(out.result.get(), 0, 0);
@@ -414,7 +423,7 @@ class PgTxn final : public Txn {
                                  : "SELECT 1 FROM otpgate_tokens WHERE credential_id = $1 "
                                    "FOR UPDATE",
                       {credential_id});
-    return out.status.ok() && PQntuples(out.result.get()) > 0;
+    return out.status.ok() && Pq().PQntuples(out.result.get()) > 0;
   }
 
   Status PutToken(const TokenRecord& record) override {
@@ -432,7 +441,7 @@ class PgTxn final : public Txn {
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
     Outcome out = Run("DELETE FROM otpgate_tokens WHERE credential_id = $1", {credential_id});
     OTPGATE_RETURN_IF_ERROR(out.status);
-    if (std::strcmp(PQcmdTuples(out.result.get()), "0") == 0) {
+    if (std::strcmp(Pq().PQcmdTuples(out.result.get()), "0") == 0) {
       return Status::NotFound("unknown credential ID");
     }
     return Status::Ok();
@@ -446,7 +455,7 @@ class PgTxn final : public Txn {
             {user});
     OTPGATE_RETURN_IF_ERROR(out.status);
     std::vector<std::string> ids;
-    for (int row = 0; row < PQntuples(out.result.get()); ++row) {
+    for (int row = 0; row < Pq().PQntuples(out.result.get()); ++row) {
       ids.emplace_back(Cell(out.result.get(), row, 0));
     }
     return ids;
@@ -473,7 +482,7 @@ class PgTxn final : public Txn {
     Outcome out =
         Run("SELECT credential_id, record FROM otpgate_tokens ORDER BY credential_id", {});
     OTPGATE_RETURN_IF_ERROR(out.status);
-    for (int row = 0; row < PQntuples(out.result.get()); ++row) {
+    for (int row = 0; row < Pq().PQntuples(out.result.get()); ++row) {
       std::string_view id = Cell(out.result.get(), row, 0);
       std::string_view bytes = Cell(out.result.get(), row, 1);
       auto record =
@@ -492,7 +501,7 @@ class PgTxn final : public Txn {
                                  : "SELECT value FROM otpgate_meta WHERE name = $1 FOR UPDATE",
                       {name});
     OTPGATE_RETURN_IF_ERROR(out.status);
-    if (PQntuples(out.result.get()) == 0) {
+    if (Pq().PQntuples(out.result.get()) == 0) {
       return std::optional<std::vector<uint8_t>>();
     }
     std::string_view v = Cell(out.result.get(), 0, 0);
@@ -515,7 +524,7 @@ class PgTxn final : public Txn {
         Run("SELECT sequence, entry FROM otpgate_journal ORDER BY sequence DESC LIMIT 1", {});
     OTPGATE_RETURN_IF_ERROR(out.status);
     std::optional<std::pair<uint64_t, std::vector<uint8_t>>> last;
-    if (PQntuples(out.result.get()) > 0) {
+    if (Pq().PQntuples(out.result.get()) > 0) {
       OTPGATE_ASSIGN_OR_RETURN(uint64_t sequence, SequenceCell(out.result.get(), 0));
       std::string_view entry = Cell(out.result.get(), 0, 1);
       last.emplace(sequence, std::vector<uint8_t>(entry.begin(), entry.end()));
@@ -539,7 +548,7 @@ class PgTxn final : public Txn {
             "WHERE COALESCE((SELECT max(sequence) FROM otpgate_journal), 0) < $1::int8",
             {Bytes(key), Bytes(entry)});
     OTPGATE_RETURN_IF_ERROR(out.status);
-    if (std::strcmp(PQcmdTuples(out.result.get()), "1") != 0) {
+    if (std::strcmp(Pq().PQcmdTuples(out.result.get()), "1") != 0) {
       return Status::AlreadyExists("journal sequence " + std::to_string(sequence) + " is not new");
     }
     if (!read_only_)
@@ -560,7 +569,7 @@ class PgTxn final : public Txn {
               "ORDER BY sequence LIMIT 1000",
               {Bytes(key)});
       OTPGATE_RETURN_IF_ERROR(out.status);
-      const int rows = PQntuples(out.result.get());
+      const int rows = Pq().PQntuples(out.result.get());
       for (int row = 0; row < rows; ++row) {
         OTPGATE_ASSIGN_OR_RETURN(uint64_t sequence, SequenceCell(out.result.get(), row));
         std::string_view entry = Cell(out.result.get(), row, 1);
@@ -604,7 +613,7 @@ class PgTxn final : public Txn {
             "VALUES ($1::bytea, $2::int8) ON CONFLICT (nonce) DO NOTHING",
             {Bytes(nonce), Bytes(expires)});
     OTPGATE_RETURN_IF_ERROR(out.status);
-    return std::strcmp(PQcmdTuples(out.result.get()), "1") == 0;
+    return std::strcmp(Pq().PQcmdTuples(out.result.get()), "1") == 0;
   }
 
   // Runs a statement of this transaction; records its failure.
@@ -785,7 +794,7 @@ class PostgresStore final : public Store {
     OTPGATE_RETURN_IF_ERROR(Run(true, [&](PgTxn& txn) -> Status {
       Outcome out = txn.Run("SELECT convert_to(current_schema(), 'UTF8')", {});
       OTPGATE_RETURN_IF_ERROR(out.status);
-      if (PQntuples(out.result.get()) != 1 || PQgetisnull(out.result.get(), 0, 0)) {
+      if (Pq().PQntuples(out.result.get()) != 1 || Pq().PQgetisnull(out.result.get(), 0, 0)) {
         return Status::Unavailable("PostgreSQL store: no schema to use (check search_path)");
       }
       schema_ = std::string(Cell(out.result.get(), 0, 0));
@@ -900,7 +909,8 @@ class PostgresStore final : public Store {
       } else if (!txn.connection_lost()) {
         (void)Finish(*session, "ROLLBACK", deadline);
       }
-      bool healthy = !txn.connection_lost() && PQtransactionStatus(session->get()) == PQTRANS_IDLE;
+      bool healthy =
+          !txn.connection_lost() && Pq().PQtransactionStatus(session->get()) == PQTRANS_IDLE;
       pool_.Return(std::move(session), healthy);
       if (status.ok() || !txn.retryable()) return status;
       last = status;
@@ -914,7 +924,7 @@ class PostgresStore final : public Store {
     Outcome out = session.Exec(verb, {}, deadline);
     OTPGATE_RETURN_IF_ERROR(out.status);
     if (std::strcmp(verb, "COMMIT") == 0 &&
-        std::strcmp(PQcmdStatus(out.result.get()), "COMMIT") != 0) {
+        std::strcmp(Pq().PQcmdStatus(out.result.get()), "COMMIT") != 0) {
       return Status::Unavailable("PostgreSQL store: the transaction was rolled back");
     }
     return Status::Ok();
@@ -929,10 +939,10 @@ class PostgresStore final : public Store {
 // `otpgate config`, logged, and readable wherever the configuration is.
 Status CheckLocation(const std::string& location) {
   char* error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(location.c_str(), &error);
+  PQconninfoOption* options = Pq().PQconninfoParse(location.c_str(), &error);
   if (options == nullptr) {
     std::string message = FirstLine(error);
-    PQfreemem(error);
+    Pq().PQfreemem(error);
     return Status::InvalidArgument("store: not a PostgreSQL URI or connection string: " + message);
   }
   bool has_password = false;
@@ -941,7 +951,7 @@ Status CheckLocation(const std::string& location) {
       has_password = true;
     }
   }
-  PQconninfoFree(options);
+  Pq().PQconninfoFree(options);
   if (has_password) {
     return Status::InvalidArgument(
         "store: the PostgreSQL location must not contain a password; use a passfile "
@@ -953,6 +963,7 @@ Status CheckLocation(const std::string& location) {
 }  // namespace
 
 Result<std::shared_ptr<Store>> OpenPostgresStore(const StoreOptions& options) {
+  OTPGATE_RETURN_IF_ERROR(libpq::Load().status());
   OTPGATE_RETURN_IF_ERROR(CheckLocation(options.location));
   if (options.postgres.pool_size < 1 || options.postgres.timeout_ms < 100) {
     return Status::InvalidArgument(
