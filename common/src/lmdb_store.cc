@@ -13,10 +13,13 @@
 #include <climits>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 
 #include "file_util.h"
+#include "lmdb_verified_state.h"
 #include "lmdb_verify.h"
 #include "otpgate/store.h"
 
@@ -406,7 +409,8 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     if (mdb_env_info(env_, &info) == 0) {
       map_size_ = info.me_mapsize;  // another process may have grown it
     }
-    OTPGATE_RETURN_IF_ERROR(VerifyDataFile());
+    verified_ = std::make_unique<VerifiedStates>(path_, group_model_, group_);
+    OTPGATE_RETURN_IF_ERROR(CheckDataFile());
     return OpenDatabases();
   }
 
@@ -553,25 +557,55 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     (void)mdb_reader_check(env_, &dead);  // best effort: a failure leaves slots as they were
   }
 
-  // Walks the data file (lmdb_verify.h) before LMDB touches a page of it,
-  // holding a read transaction so that writers leave the snapshot alone. A
-  // page header torn by a concurrent commit could look damaged: a failure is
-  // believed only if a second walk agrees.
+  // The newest committed transaction id, read from the meta pages.
+  uint64_t LastCommitted() const {
+    MDB_envinfo info;
+    return mdb_env_info(env_, &info) == 0 ? static_cast<uint64_t>(info.me_last_txnid) : 0;
+  }
+
+  // Before LMDB touches a page of the data file: a state that a walk or the
+  // commits after one vouch for (lmdb_verified_state.h) is believed;
+  // anything else is walked.
+  Status CheckDataFile() {
+    std::optional<FileState> now = StateOf(data_fd_, LastCommitted());
+    if (now.has_value() && verified_->Covers(*now)) {
+      verified_->RecordBase(verified_->GuardCommit(), *now);  // keeps later chains short
+      return CheckNotShrunk();
+    }
+    return VerifyDataFile();
+  }
+
+  // Walks the data file (lmdb_verify.h), holding a read transaction so that
+  // writers leave the snapshot alone, and records the walked state as sound
+  // if it was the file's state when the walk began. A page header torn by a
+  // concurrent commit could look damaged: a failure is believed only if a
+  // second walk agrees.
   Status VerifyDataFile() {
     Status result;
     for (int attempt = 0; attempt < 2; ++attempt) {
       MDB_txn* txn = nullptr;
-      int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
-      if (rc == MDB_READERS_FULL) {
-        ReclaimStaleReaders();
-        rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+      std::optional<FileState> walked;
+      {
+        // No commit is under way while the guard is held, so the fstat
+        // shows the snapshot's file and no page of a commit after it - if
+        // nothing committed between the snapshot and the fstat.
+        VerifiedStates::CommitGuard guard = verified_->GuardCommit();
+        int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+        if (rc == MDB_READERS_FULL) {
+          ReclaimStaleReaders();
+          rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+        }
+        if (rc != 0) {
+          return LmdbError(rc, "checking store " + path_);
+        }
+        if (guard.held()) walked = StateOf(data_fd_, mdb_txn_id(txn));
+        if (LastCommitted() != mdb_txn_id(txn)) walked.reset();
       }
-      if (rc != 0) {
-        return LmdbError(rc, "checking store " + path_);
-      }
-      auto facts = VerifyLmdbFile(data_fd_, path_ + "/data.mdb", mdb_txn_id(txn));
+      const uint64_t snapshot = mdb_txn_id(txn);
+      auto facts = VerifyLmdbFile(data_fd_, path_ + "/data.mdb", snapshot);
       mdb_txn_abort(txn);
       if (facts.ok()) {
+        if (walked.has_value()) verified_->RecordBase(verified_->GuardCommit(), *walked);
         return CheckNotShrunk();
       }
       result = facts.status();
@@ -768,8 +802,14 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
             }
             rc = MDB_MAP_FULL;
           } else {
+            // Inside the write lock and the guard: the file as the previous
+            // commit left it.
+            const uint64_t id = mdb_txn_id(txn);
+            VerifiedStates::CommitGuard guard = verified_->GuardCommit();
+            std::optional<FileState> before = StateOf(data_fd_, id - 1);
             rc = mdb_txn_commit(txn);  // frees txn whatever the result
             if (rc == 0) {
+              RecordCommit(guard, before, id);
               return Status::Ok();
             }
           }
@@ -786,6 +826,18 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     return Status::StoreFull("store " + path_ + ": transaction could not be completed");
   }
 
+  // Records that this commit alone turned `before` into the file's state
+  // now: the fstat comes first, so a later commit shows in the id checked
+  // after it. A commit that wrote nothing keeps the id and the state.
+  void RecordCommit(const VerifiedStates::CommitGuard& guard,
+                    const std::optional<FileState>& before, uint64_t id) {
+    if (!before.has_value() || !guard.held()) return;
+    std::optional<FileState> after = StateOf(data_fd_, id);
+    if (after.has_value() && LastCommitted() == id) {
+      verified_->RecordCommit(guard, *before, *after);
+    }
+  }
+
   const std::string path_;
   const StoreOptions options_;
   const pid_t pid_;
@@ -794,6 +846,7 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
   bool group_model_ = false;
   gid_t group_ = 0;
   std::atomic<uint64_t> largest_file_size_{0};
+  std::unique_ptr<VerifiedStates> verified_;
   Databases dbs_;
   mutable std::shared_mutex resize_mutex_;
   std::mutex pool_mutex_;

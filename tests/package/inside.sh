@@ -31,6 +31,7 @@ ok test "$(mode /etc/otpgate)" = "750 root:otpgate"
 ok test "$(mode /etc/otpgate/master.key)" = "640 root:otpgate"
 ok test "$(mode /var/lib/otpgate)" = "2770 root:otpgate"
 ok test "$(mode /var/lib/otpgate/data.mdb)" = "660 root:otpgate"
+ok test "$(mode /var/lib/otpgate/data.mdb.verified)" = "660 root:otpgate"
 ok bash -c 'id -nG freerad | grep -qw otpgate'
 ok test -f /usr/share/doc/otpgate/README.md.gz -o -f /usr/share/doc/otpgate/README.md
 # Reinstalling never replaces the key, and never says it made one.

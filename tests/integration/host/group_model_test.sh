@@ -45,14 +45,18 @@ modes() { stat -c '%a %U:%G' "$@" | tr '\n' ' '; }
 
 og init >/dev/null
 chown root:otpgate "$D/master.key" && chmod 0640 "$D/master.key"
-check "store files get the group's modes" test "$(modes "$S/data.mdb" "$S/lock.mdb")" = \
-  "660 root:otpgate 660 root:otpgate "
+check "store files get the group's modes" \
+  test "$(modes "$S/data.mdb" "$S/lock.mdb" "$S/data.mdb.verified")" = \
+  "660 root:otpgate 660 root:otpgate 660 root:otpgate "
 KEY=3132333435363738393031323334353637383930
 echo "GROUP0000001,$KEY,hex,hotp" > "$WORK/t.csv" && chmod 0644 "$WORK/t.csv"
 check "root imports" og token import "$WORK/t.csv"
 mapfile -t CODES < <(oathtool --hotp -c 0 -w 5 "$KEY")
+record_before=$(sha256sum < "$S/data.mdb.verified")
 check "a group member registers (reads the key, writes the store)" \
   member register alice GROUP0000001 "${CODES[0]}"
+check "the member's commit went into the shared record of checked states" \
+  test "$(sha256sum < "$S/data.mdb.verified")" != "$record_before"
 check "root verifies the next code" og verify alice "${CODES[1]}"
 check "the group member sees the replay" test "$(member --json verify alice "${CODES[1]}" 2>&1 | grep -c replay)" -ge 1
 rm -f "$S/lock.mdb"
