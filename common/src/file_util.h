@@ -51,7 +51,8 @@ enum class FileRole {
   kStoreFile,       // data.mdb, lock.mdb: 0600, or 0660 root:otpgate
 };
 
-// The gid of the `otpgate` group, if the host has one.
+// The gid of the `otpgate` group, if the host has one. A gid found is
+// reused for up to a second (thread-safe).
 std::optional<gid_t> AccessGroupId();
 // True if `st` (a store directory) is in the shared model (b).
 bool InGroupModel(const struct stat& st);
