@@ -11,6 +11,7 @@
 #include <mutex>
 #include <new>
 #include <type_traits>
+#include <utility>
 
 #include "challenge.h"
 #include "otpgate/audit.h"
@@ -354,6 +355,19 @@ int WithFlow(otpgate_handle& handle, const otpgate_request* request, otpgate_res
   });
 }
 
+// The shape of an entry point on a request: clears `result`, checks the
+// handle, the request and the pointers the call requires (`required`), and
+// runs `fn` with the handle's flow.
+template <typename Fn>
+int OnRequest(otpgate_handle* handle, const otpgate_request* request,
+              std::initializer_list<const void*> required, otpgate_result* result, Fn&& fn) {
+  Clear(result);
+  if (!Usable(handle, required) || !Valid(request)) {
+    return Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "missing argument");
+  }
+  return WithFlow(*handle, request, result, std::forward<Fn>(fn));
+}
+
 }  // namespace
 
 extern "C" {
@@ -410,11 +424,7 @@ __attribute__((visibility("default"))) const otpgate_options* otpgate_options_of
 __attribute__((visibility("default"))) int otpgate_begin(otpgate_handle* handle,
                                                          const otpgate_request* request,
                                                          otpgate_result* result) {
-  Clear(result);
-  if (!Usable(handle, {}) || !Valid(request)) {
-    return Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "missing argument");
-  }
-  return WithFlow(*handle, request, result, [&](const otpgate::LoginFlow& flow) {
+  return OnRequest(handle, request, {}, result, [&](const otpgate::LoginFlow& flow) {
     return FromStep(result, flow.Begin(RequestOf(*request, handle->front_end)));
   });
 }
@@ -424,11 +434,7 @@ __attribute__((visibility("default"))) int otpgate_finish(otpgate_handle* handle
                                                           const char* credential_id,
                                                           const char* code,
                                                           otpgate_result* result) {
-  Clear(result);
-  if (!Usable(handle, {}) || !Valid(request)) {
-    return Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "missing argument");
-  }
-  return WithFlow(*handle, request, result, [&](const otpgate::LoginFlow& flow) {
+  return OnRequest(handle, request, {}, result, [&](const otpgate::LoginFlow& flow) {
     std::optional<std::string_view> id, answer;
     if (credential_id != nullptr) id = credential_id;
     if (code != nullptr) answer = code;
@@ -462,11 +468,7 @@ __attribute__((visibility("default"))) int otpgate_challenge(otpgate_handle* han
 __attribute__((visibility("default"))) int otpgate_finish_challenge(
     otpgate_handle* handle, const otpgate_request* request, const uint8_t* state,
     size_t state_length, const char* code, otpgate_result* result) {
-  Clear(result);
-  if (!Usable(handle, {state}) || !Valid(request)) {
-    return Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "missing argument");
-  }
-  return WithFlow(*handle, request, result, [&](const otpgate::LoginFlow& flow) {
+  return OnRequest(handle, request, {state}, result, [&](const otpgate::LoginFlow& flow) {
     std::optional<std::string_view> answer;
     if (code != nullptr) answer = code;
     otpgate::FlowRequest flow_request = RequestOf(*request, handle->front_end);
@@ -478,11 +480,7 @@ __attribute__((visibility("default"))) int otpgate_finish_challenge(
 __attribute__((visibility("default"))) int otpgate_account(otpgate_handle* handle,
                                                            const otpgate_request* request,
                                                            otpgate_result* result) {
-  Clear(result);
-  if (!Usable(handle, {}) || !Valid(request)) {
-    return Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "missing argument");
-  }
-  return WithFlow(*handle, request, result, [&](const otpgate::LoginFlow& flow) {
+  return OnRequest(handle, request, {}, result, [&](const otpgate::LoginFlow& flow) {
     return FromStep(result, flow.Account(RequestOf(*request, handle->front_end)));
   });
 }
@@ -491,11 +489,7 @@ __attribute__((visibility("default"))) int otpgate_refuse(otpgate_handle* handle
                                                           const otpgate_request* request,
                                                           const char* reason,
                                                           otpgate_result* result) {
-  Clear(result);
-  if (!Usable(handle, {reason}) || !Valid(request)) {
-    return Fail(result, OTPGATE_ERR_INVALID_ARGUMENT, "missing argument");
-  }
-  return WithFlow(*handle, request, result, [&](const otpgate::LoginFlow& flow) {
+  return OnRequest(handle, request, {reason}, result, [&](const otpgate::LoginFlow& flow) {
     return FromStep(result, flow.Refuse(RequestOf(*request, handle->front_end), reason));
   });
 }
