@@ -392,6 +392,8 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     mdb_env_set_maxdbs(env_, 8);
     mdb_env_set_maxreaders(env_, kMaxReaders);
     mdb_env_set_mapsize(env_, map_size_);
+    // Never MDB_WRITEMAP: the record of checked states (lmdb_verified_state.h)
+    // relies on LMDB writing data.mdb only inside mdb_txn_commit.
     unsigned flags = MDB_NOTLS | (options_.lmdb.durable ? 0 : MDB_NOSYNC);
     if (!options_.create && !DataFileExists()) {
       return Status::Unavailable("store " + path_ + " is not initialised (run otpgate init)");
@@ -568,8 +570,11 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
   // anything else is walked.
   Status CheckDataFile() {
     std::optional<FileState> now = StateOf(data_fd_, LastCommitted());
-    if (now.has_value() && verified_->Covers(*now)) {
-      verified_->RecordBase(verified_->GuardCommit(), *now);  // keeps later chains short
+    std::optional<int> chain = now.has_value() ? verified_->ChainLength(*now) : std::nullopt;
+    if (chain.has_value()) {
+      // Moving the base up keeps later chains short; the base itself needs
+      // no write (and no guard).
+      if (*chain > 0) verified_->RecordBase(verified_->GuardCommit(), *now);
       return CheckNotShrunk();
     }
     return VerifyDataFile();

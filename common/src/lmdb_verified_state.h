@@ -9,26 +9,39 @@
 //  - a base: a state of data.mdb that a walk found sound, and
 //  - transitions: "state B became state A by one LMDB commit of ours", kept
 //    for the last kTransitionSlots commits.
-// A state is the file's identity and inode metadata plus the committed
-// transaction id (FileState). An opener whose current state is reached from
-// the base through recorded transitions skips the walk. Anything else - a
-// file replaced, truncated, written by anything other than an LMDB commit of
-// ours (ctime changes; it cannot be set back), a transition lost to a crash -
-// leaves the current state unreached, and the opener walks (and records a
-// new base).
+// A state (FileState) is the file's identity and inode metadata, the
+// committed transaction id, a hash of the two meta pages, and the boot and
+// the mount it was seen in. An opener whose current state is reached from
+// the base through recorded transitions skips the walk; any other state is
+// walked (and becomes the new base). So a walk follows
+//  - a file replaced or truncated, or written through the file system by
+//    anything other than an LMDB commit of ours (ctime moves; it cannot be
+//    set back), a transition lost to a crash;
+//  - a reboot (boot id), so damage done while the machine was down - fsck,
+//    an image restored, a disk replaced - is found at the first open;
+//  - a remount, where the kernel gives each mount a new id (STATX_MNT_ID_UNIQUE,
+//    Linux 6.8 and later; older kernels reuse mount ids);
+//  - any change to a meta page, however it was made.
 //
-// What it cannot see: a write that lands between a commit and the fstat
-// that records it, or within the same clock tick (ctime's granularity) after
-// it without changing the size. Those are damage in a window of
-// microseconds to milliseconds after a commit; the walk remains the check
-// for everything else. A record that fails its checks (access, format,
-// checksum) is not believed; writing it is best effort and never fails a
-// request. Whoever can write the record can write data.mdb itself.
+// What it cannot see: damage that reaches the file below the file system
+// while it stays mounted (bit rot, a write to the block device) outside the
+// meta pages, or an offline change remounted within the same boot on a
+// kernel that reuses mount ids; a write that lands between a commit and the
+// fstat that records it, or within the same ctime tick after it without
+// changing the size (a tick is a jiffy, 1-4 ms, on kernels before 6.13 and
+// finer after). A record that fails its checks (access, format, checksum)
+// is not believed; writing it is best effort and never fails a request.
+// Whoever can write the record can write data.mdb itself.
+//
+// It relies on LMDB writing the data file only inside mdb_txn_commit, under
+// the guard below: never open the environment with MDB_WRITEMAP, which
+// writes pages through the map while a transaction runs.
 #ifndef OTPGATE_SRC_LMDB_VERIFIED_STATE_H_
 #define OTPGATE_SRC_LMDB_VERIFIED_STATE_H_
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -45,11 +58,15 @@ struct FileState {
   int64_t mtime_ns = 0;
   int64_t ctime_ns = 0;
   uint64_t txnid = 0;  // the newest committed transaction
+  uint64_t meta = 0;   // hash of both meta pages
+  uint64_t boot = 0;   // hash of the kernel's boot id
+  uint64_t mount = 0;  // the kernel's id of the mount holding the file
   bool operator==(const FileState&) const = default;
 };
 
 // The state of the data file open as `fd`, with `txnid` the transaction
-// committed last; nullopt if fstat fails.
+// committed last; nullopt if it cannot be taken (statx, the meta pages or
+// the boot id unreadable): such a file is walked on every open.
 std::optional<FileState> StateOf(int fd, uint64_t txnid);
 
 class VerifiedStates {
@@ -68,8 +85,11 @@ class VerifiedStates {
   // process - writes a page of the next commit in between: that state would
   // then include the next commit's pages, and the chain would break. LMDB's
   // write lock does not cover this: the commit releases it. Waiting is
-  // bounded (a holder holds it for one commit); a guard that could not be
-  // taken (held() false) means: commit, but record nothing.
+  // bounded (a holder holds it for one commit), and after one wait that ran
+  // out this process does not wait again until it has taken the guard, so
+  // that a stalled holder (a stopped process) costs each writer at most one
+  // wait, not one per commit. A guard that could not be taken (held() false)
+  // means: commit, but record nothing.
   class CommitGuard {
    public:
     CommitGuard(CommitGuard&& other) noexcept;
@@ -84,13 +104,17 @@ class VerifiedStates {
   };
   CommitGuard GuardCommit();
 
-  // True if `current` is the base or is reached from it through recorded
-  // transitions.
-  bool Covers(const FileState& current) const;
+  // How many recorded transitions lead from the base to `current`: 0 if it
+  // is the base, nullopt if it is not reached.
+  std::optional<int> ChainLength(const FileState& current) const;
+  bool Covers(const FileState& current) const { return ChainLength(current).has_value(); }
 
   // A walk found `state` sound (or a chain reached it): it becomes the base,
-  // unless the base is a later state of the same file. Under `guard`, so
-  // that no other record of a base comes between the check and the write.
+  // unless the base is a later state of the same file (a walk that began
+  // before commits which moved the base on). A file put back in place with
+  // an older transaction id (a restored copy) has a newer ctime and is
+  // recorded. Under `guard`, so that no other record of a base comes between
+  // the check and the write.
   void RecordBase(const CommitGuard& guard, const FileState& state);
 
   // One commit, made under `guard`, turned `before` into `after` (the
@@ -102,7 +126,8 @@ class VerifiedStates {
  private:
   std::string path_;
   UniqueFd fd_;
-  std::timed_mutex commit_mutex_;  // threads of this process (flock is per open file)
+  std::timed_mutex commit_mutex_;     // threads of this process (flock is per open file)
+  std::atomic<bool> stalled_{false};  // the last wait for the guard ran out
 };
 
 }  // namespace otpgate
