@@ -10,7 +10,8 @@
 #  - `otpgate doctor` names the unreachable database.
 #  - PostgreSQL restarted on the same socket: the same radiusd process
 #    accepts again, without a restart.
-# Bound: ~15 s of load and a PostgreSQL start; < 60 s.
+# Bound: ~15 s of load once it is accepted (waits up to 30 s for that) and a
+# PostgreSQL start; < 60 s.
 # Usage: pg_fault_test.sh MODULE_DIR OTPGATE_CLI SOURCE_DIR
 set -u
 MODULE_DIR=$1 CLI=$2 SRC=$3
@@ -55,7 +56,17 @@ CODER=$!
 python3 "$SRC/tests/integration/radius/radclient_load.py" "$((RADIUS_PORT + 2))" "$RADIUS_SECRET" \
   "$WORK/load.users" "$WORK/code" "$WORK/stop" 16 "$WORK/load.out" &
 LOAD=$!
-sleep 2
+# The kill comes after the load has been accepted for a while (a busy
+# machine may take seconds to start it): 200 answers, at least one Accept.
+wait_for() {  # wait_for FILE MIN_LINES PATTERN SECONDS
+  local i
+  for ((i = 0; i < $4 * 10; i++)); do
+    [ "$(wc -l < "$1" 2>/dev/null || echo 0)" -ge "$2" ] && grep -q "$3" "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+wait_for "$WORK/load.out" 200 ' accept$' 30 || echo "load: no Accept within 30 s before the kill"
 KILL_AT=$(date +%s.%N)
 "$SRC/tests/postgres/server.sh" kill "$PGD"
 KILLED_AT=$(date +%s.%N)
@@ -75,7 +86,7 @@ kill $CODER 2>/dev/null; wait $CODER 2>/dev/null
 # After the restart, the same radiusd decides: fresh users are accepted.
 for ((i = 500; i < 520; i++)); do echo "f$i pw$i"; done > "$WORK/fresh.users"
 rm -f "$WORK/stop"; code_now > "$WORK/code"
-( sleep 2; touch "$WORK/stop" ) &
+( wait_for "$WORK/fresh.out" 20 . 30; touch "$WORK/stop" ) &
 STOPPER=$!
 python3 "$SRC/tests/integration/radius/radclient_load.py" "$((RADIUS_PORT + 2))" "$RADIUS_SECRET" \
   "$WORK/fresh.users" "$WORK/code" "$WORK/stop" 1 "$WORK/fresh.out"

@@ -7,8 +7,9 @@ one request in flight per thread, until STOP_FILE exists.
 
 USERS_FILE: "user password" lines, taken round-robin. CODE_FILE: the code to
 append to the password (re-read before each request, so the caller can move
-it on). OUT gets one line per request: send_time reply_time user result,
-times in seconds (time.time()), result accept|reject|timeout.
+it on). OUT gets one line per request as it completes (so that a caller can
+wait for progress): send_time reply_time user result, times in seconds
+(time.time()), result accept|reject|timeout.
 """
 import hashlib
 import os
@@ -22,7 +23,7 @@ port, secret = int(sys.argv[1]), sys.argv[2].encode()
 users = [line.split() for line in open(sys.argv[3]) if line.strip()]
 code_file, stop_file, threads, out_path = sys.argv[4], sys.argv[5], int(sys.argv[6]), sys.argv[7]
 lock = threading.Lock()
-results = []
+out = open(out_path, "w", buffering=1)  # line-buffered: each line lands when written
 next_user = [0]
 
 
@@ -71,7 +72,7 @@ def worker():
         ident = (ident + 1) % 256
         sent, replied, result = request(sock, ident, user, password + code)
         with lock:
-            results.append(f"{sent:.3f} {replied:.3f} {user} {result}")
+            out.write(f"{sent:.3f} {replied:.3f} {user} {result}\n")
 
 
 pool = [threading.Thread(target=worker) for _ in range(threads)]
@@ -79,5 +80,4 @@ for t in pool:
     t.start()
 for t in pool:
     t.join()
-with open(out_path, "w") as out:
-    out.write("\n".join(results) + "\n")
+out.close()
