@@ -32,14 +32,18 @@ std::string_view ChallengeRefusalName(ChallengeRefusal refusal) {
 
 Challenges::Challenges(const MasterKey& master) : key_(master.Derive(kKeyLabel)) {}
 
-std::array<uint8_t, kChallengeTagBytes> Challenges::Tag(std::span<const uint8_t> signed_part,
-                                                        std::string_view user) const {
+std::optional<std::array<uint8_t, kChallengeTagBytes>> Challenges::Tag(
+    std::span<const uint8_t> signed_part, std::string_view user) const {
+  if (key_.empty()) return std::nullopt;
   std::vector<uint8_t> message(signed_part.begin(), signed_part.end());
   message.insert(message.end(), user.begin(), user.end());
   SecretBytes full(EVP_MAX_MD_SIZE);
   unsigned int length = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), message.data(), message.size(),
-       full.data(), &length);
+  if (HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), message.data(), message.size(),
+           full.data(), &length) == nullptr ||
+      length < kChallengeTagBytes) {
+    return std::nullopt;
+  }
   std::array<uint8_t, kChallengeTagBytes> tag;
   std::copy_n(full.data(), tag.size(), tag.begin());
   return tag;
@@ -56,7 +60,8 @@ Result<std::vector<uint8_t>> Challenges::Issue(std::string_view user, int64_t no
   for (int shift = 56; shift >= 0; shift -= 8)
     state.push_back(static_cast<uint8_t>(expiry >> shift));
   auto tag = Tag(state, user);
-  state.insert(state.end(), tag.begin(), tag.end());
+  if (!tag.has_value()) return Status::Unavailable("the challenge tag cannot be computed");
+  state.insert(state.end(), tag->begin(), tag->end());
   return state;
 }
 
@@ -65,7 +70,8 @@ ChallengeCheck Challenges::Check(std::span<const uint8_t> state, std::string_vie
   ChallengeCheck check;  // kForgedOrOtherUser until proven otherwise
   if (state.size() != kChallengeBytes || state[0] != kChallengeVersion) return check;
   auto expected = Tag(state.first(kSignedBytes), user);
-  if (CRYPTO_memcmp(expected.data(), state.data() + kSignedBytes, expected.size()) != 0) {
+  if (!expected.has_value() ||
+      CRYPTO_memcmp(expected->data(), state.data() + kSignedBytes, expected->size()) != 0) {
     return check;
   }
   uint64_t expiry = 0;

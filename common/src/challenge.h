@@ -29,6 +29,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -71,9 +72,10 @@ class Challenges {
   explicit Challenges(const MasterKey& master);
 
   // A new State for `user`, valid for `lifetime` seconds from `now`.
-  // kUnavailable if the CSPRNG fails.
+  // kUnavailable if the CSPRNG or the MAC fails.
   Result<std::vector<uint8_t>> Issue(std::string_view user, int64_t now, int64_t lifetime) const;
-  // Format, tag (constant-time compare) and expiry, in that order.
+  // Format, tag (constant-time compare) and expiry, in that order. A tag
+  // that cannot be computed refuses the State.
   ChallengeCheck Check(std::span<const uint8_t> state, std::string_view user, int64_t now) const;
   // Consumes a checked ticket in `txn`: kNone the first time, kUsed after.
   // Entries are pruned only once they expired `kPruneMarginSeconds` before
@@ -83,8 +85,9 @@ class Challenges {
   static constexpr int64_t kPruneMarginSeconds = 300;
 
  private:
-  std::array<uint8_t, kChallengeTagBytes> Tag(std::span<const uint8_t> signed_part,
-                                              std::string_view user) const;
+  // nullopt if the MAC cannot be computed (no key, OpenSSL failed).
+  std::optional<std::array<uint8_t, kChallengeTagBytes>> Tag(std::span<const uint8_t> signed_part,
+                                                             std::string_view user) const;
 
   SecretBytes key_;  // wiped with the object
 };

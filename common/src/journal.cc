@@ -91,21 +91,26 @@ Result<JournalEntry> DecodeJournalEntry(std::span<const uint8_t> bytes) {
 
 Journal::Journal(const MasterKey& master) : key_(master.Derive(kKeyLabel)) {}
 
-JournalHash Journal::Chain(const JournalHash& previous, std::span<const uint8_t> canonical) const {
+Result<JournalHash> Journal::Chain(const JournalHash& previous,
+                                   std::span<const uint8_t> canonical) const {
   JournalHash out{};
   std::vector<uint8_t> message(previous.begin(), previous.end());
   message.insert(message.end(), canonical.begin(), canonical.end());
   unsigned int length = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), message.data(), message.size(),
-       out.data(), &length);
+  if (key_.empty() ||
+      HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), message.data(), message.size(),
+           out.data(), &length) == nullptr ||
+      length != out.size()) {
+    return Status::Unavailable("the journal's chain value cannot be computed");
+  }
   return out;
 }
 
-std::vector<uint8_t> Journal::EncodeCheckpoint(const Checkpoint& checkpoint) const {
+Result<std::vector<uint8_t>> Journal::EncodeCheckpoint(const Checkpoint& checkpoint) const {
   std::vector<uint8_t> out(kCheckpointLabel.begin(), kCheckpointLabel.end());
   PutU64(out, checkpoint.sequence);
   out.insert(out.end(), checkpoint.chain.begin(), checkpoint.chain.end());
-  JournalHash mac = Chain(JournalHash{}, out);
+  OTPGATE_ASSIGN_OR_RETURN(JournalHash mac, Chain(JournalHash{}, out));
   out.erase(out.begin(), out.begin() + static_cast<ptrdiff_t>(kCheckpointLabel.size()));
   out.insert(out.end(), mac.begin(), mac.end());
   return out;  // sequence | chain | mac
@@ -120,7 +125,7 @@ Result<std::optional<Journal::Checkpoint>> Journal::LoadCheckpoint(Txn& txn) con
   Checkpoint checkpoint;
   checkpoint.sequence = GetU64(*stored);
   std::copy_n(stored->begin() + 8, kJournalHashBytes, checkpoint.chain.begin());
-  std::vector<uint8_t> expected = EncodeCheckpoint(checkpoint);
+  OTPGATE_ASSIGN_OR_RETURN(std::vector<uint8_t> expected, EncodeCheckpoint(checkpoint));
   if (CRYPTO_memcmp(expected.data(), stored->data(), expected.size()) != 0) {
     return Status::Corrupt("journal checkpoint does not authenticate (forged or wrong key)");
   }
@@ -139,7 +144,7 @@ Status Journal::Append(Txn& txn, JournalEntry entry) const {
     entry.sequence = checkpoint.has_value() ? checkpoint->sequence + 1 : 1;
     if (checkpoint.has_value()) previous = checkpoint->chain;
   }
-  entry.chain = Chain(previous, Canonical(entry));
+  OTPGATE_ASSIGN_OR_RETURN(entry.chain, Chain(previous, Canonical(entry)));
   return txn.AppendJournalEntry(entry.sequence, EncodeJournalEntry(entry));
 }
 
@@ -195,7 +200,7 @@ Result<JournalCheck> Journal::Verify(Txn& txn) const {
       return fail(key, at + " holds the entry numbered " + std::to_string(entry->sequence) +
                            " (entries reordered or moved)");
     }
-    JournalHash chain = Chain(previous, Canonical(*entry));
+    OTPGATE_ASSIGN_OR_RETURN(JournalHash chain, Chain(previous, Canonical(*entry)));
     if (CRYPTO_memcmp(chain.data(), entry->chain.data(), chain.size()) != 0) {
       return fail(key, at + " was altered: its chain value does not match");
     }
@@ -231,7 +236,8 @@ Result<uint64_t> Journal::PruneBefore(Txn& txn, int64_t before) const {
   if (!walk.ok() && !reached) return walk;
   if (removed == 0) return uint64_t{0};
   OTPGATE_RETURN_IF_ERROR(txn.EraseJournalThrough(cut.sequence));
-  OTPGATE_RETURN_IF_ERROR(txn.PutMeta(kCheckpointName, EncodeCheckpoint(cut)));
+  OTPGATE_ASSIGN_OR_RETURN(std::vector<uint8_t> checkpoint, EncodeCheckpoint(cut));
+  OTPGATE_RETURN_IF_ERROR(txn.PutMeta(kCheckpointName, checkpoint));
   return removed;
 }
 

@@ -68,8 +68,9 @@ class Journal {
     uint64_t sequence = 0;
     JournalHash chain{};
   };
-  JournalHash Chain(const JournalHash& previous, std::span<const uint8_t> canonical) const;
-  std::vector<uint8_t> EncodeCheckpoint(const Checkpoint& checkpoint) const;
+  // kUnavailable if the MAC cannot be computed (no key, OpenSSL failed).
+  Result<JournalHash> Chain(const JournalHash& previous, std::span<const uint8_t> canonical) const;
+  Result<std::vector<uint8_t>> EncodeCheckpoint(const Checkpoint& checkpoint) const;
   // nullopt if there is none; kCorrupt if it does not authenticate.
   Result<std::optional<Checkpoint>> LoadCheckpoint(Txn& txn) const;
 

@@ -123,8 +123,12 @@ Result<SecretBytes> MasterKey::Open(std::span<const uint8_t> sealed, std::string
 SecretBytes MasterKey::Derive(std::string_view label) const {
   SecretBytes out(32);
   unsigned int length = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-       reinterpret_cast<const unsigned char*>(label.data()), label.size(), out.data(), &length);
+  if (HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+           reinterpret_cast<const unsigned char*>(label.data()), label.size(), out.data(),
+           &length) == nullptr ||
+      length != out.size()) {
+    return SecretBytes();
+  }
   return out;
 }
 

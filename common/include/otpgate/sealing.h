@@ -36,6 +36,8 @@ class MasterKey {
   Result<SecretBytes> Open(std::span<const uint8_t> sealed, std::string_view aad) const;
   // A 32-byte subkey for one purpose: HMAC-SHA256(master key, label). Keys
   // for different labels are independent; none reveals the master key.
+  // Empty if the MAC cannot be computed (OpenSSL out of memory): whoever
+  // uses a derived key refuses to work with an empty one (fail closed).
   SecretBytes Derive(std::string_view label) const;
 
  private:
