@@ -39,21 +39,7 @@ mount -o loop "$WORK/fs.img" "$MNT" 2>/dev/null || skip "no loop device"
 touch "$WORK/otpgate.conf"  # explicit: the host's /etc/otpgate is never read
 og() { "$OTPGATE" --config "$WORK/otpgate.conf" --store "$MNT/store" --master-key "$WORK/master.key" "$@"; }
 
-passed=0 failed=0
-check() {  # check NAME EXPECTED_EXIT COMMAND...
-  local name=$1 expected=$2; shift 2
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" = "$expected" ]; then passed=$((passed + 1)); else
-    failed=$((failed + 1)); echo "FAIL: $name: exit $rc, expected $expected"; echo "$out" | sed 's/^/    /'
-  fi
-  LAST_OUTPUT=$out
-}
-contains() {  # contains NAME NEEDLE (in the last output)
-  if grep -qF -- "$2" <<<"$LAST_OUTPUT"; then passed=$((passed + 1)); else
-    failed=$((failed + 1)); echo "FAIL: $1: output lacks '$2'"; echo "$LAST_OUTPUT" | sed 's/^/    /'
-  fi
-}
+source "$(dirname "$0")/../integration/cli/check_lib.sh"  # check, has
 
 check "init" 0 og init
 for i in $(seq 1 20); do printf 'OFFLINE%05d,3132333435363738393031323334353637383930,hex\n' "$i"; done > "$WORK/t.csv"
@@ -88,13 +74,13 @@ printf "$(sed 's/../\\x&/g' <<<"$damage")" | dd of="$WORK/fs.img" bs=1 seek="$of
 
 mount -o loop "$WORK/fs.img" "$MNT"
 check "damaged offline: refused as corrupt, not a crash" 18 og list
-contains "names the damage" "data.mdb"
+has "names the damage" "data.mdb"
 check "again: still corrupt" 18 og list
 
 umount "$MNT"
 printf "$(sed 's/../\\x&/g' <<<"$original")" | dd of="$WORK/fs.img" bs=1 seek="$offset" conv=notrunc 2>/dev/null
 mount -o loop "$WORK/fs.img" "$MNT"
 check "the original bytes put back: the store opens" 0 og --json list
-contains "every token is there" '"OFFLINE00020"'
+has "every token is there" '"OFFLINE00020"'
 echo "offline damage (meta page $page, transaction $txnid): $passed passed, $failed failed"
 [ "$failed" = 0 ]

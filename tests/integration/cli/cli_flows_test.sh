@@ -13,21 +13,7 @@ touch "$WORK/otpgate.conf"  # explicit: the host's /etc/otpgate is never read
 og() { "$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/store" --master-key "$WORK/master.key" "$@"; }
 code_at() { oathtool --totp -N "@$1" "$SECRET_HEX"; }
 
-passed=0 failed=0
-check() {  # check NAME EXPECTED_EXIT COMMAND...
-  local name=$1 expected=$2; shift 2
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" = "$expected" ]; then passed=$((passed + 1)); else
-    failed=$((failed + 1)); echo "FAIL: $name: exit $rc, expected $expected"; echo "$out" | sed 's/^/    /'
-  fi
-  LAST_OUTPUT=$out
-}
-contains() {  # contains NAME NEEDLE (in the last output)
-  if grep -qF -- "$2" <<<"$LAST_OUTPUT"; then passed=$((passed + 1)); else
-    failed=$((failed + 1)); echo "FAIL: $1: output lacks '$2'"; echo "$LAST_OUTPUT" | sed 's/^/    /'
-  fi
-}
+source "$(dirname "$0")/check_lib.sh"  # check, has
 
 check "missing store fails closed" 17 og list
 check "init" 0 og init
@@ -37,19 +23,19 @@ check "modes" 0 test "$(stat -c %a "$WORK/store")/$(stat -c %a "$WORK/store/data
 printf 'credential_id,secret,encoding\nVSST12345678,%s,hex\nVSST00000002,%s,hex\nbad line\n' \
   "$SECRET_HEX" "$SECRET_HEX" > "$WORK/tokens.csv"
 check "a bad line: nothing imported" 11 og --json token import "$WORK/tokens.csv"
-contains "import rejected" '"rejected":1'
-contains "none imported" '"imported":0'
+has "import rejected" '"rejected":1'
+has "none imported" '"imported":0'
 check "--skip-bad imports the good lines" 0 og --json token import "$WORK/tokens.csv" --skip-bad
-contains "import summary" '"imported":2'
-contains "import rejected" '"rejected":1'
+has "import summary" '"imported":2'
+has "import rejected" '"rejected":1'
 check "re-import skips duplicates" 0 og --json token import "$WORK/tokens.csv" --skip-bad
-contains "skipped" '"skipped":2'
+has "skipped" '"skipped":2'
 
 C0=$(code_at $T)
 FULLWIDTH=$(python3 -c "import sys; print(''.join(chr(0xff10 + int(c)) for c in sys.argv[1]))" "$C0")
 check "no token yet" 5 og --time $T verify alice "$C0"
 check "register (full-width code and ID)" 0 og --time $T register alice "ｖｓｓｔ－１２３４５６７８" "$FULLWIDTH"
-contains "registration message" "registration complete"
+has "registration message" "registration complete"
 check "registration code is consumed" 3 og --time $T verify alice "$C0"
 # Taken and unknown IDs give the same answer as a wrong code (exit 1, reject):
 # the register answer does not tell which IDs exist or are free.
@@ -69,16 +55,16 @@ for wrong in 000001 000002 000003; do
   check "wrong $wrong" 1 og --time $T2 verify alice $wrong
 done
 check "same wrong code counts once" 1 og --json --time $T2 verify alice 000003
-contains "still four failures" '"failures":4'
+has "still four failures" '"failures":4'
 check "fifth failure locks" 1 og --json --time $T2 verify alice 000005
-contains "locked until" '"locked_until"'
+has "locked until" '"locked_until"'
 check "locked refuses the right code" 4 og --time $T2 verify alice "$(code_at $T2)"
 check "unlock" 0 og unlock VSST12345678
 check "login after unlock" 0 og --time $T2 verify alice "$(code_at $T2)"
 
 check "show never prints the secret" 0 og --json show VSST12345678
-contains "show state" '"state":"active"'
-if grep -qi 'secret' <<<"$LAST_OUTPUT"; then failed=$((failed + 1)); echo "FAIL: show leaked a secret"; else passed=$((passed + 1)); fi
+has "show state" '"state":"active"'
+if grep -qi 'secret' <<<"$LAST"; then failed=$((failed + 1)); echo "FAIL: show leaked a secret"; else passed=$((passed + 1)); fi
 
 # 8 processes race one valid code: exactly one is accepted.
 T3=$((T + 90)); C3=$(code_at $T3)
@@ -89,12 +75,12 @@ check "race: exactly one accept, seven replays" 0 test "$accepted/$replays" = 1/
 
 T4=$((T + 120))
 check "stop" 0 og --time $T4 stop alice "$(code_at $T4)"
-contains "stop message" "stopped"
+has "stop message" "stopped"
 check "after stop: no token" 5 og --time $((T4 + 30)) verify alice "$(code_at $((T4 + 30)))"
 
 check "token new" 0 og --json token new --prefix VSMT --no-qr
-NEW_URI=$(sed -n 's/.*"uri":"\([^"]*\)".*/\1/p' <<<"$LAST_OUTPUT")
-NEW_ID=$(sed -n 's/.*"credential_id":"\([^"]*\)".*/\1/p' <<<"$LAST_OUTPUT")
+NEW_URI=$(sed -n 's/.*"uri":"\([^"]*\)".*/\1/p' <<<"$LAST")
+NEW_ID=$(sed -n 's/.*"credential_id":"\([^"]*\)".*/\1/p' <<<"$LAST")
 check "new ID has prefix + 8 digits" 0 grep -Eq '^VSMT[0-9]{8}$' <<<"$NEW_ID"
 NEW_CODE=$("$OTPGATE" --config "$WORK/otpgate.conf" code -q --uri "$NEW_URI")
 NEW_SECRET=$(sed -n 's/.*secret=\([A-Z2-7]*\).*/\1/p' <<<"$NEW_URI")
@@ -104,7 +90,7 @@ check "register the new token" 0 og register carol "$NEW_ID" "$NEW_CODE"
 # Unsafe files are refused with a reason; nothing is changed.
 chmod 0644 "$WORK/master.key"
 check "key readable by others is refused" 16 og list
-contains "says why" "group and others must have no access"
+has "says why" "group and others must have no access"
 chmod 0600 "$WORK/master.key"
 mv "$WORK/master.key" "$WORK/real.key"; "$OTPGATE" --config "$WORK/otpgate.conf" init --store "$WORK/other" --master-key "$WORK/master.key" >/dev/null
 check "wrong master key" 19 og list

@@ -21,30 +21,17 @@ og() { "$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/store" --master-k
 code_at() { oathtool --totp -N "@$1" "$HEX"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-passed=0 failed=0
-check() {  # check NAME EXPECTED_EXIT COMMAND...
-  local name=$1 expected=$2; shift 2
-  local rc
-  LAST_OUTPUT=$("$@" 2>&1); rc=$?
-  if [ "$rc" = "$expected" ]; then passed=$((passed + 1)); else
-    failed=$((failed + 1)); echo "FAIL: $name: exit $rc, expected $expected"; echo "$LAST_OUTPUT" | sed 's/^/    /'
-  fi
-}
+source "$(dirname "$0")/check_lib.sh"  # check, has
 same() {  # same NAME ACTUAL EXPECTED
   if [ "$2" = "$3" ]; then passed=$((passed + 1)); else
     failed=$((failed + 1)); echo "FAIL: $1: got '$2', expected '$3'"; fi
 }
-contains() {  # contains NAME NEEDLE (in the last output)
-  if grep -qF -- "$2" <<<"$LAST_OUTPUT"; then passed=$((passed + 1)); else
-    failed=$((failed + 1)); echo "FAIL: $1: output lacks '$2'"; echo "$LAST_OUTPUT" | sed 's/^/    /'
-  fi
-}
 
 # --- Setup and the daily questions. ---
 check "init" 0 og init
-contains "init" "initialised"
+has "init" "initialised"
 check "init again" 0 og init
-contains "init again says nothing changed" "already initialised: nothing changed"
+has "init again says nothing changed" "already initialised: nothing changed"
 for i in 1 2 3 4 5 6; do echo "VSST0000000$i,$HEX,hex"; done > "$WORK/t.csv"
 check "import" 0 og token import "$WORK/t.csv"
 for i in 1 2 3 4 5; do check "assign $i" 0 og --time $T assign "VSST0000000$i" "user$i"; done
@@ -52,7 +39,7 @@ for i in 1 2 3 4 5; do check "login $i" 0 og --time $T verify "user$i" "$(code_a
 for w in 000001 000002 000003 000004 000005; do og --time $T verify user2 $w >/dev/null; done
 check "user2 is locked" 4 og --time $T verify user2 "$(code_at $((T + 30)))"
 check "list --locked" 0 og --time $T list --locked
-contains "locked token listed" "VSST00000002"
+has "locked token listed" "VSST00000002"
 same "only the locked one" "$(og --time $T --json list --locked | json 'len(d)')" 1
 same "--state unassigned" "$(og --time $T --json list --state unassigned | json '[t["credential_id"] for t in d]')" "['VSST00000006']"
 same "--user" "$(og --time $T --json list --user user3 | json 'd[0]["credential_id"]')" VSST00000003
@@ -61,33 +48,33 @@ same "JSON numbers and null" \
   "(6, 0, None, None, False)"
 same "last use" "$(og --time $T --json show VSST00000001 | json 'd["last_used"]')" 2027-01-15T08:00:00Z
 check "list shows last use" 0 og --time $T list
-contains "last use column" "2027-01-15T08:00:00Z"
+has "last use column" "2027-01-15T08:00:00Z"
 check "unlock --user" 0 og --time $T unlock --user user2
-contains "unlocked token named" "VSST00000002"
+has "unlocked token named" "VSST00000002"
 check "unlocked" 0 og --time $((T + 30)) verify user2 "$(code_at $((T + 30)))"
 check "unlock --user without tokens" 15 og unlock --user nobody-here
 check "unlock needs one target" 11 og unlock VSST00000001 --user user1
 same "config JSON types" "$(og --json config | json '(d["window"], d["debug"], d["config_files"])')" "(1, False, ['$WORK/otpgate.conf'])"
 printf 'window = 2\n' > "$WORK/otpgate.conf"; chmod 0600 "$WORK/otpgate.conf"
 check "config names its file" 0 og config
-contains "file named" "config_files:        $WORK/otpgate.conf"
+has "file named" "config_files:        $WORK/otpgate.conf"
 : > "$WORK/otpgate.conf"  # back to the defaults for the rest
 
 # --- Short, exact messages for bad input. ---
 check "unknown command" 2 og frobnicate
-same "unknown command message" "$LAST_OUTPUT" "otpgate: unknown command 'frobnicate' (see otpgate --help)"
+same "unknown command message" "$LAST" "otpgate: unknown command 'frobnicate' (see otpgate --help)"
 check "negative --time" 2 og --time -5 list
-contains "--time message" "--time: must be a Unix time from 0 to 253402300799"
+has "--time message" "--time: must be a Unix time from 0 to 253402300799"
 check "huge --time" 2 og --time 99999999999999999999 list
-contains "--time message" "must be a Unix time"
+has "--time message" "must be a Unix time"
 check "bad --since" 11 og audit --since yesterday
-contains "--since message" "is not a time"
+has "--since message" "is not a time"
 
 # --- The journal. ---
 check "audit" 0 og audit --user user2
-contains "a reject" "action=login user=user2 token=VSST00000002 outcome=reject"
-contains "the lock" "outcome=locked"
-contains "the unlock" "action=unlock user=user2 token=VSST00000002 outcome=ok"
+has "a reject" "action=login user=user2 token=VSST00000002 outcome=reject"
+has "the lock" "outcome=locked"
+has "the unlock" "action=unlock user=user2 token=VSST00000002 outcome=ok"
 same "audit JSON" "$(og --json audit --token VSST00000001 | json '[(e["action"], e["outcome"], type(e["sequence"]).__name__) for e in d]')" \
   "[('import', 'ok', 'int'), ('assign', 'ok', 'int'), ('login', 'accept', 'int')]"
 check "verify" 0 og audit --verify
@@ -134,12 +121,12 @@ check "expected head holds" 0 og audit --verify --expect-head "$HEAD"
 tamper 'del pairs[-1]'
 check "truncated copy: chain still valid" 0 "$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/copy" --master-key "$WORK/master.key" audit --verify
 check "truncated copy: recorded head catches it" 18 "$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/copy" --master-key "$WORK/master.key" audit --verify --expect-head "$HEAD"
-contains "says what happened" "newest entries removed or store rolled back"
+has "says what happened" "newest entries removed or store rolled back"
 OLD=$(og --json audit | json 'len([e for e in d if e["time"] < "2027-01-15T08:00:01Z"])')
 check "prune" 0 og --json audit --prune-before $((T + 1))
-same "pruned count" "$(json 'd["removed"]' <<<"$LAST_OUTPUT")" "$OLD"
+same "pruned count" "$(json 'd["removed"]' <<<"$LAST")" "$OLD"
 check "verifies after pruning" 0 og --json audit --verify
-same "checkpoint recorded" "$(json '(d["ok"], d["checkpoint"])' <<<"$LAST_OUTPUT")" "(True, $OLD)"
+same "checkpoint recorded" "$(json '(d["ok"], d["checkpoint"])' <<<"$LAST")" "(True, $OLD)"
 
 # --- Backup while other processes keep deciding, then restore. ---
 load() {  # wrong codes for user4 and replays for user5, as fast as the CLI goes
@@ -158,7 +145,7 @@ same "backup modes" "$(stat -c %a "$WORK/backup" "$WORK/backup/data.mdb" "$WORK/
 check "checksums in the manifest" 0 grep -c '^sha256 [0-9a-f]\{64\} data.mdb$' "$WORK/backup/MANIFEST"
 check "backup refuses a used directory" 13 og backup "$WORK/backup"
 check "restore refuses a live store" 13 og restore "$WORK/backup"
-contains "says why" "does not overwrite a live store"
+has "says why" "does not overwrite a live store"
 r() { "$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/restored/store" --master-key "$WORK/restored/master.key" "$@"; }
 mkdir -m 0700 "$WORK/restored"
 check "restore into a new directory" 0 r restore "$WORK/backup"
@@ -178,9 +165,9 @@ printf 'x' | env -u LD_PRELOAD dd of="$WORK/bad/data.mdb" bs=1 seek=5000 conv=no
 check "the copy is damaged" 1 cmp -s "$WORK/backup/data.mdb" "$WORK/bad/data.mdb"
 mkdir -m 0700 "$WORK/r2"
 check "checksum mismatch refused" 18 "$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/r2/store" --master-key "$WORK/r2/master.key" restore "$WORK/bad"
-contains "names the file" "data.mdb does not match its checksum"
+has "names the file" "data.mdb does not match its checksum"
 check "backup --no-key" 0 og backup --no-key "$WORK/nokey"
-contains "warns" "warning: the master key is not in"
+has "warns" "warning: the master key is not in"
 check "no key in it" 1 test -e "$WORK/nokey/master.key"
 head -c 32 /dev/urandom > "$WORK/r2/other.key"; chmod 0600 "$WORK/r2/other.key"
 check "wrong key refused" 19 "$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/r2/store" --master-key "$WORK/r2/other.key" restore "$WORK/nokey"
