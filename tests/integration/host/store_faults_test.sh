@@ -28,7 +28,7 @@ echo "auth required pam_deny.so" > "$WORK/pam.d/other"
 echo "auth required $MODULE config=$WORK/otpgate.conf fail_delay_ms=0" > "$WORK/pam.d/login"
 login() {  # login CODE -> accept | reject | unavailable | other
   local got
-  got=$(echo "$1" | env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$WORK/pam.d" \
+  got=$(echo "$1" | env LD_PRELOAD="${OTPGATE_TEST_PRELOAD:+$OTPGATE_TEST_PRELOAD }libpam_wrapper.so" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$WORK/pam.d" \
     timeout 30 pamtester -v login alice authenticate 2>&1 || true)
   case "$got" in
     *"successfully authenticated"*) echo accept ;;

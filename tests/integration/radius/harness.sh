@@ -4,6 +4,8 @@
 #   radius_setup DIR MODULE_DIR SOURCE_DIR   writes DIR/raddb, DIR/store, DIR/master.key
 #   radius_start                              starts /usr/sbin/freeradius -f, waits until ready
 #   radius_stop                               stops it by PID
+#   radiusd_command DIR                       sets RADIUSD=(how to run radiusd here)
+#   radius_sanitizer_check DIR                exits 1 on a sanitizer report of radiusd's
 #   as_owner CMD...                           runs CMD as the user radiusd runs as
 #   rc_send PORT 'attrs'                      one radclient request; prints the reply
 #   pg_private_start DIR                      a PostgreSQL of the test's own in DIR
@@ -225,25 +227,67 @@ server $1 {
 EOT
 }
 
+# radiusd as this harness runs it: as nobody when run as root; in the
+# sanitizer stage (OTPGATE_TEST_PRELOAD = the ASan runtime) with
+# dlopen_without_deepbind.so ($OTPGATE_TEST_DEEPBIND_SHIM) preloaded ahead
+# of the runtime, so that the instrumented module can be loaded (see that
+# file), and with the sanitizers' reports written to DIR/sanitizer.PID,
+# where radius_sanitizer_check looks for them. Sets the array RADIUSD. DIR
+# must exist and be writable by radiusd's user.
+radiusd_command() {  # radiusd_command DIR
+  RADIUSD=()
+  [ "$(id -u)" = 0 ] && RADIUSD=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+  if [ -n "${OTPGATE_TEST_PRELOAD:-}" ]; then
+    if [ ! -r "${OTPGATE_TEST_DEEPBIND_SHIM:-}" ]; then
+      echo "OTPGATE_TEST_PRELOAD is set but OTPGATE_TEST_DEEPBIND_SHIM names no file" >&2
+      return 1
+    fi
+    cp "$OTPGATE_TEST_DEEPBIND_SHIM" "$1/dlopen_without_deepbind.so"
+    RADIUSD+=(env "LD_PRELOAD=$1/dlopen_without_deepbind.so $OTPGATE_TEST_PRELOAD"
+              "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:log_path=$1/sanitizer"
+              "UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$1/sanitizer")
+  fi
+  RADIUSD+=(/usr/sbin/freeradius)
+}
+
+# Any sanitizer report from a radiusd run by radiusd_command DIR fails the
+# test here, whether radiusd died of it or only reported it on the way out.
+radius_sanitizer_check() {  # radius_sanitizer_check DIR
+  local report
+  for report in "$1"/sanitizer.*; do
+    [ -s "$report" ] || continue
+    echo "FAIL: a sanitizer report from radiusd ($report):" >&2
+    cat "$report" >&2
+    exit 1
+  done
+}
+
 radius_start() {
   local d=$RADIUS_DIR
   [ -f "$RADIUS_LOG" ] && cat "$RADIUS_LOG" >> "$d/log/previous.log"  # keep earlier runs
   : > "$RADIUS_LOG"; [ "$(id -u)" = 0 ] && chown nobody:nogroup "$RADIUS_LOG"
-  # Started directly (not through a shell function) so that $! is radiusd itself.
-  if [ "$(id -u)" = 0 ]; then
-    setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
-      /usr/sbin/freeradius -d "$d/raddb" -f -l stdout ${RADIUS_EXTRA_ARGS:-} >> "$d/log/stdout.log" 2>&1 &
-  else
-    /usr/sbin/freeradius -d "$d/raddb" -f -l stdout ${RADIUS_EXTRA_ARGS:-} >> "$d/log/stdout.log" 2>&1 &
-  fi
+  radiusd_command "$d/log" || return 1
+  # Started directly (not through a shell function) so that $! is radiusd
+  # itself: setpriv and env exec it.
+  "${RADIUSD[@]}" -d "$d/raddb" -f -l stdout ${RADIUS_EXTRA_ARGS:-} >> "$d/log/stdout.log" 2>&1 &
   RADIUS_PID=$!
   local i
-  for i in $(seq 1 100); do
-    grep -q "Ready to process requests" "$RADIUS_LOG" 2>/dev/null && return 0
+  for i in $(seq 1 300); do
+    if grep -q "Ready to process requests" "$RADIUS_LOG" 2>/dev/null; then
+      # Instrumented runs prove that the instrumented module is what runs.
+      if [ -n "${OTPGATE_TEST_PRELOAD:-}" ] &&
+         ! { grep -q libasan "/proc/$RADIUS_PID/maps" && grep -q rlm_otpgate "/proc/$RADIUS_PID/maps" &&
+             nm -D "$d/lib/rlm_otpgate.so" | grep -q __asan_report; }; then
+        echo "radiusd runs without the sanitizer runtime or the instrumented module"
+        return 1
+      fi
+      return 0
+    fi
     kill -0 "$RADIUS_PID" 2>/dev/null || break
     sleep 0.1
   done
   echo "radiusd did not start:"; tail -30 "$RADIUS_LOG"
+  radius_sanitizer_check "$d/log"
   return 1
 }
 
@@ -252,6 +296,7 @@ radius_stop() {
   kill "$RADIUS_PID" 2>/dev/null || true
   wait "$RADIUS_PID" 2>/dev/null || true
   RADIUS_PID=
+  radius_sanitizer_check "$RADIUS_DIR/log"
 }
 
 rc_send() {  # rc_send PORT_OFFSET 'Attr = value, ...'   -> reply lines

@@ -88,7 +88,8 @@ pam() {  # pam SERVICE USER ANSWER... -> driver output
   local service=$1 user=$2; shift 2
   local args=()
   for a in "$@"; do args+=(--answer "$a"); done
-  env LD_PRELOAD="$SYSLOG_CAPTURE" OTPGATE_TEST_SYSLOG="$WORK/pam-syslog" \
+  # The sanitizer runtime, when there is one, must come first.
+  env LD_PRELOAD="${OTPGATE_TEST_PRELOAD:+$OTPGATE_TEST_PRELOAD }$SYSLOG_CAPTURE" OTPGATE_TEST_SYSLOG="$WORK/pam-syslog" \
     "$PAM_DRIVER" --confdir "$WORK/pam.d" --service "$service" --user "$user" "${args[@]}" 2>&1
 }
 SYSLOG_CAPTURE=$(dirname "$PAM_DRIVER")/syslog_capture.so
@@ -254,7 +255,6 @@ radius_stop
 
 # --- Bad options: refused at start-up by both, in the file and in the module. ---
 BAD=("max_failure=3" "resync_window=5" "debug=maybe" "window=11" "unenrolled=maybe")
-if [ "$(id -u)" = 0 ]; then CHECK=(setpriv --reuid=nobody --regid=nogroup --clear-groups --); else CHECK=(); fi
 radius_check() {  # radius_check MODULE_BODY -> freeradius -XC output
   cat > "$D/raddb/radiusd.conf.bad" <<EOT
 $(sed -n '1,/^modules {/p' "$D/raddb/radiusd.conf" | sed '$d')
@@ -284,7 +284,8 @@ server s {
 EOT
   cp "$D/raddb/radiusd.conf.bad" "$D/raddb/bad/radiusd.conf"
   [ "$(id -u)" = 0 ] && chown -R nobody:nogroup "$D/raddb/bad"
-  "${CHECK[@]}" /usr/sbin/freeradius -XC -d "$D/raddb/bad" 2>&1
+  radiusd_command "$D/raddb/bad" || return 1
+  "${RADIUSD[@]}" -XC -d "$D/raddb/bad" 2>&1
 }
 mkdir -p "$D/raddb/bad"; cp "$D/raddb/dictionary" "$D/raddb/dictionary.otpgate" "$D/raddb/bad/"
 for bad in "${BAD[@]}" ; do
@@ -310,6 +311,7 @@ check "RADIUS accepts a PAM-only option in the shared file" "$(grep -c 'Configur
 # The baseline: a good section passes the same check.
 out=$(radius_check "window = 2")
 check "RADIUS accepts a good section" "$(grep -c 'Configuration appears to be OK' <<<"$out")" 1
+radius_sanitizer_check "$D/raddb/bad"  # the checks above ran in subshells
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -16,7 +16,10 @@ source "$SRC/tests/integration/radius/harness.sh"
 WORK=$(mktemp -d)
 chmod 0711 "$WORK"
 declare -A PID=()
-stop_all() { for s in "${!PID[@]}"; do kill "${PID[$s]}" 2>/dev/null; wait "${PID[$s]}" 2>/dev/null; done; }
+stop_all() {
+  for s in "${!PID[@]}"; do kill "${PID[$s]}" 2>/dev/null; wait "${PID[$s]}" 2>/dev/null; done
+  for s in a b; do radius_sanitizer_check "$WORK/$s/log"; done
+}
 trap 'stop_all; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 
 # Two servers; B's module sections point at A's store and key.

@@ -43,8 +43,9 @@ ok() { if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "
 state_of() { sed -n 's/^[[:space:]]*State = \(0x[0-9a-f]*\).*/\1/p' <<<"$REPLY" | head -1; }
 
 # The server loads the module and accepts the configuration (-XC).
-if [ "$(id -u)" = 0 ]; then CHECK=(setpriv --reuid=nobody --regid=nogroup --clear-groups --); else CHECK=(); fi
-ok grep -q "Configuration appears to be OK" <<<"$("${CHECK[@]}" /usr/sbin/freeradius -XC -d "$D/raddb" 2>&1)"
+radiusd_command "$D/log" || exit 1
+ok grep -q "Configuration appears to be OK" <<<"$("${RADIUSD[@]}" -XC -d "$D/raddb" 2>&1)"
+radius_sanitizer_check "$D/log"
 ok test "$(readelf --dyn-syms -W "$MODULE_DIR/rlm_otpgate.so" | awk '$7 != "UND" && $8 != "" && NR > 3 {print $8}' | sort -u | tr '\n' ' ')" = "rlm_otpgate "
 
 radius_start || exit 1
