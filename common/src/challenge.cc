@@ -1,10 +1,10 @@
 #include "challenge.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
+
+#include "otpgate/otp.h"
 
 namespace otpgate {
 namespace {
@@ -37,11 +37,8 @@ std::optional<std::array<uint8_t, kChallengeTagBytes>> Challenges::Tag(
   if (key_.empty()) return std::nullopt;
   std::vector<uint8_t> message(signed_part.begin(), signed_part.end());
   message.insert(message.end(), user.begin(), user.end());
-  SecretBytes full(EVP_MAX_MD_SIZE);
-  unsigned int length = 0;
-  if (HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), message.data(), message.size(),
-           full.data(), &length) == nullptr ||
-      length < kChallengeTagBytes) {
+  SecretBytes full(64);
+  if (ComputeHmac(HashAlgorithm::kSha256, key_.span(), message, full.data()) < kChallengeTagBytes) {
     return std::nullopt;
   }
   std::array<uint8_t, kChallengeTagBytes> tag;

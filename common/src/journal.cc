@@ -1,12 +1,12 @@
 #include "journal.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <array>
 #include <string>
+
+#include "otpgate/otp.h"
 
 namespace otpgate {
 namespace {
@@ -93,16 +93,14 @@ Journal::Journal(const MasterKey& master) : key_(master.Derive(kKeyLabel)) {}
 
 Result<JournalHash> Journal::Chain(const JournalHash& previous,
                                    std::span<const uint8_t> canonical) const {
-  JournalHash out{};
   std::vector<uint8_t> message(previous.begin(), previous.end());
   message.insert(message.end(), canonical.begin(), canonical.end());
-  unsigned int length = 0;
-  if (key_.empty() ||
-      HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), message.data(), message.size(),
-           out.data(), &length) == nullptr ||
-      length != out.size()) {
+  uint8_t mac[64];
+  if (ComputeHmac(HashAlgorithm::kSha256, key_.span(), message, mac) != kJournalHashBytes) {
     return Status::Unavailable("the journal's chain value cannot be computed");
   }
+  JournalHash out;
+  std::copy_n(mac, out.size(), out.begin());
   return out;
 }
 

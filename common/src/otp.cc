@@ -108,25 +108,41 @@ HmacKey::HmacKey(HmacKey&&) noexcept = default;
 HmacKey& HmacKey::operator=(HmacKey&&) noexcept = default;
 HmacKey::~HmacKey() = default;
 
-Result<HmacKey> HmacKey::Create(HashAlgorithm alg, const SecretBytes& secret) {
-  if (secret.empty()) {
-    return Status::InvalidArgument("empty secret");
-  }
-  EVP_MAC* mac = HmacAlgorithm();
-  if (mac == nullptr) {
-    return Status::Internal("OpenSSL has no HMAC");
-  }
-  MacCtxPtr ctx(EVP_MAC_CTX_new(mac));
-  if (!ctx) {
-    return Status::Internal("EVP_MAC_CTX_new failed");
-  }
+namespace {
+
+// A context keyed with `key` for HMAC-`alg`, or null if OpenSSL fails.
+MacCtxPtr KeyedContext(HashAlgorithm alg, std::span<const uint8_t> key) {
+  EVP_MAC* algorithm = HmacAlgorithm();
+  if (algorithm == nullptr) return nullptr;
+  MacCtxPtr ctx(EVP_MAC_CTX_new(algorithm));
   char digest[16];
   std::strncpy(digest, DigestName(alg), sizeof(digest) - 1);
   digest[sizeof(digest) - 1] = '\0';
   OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
                          OSSL_PARAM_construct_end()};
-  if (EVP_MAC_init(ctx.get(), secret.data(), secret.size(), params) != 1) {
-    return Status::Internal("EVP_MAC_init failed");
+  if (!ctx || EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1) return nullptr;
+  return ctx;
+}
+
+// The MAC of `message` from a keyed context (which it consumes) into `mac`.
+size_t Finish(EVP_MAC_CTX* ctx, std::span<const uint8_t> message, uint8_t mac[64]) {
+  size_t length = 0;
+  if (ctx == nullptr || EVP_MAC_update(ctx, message.data(), message.size()) != 1 ||
+      EVP_MAC_final(ctx, mac, &length, 64) != 1) {
+    return 0;
+  }
+  return length;
+}
+
+}  // namespace
+
+Result<HmacKey> HmacKey::Create(HashAlgorithm alg, const SecretBytes& secret) {
+  if (secret.empty()) {
+    return Status::InvalidArgument("empty secret");
+  }
+  MacCtxPtr ctx = KeyedContext(alg, {secret.data(), secret.size()});
+  if (!ctx) {
+    return Status::Internal("OpenSSL cannot key an HMAC");
   }
   auto impl = std::make_unique<Impl>();
   impl->keyed = std::move(ctx);
@@ -135,12 +151,14 @@ Result<HmacKey> HmacKey::Create(HashAlgorithm alg, const SecretBytes& secret) {
 
 size_t HmacKey::Mac(const uint8_t* message, size_t length, uint8_t mac[64]) const {
   MacCtxPtr ctx(EVP_MAC_CTX_dup(impl_->keyed.get()));
-  size_t out_length = 0;
-  if (!ctx || EVP_MAC_update(ctx.get(), message, length) != 1 ||
-      EVP_MAC_final(ctx.get(), mac, &out_length, 64) != 1) {
-    return 0;
-  }
-  return out_length;
+  return Finish(ctx.get(), {message, length}, mac);
+}
+
+size_t ComputeHmac(HashAlgorithm alg, std::span<const uint8_t> key,
+                   std::span<const uint8_t> message, uint8_t mac[64]) {
+  if (key.empty()) return 0;
+  MacCtxPtr ctx = KeyedContext(alg, key);
+  return Finish(ctx.get(), message, mac);
 }
 
 bool HmacKey::Hotp(uint64_t counter, int digits, char out[kMaxDigits + 1]) const {

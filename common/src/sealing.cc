@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +12,7 @@
 #include <memory>
 
 #include "file_util.h"
+#include "otpgate/otp.h"
 
 namespace otpgate {
 namespace {
@@ -20,6 +20,13 @@ namespace {
 constexpr uint8_t kSealVersion = 1;
 constexpr size_t kNonceBytes = 12;
 constexpr size_t kTagBytes = 16;
+
+// Fetched once per process. EVP_aes_256_gcm() would make every
+// EVP_*Init_ex fetch the implementation again by name.
+const EVP_CIPHER* Aes256Gcm() {
+  static EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  return cipher;
+}
 
 struct CipherCtxDeleter {
   void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
@@ -83,7 +90,8 @@ Result<std::vector<uint8_t>> MasterKey::Seal(std::span<const uint8_t> plaintext,
   }
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int length = 0;
-  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), nonce) != 1 ||
+  if (!ctx || Aes256Gcm() == nullptr ||
+      EVP_EncryptInit_ex(ctx.get(), Aes256Gcm(), nullptr, key_.data(), nonce) != 1 ||
       EVP_EncryptUpdate(ctx.get(), nullptr, &length, reinterpret_cast<const uint8_t*>(aad.data()),
                         static_cast<int>(aad.size())) != 1 ||
       EVP_EncryptUpdate(ctx.get(), ciphertext, &length, plaintext.data(),
@@ -108,7 +116,8 @@ Result<SecretBytes> MasterKey::Open(std::span<const uint8_t> sealed, std::string
   SecretBytes plaintext(ciphertext_size);
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int length = 0;
-  if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), nonce) != 1 ||
+  if (!ctx || Aes256Gcm() == nullptr) return Status::Internal("OpenSSL cannot decrypt AES-256-GCM");
+  if (EVP_DecryptInit_ex(ctx.get(), Aes256Gcm(), nullptr, key_.data(), nonce) != 1 ||
       EVP_DecryptUpdate(ctx.get(), nullptr, &length, reinterpret_cast<const uint8_t*>(aad.data()),
                         static_cast<int>(aad.size())) != 1 ||
       EVP_DecryptUpdate(ctx.get(), plaintext.data(), &length, ciphertext,
@@ -121,14 +130,13 @@ Result<SecretBytes> MasterKey::Open(std::span<const uint8_t> sealed, std::string
 }
 
 SecretBytes MasterKey::Derive(std::string_view label) const {
-  SecretBytes out(32);
-  unsigned int length = 0;
-  if (HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-           reinterpret_cast<const unsigned char*>(label.data()), label.size(), out.data(),
-           &length) == nullptr ||
-      length != out.size()) {
+  SecretBytes out(64);
+  if (ComputeHmac(HashAlgorithm::kSha256, key_.span(),
+                  {reinterpret_cast<const uint8_t*>(label.data()), label.size()},
+                  out.data()) != 32) {
     return SecretBytes();
   }
+  out.Truncate(32);
   return out;
 }
 

@@ -30,6 +30,45 @@ TEST(HotpTest, Rfc4226AppendixD) {
 }
 
 // RFC 6238 Appendix B: each hash uses a seed of its own output length.
+// RFC 4231 §4.2 (test case 1) and §4.3 (test case 2, a key shorter than the
+// block): HMAC-SHA-256 and HMAC-SHA-512.
+TEST(ComputeHmacTest, Rfc4231TestCases) {
+  const std::array<uint8_t, 20> key1 = [] {
+    std::array<uint8_t, 20> k;
+    k.fill(0x0b);
+    return k;
+  }();
+  const std::string hi = "Hi There";
+  uint8_t mac[64];
+  auto hex = [&](size_t n) {
+    std::string out;
+    char byte[3];
+    for (size_t i = 0; i < n; ++i) {
+      std::snprintf(byte, sizeof(byte), "%02x", mac[i]);
+      out += byte;
+    }
+    return out;
+  };
+  ASSERT_EQ(ComputeHmac(HashAlgorithm::kSha256, key1,
+                        {reinterpret_cast<const uint8_t*>(hi.data()), hi.size()}, mac),
+            32u);
+  EXPECT_EQ(hex(32), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  const std::string jefe = "Jefe", what = "what do ya want for nothing?";
+  ASSERT_EQ(ComputeHmac(HashAlgorithm::kSha512,
+                        {reinterpret_cast<const uint8_t*>(jefe.data()), jefe.size()},
+                        {reinterpret_cast<const uint8_t*>(what.data()), what.size()}, mac),
+            64u);
+  EXPECT_EQ(hex(64),
+            "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f"
+            "65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737");
+}
+
+TEST(ComputeHmacTest, AnEmptyKeyIsRefused) {
+  uint8_t mac[64];
+  const uint8_t message[1] = {0};
+  EXPECT_EQ(ComputeHmac(HashAlgorithm::kSha256, {}, message, mac), 0u);
+}
+
 TEST(TotpTest, Rfc6238AppendixB) {
   struct Row {
     int64_t time;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -78,6 +79,14 @@ class HmacKey {
   explicit HmacKey(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// HMAC(key, message) with `alg` into `mac` (up to 64 bytes); returns its
+// length, or 0 if OpenSSL fails or the key is empty. Thread-safe. Uses the
+// HMAC algorithm fetched once per process: OpenSSL 3's one-shot HMAC()
+// fetches it again on every call, which costs more than the MAC itself for
+// the short messages otpgate authenticates.
+size_t ComputeHmac(HashAlgorithm alg, std::span<const uint8_t> key,
+                   std::span<const uint8_t> message, uint8_t mac[64]);
 
 // Convenience for tools and tests: one code from scratch.
 Result<OtpCode> GenerateHotp(HashAlgorithm alg, const SecretBytes& secret, uint64_t counter,
