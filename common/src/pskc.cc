@@ -20,8 +20,8 @@
 #include <ctime>
 #include <memory>
 #include <set>
-#include <unordered_set>
 
+#include "credential_id_set.h"
 #include "file_util.h"
 #include "otpgate/base32.h"
 #include "otpgate/normalize.h"
@@ -722,7 +722,7 @@ Status Stream(xmlTextReaderPtr reader, const PskcOptions& options, const TokenVi
   std::unique_ptr<xmlTextReader, decltype(&xmlFreeTextReader)> guard(reader, &xmlFreeTextReader);
   if (reader == nullptr) return Status::Unavailable("cannot read the PSKC file");
   ContainerKeys keys;
-  std::unordered_set<std::string> seen;
+  CredentialIdSet seen;
   size_t position = 0;
   bool root_seen = false;
   int rc = xmlTextReaderRead(reader);
@@ -765,7 +765,7 @@ Status Stream(xmlTextReaderPtr reader, const PskcOptions& options, const TokenVi
         return Status(token.status().code(),
                       "key " + std::to_string(position) + ": " + token.status().message());
       }
-      if (token.ok() && !seen.insert(token->first.credential_id).second) {
+      if (token.ok() && !seen.Insert(token->first.credential_id)) {
         token = Status::InvalidArgument("credential ID " + token->first.credential_id +
                                         " appears more than once in the file");
       }

@@ -1,8 +1,8 @@
 #include "otpgate/token_import.h"
 
 #include <charconv>
-#include <unordered_set>
 
+#include "credential_id_set.h"
 #include "otpgate/base32.h"
 #include "otpgate/normalize.h"
 #include "otpgate/otpauth_uri.h"
@@ -137,7 +137,7 @@ class LineParser {
                                  : format_ == ImportFormat::kOathCsv
                                      ? ParseOathCsvLine(line, issuer_)
                                      : ParseCsvLine(line, issuer_);
-    if (parsed.ok() && !seen_.insert(parsed->first.credential_id).second) {
+    if (parsed.ok() && !seen_.Insert(parsed->first.credential_id)) {
       parsed = Status::InvalidArgument("credential ID " + parsed->first.credential_id +
                                        " appears more than once in the file");
     }
@@ -148,7 +148,7 @@ class LineParser {
   ImportFormat format_;
   std::string_view issuer_;
   const TokenVisitor& visit_;
-  std::unordered_set<std::string> seen_;
+  CredentialIdSet seen_;
   size_t number_of_entries_ = 0;
 };
 
