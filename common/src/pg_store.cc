@@ -792,12 +792,35 @@ class PostgresStore final : public Store {
   // Creates or upgrades the schema (create) and checks its version.
   Status Prepare(bool create) {
     OTPGATE_RETURN_IF_ERROR(Run(true, [&](PgTxn& txn) -> Status {
-      Outcome out = txn.Run("SELECT convert_to(current_schema(), 'UTF8')", {});
+      // The lock keys hash the schema the store's tables are in, not
+      // current_schema(): two hosts whose search_paths differ but find the
+      // same tables must take the same locks. Before init there are no
+      // tables yet, and init creates them in current_schema().
+      Outcome out = txn.Run(
+          "SELECT convert_to(current_schema(), 'UTF8'), convert_to(n.nspname, 'UTF8') "
+          "FROM (SELECT 1) AS one "
+          "LEFT JOIN pg_class c ON c.oid = to_regclass('otpgate_meta') "
+          "LEFT JOIN pg_namespace n ON n.oid = c.relnamespace",
+          {});
       OTPGATE_RETURN_IF_ERROR(out.status);
-      if (Pq().PQntuples(out.result.get()) != 1 || Pq().PQgetisnull(out.result.get(), 0, 0)) {
+      PGresult* row = out.result.get();
+      if (Pq().PQntuples(row) != 1) {
+        return Status::Unavailable("PostgreSQL store: cannot find its schema");
+      }
+      bool has_current = !Pq().PQgetisnull(row, 0, 0), has_tables = !Pq().PQgetisnull(row, 0, 1);
+      if (!has_current && !has_tables) {
         return Status::Unavailable("PostgreSQL store: no schema to use (check search_path)");
       }
-      schema_ = std::string(Cell(out.result.get(), 0, 0));
+      schema_ = std::string(Cell(row, 0, has_tables ? 1 : 0));
+      // init creates and upgrades tables by unqualified names, in
+      // current_schema(): with the tables elsewhere it would start a second,
+      // empty store beside the first.
+      if (create && has_tables && (!has_current || Cell(row, 0, 0) != schema_)) {
+        return Status::FailedPrecondition(
+            "PostgreSQL store: its tables are in schema '" + schema_ +
+            "' but search_path puts new tables in '" + std::string(Cell(row, 0, 0)) +
+            "'; set search_path to start with '" + schema_ + "' to run init");
+      }
       return Status::Ok();
     }));
     if (create) {
@@ -932,7 +955,7 @@ class PostgresStore final : public Store {
 
   const std::string location_;
   Pool pool_;
-  std::string schema_;  // where the tables are (current_schema()), set by Prepare
+  std::string schema_;  // the schema the tables are in (or will be, before init), set by Prepare
 };
 
 // Refuses a location that carries a password: it would be printed by

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -137,6 +138,51 @@ TEST_F(PgStoreTest, ALockHeldElsewhereFailsClosedWithinTheBound) {
   PQclear(PQexec(holder, "ROLLBACK"));
   PQfinish(holder);
   EXPECT_TRUE(Increment(*store, "HELD").ok()) << "the store must recover by itself";
+}
+
+// Two hosts whose search_paths differ but find the same tables (one has an
+// empty schema of its own first) share one store, so they must take the
+// same write lock: the second host's write waits for the first's.
+TEST_F(PgStoreTest, HostsWithDifferentSearchPathsToTheSameTablesExcludeEachOther) {
+  auto first = Open(true);
+  ASSERT_NE(first, nullptr);
+  std::string tables = location_.substr(location_.find("search_path=") + 12);
+  tables.pop_back();  // the closing quote
+  ASSERT_TRUE(server_->Sql("CREATE SCHEMA " + tables + "_front"));
+  std::string other_location =
+      server_->BaseLocation() + " options='-c search_path=" + tables + "_front," + tables + "'";
+  auto second = Store::Open({.location = other_location});
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+
+  std::atomic<bool> holding{false};
+  Clock::time_point first_done;
+  std::thread holder([&] {
+    Status held = first->Write([&](Txn& txn) -> Status {
+      OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("FIRST")));
+      holding = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(600));
+      first_done = Clock::now();
+      return Status::Ok();
+    });
+    EXPECT_TRUE(held.ok()) << held.ToString();
+  });
+  while (!holding) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  Status written = (*second)->Write([](Txn& txn) { return txn.PutToken(Record("SECOND")); });
+  Clock::time_point second_done = Clock::now();
+  holder.join();
+  ASSERT_TRUE(written.ok()) << written.ToString();
+  EXPECT_GE(second_done, first_done) << "the second host wrote while the first held the lock";
+  // Both wrote to the one store.
+  EXPECT_TRUE(first
+                  ->Read([](Txn& txn) -> Status {
+                    EXPECT_TRUE(txn.HasToken("SECOND"));
+                    return Status::Ok();
+                  })
+                  .ok());
+  // init from the second host would create a second store in its own
+  // schema; it is refused instead.
+  auto init = Store::Open({.location = other_location, .create = true});
+  EXPECT_EQ(init.status().code(), StatusCode::kFailedPrecondition) << init.status().ToString();
 }
 
 // A server that accepts the connection and never answers (a hung host).
