@@ -6,15 +6,25 @@
 #include <openssl/params.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstring>
 
 namespace otpgate {
 namespace {
 
-// Fetched once per process: fetching is what makes one-shot HMAC() slow.
+// Fetched once per process once a fetch succeeds (a failed one is tried
+// again on the next call): fetching is what makes one-shot HMAC() slow.
 EVP_MAC* HmacAlgorithm() {
-  static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  static std::atomic<EVP_MAC*> cached{nullptr};
+  EVP_MAC* mac = cached.load(std::memory_order_acquire);
+  if (mac != nullptr) return mac;
+  mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  EVP_MAC* expected = nullptr;
+  if (mac != nullptr && !cached.compare_exchange_strong(expected, mac)) {
+    EVP_MAC_free(mac);  // another thread cached one first
+    return expected;
+  }
   return mac;
 }
 

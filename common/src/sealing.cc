@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -21,10 +22,19 @@ constexpr uint8_t kSealVersion = 1;
 constexpr size_t kNonceBytes = 12;
 constexpr size_t kTagBytes = 16;
 
-// Fetched once per process. EVP_aes_256_gcm() would make every
+// Fetched once per process once a fetch succeeds (a failed one is tried
+// again on the next call). EVP_aes_256_gcm() would make every
 // EVP_*Init_ex fetch the implementation again by name.
 const EVP_CIPHER* Aes256Gcm() {
-  static EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  static std::atomic<EVP_CIPHER*> cached{nullptr};
+  EVP_CIPHER* cipher = cached.load(std::memory_order_acquire);
+  if (cipher != nullptr) return cipher;
+  cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  EVP_CIPHER* expected = nullptr;
+  if (cipher != nullptr && !cached.compare_exchange_strong(expected, cipher)) {
+    EVP_CIPHER_free(cipher);  // another thread cached one first
+    return expected;
+  }
   return cipher;
 }
 
@@ -116,14 +126,18 @@ Result<SecretBytes> MasterKey::Open(std::span<const uint8_t> sealed, std::string
   SecretBytes plaintext(ciphertext_size);
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int length = 0;
-  if (!ctx || Aes256Gcm() == nullptr) return Status::Internal("OpenSSL cannot decrypt AES-256-GCM");
-  if (EVP_DecryptInit_ex(ctx.get(), Aes256Gcm(), nullptr, key_.data(), nonce) != 1 ||
+  // Only the final check is about the record; any earlier failure is
+  // OpenSSL's, and must not send an operator looking for tampering.
+  if (!ctx || Aes256Gcm() == nullptr ||
+      EVP_DecryptInit_ex(ctx.get(), Aes256Gcm(), nullptr, key_.data(), nonce) != 1 ||
       EVP_DecryptUpdate(ctx.get(), nullptr, &length, reinterpret_cast<const uint8_t*>(aad.data()),
                         static_cast<int>(aad.size())) != 1 ||
       EVP_DecryptUpdate(ctx.get(), plaintext.data(), &length, ciphertext,
                         static_cast<int>(ciphertext_size)) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag) != 1 ||
-      EVP_DecryptFinal_ex(ctx.get(), plaintext.data() + length, &length) != 1) {
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag) != 1) {
+    return Status::Internal("OpenSSL cannot decrypt AES-256-GCM");
+  }
+  if (EVP_DecryptFinal_ex(ctx.get(), plaintext.data() + length, &length) != 1) {
     return Status::Corrupt("sealed secret does not authenticate (wrong key, tampered, or moved)");
   }
   return plaintext;

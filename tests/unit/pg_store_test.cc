@@ -151,7 +151,7 @@ TEST_F(PgStoreTest, HostsWithDifferentSearchPathsToTheSameTablesExcludeEachOther
   ASSERT_TRUE(server_->Sql("CREATE SCHEMA " + tables + "_front"));
   std::string other_location =
       server_->BaseLocation() + " options='-c search_path=" + tables + "_front," + tables + "'";
-  auto second = Store::Open({.location = other_location});
+  auto second = Store::Open({.location = other_location, .postgres = {.timeout_ms = 5000}});
   ASSERT_TRUE(second.ok()) << second.status().ToString();
 
   std::atomic<bool> holding{false};
@@ -166,7 +166,12 @@ TEST_F(PgStoreTest, HostsWithDifferentSearchPathsToTheSameTablesExcludeEachOther
     });
     EXPECT_TRUE(held.ok()) << held.ToString();
   });
-  while (!holding) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int i = 0; i < 10000 && !holding; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (!holding) {
+    holder.join();
+    FAIL() << "the first host never held the lock";
+  }
   Status written = (*second)->Write([](Txn& txn) { return txn.PutToken(Record("SECOND")); });
   Clock::time_point second_done = Clock::now();
   holder.join();

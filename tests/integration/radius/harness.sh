@@ -279,6 +279,7 @@ radius_start() {
          ! { grep -q libasan "/proc/$RADIUS_PID/maps" && grep -q rlm_otpgate "/proc/$RADIUS_PID/maps" &&
              nm -D "$d/lib/rlm_otpgate.so" | grep -q __asan_report; }; then
         echo "radiusd runs without the sanitizer runtime or the instrumented module"
+        radius_stop
         return 1
       fi
       return 0
