@@ -228,8 +228,11 @@ class Session {
 };
 
 // Makes a connection within the deadline and sets its session up.
+// `search_path`: empty, or the SET that pins the session to the store's
+// schema (see Pool::PinSchema).
 Result<std::unique_ptr<Session>> Connect(const std::string& location,
-                                         const PostgresOptions& options, Deadline deadline) {
+                                         const PostgresOptions& options,
+                                         const std::string& search_path, Deadline deadline) {
   std::string user_timeout = std::to_string(options.timeout_ms);
   // Our defaults first: the location (expanded from "dbname") overrides them.
   const char* keys[] = {
@@ -268,6 +271,7 @@ Result<std::unique_ptr<Session>> Connect(const std::string& location,
       "; SET idle_in_transaction_session_timeout = " + std::to_string(options.timeout_ms * 4) +
       "; SET client_connection_check_interval = 1000"
       "; SET default_transaction_isolation = 'read committed'";
+  if (!search_path.empty()) setup += "; " + search_path;
   auto session = std::make_unique<Session>(std::move(conn));
   Outcome out = session->ExecScript(setup.c_str(), deadline);
   if (!out.status.ok()) return out.status;
@@ -308,7 +312,12 @@ class Pool {
     }
     ++open_;
     lock.unlock();
-    auto session = Connect(location_, options_, deadline);
+    std::string search_path;
+    {
+      std::lock_guard pinned(mutex_);
+      search_path = search_path_;
+    }
+    auto session = Connect(location_, options_, search_path, deadline);
     if (!session.ok()) {
       Forget();
       return session.status();
@@ -331,6 +340,14 @@ class Pool {
 
   const PostgresOptions& options() const { return options_; }
 
+  // Sessions made from now on start with `set` (a SET search_path): every
+  // unqualified table name then means the store's own table, whatever the
+  // role's search_path would find first.
+  void PinSchema(std::string set) {
+    std::lock_guard lock(mutex_);
+    search_path_ = std::move(set);
+  }
+
  private:
   void Forget() {
     std::lock_guard lock(mutex_);
@@ -343,7 +360,8 @@ class Pool {
   std::mutex mutex_;
   std::condition_variable freed_;
   std::vector<std::unique_ptr<Session>> idle_;
-  int open_ = 0;  // connections made and not closed: idle or in use
+  std::string search_path_;  // see PinSchema
+  int open_ = 0;             // connections made and not closed: idle or in use
   pid_t pid_;
 };
 
@@ -376,6 +394,17 @@ std::string LockKey(std::string_view schema, char tag, std::string_view name) {
     return {};
   }
   return std::string(reinterpret_cast<char*>(digest), 8);  // int8, big-endian
+}
+
+// `name` as an SQL identifier: in double quotes, each double quote doubled
+// (PostgreSQL names hold no NUL).
+std::string QuoteIdentifier(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + '"';
 }
 
 // A write transaction's first round trip: BEGIN, at READ COMMITTED whatever
@@ -620,6 +649,13 @@ class PgTxn final : public Txn {
   Outcome Run(const std::string& sql, std::initializer_list<std::string_view> params) {
     return Run(sql.c_str(), params);
   }
+  // A statement without parameters and results (a SET), not prepared.
+  Status RunScript(const std::string& sql) {
+    if (!failure_.ok()) return failure_;
+    Outcome out = session_.ExecScript(sql.c_str(), deadline_);
+    if (!out.status.ok()) failure_ = out.status;
+    return out.status;
+  }
   Outcome Run(const char* sql, std::initializer_list<std::string_view> params) {
     if (!failure_.ok()) {
       Outcome out;
@@ -812,6 +848,12 @@ class PostgresStore final : public Store {
         return Status::Unavailable("PostgreSQL store: no schema to use (check search_path)");
       }
       schema_ = std::string(Cell(row, 0, has_tables ? 1 : 0));
+      // Every statement names its tables unqualified: pin this session and
+      // every later one to the store's schema, so that a schema earlier in
+      // search_path holding a table of the same name is never written to.
+      std::string pin = "SET search_path = " + QuoteIdentifier(schema_);
+      OTPGATE_RETURN_IF_ERROR(txn.RunScript(pin));
+      pool_.PinSchema(pin);
       // init creates and upgrades tables by unqualified names, in
       // current_schema(): with the tables elsewhere it would start a second,
       // empty store beside the first.

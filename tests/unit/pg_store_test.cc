@@ -140,15 +140,18 @@ TEST_F(PgStoreTest, ALockHeldElsewhereFailsClosedWithinTheBound) {
   EXPECT_TRUE(Increment(*store, "HELD").ok()) << "the store must recover by itself";
 }
 
-// Two hosts whose search_paths differ but find the same tables (one has an
-// empty schema of its own first) share one store, so they must take the
-// same write lock: the second host's write waits for the first's.
+// Two hosts whose search_paths differ but find the same store (one has a
+// schema of its own first, holding a leftover copy of one of the store's
+// tables) share one store: they must take the same write lock (the second
+// host's write waits for the first's) and write the same tables.
 TEST_F(PgStoreTest, HostsWithDifferentSearchPathsToTheSameTablesExcludeEachOther) {
   auto first = Open(true);
   ASSERT_NE(first, nullptr);
   std::string tables = location_.substr(location_.find("search_path=") + 12);
   tables.pop_back();  // the closing quote
   ASSERT_TRUE(server_->Sql("CREATE SCHEMA " + tables + "_front"));
+  ASSERT_TRUE(server_->Sql("CREATE TABLE " + tables + "_front.otpgate_tokens (LIKE " + tables +
+                           ".otpgate_tokens INCLUDING ALL)"));
   std::string other_location =
       server_->BaseLocation() + " options='-c search_path=" + tables + "_front," + tables + "'";
   auto second = Store::Open({.location = other_location, .postgres = {.timeout_ms = 5000}});
@@ -177,7 +180,7 @@ TEST_F(PgStoreTest, HostsWithDifferentSearchPathsToTheSameTablesExcludeEachOther
   holder.join();
   ASSERT_TRUE(written.ok()) << written.ToString();
   EXPECT_GE(second_done, first_done) << "the second host wrote while the first held the lock";
-  // Both wrote to the one store.
+  // Both wrote to the one store, not to the leftover table.
   EXPECT_TRUE(first
                   ->Read([](Txn& txn) -> Status {
                     EXPECT_TRUE(txn.HasToken("SECOND"));
