@@ -11,12 +11,17 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stddef.h>
+#include <string.h>
 
 __attribute__((visibility("default"))) void *dlopen(const char *file, int mode)
 {
 	static void *(*next_dlopen)(const char *, int);
 
-	if (!next_dlopen) next_dlopen = (void *(*)(const char *, int)) dlsym(RTLD_NEXT, "dlopen");
+	if (!next_dlopen) {
+		/* ISO C has no cast from an object pointer to a function pointer. */
+		void *symbol = dlsym(RTLD_NEXT, "dlopen");
+		memcpy(&next_dlopen, &symbol, sizeof(next_dlopen));
+	}
 	if (!next_dlopen) return NULL;
 	return next_dlopen(file, mode & ~RTLD_DEEPBIND);
 }
