@@ -10,22 +10,15 @@
 #include <cctype>
 #include <cstring>
 
+#include "openssl_fetch.h"
+
 namespace otpgate {
 namespace {
 
-// Fetched once per process once a fetch succeeds (a failed one is tried
-// again on the next call): fetching is what makes one-shot HMAC() slow.
+// Fetching is what makes one-shot HMAC() slow (openssl_fetch.h).
 EVP_MAC* HmacAlgorithm() {
   static std::atomic<EVP_MAC*> cached{nullptr};
-  EVP_MAC* mac = cached.load(std::memory_order_acquire);
-  if (mac != nullptr) return mac;
-  mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  EVP_MAC* expected = nullptr;
-  if (mac != nullptr && !cached.compare_exchange_strong(expected, mac)) {
-    EVP_MAC_free(mac);  // another thread cached one first
-    return expected;
-  }
-  return mac;
+  return FetchOnce(cached, EVP_MAC_fetch, EVP_MAC_free, "HMAC");
 }
 
 const char* DigestName(HashAlgorithm alg) {

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "file_util.h"
+#include "openssl_fetch.h"
 #include "otpgate/otp.h"
 
 namespace otpgate {
@@ -22,20 +23,11 @@ constexpr uint8_t kSealVersion = 1;
 constexpr size_t kNonceBytes = 12;
 constexpr size_t kTagBytes = 16;
 
-// Fetched once per process once a fetch succeeds (a failed one is tried
-// again on the next call). EVP_aes_256_gcm() would make every
-// EVP_*Init_ex fetch the implementation again by name.
-const EVP_CIPHER* Aes256Gcm() {
+// EVP_aes_256_gcm() would make every EVP_*Init_ex fetch the implementation
+// again by name (openssl_fetch.h).
+EVP_CIPHER* Aes256Gcm() {
   static std::atomic<EVP_CIPHER*> cached{nullptr};
-  EVP_CIPHER* cipher = cached.load(std::memory_order_acquire);
-  if (cipher != nullptr) return cipher;
-  cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
-  EVP_CIPHER* expected = nullptr;
-  if (cipher != nullptr && !cached.compare_exchange_strong(expected, cipher)) {
-    EVP_CIPHER_free(cipher);  // another thread cached one first
-    return expected;
-  }
-  return cipher;
+  return FetchOnce(cached, EVP_CIPHER_fetch, EVP_CIPHER_free, "AES-256-GCM");
 }
 
 struct CipherCtxDeleter {
@@ -100,8 +92,9 @@ Result<std::vector<uint8_t>> MasterKey::Seal(std::span<const uint8_t> plaintext,
   }
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int length = 0;
-  if (!ctx || Aes256Gcm() == nullptr ||
-      EVP_EncryptInit_ex(ctx.get(), Aes256Gcm(), nullptr, key_.data(), nonce) != 1 ||
+  const EVP_CIPHER* cipher = Aes256Gcm();
+  if (!ctx || cipher == nullptr ||
+      EVP_EncryptInit_ex(ctx.get(), cipher, nullptr, key_.data(), nonce) != 1 ||
       EVP_EncryptUpdate(ctx.get(), nullptr, &length, reinterpret_cast<const uint8_t*>(aad.data()),
                         static_cast<int>(aad.size())) != 1 ||
       EVP_EncryptUpdate(ctx.get(), ciphertext, &length, plaintext.data(),
@@ -128,8 +121,9 @@ Result<SecretBytes> MasterKey::Open(std::span<const uint8_t> sealed, std::string
   int length = 0;
   // Only the final check is about the record; any earlier failure is
   // OpenSSL's, and must not send an operator looking for tampering.
-  if (!ctx || Aes256Gcm() == nullptr ||
-      EVP_DecryptInit_ex(ctx.get(), Aes256Gcm(), nullptr, key_.data(), nonce) != 1 ||
+  const EVP_CIPHER* cipher = Aes256Gcm();
+  if (!ctx || cipher == nullptr ||
+      EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, key_.data(), nonce) != 1 ||
       EVP_DecryptUpdate(ctx.get(), nullptr, &length, reinterpret_cast<const uint8_t*>(aad.data()),
                         static_cast<int>(aad.size())) != 1 ||
       EVP_DecryptUpdate(ctx.get(), plaintext.data(), &length, ciphertext,
