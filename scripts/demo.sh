@@ -3,15 +3,17 @@
 # paths): initialise, provision a soft token (its QR code is printed), then
 # the bank's three flows with codes computed live by a software token.
 #
-# Time: instead of waiting 30 s between logins, the demo runs on a virtual
-# clock (--time) that starts now and moves one 30 s step at a time; the
-# store, the verifier and the software token all read the same clock.
+# Time: every decision is taken on the real clock. Instead of waiting 30 s
+# for the app's next code, the demo asks the software token for the code it
+# will show a step later (`otpgate code --time`, which changes nothing); the
+# verifier accepts it as it accepts a phone whose clock runs ahead (a window
+# of one step either side of the drift it has learned for the token).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 otpgate_install_deps >/dev/null
 
-BUILD_DIR=${OTPGATE_BUILD_DIR:-build}
+BUILD_DIR=$(realpath -m "${OTPGATE_BUILD_DIR:-build}")
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)" --target otpgate pam_otpgate rlm_otpgate >/dev/null
 
@@ -19,11 +21,11 @@ DEMO=${OTPGATE_DEMO_DIR:-$PWD/demo-data}
 rm -rf "$DEMO"
 mkdir -p "$DEMO"
 chmod 0700 "$DEMO"
-BIN="$PWD/$BUILD_DIR/tools/otpgate"
-NOW=$(( $(date +%s) / 30 * 30 ))
-og() { "$BIN" --store "$DEMO/store" --master-key "$DEMO/master.key" --time "$NOW" "$@"; }
-phone() { "$BIN" --time "$NOW" code -q --uri "$URI"; }   # the customer's authenticator app
-tick() { NOW=$((NOW + 30)); }                             # the next 30-second step
+BIN="$BUILD_DIR/tools/otpgate"
+START=$(date +%s) STEP=0
+og() { "$BIN" --store "$DEMO/store" --master-key "$DEMO/master.key" "$@"; }
+phone() { "$BIN" code -q --uri "$URI" --time $((START + 30 * STEP)); }  # the customer's app
+tick() { STEP=$((STEP + 1)); }                                          # its next 30-second step
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ otpgate %s\n' "$*"; og "$@" || echo "(exit $?)"; }
 
@@ -48,7 +50,7 @@ echo "    the app shows $CODE for token $TOKEN"
 show register "$USER_ID" "$TOKEN" "$CODE"
 
 tick
-say "Flow 2, login: ID + password, then the current code"
+say "Flow 2, login: ID + password, then the code the app shows (one step on)"
 CODE=$(phone)
 show verify "$USER_ID" "$CODE"
 say "The same code again (replay) is refused"
@@ -77,7 +79,7 @@ show list
 # pam_wrapper (no root paths, nothing in /etc/pam.d touched). The module
 # reads the real clock; the phone shows the current step and the next ones.
 say "Through PAM: pamtester + pam_otpgate.so (password 'demo-pass' first)"
-MODULE="$PWD/$BUILD_DIR/pam_module/pam_otpgate.so"
+MODULE="$BUILD_DIR/pam_module/pam_otpgate.so"
 mkdir -p "$DEMO/pam.d"
 echo "auth required pam_deny.so" > "$DEMO/pam.d/other"
 FIRST="auth requisite pam_exec.so expose_authtok quiet $PWD/tests/integration/pam/check_password.sh demo-pass"
@@ -93,7 +95,7 @@ pam() {  # pam SERVICE USER ANSWER... (one answer per prompt)
     timeout 20 pamtester -v "bank-$service" "$user" authenticate 2>&1 | grep -v PWRAP | sed 's/^/    /' || true
 }
 REAL=$(date +%s)
-app() { "$BIN" --time $((REAL + 30 * $1)) code -q --uri "$URI2"; }  # the app's code, $1 steps on
+app() { "$BIN" code -q --uri "$URI2" --time $((REAL + 30 * $1)); }  # the app's code, $1 steps on
 og token new --prefix VSST --no-qr > "$DEMO/token2.txt"
 URI2=$(sed -n 's/^uri: *//p' "$DEMO/token2.txt"); TOKEN2=$(sed -n 's/^credential_id: *//p' "$DEMO/token2.txt")
 rm -f "$DEMO/token2.txt"
@@ -120,7 +122,7 @@ pam login "$USER2" demo-pass
 say "Over RADIUS: radiusd + rlm_otpgate.so, radclient as the bank's gateway (alice's password: alicepw)"
 source tests/integration/radius/harness.sh
 RD="$DEMO/radius"; mkdir -p "$RD"; chmod 0711 "$DEMO" "$RD"
-radius_setup "$RD/r" "$PWD/$BUILD_DIR/radius_module" "$PWD"
+radius_setup "$RD/r" "$BUILD_DIR/radius_module" "$PWD"
 trap 'radius_stop' EXIT
 rog() { as_owner "$BIN" --store "$RD/r/store" --master-key "$RD/r/master.key" "$@"; }
 rog init >/dev/null
@@ -128,7 +130,7 @@ rog token new --prefix VSST --no-qr > "$RD/token.txt"
 URI3=$(sed -n 's/^uri: *//p' "$RD/token.txt"); TOKEN3=$(sed -n 's/^credential_id: *//p' "$RD/token.txt"); rm -f "$RD/token.txt"
 radius_start
 REAL=$(date +%s)
-app3() { "$BIN" --time $((REAL + 30 * $1)) code -q --uri "$URI3"; }
+app3() { "$BIN" code -q --uri "$URI3" --time $((REAL + 30 * $1)); }
 gw() {  # gw 'attributes' : send one Access-Request, show what came back (kept in $LAST_REPLY)
   printf '$ radclient  %s\n' "$1"
   LAST_REPLY=$(rc_send 0 "$1")
@@ -151,5 +153,5 @@ gw "User-Name = \"alice\", User-Password = \"alicepw\", Otpgate-Action = Stop, O
 gw 'User-Name = "alice", User-Password = "alicepw"'
 radius_stop
 say "The server's audit lines"
-grep -hE "otpgate: action=|Login OK|Login incorrect" "$RADIUS_LOG" | sed 's/^[A-Za-z]* [A-Za-z]* [0-9]* [0-9:]* [0-9]* : //; s/^/    /'
+grep -hE "rlm_otpgate \(otpgate\): action=|Login OK|Login incorrect" "$RADIUS_LOG" | sed 's/^[A-Za-z]* [A-Za-z]* [0-9]* [0-9:]* [0-9]* : //; s/^/    /'
 say "Done. The store is in $DEMO"

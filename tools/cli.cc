@@ -49,6 +49,21 @@ std::string AdministratorName() {
   return pw != nullptr ? pw->pw_name : "uid" + std::to_string(::getuid());
 }
 
+void AddAsOfOption(CLI::App* command, AsOf& as_of) {
+  constexpr int64_t kMaxTime = 253402300799;  // 9999-12-31T23:59:59Z
+  command
+      ->add_option("--time", as_of.time,
+                   "show it as of this Unix time instead of now (changes nothing)")
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            ParsedTime t = ParseTime(value);
+            return t.ok && t.value <= kMaxTime
+                       ? ""
+                       : "must be a Unix time from 0 to " + std::to_string(kMaxTime);
+          },
+          "TIME"));
+}
+
 Status Cli::LoadConfig() {
   OTPGATE_RETURN_IF_ERROR(LoadConfigFile(config_, g_.config_path, !g_.config_given));
   if (!g_.store.empty()) {
@@ -61,7 +76,6 @@ Status Cli::LoadConfig() {
   for (const std::string& option : g_.options) {
     OTPGATE_RETURN_IF_ERROR(ApplyArgument(config_, option));
   }
-  clock_ = FixedOrSystemClock(g_.time);
   return Status::Ok();
 }
 

@@ -40,19 +40,15 @@ struct Globals {
   std::string master_key;
   std::vector<std::string> options;
   bool json = false;
-  int64_t time = -1;  // --time: evaluate at this epoch second (tests, demos)
 };
 
-// The system clock, or the fixed time given with --time.
-class FixedOrSystemClock final : public Clock {
- public:
-  explicit FixedOrSystemClock(int64_t fixed) : fixed_(fixed) {}
-  int64_t Now() const override { return fixed_ >= 0 ? fixed_ : system_.Now(); }
-
- private:
-  int64_t fixed_;
-  SystemClock system_;
+// `--time T` of the commands that write nothing (code, show, list): what they
+// print is evaluated at T instead of now. Commands that change the store have
+// no such option; they run on the clock the CLI was given (cli_main.h).
+struct AsOf {
+  int64_t time = -1;  // -1: now
 };
+void AddAsOfOption(CLI::App* command, AsOf& as_of);
 
 // Audit trail of the CLI: syslog, authpriv facility, like the modules.
 class SyslogAudit final : public AuditSink {
@@ -64,11 +60,14 @@ class SyslogAudit final : public AuditSink {
 
 class Cli {
  public:
-  explicit Cli(Globals& globals) : g_(globals), clock_(-1) {}
+  // `clock` is the time every decision and journal entry is made at.
+  Cli(Globals& globals, const Clock& clock) : g_(globals), clock_(clock) {}
 
   const Globals& globals() const { return g_; }
   const Config& config() const { return config_; }
   const Clock& clock() const { return clock_; }
+  // The time a read-only command evaluates at: `as_of`, else now.
+  int64_t Now(const AsOf& as_of) const { return as_of.time >= 0 ? as_of.time : clock_.Now(); }
   // REQUIRES: OpenService() or OpenStore() succeeded.
   OtpService& service() { return *service_; }
   int exit_code() const { return exit_code_; }
@@ -96,7 +95,7 @@ class Cli {
  private:
   Globals& g_;
   Config config_;
-  FixedOrSystemClock clock_;
+  const Clock& clock_;
   SyslogAudit audit_;
   std::unique_ptr<OtpService> service_;
   int exit_code_ = 0;

@@ -22,12 +22,13 @@ struct AdminArgs {
   bool locked = false;
   std::string qr_terminal = "ansi";
   QrFiles qr_files;
+  AsOf as_of;  // show, list
 };
 
 int ShowToken(Cli& cli, const AdminArgs& a) {
   auto info = cli.service().Show(a.credential_id);
   if (!info.ok()) return cli.Error(info.status());
-  Fields f = InfoFields(*info, cli.clock().Now());
+  Fields f = InfoFields(*info, cli.Now(a.as_of));
   std::string uri;
   if (a.show_uri) {
     Status expressible = CheckExpressibleAsKeyUri(info->params);
@@ -60,7 +61,7 @@ int ListTokens(Cli& cli, const AdminArgs& a) {
   auto tokens =
       cli.service().List(a.user.empty() ? std::nullopt : std::optional<std::string>(a.user));
   if (!tokens.ok()) return cli.Error(tokens.status());
-  const int64_t now = cli.clock().Now();
+  const int64_t now = cli.Now(a.as_of);
   std::vector<Fields> rows;
   for (const TokenInfo& t : *tokens) {
     if (Selected(t, a, now)) rows.push_back(InfoFields(t, now));
@@ -122,7 +123,7 @@ void AddAdminCommands(CLI::App& app, Cli& cli) {
   unlock->add_option("--user", a->user, "every token of this user");
   cli.Run(unlock, [&cli, a] { return UnlockTokens(cli, *a); });
   // `token disable|enable ID`: the top-level enable/disable are for hosts
-  // (cmd_enable.cc). REQUIRES: AddTokenCommands ran first (main.cc).
+  // (cmd_enable.cc). REQUIRES: AddTokenCommands ran first (cli_main.cc).
   CLI::App* token = app.get_subcommand("token");
   simple(
       "disable", "refuse a registered token",
@@ -157,6 +158,7 @@ void AddAdminCommands(CLI::App& app, Cli& cli) {
                    "with --uri: write the URI's QR code as PNG (mode 0600)");
   show->add_option("--qr-svg", a->qr_files.svg,
                    "with --uri: write the URI's QR code as SVG (mode 0600)");
+  AddAsOfOption(show, a->as_of);
   cli.Run(show, [&cli, a] { return ShowToken(cli, *a); });
 
   auto* list = app.add_subcommand("list", "list tokens");
@@ -164,6 +166,7 @@ void AddAdminCommands(CLI::App& app, Cli& cli) {
   list->add_flag("--locked", a->locked, "only tokens locked now");
   list->add_option("--state", a->state, "only tokens in this state")
       ->check(CLI::IsMember({"unassigned", "active", "disabled"}));
+  AddAsOfOption(list, a->as_of);
   cli.Run(list, [&cli, a] { return ListTokens(cli, *a); });
 }
 

@@ -17,6 +17,7 @@ struct CodeArgs {
   bool counter_given = false;
   bool next_step = false, quiet = false;
   int64_t drift_seconds = 0;  // a stored TOTP token's clock offset
+  AsOf as_of;
 };
 
 // The key of --uri or of the stored token --id.
@@ -48,7 +49,7 @@ int PrintCode(Cli& cli, CodeArgs& a) {
   if (!status.ok()) return cli.Error(status);
   auto key = LoadKey(cli, a);
   if (!key.ok()) return cli.Error(key.status());
-  int64_t now = cli.clock().Now() + a.drift_seconds + (a.next_step ? key->params.period : 0);
+  int64_t now = cli.Now(a.as_of) + a.drift_seconds + (a.next_step ? key->params.period : 0);
   Result<OtpCode> otp =
       key->params.kind == OtpKind::kTotp
           ? GenerateTotp(key->params, key->secret, now)
@@ -86,6 +87,7 @@ void AddCodeCommand(CLI::App& app, Cli& cli) {
   code->add_flag("-q,--quiet", a->quiet, "print only the code");
   code->add_flag("--next-step", a->next_step,
                  "the code of the next TOTP step (for demos and tests)");
+  AddAsOfOption(code, a->as_of);
   cli.Run(
       code, [&cli, a] { return PrintCode(cli, *a); }, false);
 }

@@ -1,4 +1,4 @@
-// The CLI's command groups, one file each; main.cc registers them all.
+// The CLI's command groups, one file each; cli_main.cc registers them all.
 #ifndef OTPGATE_TOOLS_COMMANDS_H_
 #define OTPGATE_TOOLS_COMMANDS_H_
 

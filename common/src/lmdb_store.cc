@@ -394,7 +394,7 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     mdb_env_set_mapsize(env_, map_size_);
     // Never MDB_WRITEMAP: the record of checked states (lmdb_verified_state.h)
     // relies on LMDB writing data.mdb only inside mdb_txn_commit.
-    unsigned flags = MDB_NOTLS | (options_.lmdb.durable ? 0 : MDB_NOSYNC);
+    unsigned flags = MDB_NOTLS;
     if (!options_.create && !DataFileExists()) {
       return Status::Unavailable("store " + path_ + " is not initialised (run otpgate init)");
     }
@@ -472,11 +472,6 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     if (rc != 0) return LmdbError(rc, "copying the store to " + file);
     if (::fsync(fd.get()) != 0) return Status::Unavailable("cannot write " + file);
     return Status::Ok();
-  }
-  const std::string& path() const override { return path_; }
-  size_t map_size() const override {
-    std::shared_lock lock(resize_mutex_);
-    return map_size_;
   }
 
  private:

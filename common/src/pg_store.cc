@@ -822,9 +822,6 @@ class PostgresStore final : public Store {
         "verified LMDB copy with 'otpgate store copy' (see docs/scale-out.md)");
   }
 
-  const std::string& path() const override { return location_; }
-  size_t map_size() const override { return 0; }
-
   // Creates or upgrades the schema (create) and checks its version.
   Status Prepare(bool create) {
     OTPGATE_RETURN_IF_ERROR(Run(true, [&](PgTxn& txn) -> Status {

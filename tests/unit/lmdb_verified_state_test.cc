@@ -267,7 +267,6 @@ void RunWriters(const std::string& dir, int writers, int commits) {
     if (pid == 0) {
       StoreOptions options;
       options.location = dir;
-      options.lmdb.durable = false;
       auto store = Store::Open(options);
       if (!store.ok()) _exit(2);
       for (int i = 0; i < commits; ++i) {

@@ -15,10 +15,15 @@
 
 namespace otpgate::testing {
 
+// tmpfs, where a commit's fsync costs nothing: for tests that make tens of
+// thousands of commits to race them (the store itself always syncs).
+inline constexpr const char* kMemoryFileSystem = "/dev/shm";
+
 class TempDir {
  public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "otpgate-test-XXXXXX").string();
+  TempDir() : TempDir(std::filesystem::temp_directory_path().string()) {}
+  explicit TempDir(const std::string& parent) {
+    std::string pattern = (std::filesystem::path(parent) / "otpgate-test-XXXXXX").string();
     char* made = ::mkdtemp(pattern.data());
     if (made == nullptr) std::abort();
     path_ = made;

@@ -127,7 +127,6 @@ constexpr int kMaxStoreAttempts = 16;
 struct LmdbOptions {
   size_t initial_map_bytes = 16u << 20;
   size_t max_map_bytes = size_t{64} << 30;
-  bool durable = true;  // fsync on commit; false only for benchmarks
 };
 
 // Options of the PostgreSQL backend.
@@ -237,11 +236,6 @@ class Store {
   // mode 0600 (kAlreadyExists if it exists). For LMDB the copy is a
   // data.mdb that opens as a store on its own.
   virtual Status Backup(const std::string& file) = 0;
-
-  // Where the store is (its location, as opened).
-  virtual const std::string& path() const = 0;
-  // LMDB: the current map size; 0 for backends without a map.
-  virtual size_t map_size() const = 0;
 };
 
 }  // namespace otpgate

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The admin CLI end to end: the three bank flows, lockout, bad input and
 # file-mode refusals, with codes from oathtool (an independent generator).
-# Usage: cli_flows_test.sh PATH/TO/otpgate
+# Usage: OTPGATE_AT=PATH/TO/otpgate_at cli_flows_test.sh PATH/TO/otpgate
 set -u
 OTPGATE=${1:?usage: $0 PATH/TO/otpgate}
 command -v oathtool >/dev/null || { echo "oathtool is required"; exit 1; }
@@ -10,7 +10,7 @@ trap 'rm -rf "$WORK"' EXIT
 SECRET_HEX=3132333435363738393031323334353637383930
 T=1800000000                                  # a fixed time, a multiple of 30
 touch "$WORK/otpgate.conf"  # explicit: the host's /etc/otpgate is never read
-og() { "$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/store" --master-key "$WORK/master.key" "$@"; }
+og() { "${AT[@]:-$OTPGATE}" --config "$WORK/otpgate.conf" --store "$WORK/store" --master-key "$WORK/master.key" "$@"; }
 code_at() { oathtool --totp -N "@$1" "$SECRET_HEX"; }
 
 source "$(dirname "$0")/check_lib.sh"  # check, has
@@ -33,34 +33,34 @@ has "skipped" '"skipped":2'
 
 C0=$(code_at $T)
 FULLWIDTH=$(python3 -c "import sys; print(''.join(chr(0xff10 + int(c)) for c in sys.argv[1]))" "$C0")
-check "no token yet" 5 og --time $T verify alice "$C0"
-check "register (full-width code and ID)" 0 og --time $T register alice "ｖｓｓｔ－１２３４５６７８" "$FULLWIDTH"
+check "no token yet" 5 at $T og verify alice "$C0"
+check "register (full-width code and ID)" 0 at $T og register alice "ｖｓｓｔ－１２３４５６７８" "$FULLWIDTH"
 has "registration message" "registration complete"
-check "registration code is consumed" 3 og --time $T verify alice "$C0"
+check "registration code is consumed" 3 at $T og verify alice "$C0"
 # Taken and unknown IDs give the same answer as a wrong code (exit 1, reject):
 # the register answer does not tell which IDs exist or are free.
-check "bob cannot take alice's token" 1 og --time $T register bob VSST12345678 "$C0"
-check "unknown token" 1 og --time $T register bob VSST99999999 "$C0"
-check "malformed code" 11 og --time $T verify alice 12x456
-check "huge input" 11 og --time $T verify alice "$(head -c 100000 /dev/zero | tr '\0' 1)"
+check "bob cannot take alice's token" 1 at $T og register bob VSST12345678 "$C0"
+check "unknown token" 1 at $T og register bob VSST99999999 "$C0"
+check "malformed code" 11 at $T og verify alice 12x456
+check "huge input" 11 at $T og verify alice "$(head -c 100000 /dev/zero | tr '\0' 1)"
 
 T1=$((T + 30))
-check "login" 0 og --time $T1 verify alice "$(code_at $T1)"
-check "replay" 3 og --time $T1 verify alice "$(code_at $T1)"
+check "login" 0 at $T1 og verify alice "$(code_at $T1)"
+check "replay" 3 at $T1 og verify alice "$(code_at $T1)"
 
 T2=$((T + 60))
 # The replay above counted as failure 1; three more wrong codes, then the
 # fifth failure locks.
 for wrong in 000001 000002 000003; do
-  check "wrong $wrong" 1 og --time $T2 verify alice $wrong
+  check "wrong $wrong" 1 at $T2 og verify alice $wrong
 done
-check "same wrong code counts once" 1 og --json --time $T2 verify alice 000003
+check "same wrong code counts once" 1 at $T2 og --json verify alice 000003
 has "still four failures" '"failures":4'
-check "fifth failure locks" 1 og --json --time $T2 verify alice 000005
+check "fifth failure locks" 1 at $T2 og --json verify alice 000005
 has "locked until" '"locked_until"'
-check "locked refuses the right code" 4 og --time $T2 verify alice "$(code_at $T2)"
+check "locked refuses the right code" 4 at $T2 og verify alice "$(code_at $T2)"
 check "unlock" 0 og unlock VSST12345678
-check "login after unlock" 0 og --time $T2 verify alice "$(code_at $T2)"
+check "login after unlock" 0 at $T2 og verify alice "$(code_at $T2)"
 
 check "show never prints the secret" 0 og --json show VSST12345678
 has "show state" '"state":"active"'
@@ -68,15 +68,15 @@ if grep -qi 'secret' <<<"$LAST"; then failed=$((failed + 1)); echo "FAIL: show l
 
 # 8 processes race one valid code: exactly one is accepted.
 T3=$((T + 90)); C3=$(code_at $T3)
-for i in 1 2 3 4 5 6 7 8; do (og --time $T3 verify alice "$C3" >/dev/null 2>&1; echo $? > "$WORK/race.$i") & done
+for i in 1 2 3 4 5 6 7 8; do (at $T3 og verify alice "$C3" >/dev/null 2>&1; echo $? > "$WORK/race.$i") & done
 wait
 accepted=$(cat "$WORK"/race.* | grep -c '^0$'); replays=$(cat "$WORK"/race.* | grep -c '^3$')
 check "race: exactly one accept, seven replays" 0 test "$accepted/$replays" = 1/7
 
 T4=$((T + 120))
-check "stop" 0 og --time $T4 stop alice "$(code_at $T4)"
+check "stop" 0 at $T4 og stop alice "$(code_at $T4)"
 has "stop message" "stopped"
-check "after stop: no token" 5 og --time $((T4 + 30)) verify alice "$(code_at $((T4 + 30)))"
+check "after stop: no token" 5 at $((T4 + 30)) og verify alice "$(code_at $((T4 + 30)))"
 
 check "token new" 0 og --json token new --prefix VSMT --no-qr
 NEW_URI=$(sed -n 's/.*"uri":"\([^"]*\)".*/\1/p' <<<"$LAST")

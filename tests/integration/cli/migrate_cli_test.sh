@@ -5,12 +5,12 @@
 # file; then `otpgate migrate` takes the tokens over, bound to their users:
 # the next code logs in, the last code used before migration is a replay.
 # Also privacyIDEA/LinOTP OATH CSV. Bound: ~10 s (a few pamtester runs).
-# Usage: migrate_cli_test.sh OTPGATE_CLI
+# Usage: OTPGATE_AT=PATH/TO/otpgate_at migrate_cli_test.sh OTPGATE_CLI
 set -u
 CLI=$1
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 touch "$WORK/otpgate.conf"  # explicit: the host's /etc/otpgate is never read
-og() { "$CLI" --config "$WORK/otpgate.conf" --store "$WORK/store" --master-key "$WORK/master.key" "$@"; }
+og() { "${AT[@]:-$CLI}" --config "$WORK/otpgate.conf" --store "$WORK/store" --master-key "$WORK/master.key" "$@"; }
 # shellcheck source=check_lib.sh
 . "$(dirname "$0")/check_lib.sh"
 pam_login() {  # pam_login SERVICE USER CODE
@@ -44,8 +44,8 @@ check "migrate bob" 0 og --json migrate google-authenticator "$WORK/bob.ga" --us
 check "alice's token is bound to her" 0 og --json list --user alice
 has "owner" '"owner":"alice"'
 T=$((STEP * 30))
-check "alice: the code used before migration is a replay" 3 og --time "$T" verify alice "$(oathtool --totp -b "$SA" -N @$T)"
-check "alice: the next code logs in" 0 og --time $((T + 30)) verify alice "$(oathtool --totp -b "$SA" -N @$((T + 30)))"
+check "alice: the code used before migration is a replay" 3 at "$T" og verify alice "$(oathtool --totp -b "$SA" -N @$T)"
+check "alice: the next code logs in" 0 at $((T + 30)) og verify alice "$(oathtool --totp -b "$SA" -N @$((T + 30)))"
 check "bob: the last used HOTP code is a replay" 3 og verify bob "$(oathtool -c 2 -b "$SB")"
 check "bob: the next HOTP code logs in" 0 og verify bob "$(oathtool -c 3 -b "$SB")"
 
@@ -65,8 +65,8 @@ check "carol: the code used with pam_oath is a replay" 3 og verify carol "$(oath
 check "carol: the next code logs in" 0 og verify carol "$(oathtool -c 6 $K)"
 DSTEP=$(og --json show OATHDAVE | sed -n 's/.*"last_accepted":\([0-9]*\).*/\1/p')
 check "dave's used step was found" 0 test -n "$DSTEP"
-check "dave: the code used with pam_oath is a replay" 3 og --time $((DSTEP * 30)) verify dave "$(oathtool --totp $K -N @$((DSTEP * 30)))"
-check "dave: the next code logs in" 0 og --time $((DSTEP * 30 + 30)) verify dave "$(oathtool --totp $K -N @$((DSTEP * 30 + 30)))"
+check "dave: the code used with pam_oath is a replay" 3 at $((DSTEP * 30)) og verify dave "$(oathtool --totp $K -N @$((DSTEP * 30)))"
+check "dave: the next code logs in" 0 at $((DSTEP * 30 + 30)) og verify dave "$(oathtool --totp $K -N @$((DSTEP * 30 + 30)))"
 check "erin: 8-digit event token from counter 0" 0 og verify erin "$(oathtool -d 8 -c 0 $K)"
 
 # --- privacyIDEA / LinOTP OATH CSV.
@@ -74,7 +74,7 @@ printf 'PI0001, %s, hotp, 6\nPI0002, %s, totp, 8, 60\nPI0003, %s, hotp, 6, , gra
 check "OATH CSV" 0 og --json token import --format oath-csv "$WORK/pi.csv"
 has "three" '"imported":3'
 check "a user column binds the token" 0 og verify grace "$(oathtool -c 0 $K)"
-check "TOTP 60 s, 8 digits" 0 og --time 1111111109 code -q --id PI0002
+check "TOTP 60 s, 8 digits" 0 og code --time 1111111109 -q --id PI0002
 check "... the same as oathtool" 0 test "$LAST" = "$(oathtool --totp -d 8 -s 60 -N @1111111109 $K)"
 
 echo "$passed passed, $failed failed"

@@ -5,7 +5,7 @@
 # edited with LMDB's own mdb_dump/mdb_load, --prune-before), and backup and
 # restore while other CLI processes keep deciding.
 # Bound: about 150 CLI runs, under 60 s on 2 busy cores.
-# Usage: operations_cli_test.sh PATH/TO/otpgate
+# Usage: OTPGATE_AT=PATH/TO/otpgate_at operations_cli_test.sh PATH/TO/otpgate
 set -u
 OTPGATE=${1:?usage: $0 PATH/TO/otpgate}
 for tool in oathtool python3 mdb_dump mdb_load; do
@@ -17,7 +17,7 @@ LOAD_PIDS=
 : > "$WORK/otpgate.conf"  # named everywhere: the host's /etc/otpgate is never read
 HEX=3132333435363738393031323334353637383930
 T=1800000000
-og() { "$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/store" --master-key "$WORK/master.key" "$@"; }
+og() { "${AT[@]:-$OTPGATE}" --config "$WORK/otpgate.conf" --store "$WORK/store" --master-key "$WORK/master.key" "$@"; }
 code_at() { oathtool --totp -N "@$1" "$HEX"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
@@ -34,24 +34,24 @@ check "init again" 0 og init
 has "init again says nothing changed" "already initialised: nothing changed"
 for i in 1 2 3 4 5 6; do echo "VSST0000000$i,$HEX,hex"; done > "$WORK/t.csv"
 check "import" 0 og token import "$WORK/t.csv"
-for i in 1 2 3 4 5; do check "assign $i" 0 og --time $T assign "VSST0000000$i" "user$i"; done
-for i in 1 2 3 4 5; do check "login $i" 0 og --time $T verify "user$i" "$(code_at $T)"; done
-for w in 000001 000002 000003 000004 000005; do og --time $T verify user2 $w >/dev/null; done
-check "user2 is locked" 4 og --time $T verify user2 "$(code_at $((T + 30)))"
-check "list --locked" 0 og --time $T list --locked
+for i in 1 2 3 4 5; do check "assign $i" 0 at $T og assign "VSST0000000$i" "user$i"; done
+for i in 1 2 3 4 5; do check "login $i" 0 at $T og verify "user$i" "$(code_at $T)"; done
+for w in 000001 000002 000003 000004 000005; do at $T og verify user2 $w >/dev/null; done
+check "user2 is locked" 4 at $T og verify user2 "$(code_at $((T + 30)))"
+check "list --locked" 0 og list --time $T --locked
 has "locked token listed" "VSST00000002"
-same "only the locked one" "$(og --time $T --json list --locked | json 'len(d)')" 1
-same "--state unassigned" "$(og --time $T --json list --state unassigned | json '[t["credential_id"] for t in d]')" "['VSST00000006']"
-same "--user" "$(og --time $T --json list --user user3 | json 'd[0]["credential_id"]')" VSST00000003
+same "only the locked one" "$(og --json list --time $T --locked | json 'len(d)')" 1
+same "--state unassigned" "$(og --json list --time $T --state unassigned | json '[t["credential_id"] for t in d]')" "['VSST00000006']"
+same "--user" "$(og --json list --time $T --user user3 | json 'd[0]["credential_id"]')" VSST00000003
 same "JSON numbers and null" \
-  "$(og --time $T --json show VSST00000006 | json '(d["digits"], d["failures"], d["owner"], d["last_used"], d["locked"])')" \
+  "$(og --json show --time $T VSST00000006 | json '(d["digits"], d["failures"], d["owner"], d["last_used"], d["locked"])')" \
   "(6, 0, None, None, False)"
-same "last use" "$(og --time $T --json show VSST00000001 | json 'd["last_used"]')" 2027-01-15T08:00:00Z
-check "list shows last use" 0 og --time $T list
+same "last use" "$(og --json show --time $T VSST00000001 | json 'd["last_used"]')" 2027-01-15T08:00:00Z
+check "list shows last use" 0 og list --time $T
 has "last use column" "2027-01-15T08:00:00Z"
-check "unlock --user" 0 og --time $T unlock --user user2
+check "unlock --user" 0 at $T og unlock --user user2
 has "unlocked token named" "VSST00000002"
-check "unlocked" 0 og --time $((T + 30)) verify user2 "$(code_at $((T + 30)))"
+check "unlocked" 0 at $((T + 30)) og verify user2 "$(code_at $((T + 30)))"
 check "unlock --user without tokens" 15 og unlock --user nobody-here
 check "unlock needs one target" 11 og unlock VSST00000001 --user user1
 same "config JSON types" "$(og --json config | json '(d["window"], d["debug"], d["config_files"])')" "(1, False, ['$WORK/otpgate.conf'])"
@@ -63,10 +63,17 @@ has "file named" "config_files:        $WORK/otpgate.conf"
 # --- Short, exact messages for bad input. ---
 check "unknown command" 2 og frobnicate
 same "unknown command message" "$LAST" "otpgate: unknown command 'frobnicate' (see otpgate --help)"
-check "negative --time" 2 og --time -5 list
+check "negative --time" 2 og list --time -5
 has "--time message" "--time: must be a Unix time from 0 to 253402300799"
-check "huge --time" 2 og --time 99999999999999999999 list
+check "huge --time" 2 og list --time 99999999999999999999
 has "--time message" "must be a Unix time"
+# --time only shows (code, show, list): a command that writes has none, and
+# a refused option changes nothing (user1's next code still logs in below).
+check "no --time on verify" 2 og verify --time 1 user1 000000
+has "verify --time message" "--time"
+check "no global --time" 2 og --time 1 verify user1 000000
+check "no --time on unlock" 2 og unlock --time 1 VSST00000001
+same "user1's failures untouched" "$(og --json show VSST00000001 | json 'd["failures"]')" 0
 check "bad --since" 11 og audit --since yesterday
 has "--since message" "is not a time"
 
@@ -131,8 +138,8 @@ same "checkpoint recorded" "$(json '(d["ok"], d["checkpoint"])' <<<"$LAST")" "(T
 # --- Backup while other processes keep deciding, then restore. ---
 load() {  # wrong codes for user4 and replays for user5, as fast as the CLI goes
   while :; do
-    og --time $T verify user4 000000 >/dev/null 2>&1
-    og --time $T verify user5 "$(code_at $T)" >/dev/null 2>&1
+    at $T og verify user4 000000 >/dev/null 2>&1
+    at $T og verify user5 "$(code_at $T)" >/dev/null 2>&1
   done
 }
 load & LOAD_PIDS="$LOAD_PIDS $!"
@@ -146,15 +153,15 @@ check "checksums in the manifest" 0 grep -c '^sha256 [0-9a-f]\{64\} data.mdb$' "
 check "backup refuses a used directory" 13 og backup "$WORK/backup"
 check "restore refuses a live store" 13 og restore "$WORK/backup"
 has "says why" "does not overwrite a live store"
-r() { "$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/restored/store" --master-key "$WORK/restored/master.key" "$@"; }
+r() { "${AT[@]:-$OTPGATE}" --config "$WORK/otpgate.conf" --store "$WORK/restored/store" --master-key "$WORK/restored/master.key" "$@"; }
 mkdir -m 0700 "$WORK/restored"
 check "restore into a new directory" 0 r restore "$WORK/backup"
 same "restored modes" "$(stat -c %a "$WORK/restored/store" "$WORK/restored/store/data.mdb" "$WORK/restored/master.key" | tr '\n' ' ')" "700 600 600 "
 check "restored journal verifies" 0 r audit --verify
-check "replay mark kept (user1)" 3 r --time $T verify user1 "$(code_at $T)"
+check "replay mark kept (user1)" 3 at $T r verify user1 "$(code_at $T)"
 check "user4's failures kept" 0 test "$(r --json show VSST00000004 | json 'd["failures"]')" -ge 1
 for i in 1 2 3 5; do
-  check "token $i verifies its next code" 0 r --time $((T + 60)) verify "user$i" "$(code_at $((T + 60)))"
+  check "token $i verifies its next code" 0 at $((T + 60)) r verify "user$i" "$(code_at $((T + 60)))"
 done
 check "restored tokens" 0 test "$(r --json list | json 'len(d)')" = 6
 # A corrupted backup and a backup without its key.

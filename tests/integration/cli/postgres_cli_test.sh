@@ -7,7 +7,7 @@
 # store and say what to use instead, leaving nothing behind.
 # Needs the shared test PostgreSQL (OTPGATE_TEST_PG_DIR, fixture
 # postgres.server.start). Bound: about 60 CLI runs, under 30 s.
-# Usage: postgres_cli_test.sh PATH/TO/otpgate
+# Usage: OTPGATE_AT=PATH/TO/otpgate_at postgres_cli_test.sh PATH/TO/otpgate
 set -u
 OTPGATE=${1:?usage: $0 PATH/TO/otpgate}
 PG_DIR=${OTPGATE_TEST_PG_DIR:?the shared test PostgreSQL is not set up (OTPGATE_TEST_PG_DIR)}
@@ -32,7 +32,7 @@ HEX=3132333435363738393031323334353637383930
 T=1800000000
 code_at() { oathtool --totp -N "@$1" "$HEX"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-og() { local store=$1; shift; "$OTPGATE" --config "$WORK/otpgate.conf" --store "$store" --master-key "$WORK/master.key" "$@"; }
+og() { local store=$1; shift; "${AT[@]:-$OTPGATE}" --config "$WORK/otpgate.conf" --store "$store" --master-key "$WORK/master.key" "$@"; }
 same() {
   if [ "$2" = "$3" ]; then passed=$((passed + 1)); else
     failed=$((failed + 1)); echo "FAIL: $1: got '$2', expected '$3'"; fi
@@ -46,12 +46,12 @@ same "schema tables" "$(sql "$PG" "select string_agg(tablename, ',' order by tab
   "otpgate_challenges,otpgate_journal,otpgate_meta,otpgate_tokens,otpgate_user_tokens"
 for i in 1 2 3; do echo "VSST0000000$i,$HEX,hex"; done > "$WORK/t.csv"
 check "import" 0 og "$PG" token import "$WORK/t.csv"
-check "assign" 0 og "$PG" --time $T assign VSST00000001 alice
-check "accept" 0 og "$PG" --time $T verify alice "$(code_at $T)"
-check "replay" 3 og "$PG" --time $T verify alice "$(code_at $T)"
-check "assign bob" 0 og "$PG" --time $T assign VSST00000002 bob
-for w in 000001 000002 000003 000004 000005; do og "$PG" --time $T verify bob $w >/dev/null; done
-check "bob is locked" 4 og "$PG" --time $T verify bob "$(code_at $((T + 30)))"
+check "assign" 0 at $T og "$PG" assign VSST00000001 alice
+check "accept" 0 at $T og "$PG" verify alice "$(code_at $T)"
+check "replay" 3 at $T og "$PG" verify alice "$(code_at $T)"
+check "assign bob" 0 at $T og "$PG" assign VSST00000002 bob
+for w in 000001 000002 000003 000004 000005; do at $T og "$PG" verify bob $w >/dev/null; done
+check "bob is locked" 4 at $T og "$PG" verify bob "$(code_at $((T + 30)))"
 check "audit --verify on PostgreSQL" 0 og "$PG" --json audit --verify
 HEAD=$(json 'd["head"]' <<<"$LAST")
 ENTRIES=$(json 'd["entries"]' <<<"$LAST")
@@ -79,9 +79,9 @@ PG2=$(new_store b)
 check "copy back to PostgreSQL" 0 og "$PG" --json store copy "$WORK/copy" "$PG2"
 same "head back in PostgreSQL" "$(json 'd["journal_head"]' <<<"$LAST")" "$HEAD"
 check "copy again refused" 13 og "$PG" store copy "$WORK/copy" "$PG2"
-check "the mark came along" 3 og "$PG2" --time $T verify alice "$(code_at $T)"
-check "the lock came along" 4 og "$PG2" --time $T verify bob "$(code_at $((T + 30)))"
-check "decisions chain on in the copy" 0 og "$PG2" --time $((T + 60)) verify alice "$(code_at $((T + 60)))"
+check "the mark came along" 3 at $T og "$PG2" verify alice "$(code_at $T)"
+check "the lock came along" 4 at $T og "$PG2" verify bob "$(code_at $((T + 30)))"
+check "decisions chain on in the copy" 0 at $((T + 60)) og "$PG2" verify alice "$(code_at $((T + 60)))"
 check "audit --verify after" 0 og "$PG2" --json audit --verify --expect-head "$HEAD"
 same "three more entries" "$(json 'd["entries"]' <<<"$LAST")" $((ENTRIES + 3))
 "$OTPGATE" --config "$WORK/otpgate.conf" --store "$WORK/other" --master-key "$WORK/other.key" init >/dev/null 2>&1
@@ -104,7 +104,7 @@ has "says to run init" "otpgate init"
 check "init upgrades" 0 og "$PG3" init
 check "data kept" 0 og "$PG3" --json list
 same "three tokens" "$(json 'len(d)' <<<"$LAST")" 3
-check "journal works after the upgrade" 0 og "$PG3" --time $T assign VSST00000003 carol
+check "journal works after the upgrade" 0 at $T og "$PG3" assign VSST00000003 carol
 check "audit --verify after upgrade" 0 og "$PG3" audit --verify
 
 echo "$passed passed, $failed failed"

@@ -45,8 +45,8 @@ for how in psk password; do
   check "python-pskc $how" 0 og2 --json token import "$PY/encrypted_$how.pskcxml" "${args[@]}" --replace
   has "three keys" '"imported":3'
   check "encrypted HOTP counter 10^16+7 kept" 0 test "$(og2 code -q --id PYHOTP1)" = "$(oathtool -d 6 -c 10000000000000007 3132333435363738393031323334353637383930)"
-  check "encrypted period 60, 8 digits" 0 test "$(og2 --time 1111111109 code -q --id PYTOTP1)" = "$(oathtool --totp -d 8 -s 60 -N @1111111109 3132333435363738393031323334353637383930)"
-  check "encrypted T0 1000" 0 test "$(og2 --time 1111111109 code -q --id PYTOTP2)" = "$(oathtool --totp -S @1000 -N @1111111109 3132333435363738393031323334353637383930)"
+  check "encrypted period 60, 8 digits" 0 test "$(og2 code --time 1111111109 -q --id PYTOTP1)" = "$(oathtool --totp -d 8 -s 60 -N @1111111109 3132333435363738393031323334353637383930)"
+  check "encrypted T0 1000" 0 test "$(og2 code --time 1111111109 -q --id PYTOTP2)" = "$(oathtool --totp -S @1000 -N @1111111109 3132333435363738393031323334353637383930)"
 done
 check "HOTP accepts the next code after 10^16+7" 0 og2 assign PYHOTP1 carol
 check "login with counter 10^16+7" 0 og2 verify carol "$(oathtool -d 6 -c 10000000000000007 3132333435363738393031323334353637383930)"
