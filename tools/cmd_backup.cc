@@ -197,91 +197,80 @@ Status KeepAccessOf(const struct stat& replaced, const std::string& path, mode_t
   return Status::Ok();
 }
 
-int Restore(Cli& cli, const BackupArgs& a) {
-  Status status = cli.LoadConfig();
-  if (!status.ok()) return cli.Error(status);
-  if (IsPostgresLocation(cli.config().store)) {
-    return cli.Error(Status::FailedPrecondition(
+// Restore refuses before touching anything: an LMDB target only, no live
+// store replaced without --force, and a key to open the copy with.
+Status CheckRestoreTarget(const Config& config, bool has_key, bool force) {
+  if (IsPostgresLocation(config.store)) {
+    return Status::FailedPrecondition(
         "otpgate restore writes LMDB stores only; restore a PostgreSQL store with PostgreSQL's "
         "own tools, or restore to an LMDB directory and copy it into an empty PostgreSQL store "
-        "with 'otpgate store copy' (see docs/scale-out.md)"));
+        "with 'otpgate store copy' (see docs/scale-out.md)");
   }
-  const std::string dir = Cli::Absolute(a.dir);
-  auto sums = CheckManifest(dir);
-  if (!sums.ok()) return cli.Error(sums.status());
-  const bool has_key = sums->count("master.key") > 0;
-  const Config& config = cli.config();
-  const std::string target = config.store;
   std::error_code ec;
-  if (std::filesystem::exists(target + "/data.mdb", ec) && !a.force) {
-    return cli.Error(
-        Status::AlreadyExists("store " + target +
-                              " exists; restore does not overwrite a live store (stop PAM and "
-                              "RADIUS use of it, then pass --force)"));
+  if (std::filesystem::exists(config.store + "/data.mdb", ec) && !force) {
+    return Status::AlreadyExists("store " + config.store +
+                                 " exists; restore does not overwrite a live store (stop PAM and "
+                                 "RADIUS use of it, then pass --force)");
   }
   if (!has_key && !std::filesystem::exists(config.master_key, ec)) {
-    return cli.Error(Status::NotFound("the backup has no key and " + config.master_key +
-                                      " does not exist: nothing can open the copy"));
+    return Status::NotFound("the backup has no key and " + config.master_key +
+                            " does not exist: nothing can open the copy");
   }
-  // Staging beside the target, so that the final step is a rename.
-  const std::string staging = target + ".restore-" + std::to_string(::getpid());
-  std::filesystem::remove_all(staging, ec);
-  if (::mkdir(staging.c_str(), 0700) != 0) {
-    return cli.Error(Status::Unavailable("cannot create " + staging + ": " + std::strerror(errno)));
-  }
-  struct Cleanup {
-    std::string path;
-    ~Cleanup() {
-      std::error_code ignored;
-      std::filesystem::remove_all(path, ignored);
-    }
-  } cleanup{staging};
-  status = CopyPrivate(dir + "/data.mdb", staging + "/data.mdb");
-  Config staged = config;
-  staged.store = staging;
-  if (status.ok() && has_key) {
-    staged.master_key = staging + "/master.key";
-    status = CopyPrivate(dir + "/master.key", staged.master_key);
-  }
-  if (!status.ok()) return cli.Error(status);
-  // The store's key check: does this key open this copy?
+  return Status::Ok();
+}
+
+// The staged copy, opened with the key it will be used with: the store's
+// key check, its token count and its journal verified end to end.
+struct CheckedCopy {
   size_t tokens = 0;
   JournalCheck journal;
+};
+
+Result<CheckedCopy> CheckStagedCopy(const Config& staged, const Clock& clock) {
+  CheckedCopy copy;
   {
-    auto service = OtpService::Open(staged, cli.clock());
-    if (!service.ok()) return cli.Error(service.status());
-    auto list = (*service)->List();
-    if (!list.ok()) return cli.Error(list.status());
-    tokens = list->size();
-    auto check = (*service)->VerifyJournal();
-    if (!check.ok()) return cli.Error(check.status());
-    journal = *check;
+    OTPGATE_ASSIGN_OR_RETURN(auto service, OtpService::Open(staged, clock));
+    OTPGATE_ASSIGN_OR_RETURN(auto list, service->List());
+    copy.tokens = list.size();
+    OTPGATE_ASSIGN_OR_RETURN(copy.journal, service->VerifyJournal());
   }  // closed before the files move
-  if (!journal.ok) {
-    return cli.Error(Status::Corrupt("the copy's journal does not verify at entry " +
-                                     std::to_string(journal.first_bad) + ": " + journal.problem));
+  if (!copy.journal.ok) {
+    return Status::Corrupt("the copy's journal does not verify at entry " +
+                           std::to_string(copy.journal.first_bad) + ": " + copy.journal.problem);
   }
-  if (has_key) {
-    auto current = ReadWholeFile(config.master_key);
-    auto saved = ReadWholeFile(staged.master_key);
-    if (current.ok() && saved.ok() && *current != *saved && !a.force) {
-      return cli.Error(Status::WrongKey("the key at " + config.master_key +
-                                        " is not the backup's key (pass --force to replace it)"));
-    }
-    if (!current.ok() || *current != *saved) {
-      struct stat old_key {};
-      const bool replacing = ::stat(config.master_key.c_str(), &old_key) == 0;
-      std::filesystem::remove(config.master_key, ec);
-      status = MakeParentOf(config.master_key);
-      if (status.ok()) status = CopyPrivate(staged.master_key, config.master_key);
-      if (status.ok() && replacing) status = KeepAccessOf(old_key, config.master_key, 0640);
-      if (!status.ok()) return cli.Error(status);
-    }
-    if (current.ok()) WipeString(*current);
-    if (saved.ok()) WipeString(*saved);
+  return copy;
+}
+
+// The backup's key takes the configured key's place, keeping that file's
+// access; a different key is replaced only with --force.
+Status InstallBackupKey(const std::string& key_path, const std::string& backup_key, bool force) {
+  auto current = ReadWholeFile(key_path);
+  auto saved = ReadWholeFile(backup_key);
+  Status status;
+  if (current.ok() && saved.ok() && *current != *saved && !force) {
+    status = Status::WrongKey("the key at " + key_path +
+                              " is not the backup's key (pass --force to replace it)");
+  } else if (!current.ok() || *current != *saved) {
+    struct stat old_key {};
+    const bool replacing = ::stat(key_path.c_str(), &old_key) == 0;
+    std::error_code ec;
+    std::filesystem::remove(key_path, ec);
+    status = MakeParentOf(key_path);
+    if (status.ok()) status = CopyPrivate(backup_key, key_path);
+    if (status.ok() && replacing) status = KeepAccessOf(old_key, key_path, 0640);
   }
+  if (current.ok()) WipeString(*current);
+  if (saved.ok()) WipeString(*saved);
+  return status;
+}
+
+// The checked copy takes the store's place: the staging directory is
+// renamed to a missing store, or its data.mdb into an existing one.
+Status MoveIntoPlace(const std::string& staging, const std::string& target) {
+  std::error_code ec;
   std::filesystem::remove(staging + "/master.key", ec);
   std::filesystem::remove(staging + "/lock.mdb", ec);
+  Status status;
   if (!std::filesystem::exists(target, ec)) {
     status = MakeParentOf(target);
     if (status.ok() && ::rename(staging.c_str(), target.c_str()) != 0) {
@@ -301,12 +290,52 @@ int Restore(Cli& cli, const BackupArgs& a) {
       status = Status::Unavailable("cannot replace " + target + "/data.mdb");
     }
   }
+  if (status.ok()) SyncDirectory(target);
+  return status;
+}
+
+int Restore(Cli& cli, const BackupArgs& a) {
+  Status status = cli.LoadConfig();
   if (!status.ok()) return cli.Error(status);
-  SyncDirectory(target);
+  const std::string dir = Cli::Absolute(a.dir);
+  auto sums = CheckManifest(dir);
+  if (!sums.ok()) return cli.Error(sums.status());
+  const bool has_key = sums->count("master.key") > 0;
+  const Config& config = cli.config();
+  status = CheckRestoreTarget(config, has_key, a.force);
+  if (!status.ok()) return cli.Error(status);
+  // Staging beside the target, so that the final step is a rename.
+  const std::string staging = config.store + ".restore-" + std::to_string(::getpid());
+  std::error_code ec;
+  std::filesystem::remove_all(staging, ec);
+  if (::mkdir(staging.c_str(), 0700) != 0) {
+    return cli.Error(Status::Unavailable("cannot create " + staging + ": " + std::strerror(errno)));
+  }
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  } cleanup{staging};
+  status = CopyPrivate(dir + "/data.mdb", staging + "/data.mdb");
+  Config staged = config;
+  staged.store = staging;
+  if (status.ok() && has_key) {
+    staged.master_key = staging + "/master.key";
+    status = CopyPrivate(dir + "/master.key", staged.master_key);
+  }
+  if (!status.ok()) return cli.Error(status);
+  auto copy = CheckStagedCopy(staged, cli.clock());
+  if (!copy.ok()) return cli.Error(copy.status());
+  if (has_key) status = InstallBackupKey(config.master_key, staged.master_key, a.force);
+  if (status.ok()) status = MoveIntoPlace(staging, config.store);
+  if (!status.ok()) return cli.Error(status);
+  const JournalCheck& journal = copy->journal;
   Fields f;
   f.AddBool("ok", true)
-      .Add("result", "restored " + target + " from " + dir)
-      .Add("tokens", static_cast<int64_t>(tokens))
+      .Add("result", "restored " + config.store + " from " + dir)
+      .Add("tokens", static_cast<int64_t>(copy->tokens))
       .Add("journal_entries", static_cast<int64_t>(journal.entries))
       .Add("journal_head",
            std::to_string(journal.last_sequence) + ":" + JournalHashHex(journal.head));

@@ -59,6 +59,28 @@ Result<std::string> PercentDecode(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// The label is "issuer:account". A literal ':' separates them; a ':'
+// inside either part is percent-encoded (as FormatKeyUri writes it), so
+// issuers and accounts with colons round-trip. Without a literal ':' the
+// label is the account (an issuer parameter followed by an encoded ':' at
+// its start is taken off by the caller; the Key URI format allows "%3A").
+// Returns whether the label named an issuer.
+Result<bool> ParseLabel(std::string_view label, KeyUri& key) {
+  size_t colon = label.find(':');
+  if (colon == std::string_view::npos) {
+    OTPGATE_ASSIGN_OR_RETURN(key.account, PercentDecode(label));
+    return false;
+  }
+  OTPGATE_ASSIGN_OR_RETURN(key.issuer, PercentDecode(label.substr(0, colon)));
+  OTPGATE_ASSIGN_OR_RETURN(key.account, PercentDecode(label.substr(colon + 1)));
+  while (!key.account.empty() && key.account.front() == ' ') key.account.erase(0, 1);
+  return true;
+}
+
+}  // namespace
+
 Result<KeyUri> ParseKeyUri(std::string_view uri) {
   if (uri.size() > kMaxUriBytes) {
     return Status::InvalidArgument("key URI is too long");
@@ -79,20 +101,7 @@ Result<KeyUri> ParseKeyUri(std::string_view uri) {
   std::string_view label = uri.substr(0, question);
   std::string_view query = question == std::string_view::npos ? "" : uri.substr(question + 1);
 
-  // The label is "issuer:account". A literal ':' separates them; a ':'
-  // inside either part is percent-encoded (as FormatKeyUri writes it), so
-  // issuers and accounts with colons round-trip. Without a literal ':' the
-  // label is the account, unless it starts with the issuer parameter
-  // followed by an encoded ':' (the Key URI format allows "%3A").
-  size_t colon = label.find(':');
-  if (colon != std::string_view::npos) {
-    OTPGATE_ASSIGN_OR_RETURN(key.issuer, PercentDecode(label.substr(0, colon)));
-    OTPGATE_ASSIGN_OR_RETURN(key.account, PercentDecode(label.substr(colon + 1)));
-    while (!key.account.empty() && key.account.front() == ' ') key.account.erase(0, 1);
-  } else {
-    OTPGATE_ASSIGN_OR_RETURN(key.account, PercentDecode(label));
-  }
-  bool label_has_issuer = colon != std::string_view::npos;
+  OTPGATE_ASSIGN_OR_RETURN(const bool label_has_issuer, ParseLabel(label, key));
   bool have_secret = false;
   bool have_counter = false;
   while (!query.empty()) {

@@ -910,46 +910,114 @@ std::string XmlEscape(std::string_view text) {
 
 }  // namespace
 
-Result<std::string> WritePskc(const std::vector<PskcExport>& keys, const PskcOptions& options) {
-  bool encrypt = options.preshared_key.has_value() || options.password.has_value();
+namespace {
+
+// How an export is protected: nothing, or an AES-128 key (pre-shared or
+// derived from a password with PBKDF2) and an HMAC-SHA1 key for every
+// value; `header` is the container's EncryptionKey and MACMethod.
+struct ExportProtection {
+  bool encrypt = false;
   SecretBytes key, mac_key;
   std::string header;
-  if (encrypt) {
-    if (options.password.has_value()) {
-      OTPGATE_ASSIGN_OR_RETURN(SecretBytes salt, RandomBytes(16));
-      const int iterations = 100000;
-      key = SecretBytes(16);
-      if (PKCS5_PBKDF2_HMAC(options.password->data(), static_cast<int>(options.password->size()),
-                            salt.data(), static_cast<int>(salt.size()), iterations, EVP_sha1(), 16,
-                            key.data()) != 1) {
-        return Status::Internal("PBKDF2 failed");
-      }
-      header +=
-          "  <EncryptionKey>\n    <xenc11:DerivedKey>\n      <xenc11:KeyDerivationMethod "
-          "Algorithm=\"" +
-          std::string(kPbkdf2Uri) +
-          "\">\n        <pkcs5:PBKDF2-params>\n          <Salt><Specified>" +
-          Base64Encode(salt.span()) + "</Specified></Salt>\n          <IterationCount>" +
-          std::to_string(iterations) + "</IterationCount>\n          <KeyLength>16</KeyLength>\n" +
-          "        </pkcs5:PBKDF2-params>\n      </xenc11:KeyDerivationMethod>\n    "
-          "</xenc11:DerivedKey>\n  </EncryptionKey>\n";
-    } else {
-      if (options.preshared_key->size() != 16) {
-        return Status::InvalidArgument("the export key must be 16 bytes (AES-128)");
-      }
-      key = options.preshared_key->Clone();
-      header += "  <EncryptionKey><ds:KeyName>Pre-shared-key</ds:KeyName></EncryptionKey>\n";
+};
+
+Result<ExportProtection> PrepareExportProtection(const PskcOptions& options) {
+  ExportProtection p;
+  p.encrypt = options.preshared_key.has_value() || options.password.has_value();
+  if (!p.encrypt) return p;
+  if (options.password.has_value()) {
+    OTPGATE_ASSIGN_OR_RETURN(SecretBytes salt, RandomBytes(16));
+    const int iterations = 100000;
+    p.key = SecretBytes(16);
+    if (PKCS5_PBKDF2_HMAC(options.password->data(), static_cast<int>(options.password->size()),
+                          salt.data(), static_cast<int>(salt.size()), iterations, EVP_sha1(), 16,
+                          p.key.data()) != 1) {
+      return Status::Internal("PBKDF2 failed");
     }
-    OTPGATE_ASSIGN_OR_RETURN(mac_key, RandomBytes(20));
-    OTPGATE_ASSIGN_OR_RETURN(std::vector<uint8_t> encrypted_mac_key,
-                             EncryptCbc(key, mac_key.span()));
-    header +=
-        "  <MACMethod Algorithm=\"http://www.w3.org/2000/09/xmldsig#hmac-sha1\">\n    <MACKey>\n"
-        "      <xenc:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#aes128-cbc\"/>\n"
-        "      <xenc:CipherData><xenc:CipherValue>" +
-        Base64Encode(encrypted_mac_key) +
-        "</xenc:CipherValue></xenc:CipherData>\n    </MACKey>\n  </MACMethod>\n";
+    p.header +=
+        "  <EncryptionKey>\n    <xenc11:DerivedKey>\n      <xenc11:KeyDerivationMethod "
+        "Algorithm=\"" +
+        std::string(kPbkdf2Uri) +
+        "\">\n        <pkcs5:PBKDF2-params>\n          <Salt><Specified>" +
+        Base64Encode(salt.span()) + "</Specified></Salt>\n          <IterationCount>" +
+        std::to_string(iterations) + "</IterationCount>\n          <KeyLength>16</KeyLength>\n" +
+        "        </pkcs5:PBKDF2-params>\n      </xenc11:KeyDerivationMethod>\n    "
+        "</xenc11:DerivedKey>\n  </EncryptionKey>\n";
+  } else {
+    if (options.preshared_key->size() != 16) {
+      return Status::InvalidArgument("the export key must be 16 bytes (AES-128)");
+    }
+    p.key = options.preshared_key->Clone();
+    p.header += "  <EncryptionKey><ds:KeyName>Pre-shared-key</ds:KeyName></EncryptionKey>\n";
   }
+  OTPGATE_ASSIGN_OR_RETURN(p.mac_key, RandomBytes(20));
+  OTPGATE_ASSIGN_OR_RETURN(std::vector<uint8_t> encrypted_mac_key,
+                           EncryptCbc(p.key, p.mac_key.span()));
+  p.header +=
+      "  <MACMethod Algorithm=\"http://www.w3.org/2000/09/xmldsig#hmac-sha1\">\n    <MACKey>\n"
+      "      <xenc:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#aes128-cbc\"/>\n"
+      "      <xenc:CipherData><xenc:CipherValue>" +
+      Base64Encode(encrypted_mac_key) +
+      "</xenc:CipherValue></xenc:CipherData>\n    </MACKey>\n  </MACMethod>\n";
+  return p;
+}
+
+// One <KeyPackage>. In an encrypted file every field is encrypted and MACed
+// (integers as 8-byte big-endian): a reader must be able to trust each.
+Status AppendKeyPackage(std::string& out, const PskcExport& k, const ExportProtection& p) {
+  out += "  <KeyPackage>\n    <DeviceInfo><Manufacturer>" + XmlEscape(k.issuer) +
+         "</Manufacturer><SerialNo>" + XmlEscape(k.credential_id) + "</SerialNo></DeviceInfo>\n";
+  out += "    <Key Id=\"" + XmlEscape(k.credential_id) + "\" Algorithm=\"" +
+         (k.params.kind == OtpKind::kTotp ? kTotpUri : kHotpUri) + "\">\n";
+  out += "      <Issuer>" + XmlEscape(k.issuer) + "</Issuer>\n";
+  out += "      <AlgorithmParameters><Suite>HMAC-" +
+         std::string(HashAlgorithmName(k.params.algorithm)) + "</Suite><ResponseFormat Length=\"" +
+         std::to_string(k.params.digits) +
+         "\" Encoding=\"DECIMAL\"/></AlgorithmParameters>\n      <Data>\n";
+  auto field = [&](const char* name, std::span<const uint8_t> value,
+                   const std::string& plain) -> Status {
+    out += "        <" + std::string(name) + ">";
+    if (p.encrypt) {
+      OTPGATE_ASSIGN_OR_RETURN(std::vector<uint8_t> encrypted, EncryptCbc(p.key, value));
+      std::vector<uint8_t> mac = Hmac(EVP_sha1(), p.mac_key, encrypted);
+      out +=
+          "<EncryptedValue><xenc:EncryptionMethod "
+          "Algorithm=\"http://www.w3.org/2001/04/xmlenc#aes128-cbc\"/>"
+          "<xenc:CipherData><xenc:CipherValue>" +
+          Base64Encode(encrypted) +
+          "</xenc:CipherValue></xenc:CipherData></EncryptedValue><ValueMAC>" + Base64Encode(mac) +
+          "</ValueMAC>";
+    } else {
+      out += "<PlainValue>" + plain + "</PlainValue>";
+    }
+    out += "</" + std::string(name) + ">\n";
+    return Status::Ok();
+  };
+  auto integer = [&](const char* name, int64_t value) -> Status {
+    std::array<uint8_t, 8> bytes{};
+    auto bits = static_cast<uint64_t>(value);
+    for (int i = 7; i >= 0; --i, bits >>= 8)
+      bytes[static_cast<size_t>(i)] = static_cast<uint8_t>(bits);
+    return field(name, bytes, std::to_string(value));
+  };
+  std::string plain_secret = p.encrypt ? "" : Base64Encode(k.secret.span());
+  Status written = field("Secret", k.secret.span(), plain_secret);
+  WipeString(plain_secret);
+  OTPGATE_RETURN_IF_ERROR(written);
+  if (k.params.kind == OtpKind::kTotp) {
+    OTPGATE_RETURN_IF_ERROR(integer("Time", k.params.t0));
+    OTPGATE_RETURN_IF_ERROR(integer("TimeInterval", k.params.period));
+  } else {
+    OTPGATE_RETURN_IF_ERROR(integer("Counter", static_cast<int64_t>(k.counter)));
+  }
+  out += "      </Data>\n    </Key>\n  </KeyPackage>\n";
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::string> WritePskc(const std::vector<PskcExport>& keys, const PskcOptions& options) {
+  OTPGATE_ASSIGN_OR_RETURN(ExportProtection protection, PrepareExportProtection(options));
   std::string out =
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<KeyContainer Version=\"1.0\" xmlns=\"" +
       std::string(kPskcNs) +
@@ -957,57 +1025,8 @@ Result<std::string> WritePskc(const std::vector<PskcExport>& keys, const PskcOpt
       "xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\""
       " xmlns:xenc11=\"http://www.w3.org/2009/xmlenc11#\""
       " xmlns:pkcs5=\"http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#\">\n" +
-      header;
-  for (const PskcExport& k : keys) {
-    out += "  <KeyPackage>\n    <DeviceInfo><Manufacturer>" + XmlEscape(k.issuer) +
-           "</Manufacturer><SerialNo>" + XmlEscape(k.credential_id) + "</SerialNo></DeviceInfo>\n";
-    out += "    <Key Id=\"" + XmlEscape(k.credential_id) + "\" Algorithm=\"" +
-           (k.params.kind == OtpKind::kTotp ? kTotpUri : kHotpUri) + "\">\n";
-    out += "      <Issuer>" + XmlEscape(k.issuer) + "</Issuer>\n";
-    out += "      <AlgorithmParameters><Suite>HMAC-" +
-           std::string(HashAlgorithmName(k.params.algorithm)) +
-           "</Suite><ResponseFormat Length=\"" + std::to_string(k.params.digits) +
-           "\" Encoding=\"DECIMAL\"/></AlgorithmParameters>\n      <Data>\n";
-    // In an encrypted file every field is encrypted and MACed (integers as
-    // 8-byte big-endian): a reader must be able to trust each of them.
-    auto field = [&](const char* name, std::span<const uint8_t> value,
-                     const std::string& plain) -> Status {
-      out += "        <" + std::string(name) + ">";
-      if (encrypt) {
-        OTPGATE_ASSIGN_OR_RETURN(std::vector<uint8_t> encrypted, EncryptCbc(key, value));
-        std::vector<uint8_t> mac = Hmac(EVP_sha1(), mac_key, encrypted);
-        out +=
-            "<EncryptedValue><xenc:EncryptionMethod "
-            "Algorithm=\"http://www.w3.org/2001/04/xmlenc#aes128-cbc\"/>"
-            "<xenc:CipherData><xenc:CipherValue>" +
-            Base64Encode(encrypted) +
-            "</xenc:CipherValue></xenc:CipherData></EncryptedValue><ValueMAC>" + Base64Encode(mac) +
-            "</ValueMAC>";
-      } else {
-        out += "<PlainValue>" + plain + "</PlainValue>";
-      }
-      out += "</" + std::string(name) + ">\n";
-      return Status::Ok();
-    };
-    auto integer = [&](const char* name, int64_t value) -> Status {
-      std::array<uint8_t, 8> bytes{};
-      auto bits = static_cast<uint64_t>(value);
-      for (int i = 7; i >= 0; --i, bits >>= 8)
-        bytes[static_cast<size_t>(i)] = static_cast<uint8_t>(bits);
-      return field(name, bytes, std::to_string(value));
-    };
-    std::string plain_secret = encrypt ? "" : Base64Encode(k.secret.span());
-    Status written = field("Secret", k.secret.span(), plain_secret);
-    WipeString(plain_secret);
-    OTPGATE_RETURN_IF_ERROR(written);
-    if (k.params.kind == OtpKind::kTotp) {
-      OTPGATE_RETURN_IF_ERROR(integer("Time", k.params.t0));
-      OTPGATE_RETURN_IF_ERROR(integer("TimeInterval", k.params.period));
-    } else {
-      OTPGATE_RETURN_IF_ERROR(integer("Counter", static_cast<int64_t>(k.counter)));
-    }
-    out += "      </Data>\n    </Key>\n  </KeyPackage>\n";
-  }
+      protection.header;
+  for (const PskcExport& k : keys) OTPGATE_RETURN_IF_ERROR(AppendKeyPackage(out, k, protection));
   out += "</KeyContainer>\n";
   return out;
 }
