@@ -53,7 +53,7 @@ void AddAsOfOption(CLI::App* command, AsOf& as_of) {
   constexpr int64_t kMaxTime = 253402300799;  // 9999-12-31T23:59:59Z
   command
       ->add_option("--time", as_of.time,
-                   "show it as of this Unix time instead of now (changes nothing)")
+                   "show it as of this Unix time instead of now (no decision is taken)")
       ->check(CLI::Validator(
           [](std::string& value) -> std::string {
             ParsedTime t = ParseTime(value);

@@ -197,15 +197,17 @@ Status KeepAccessOf(const struct stat& replaced, const std::string& path, mode_t
   return Status::Ok();
 }
 
-// Restore refuses before touching anything: an LMDB target only, no live
-// store replaced without --force, and a key to open the copy with.
+// Restore writes LMDB stores only; said before the backup is even read.
+Status RefusePostgresRestore() {
+  return Status::FailedPrecondition(
+      "otpgate restore writes LMDB stores only; restore a PostgreSQL store with PostgreSQL's "
+      "own tools, or restore to an LMDB directory and copy it into an empty PostgreSQL store "
+      "with 'otpgate store copy' (see docs/scale-out.md)");
+}
+
+// Restore refuses before touching anything: no live store replaced without
+// --force, and a key to open the copy with.
 Status CheckRestoreTarget(const Config& config, bool has_key, bool force) {
-  if (IsPostgresLocation(config.store)) {
-    return Status::FailedPrecondition(
-        "otpgate restore writes LMDB stores only; restore a PostgreSQL store with PostgreSQL's "
-        "own tools, or restore to an LMDB directory and copy it into an empty PostgreSQL store "
-        "with 'otpgate store copy' (see docs/scale-out.md)");
-  }
   std::error_code ec;
   if (std::filesystem::exists(config.store + "/data.mdb", ec) && !force) {
     return Status::AlreadyExists("store " + config.store +
@@ -297,11 +299,12 @@ Status MoveIntoPlace(const std::string& staging, const std::string& target) {
 int Restore(Cli& cli, const BackupArgs& a) {
   Status status = cli.LoadConfig();
   if (!status.ok()) return cli.Error(status);
+  const Config& config = cli.config();
+  if (IsPostgresLocation(config.store)) return cli.Error(RefusePostgresRestore());
   const std::string dir = Cli::Absolute(a.dir);
   auto sums = CheckManifest(dir);
   if (!sums.ok()) return cli.Error(sums.status());
   const bool has_key = sums->count("master.key") > 0;
-  const Config& config = cli.config();
   status = CheckRestoreTarget(config, has_key, a.force);
   if (!status.ok()) return cli.Error(status);
   // Staging beside the target, so that the final step is a rename.

@@ -830,7 +830,8 @@ class PostgresStore final : public Store {
       // same tables must take the same locks. Before init there are no
       // tables yet, and init creates them in current_schema().
       Outcome out = txn.Run(
-          "SELECT convert_to(current_schema(), 'UTF8'), convert_to(n.nspname, 'UTF8') "
+          "SELECT convert_to(current_schema(), 'UTF8'), convert_to(n.nspname, 'UTF8'), "
+          "convert_to(current_setting('search_path'), 'UTF8') "
           "FROM (SELECT 1) AS one "
           "LEFT JOIN pg_class c ON c.oid = to_regclass('otpgate_meta') "
           "LEFT JOIN pg_namespace n ON n.oid = c.relnamespace",
@@ -845,6 +846,7 @@ class PostgresStore final : public Store {
         return Status::Unavailable("PostgreSQL store: no schema to use (check search_path)");
       }
       schema_ = std::string(Cell(row, 0, has_tables ? 1 : 0));
+      configured_search_path_ = std::string(Cell(row, 0, 2));
       // Every statement names its tables unqualified: pin this session and
       // every later one to the store's schema, so that a schema earlier in
       // search_path holding a table of the same name is never written to.
@@ -855,10 +857,7 @@ class PostgresStore final : public Store {
       // current_schema(): with the tables elsewhere it would start a second,
       // empty store beside the first.
       if (create && has_tables && (!has_current || Cell(row, 0, 0) != schema_)) {
-        return Status::FailedPrecondition(
-            "PostgreSQL store: its tables are in schema '" + schema_ +
-            "' but search_path puts new tables in '" + std::string(Cell(row, 0, 0)) +
-            "'; set search_path to start with '" + schema_ + "' to run init");
+        return TablesElsewhere(schema_, has_current ? Cell(row, 0, 0) : "");
       }
       return Status::Ok();
     }));
@@ -891,12 +890,39 @@ class PostgresStore final : public Store {
   }
 
  private:
-  // Applies the missing migrations in one transaction, serialised against a
-  // concurrent init by an advisory lock.
+  static Status TablesElsewhere(std::string_view tables, std::string_view current) {
+    return Status::FailedPrecondition(
+        "PostgreSQL store: its tables are in schema '" + std::string(tables) +
+        "' but search_path puts new tables in '" + std::string(current) +
+        "'; set search_path to start with '" + std::string(tables) + "' to run init");
+  }
+
+  // Applies the missing migrations in one transaction. Every init in the
+  // database is serialised by one advisory lock, under which the configured
+  // search_path is looked through again: an init that ran meanwhile from a
+  // host whose search_path orders the schemas differently may have created
+  // the tables in another schema this one finds, and a second store must not
+  // start beside them (Prepare's check, made before the lock, missed them).
   Status Migrate() {
     return Run(false, [&](PgTxn& txn) -> Status {
+      std::string init_key = LockKey("", 'i', "init");
       std::string schema_key = LockKey(schema_, 's', "schema");
-      if (schema_key.empty()) return Status::Unavailable("PostgreSQL store: no lock key");
+      if (init_key.empty() || schema_key.empty()) {
+        return Status::Unavailable("PostgreSQL store: no lock key");
+      }
+      OTPGATE_RETURN_IF_ERROR(txn.Run("SELECT pg_advisory_xact_lock($1)", {init_key}).status);
+      OTPGATE_RETURN_IF_ERROR(
+          txn.Run("SELECT set_config('search_path', $1, true)", {configured_search_path_}).status);
+      Outcome found = txn.Run(
+          "SELECT convert_to(n.nspname, 'UTF8') FROM pg_class c "
+          "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass('otpgate_meta')",
+          {});
+      OTPGATE_RETURN_IF_ERROR(found.status);
+      if (Pq().PQntuples(found.result.get()) == 1 && Cell(found.result.get(), 0, 0) != schema_) {
+        return TablesElsewhere(Cell(found.result.get(), 0, 0), schema_);
+      }
+      OTPGATE_RETURN_IF_ERROR(
+          txn.Run("SELECT set_config('search_path', $1, true)", {QuoteIdentifier(schema_)}).status);
       OTPGATE_RETURN_IF_ERROR(txn.Run("SELECT pg_advisory_xact_lock($1)", {schema_key}).status);
       OTPGATE_RETURN_IF_ERROR(txn.Run("CREATE TABLE IF NOT EXISTS otpgate_meta ("
                                       "  name bytea PRIMARY KEY, value bytea NOT NULL)",
@@ -995,6 +1021,7 @@ class PostgresStore final : public Store {
   const std::string location_;
   Pool pool_;
   std::string schema_;  // the schema the tables are in (or will be, before init), set by Prepare
+  std::string configured_search_path_;  // the session's search_path before Prepare pinned it
 };
 
 // Refuses a location that carries a password: it would be printed by

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "otpgate/store.h"
 #include "store_backend.h"
@@ -191,6 +192,47 @@ TEST_F(PgStoreTest, HostsWithDifferentSearchPathsToTheSameTablesExcludeEachOther
   // schema; it is refused instead.
   auto init = Store::Open({.location = other_location, .create = true});
   EXPECT_EQ(init.status().code(), StatusCode::kFailedPrecondition) << init.status().ToString();
+}
+
+// Two hosts run init at once on an empty database, each search_path naming
+// the same two schemas in the other order. Run one after the other, the
+// second would find the first's tables and be refused; at once they must do
+// the same, not create two stores that each host then finds first.
+TEST_F(PgStoreTest, ConcurrentInitsFromCrossedSearchPathsMakeOneStore) {
+  std::string base = location_.substr(location_.find("search_path=") + 12);
+  base.pop_back();  // the closing quote
+  const std::string a = base + "_a", b = base + "_b";
+  int both_created = 0;
+  for (int round = 0; round < 8; ++round) {
+    ASSERT_TRUE(server_->Sql("DROP SCHEMA IF EXISTS " + a + " CASCADE; DROP SCHEMA IF EXISTS " +
+                             b + " CASCADE; CREATE SCHEMA " + a + "; CREATE SCHEMA " + b));
+    const std::string paths[2] = {a + "," + b, b + "," + a};
+    Status results[2];
+    std::atomic<int> ready{0};
+    std::vector<std::thread> hosts;
+    for (int h = 0; h < 2; ++h) {
+      hosts.emplace_back([&, h] {
+        ++ready;
+        while (ready < 2) std::this_thread::yield();
+        auto store = Store::Open({.location = server_->BaseLocation() +
+                                              " options='-c search_path=" + paths[h] + "'",
+                                  .create = true,
+                                  .postgres = {.timeout_ms = 10000}});
+        results[h] = store.status();
+      });
+    }
+    for (auto& t : hosts) t.join();
+    int created = results[0].ok() + results[1].ok();
+    both_created += created == 2;
+    EXPECT_EQ(created, 1) << "round " << round << ": " << results[0].ToString() << " / "
+                          << results[1].ToString();
+    for (const Status& s : results) {
+      if (!s.ok()) {
+        EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+      }
+    }
+  }
+  EXPECT_EQ(both_created, 0) << "rounds in which both hosts created a store";
 }
 
 // A server that accepts the connection and never answers (a hung host).
