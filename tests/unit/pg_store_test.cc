@@ -204,8 +204,8 @@ TEST_F(PgStoreTest, ConcurrentInitsFromCrossedSearchPathsMakeOneStore) {
   const std::string a = base + "_a", b = base + "_b";
   int both_created = 0;
   for (int round = 0; round < 8; ++round) {
-    ASSERT_TRUE(server_->Sql("DROP SCHEMA IF EXISTS " + a + " CASCADE; DROP SCHEMA IF EXISTS " +
-                             b + " CASCADE; CREATE SCHEMA " + a + "; CREATE SCHEMA " + b));
+    ASSERT_TRUE(server_->Sql("DROP SCHEMA IF EXISTS " + a + " CASCADE; DROP SCHEMA IF EXISTS " + b +
+                             " CASCADE; CREATE SCHEMA " + a + "; CREATE SCHEMA " + b));
     const std::string paths[2] = {a + "," + b, b + "," + a};
     Status results[2];
     std::atomic<int> ready{0};
@@ -214,10 +214,10 @@ TEST_F(PgStoreTest, ConcurrentInitsFromCrossedSearchPathsMakeOneStore) {
       hosts.emplace_back([&, h] {
         ++ready;
         while (ready < 2) std::this_thread::yield();
-        auto store = Store::Open({.location = server_->BaseLocation() +
-                                              " options='-c search_path=" + paths[h] + "'",
-                                  .create = true,
-                                  .postgres = {.timeout_ms = 10000}});
+        auto store = Store::Open(
+            {.location = server_->BaseLocation() + " options='-c search_path=" + paths[h] + "'",
+             .create = true,
+             .postgres = {.timeout_ms = 10000}});
         results[h] = store.status();
       });
     }
