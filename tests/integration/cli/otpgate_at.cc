@@ -10,19 +10,7 @@
 #include <vector>
 
 #include "cli_main.h"
-
-namespace {
-
-class FixedClock final : public otpgate::Clock {
- public:
-  explicit FixedClock(int64_t now) : now_(now) {}
-  int64_t Now() const override { return now_; }
-
- private:
-  int64_t now_;
-};
-
-}  // namespace
+#include "otpgate/clock.h"
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -39,7 +27,7 @@ int main(int argc, char** argv) {
   std::vector<char*> args{argv[0]};
   args.insert(args.end(), argv + 2, argv + argc);
   args.push_back(nullptr);
-  const FixedClock clock(now);
+  const otpgate::ManualClock clock(now);
   try {
     return otpgate::cli::CliMain(static_cast<int>(args.size()) - 1, args.data(), clock);
   } catch (const std::exception& e) {
