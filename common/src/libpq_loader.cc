@@ -25,7 +25,7 @@ Result<const Functions*> LoadOnce() {
   if (functions.name == nullptr) {                                                  \
     return Status::Unavailable(std::string(kLibrary) +                              \
                                " has no " #name                                     \
-                               " (otpgate needs libpq of PostgreSQL 10 or later)"); \
+                               " (otpgate needs libpq of PostgreSQL 14 or later)"); \
   }
   OTPGATE_LIBPQ_FUNCTIONS(OTPGATE_LIBPQ_RESOLVE)
 #undef OTPGATE_LIBPQ_RESOLVE

@@ -25,7 +25,9 @@ namespace otpgate::libpq {
   X(PQconninfoFree) \
   X(PQconninfoParse) \
   X(PQconsumeInput) \
+  X(PQenterPipelineMode) \
   X(PQerrorMessage) \
+  X(PQexitPipelineMode) \
   X(PQfinish) \
   X(PQfreemem) \
   X(PQgetResult) \
@@ -34,6 +36,7 @@ namespace otpgate::libpq {
   X(PQgetvalue) \
   X(PQisBusy) \
   X(PQntuples) \
+  X(PQpipelineSync) \
   X(PQresultErrorField) \
   X(PQresultErrorMessage) \
   X(PQresultStatus) \

@@ -2,10 +2,11 @@
 //
 // Every wait is bounded by a deadline computed when a Read/Write starts:
 // connections are made with PQconnectStartParams/PQconnectPoll and
-// statements sent with PQsendPrepare/PQsendQueryPrepared (PQsendQuery for
-// scripts), each followed by poll() on the socket until the deadline
-// (libpq's own connect_timeout cannot go below 2 s). A connection that
-// failed or timed out is closed and never reused.
+// statements sent in libpq's pipeline mode (PQsendPrepare,
+// PQsendQueryPrepared, PQpipelineSync; PQsendQuery for scripts), each
+// round trip followed by poll() on the socket until the deadline (libpq's
+// own connect_timeout cannot go below 2 s). A connection that failed or
+// timed out is closed and never reused.
 //
 // Each pooled session prepares a statement the first time it runs it and
 // then only binds and executes it: parsing and planning every statement
@@ -97,6 +98,31 @@ struct Outcome {
   bool connection_lost = false;
 };
 
+// The status of a statement that failed on the server (`result` holds the
+// error), and its SQLSTATE in `out`.
+void SetServerError(Outcome& out, PGresult* result) {
+  const char* state = Pq().PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  out.sqlstate = state != nullptr ? state : "";
+  std::string message = FirstLine(Pq().PQresultErrorMessage(result));
+  if (out.sqlstate == "42P01") {
+    out.status =
+        Status::Unavailable("PostgreSQL store is not initialised (run otpgate init): " + message);
+  } else if (out.sqlstate.starts_with("08") || out.sqlstate.starts_with("57") ||
+             out.sqlstate == "55P03" || IsRetryable(out.sqlstate) ||
+             out.sqlstate.starts_with("53")) {
+    // connection, shutdown/cancel/timeout, lock timeout, resources
+    out.status = Status::Unavailable("PostgreSQL store: " + message);
+  } else {
+    out.status = Status::Internal("PostgreSQL store: " + message);
+  }
+}
+
+// A statement and its parameters (binary), for Session::Pipeline.
+struct Statement {
+  const char* sql;
+  std::vector<std::string_view> params;
+};
+
 // One pooled connection: a PGconn whose session is set up (timeouts), and
 // the statements prepared in it.
 class Session {
@@ -107,42 +133,106 @@ class Session {
   // its parent's sessions alone).
   void Abandon() { (void)conn_.release(); }
 
-  // Runs one statement with binary parameters and binary results, prepared
-  // in this session on its first run (the statements are a fixed set; past
-  // kMaxPrepared, further ones run unprepared).
-  Outcome Exec(const char* sql, std::initializer_list<std::string_view> params, Deadline deadline) {
-    std::vector<const char*> values;
-    std::vector<int> lengths, formats;
-    for (std::string_view p : params) {
-      values.push_back(p.data());
-      lengths.push_back(static_cast<int>(p.size()));
-      formats.push_back(1);
+  // Sends `statements` in one pipeline (libpq's pipeline mode: one round
+  // trip for all of them) and reads every answer. Parameters and results are
+  // binary. A statement is prepared in this session, within the same
+  // pipeline, the first time it runs (the statements are a fixed set; past
+  // kMaxPrepared, further ones run unprepared). outcomes[i] is statement
+  // i's: its rows, or its error; once one fails, the server skips the rest
+  // up to the pipeline's end (their outcomes say so). If the connection
+  // fails or the deadline passes, every answer not yet read reports that
+  // (connection_lost: the session must not be reused).
+  std::vector<Outcome> Pipeline(std::span<const Statement> statements, Deadline deadline) {
+    std::vector<Outcome> outcomes(statements.size());
+    if (statements.empty()) return outcomes;
+    // What was sent, in order: each statement's execution, preceded by its
+    // preparation when it had none yet.
+    struct Command {
+      size_t statement;
+      std::string prepared_name;  // set for a preparation
+    };
+    std::vector<Command> commands;
+    std::unordered_map<std::string_view, std::string> preparing;  // in this pipeline
+    if (Pq().PQenterPipelineMode(conn_.get()) != 1) {
+      return LostFrom(std::move(outcomes), 0, "entering pipeline mode");
     }
-    const int count = static_cast<int>(values.size());
-    auto it = prepared_.find(sql);
-    if (it == prepared_.end() && prepared_.size() < kMaxPrepared) {
-      std::string name = StatementName(sql);
-      if (name.empty()) return Lost(Outcome{}, "naming a statement");
-      if (Pq().PQsendPrepare(conn_.get(), name.c_str(), sql, count, nullptr) != 1) {
-        return Lost(Outcome{}, "sending a query");
+    for (size_t i = 0; i < statements.size(); ++i) {
+      const Statement& statement = statements[i];
+      std::vector<const char*> values;
+      std::vector<int> lengths, formats;
+      for (std::string_view p : statement.params) {
+        values.push_back(p.data());
+        lengths.push_back(static_cast<int>(p.size()));
+        formats.push_back(1);
       }
-      Outcome prepared = Collect(Outcome{}, deadline);
-      if (!prepared.status.ok()) return prepared;
-      it = prepared_.emplace(sql, std::move(name)).first;
+      const int count = static_cast<int>(values.size());
+      const std::string* name = nullptr;
+      if (auto it = prepared_.find(statement.sql); it != prepared_.end()) {
+        name = &it->second;
+      } else if (auto in = preparing.find(statement.sql); in != preparing.end()) {
+        name = &in->second;
+      } else if (prepared_.size() + preparing.size() < kMaxPrepared) {
+        std::string new_name = StatementName(statement.sql);
+        if (new_name.empty()) return LostFrom(std::move(outcomes), 0, "naming a statement");
+        if (Pq().PQsendPrepare(conn_.get(), new_name.c_str(), statement.sql, count, nullptr) != 1) {
+          return LostFrom(std::move(outcomes), 0, "sending a query");
+        }
+        commands.push_back({i, new_name});
+        name = &preparing.emplace(statement.sql, std::move(new_name)).first->second;
+      }
+      int sent = name != nullptr
+                     ? Pq().PQsendQueryPrepared(conn_.get(), name->c_str(), count, values.data(),
+                                                lengths.data(), formats.data(), 1)
+                     : Pq().PQsendQueryParams(conn_.get(), statement.sql, count, nullptr,
+                                              values.data(), lengths.data(), formats.data(), 1);
+      if (sent != 1) return LostFrom(std::move(outcomes), 0, "sending a query");
+      commands.push_back({i, {}});
     }
-    Outcome out;
-    int sent = it != prepared_.end()
-                   ? Pq().PQsendQueryPrepared(conn_.get(), it->second.c_str(), count, values.data(),
-                                              lengths.data(), formats.data(), 1)
-                   : Pq().PQsendQueryParams(conn_.get(), sql, count, nullptr, values.data(),
-                                            lengths.data(), formats.data(), 1);
-    if (sent != 1) {
-      return Lost(std::move(out), "sending a query");
+    if (Pq().PQpipelineSync(conn_.get()) != 1) {
+      return LostFrom(std::move(outcomes), 0, "sending a query");
     }
-    return Collect(std::move(out), deadline);
+    for (const Command& command : commands) {
+      Outcome& out = outcomes[command.statement];
+      PgResult result;
+      if (!NextResult(result, deadline) || result == nullptr) {
+        return LostFrom(std::move(outcomes), command.statement, "reading an answer");
+      }
+      ExecStatusType status = Pq().PQresultStatus(result.get());
+      if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+        if (!command.prepared_name.empty()) {
+          prepared_.emplace(statements[command.statement].sql, command.prepared_name);
+        } else {
+          out.result = std::move(result);
+        }
+      } else if (out.status.ok()) {
+        if (status == PGRES_PIPELINE_ABORTED) {
+          out.status = Status::Internal("PostgreSQL store: skipped after an earlier failure");
+        } else {
+          SetServerError(out, result.get());
+        }
+      }
+      PgResult end;  // each command's answers end with a null result
+      if (!NextResult(end, deadline) || end != nullptr) {
+        return LostFrom(std::move(outcomes), command.statement, "reading an answer");
+      }
+    }
+    PgResult sync;
+    if (!NextResult(sync, deadline) || sync == nullptr ||
+        Pq().PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC ||
+        Pq().PQexitPipelineMode(conn_.get()) != 1) {
+      return LostFrom(std::move(outcomes), statements.size(), "ending a pipeline");
+    }
+    return outcomes;
   }
 
-  // Runs a script of statements without parameters (DDL, SET).
+  // Runs one statement (a pipeline of one).
+  Outcome Exec(const char* sql, std::initializer_list<std::string_view> params, Deadline deadline) {
+    Statement statement{sql, params};
+    return std::move(Pipeline({&statement, 1}, deadline)[0]);
+  }
+
+  // Runs a script of statements without parameters (DDL, SET), outside
+  // pipeline mode (which takes one statement per query).
   Outcome ExecScript(const char* sql, Deadline deadline) {
     Outcome out;
     if (Pq().PQsendQuery(conn_.get(), sql) != 1) {
@@ -158,49 +248,55 @@ class Session {
                                      FirstLine(Pq().PQerrorMessage(conn_.get())));
     return out;
   }
+  // Marks the connection lost in every outcome from `first` on, and in the
+  // first that failed before it, if any was not read to its end.
+  std::vector<Outcome> LostFrom(std::vector<Outcome> outcomes, size_t first,
+                                std::string_view what) {
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      if (i >= first) {
+        Outcome lost = Lost(Outcome{}, what);
+        if (!outcomes[i].status.ok()) lost.status = outcomes[i].status;
+        outcomes[i] = std::move(lost);
+      } else {
+        outcomes[i].connection_lost = true;
+      }
+    }
+    return outcomes;
+  }
 
-  // Reads every result of the query sent; keeps the first error or the
+  // The next result of the connection, waiting for it within the deadline;
+  // false on timeout or a broken connection.
+  bool NextResult(PgResult& result, Deadline deadline) {
+    while (Pq().PQisBusy(conn_.get()) != 0) {
+      if (!WaitSocket(conn_.get(), POLLIN, deadline)) return false;  // a reply may still come
+      if (Pq().PQconsumeInput(conn_.get()) != 1) return false;
+    }
+    result.reset(Pq().PQgetResult(conn_.get()));
+    return Pq().PQstatus(conn_.get()) == CONNECTION_OK;
+  }
+
+  // Reads every result of the script sent; keeps the first error or the
   // last result.
   Outcome Collect(Outcome out, Deadline deadline) {
     for (;;) {
-      while (Pq().PQisBusy(conn_.get()) != 0) {
-        if (!WaitSocket(conn_.get(), POLLIN, deadline)) {
-          out.connection_lost = true;  // a reply may still come: never reuse
-          out.status = Status::Unavailable("PostgreSQL store: no answer in time");
-          return out;
+      PgResult result;
+      if (!NextResult(result, deadline)) {
+        out.connection_lost = true;  // never reuse: a reply may still come
+        if (out.status.ok()) {
+          out.status = Status::Unavailable(
+              "PostgreSQL store: no answer in time, or the "
+              "connection failed: " +
+              FirstLine(Pq().PQerrorMessage(conn_.get())));
         }
-        if (Pq().PQconsumeInput(conn_.get()) != 1) {
-          return Lost(std::move(out), "reading an answer");
-        }
+        return out;
       }
-      PgResult result(Pq().PQgetResult(conn_.get()));
       if (result == nullptr) break;
       ExecStatusType status = Pq().PQresultStatus(result.get());
       if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
         if (out.status.ok()) out.result = std::move(result);
         continue;
       }
-      if (!out.status.ok()) continue;
-      const char* state = Pq().PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
-      out.sqlstate = state != nullptr ? state : "";
-      std::string message = FirstLine(Pq().PQresultErrorMessage(result.get()));
-      if (out.sqlstate == "42P01") {
-        out.status = Status::Unavailable(
-            "PostgreSQL store is not initialised (run otpgate "
-            "init): " +
-            message);
-      } else if (out.sqlstate.starts_with("08") || out.sqlstate.starts_with("57") ||
-                 out.sqlstate == "55P03" || IsRetryable(out.sqlstate) ||
-                 out.sqlstate.starts_with("53")) {
-        // connection, shutdown/cancel/timeout, lock timeout, resources
-        out.status = Status::Unavailable("PostgreSQL store: " + message);
-      } else {
-        out.status = Status::Internal("PostgreSQL store: " + message);
-      }
-    }
-    if (Pq().PQstatus(conn_.get()) != CONNECTION_OK) {
-      out.connection_lost = true;
-      if (out.status.ok()) return Lost(std::move(out), "connection");
+      if (out.status.ok()) SetServerError(out, result.get());
     }
     return out;
   }
@@ -407,29 +503,104 @@ std::string QuoteIdentifier(std::string_view name) {
   return out + '"';
 }
 
-// A write transaction's first round trip: BEGIN, at READ COMMITTED whatever
-// the server's or role's default (each later statement must see the commit
-// of the lock's previous holder), and the store's write lock (the journal's
-// lock key, as an int8 literal: no parameters in a script). Empty if the key
-// cannot be made.
-std::string WriteBegin(std::string_view schema) {
-  std::string key = LockKey(schema, 'j', "journal");
-  if (key.empty()) return {};
-  uint64_t bits = 0;
-  for (char c : key) bits = bits << 8 | static_cast<uint8_t>(c);
-  return "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" +
-         std::to_string(static_cast<int64_t>(bits)) + ")";
-}
+constexpr const char* kLastJournalEntrySql =
+    "SELECT sequence, entry FROM otpgate_journal ORDER BY sequence DESC LIMIT 1";
+constexpr const char* kLockSql = "SELECT pg_advisory_xact_lock($1)";
+constexpr const char* kSavepointSql = "SAVEPOINT otpgate_member";
+constexpr const char* kReleaseSql = "RELEASE SAVEPOINT otpgate_member";
+
+// Statements of a transaction travel in pipelines (Session::Pipeline): a
+// statement whose only answer is success or failure (an INSERT, UPDATE,
+// DELETE, SAVEPOINT, or BEGIN and the write lock) is queued, and sent with
+// the next statement whose rows are needed, or with COMMIT, in the same
+// round trip. Every write transaction holds the pool-wide write lock, so
+// the round trips inside it bound how many decisions the pool makes per
+// second: a decision that read, wrote and committed in six round trips now
+// takes three (its reads; then its writes with COMMIT, or, in a group, with
+// the check at the member's end). A queued statement's failure becomes the
+// transaction's when it is sent: the transaction then never commits, since
+// the server skips everything after a failure up to the pipeline's end,
+// COMMIT included.
 
 class PgTxn final : public Txn {
  public:
-  PgTxn(Session& session, bool read_only, Deadline deadline, std::string_view schema)
-      : session_(session), read_only_(read_only), deadline_(deadline), schema_(schema) {}
+  PgTxn(Session& session, bool read_only, Deadline deadline)
+      : session_(session), read_only_(read_only), deadline_(deadline) {}
 
   // The first failure of a statement: the transaction must not commit.
   const Status& failure() const { return failure_; }
   bool retryable() const { return retryable_; }
   bool connection_lost() const { return connection_lost_; }
+  // COMMIT was sent: if its answer was lost, the transaction may have
+  // committed, so it must not be run again.
+  bool commit_sent() const { return commit_sent_; }
+
+  // Queues the transaction's start, sent with its first statement. A read:
+  // REPEATABLE READ, READ ONLY (one snapshot). A write: READ COMMITTED
+  // whatever the server's or role's default (each statement must see the
+  // commit of the lock's previous holder), then the store's write lock
+  // (`lock_key`, see LockJournalIfWriting), and with `read_journal_tail` a
+  // read of the journal's last entry under that lock, which nearly every
+  // decision needs (LastJournalEntry) and which then costs no round trip of
+  // its own.
+  void Begin(std::string_view lock_key, bool read_journal_tail) {
+    if (read_only_) {
+      Queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", {}, Status::Ok(), kStart);
+      return;
+    }
+    Queue("BEGIN ISOLATION LEVEL READ COMMITTED", {}, Status::Ok(), kStart);
+    Queue(kLockSql, {lock_key}, Status::Ok(), kStart);
+    write_locked_ = true;
+    if (read_journal_tail) Queue(kLastJournalEntrySql, {}, Status::Ok(), kJournalTail);
+  }
+
+  // Ends the transaction: what is queued and COMMIT, in one round trip (none
+  // if no statement ran). A COMMIT of an aborted transaction "succeeds" as a
+  // ROLLBACK: that is a failure here.
+  Status Commit() {
+    if (!failure_.ok()) return failure_;
+    if (sent_ == 0 && OnlyStartQueued()) return Status::Ok();  // nothing to commit
+    commit_sent_ = true;
+    Outcome out = Send("COMMIT", {});
+    OTPGATE_RETURN_IF_ERROR(out.status);
+    if (std::strcmp(Pq().PQcmdStatus(out.result.get()), "COMMIT") != 0) {
+      return Status::Unavailable("PostgreSQL store: the transaction was rolled back");
+    }
+    return Status::Ok();
+  }
+
+  // Ends the transaction without its changes: forgets what is queued, and
+  // rolls back what reached the server.
+  void Rollback() {
+    queue_.clear();
+    queued_ = sent_;
+    if (sent_ > 0 && !connection_lost_) (void)Send("ROLLBACK", {});
+  }
+
+  // Queues SAVEPOINT for one member of a group (WriteGroup); returns where
+  // it stands in the transaction's statements, for RollbackTo.
+  Result<uint64_t> Savepoint() {
+    OTPGATE_RETURN_IF_ERROR(Defer(kSavepointSql, {}));
+    return queued_ - 1;
+  }
+  // The failure came from a statement before `savepoint`: it cannot be
+  // undone to it (the whole transaction fails).
+  bool FailedBefore(uint64_t savepoint) const { return !failure_.ok() && failed_at_ < savepoint; }
+  // Undoes everything since `savepoint` (Savepoint's result; the failure
+  // must not predate it): forgets what is still queued after it, rolls back
+  // to it on the server if it was sent, and clears the failure.
+  Status RollbackTo(uint64_t savepoint) {
+    ClearFailure();
+    if (savepoint >= sent_) {  // nothing since it reached the server
+      queue_.resize(savepoint - sent_);
+      queued_ = savepoint;
+      return Status::Ok();
+    }
+    queue_.clear();
+    queued_ = sent_;
+    OTPGATE_RETURN_IF_ERROR(Run("ROLLBACK TO SAVEPOINT otpgate_member", {}).status);
+    return Defer(kReleaseSql, {});
+  }
 
   Result<TokenRecord> GetToken(std::string_view credential_id) override {
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
@@ -459,10 +630,10 @@ class PgTxn final : public Txn {
     OTPGATE_RETURN_IF_ERROR(CheckWritable());
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
     std::vector<uint8_t> bytes = EncodeTokenRecord(record);
-    return Run("INSERT INTO otpgate_tokens (credential_id, record) VALUES ($1, $2) "
-               "ON CONFLICT (credential_id) DO UPDATE SET record = EXCLUDED.record",
-               {record.credential_id, Bytes(bytes)})
-        .status;
+    return Defer(
+        "INSERT INTO otpgate_tokens (credential_id, record) VALUES ($1, $2) "
+        "ON CONFLICT (credential_id) DO UPDATE SET record = EXCLUDED.record",
+        {record.credential_id, Bytes(bytes)});
   }
 
   Status DeleteToken(std::string_view credential_id) override {
@@ -493,18 +664,17 @@ class PgTxn final : public Txn {
   Status AddUserToken(std::string_view user, std::string_view credential_id) override {
     OTPGATE_RETURN_IF_ERROR(CheckWritable());
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
-    return Run("INSERT INTO otpgate_user_tokens (user_name, credential_id) VALUES ($1, $2) "
-               "ON CONFLICT DO NOTHING",
-               {user, credential_id})
-        .status;
+    return Defer(
+        "INSERT INTO otpgate_user_tokens (user_name, credential_id) VALUES ($1, $2) "
+        "ON CONFLICT DO NOTHING",
+        {user, credential_id});
   }
 
   Status RemoveUserToken(std::string_view user, std::string_view credential_id) override {
     OTPGATE_RETURN_IF_ERROR(CheckWritable());
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
-    return Run("DELETE FROM otpgate_user_tokens WHERE user_name = $1 AND credential_id = $2",
-               {user, credential_id})
-        .status;
+    return Defer("DELETE FROM otpgate_user_tokens WHERE user_name = $1 AND credential_id = $2",
+                 {user, credential_id});
   }
 
   Status ForEachToken(const std::function<Status(const TokenRecord&)>& fn) override {
@@ -540,18 +710,23 @@ class PgTxn final : public Txn {
   Status PutMeta(std::string_view name, std::span<const uint8_t> value) override {
     OTPGATE_RETURN_IF_ERROR(CheckWritable());
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
-    return Run("INSERT INTO otpgate_meta (name, value) VALUES ($1, $2) "
-               "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
-               {name, Bytes(value)})
-        .status;
+    return Defer(
+        "INSERT INTO otpgate_meta (name, value) VALUES ($1, $2) "
+        "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+        {name, Bytes(value)});
   }
 
   Result<std::optional<std::pair<uint64_t, std::vector<uint8_t>>>> LastJournalEntry() override {
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
     if (journal_tail_.has_value()) return journal_tail_;  // appended here, under the lock
-    Outcome out =
-        Run("SELECT sequence, entry FROM otpgate_journal ORDER BY sequence DESC LIMIT 1", {});
-    OTPGATE_RETURN_IF_ERROR(out.status);
+    OTPGATE_RETURN_IF_ERROR(Flush());  // Begin's read of the tail, if it is still queued
+    Outcome out;
+    if (journal_tail_read_ != nullptr) {
+      out.result = std::move(journal_tail_read_);
+    } else {
+      out = Run(kLastJournalEntrySql, {});
+      OTPGATE_RETURN_IF_ERROR(out.status);
+    }
     std::optional<std::pair<uint64_t, std::vector<uint8_t>>> last;
     if (Pq().PQntuples(out.result.get()) > 0) {
       OTPGATE_ASSIGN_OR_RETURN(uint64_t sequence, SequenceCell(out.result.get(), 0));
@@ -569,19 +744,20 @@ class PgTxn final : public Txn {
     }
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
     auto key = SequenceParam(sequence);
-    Outcome out =
-        // max() reads the last index entry whatever the plan; "NOT EXISTS
-        // (... sequence >= $1)" became a sequential scan of the whole journal
-        // once the prepared statement's generic plan took over.
-        Run("INSERT INTO otpgate_journal (sequence, entry) SELECT $1::int8, $2::bytea "
-            "WHERE COALESCE((SELECT max(sequence) FROM otpgate_journal), 0) < $1::int8",
-            {Bytes(key), Bytes(entry)});
-    OTPGATE_RETURN_IF_ERROR(out.status);
-    if (std::strcmp(Pq().PQcmdTuples(out.result.get()), "1") != 0) {
-      return Status::AlreadyExists("journal sequence " + std::to_string(sequence) + " is not new");
-    }
-    if (!read_only_)
-      journal_tail_.emplace(sequence, std::vector<uint8_t>(entry.begin(), entry.end()));
+    // Queued, so it must fail rather than insert nothing: a sequence not
+    // above the last becomes NULL, which the primary key refuses (class 23,
+    // reported as kAlreadyExists). max() reads the last index entry whatever
+    // the plan; "NOT EXISTS (... sequence >= $1)" became a sequential scan
+    // of the whole journal once the prepared statement's generic plan took
+    // over.
+    OTPGATE_RETURN_IF_ERROR(Defer(
+        "INSERT INTO otpgate_journal (sequence, entry) SELECT CASE WHEN "
+        "COALESCE((SELECT max(sequence) FROM otpgate_journal), 0) < $1::int8 THEN $1::int8 END, "
+        "$2::bytea",
+        {Bytes(key), Bytes(entry)},
+        Status::AlreadyExists("journal sequence " + std::to_string(sequence) + " is not new")));
+    journal_tail_.emplace(sequence, std::vector<uint8_t>(entry.begin(), entry.end()));
+    journal_tail_read_.reset();
     return Status::Ok();
   }
 
@@ -615,8 +791,9 @@ class PgTxn final : public Txn {
     OTPGATE_RETURN_IF_ERROR(CheckWritable());
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
     journal_tail_.reset();
+    journal_tail_read_.reset();
     auto key = SequenceParam(std::min(last, kMaxSequence));
-    return Run("DELETE FROM otpgate_journal WHERE sequence <= $1::int8", {Bytes(key)}).status;
+    return Defer("DELETE FROM otpgate_journal WHERE sequence <= $1::int8", {Bytes(key)});
   }
 
   // Of two servers spending one nonce, the second runs after the first has
@@ -630,12 +807,11 @@ class PgTxn final : public Txn {
       return Status::InvalidArgument("a challenge nonce has 16 bytes");
     }
     auto now = Int8Param(now_unix);
-    OTPGATE_RETURN_IF_ERROR(
-        Run("DELETE FROM otpgate_challenges WHERE nonce IN (SELECT nonce FROM "
-            "otpgate_challenges WHERE expires_at < $1::int8 ORDER BY expires_at LIMIT " +
-                std::to_string(kChallengePrunePerCall) + " FOR UPDATE SKIP LOCKED)",
-            {Bytes(now)})
-            .status);
+    static const std::string prune =
+        "DELETE FROM otpgate_challenges WHERE nonce IN (SELECT nonce FROM "
+        "otpgate_challenges WHERE expires_at < $1::int8 ORDER BY expires_at LIMIT " +
+        std::to_string(kChallengePrunePerCall) + " FOR UPDATE SKIP LOCKED)";
+    OTPGATE_RETURN_IF_ERROR(Defer(prune.c_str(), {Bytes(now)}));
     auto expires = Int8Param(expires_at_unix);
     Outcome out =
         Run("INSERT INTO otpgate_challenges (nonce, expires_at) "
@@ -645,37 +821,42 @@ class PgTxn final : public Txn {
     return std::strcmp(Pq().PQcmdTuples(out.result.get()), "1") == 0;
   }
 
-  // Runs a statement of this transaction; records its failure.
-  Outcome Run(const std::string& sql, std::initializer_list<std::string_view> params) {
-    return Run(sql.c_str(), params);
-  }
-  // A statement without parameters and results (a SET), not prepared.
-  Status RunScript(const std::string& sql) {
-    if (!failure_.ok()) return failure_;
-    Outcome out = session_.ExecScript(sql.c_str(), deadline_);
-    if (!out.status.ok()) failure_ = out.status;
-    return out.status;
-  }
+  // Runs a statement whose rows (or count) are needed: sends it after
+  // what is queued, in one round trip. Records the first failure.
   Outcome Run(const char* sql, std::initializer_list<std::string_view> params) {
     if (!failure_.ok()) {
       Outcome out;
       out.status = failure_;  // PostgreSQL would refuse it: the transaction is aborted
       return out;
     }
-    Outcome out = session_.Exec(sql, params, deadline_);
-    if (!out.status.ok()) {
-      failure_ = out.status;
-      retryable_ = IsRetryable(out.sqlstate);
-      connection_lost_ = out.connection_lost;
-    }
-    return out;
+    return Send(sql, params);
   }
-
-  // Every write transaction takes the journal lock first, with its BEGIN
-  // (WriteBegin): it is then the only lock writers wait for, so a group of
-  // decisions in one transaction cannot deadlock against another host's
-  // (store.h).
-  void JournalLockTakenWithBegin() { write_locked_ = !read_only_; }
+  // Queues a statement whose only answer is success or failure (see above):
+  // its failure is the transaction's, reported by a later Run, Flush or
+  // Commit; `conflict`, if set, is reported instead of a constraint
+  // violation (SQLSTATE class 23). Returns the failure so far.
+  Status Defer(const char* sql, std::initializer_list<std::string_view> params,
+               Status conflict = Status::Ok()) {
+    if (!failure_.ok()) return failure_;
+    Queue(sql, params, std::move(conflict), kWrite);
+    return Status::Ok();
+  }
+  // Sends what is queued (one round trip, if anything is); returns the
+  // first failure of the transaction so far.
+  Status Flush() {
+    if (!failure_.ok() || queue_.empty()) return failure_;
+    return Send(nullptr, {}).status;
+  }
+  // A statement without parameters and results (a SET), not prepared, after
+  // what is queued.
+  Status RunScript(const std::string& sql) {
+    OTPGATE_RETURN_IF_ERROR(Flush());
+    Outcome out = session_.ExecScript(sql.c_str(), deadline_);
+    ++queued_;
+    ++sent_;
+    if (!out.status.ok()) Fail(out, sent_ - 1);
+    return out.status;
+  }
 
   // Forgets a failure, and what this object remembers of the data, after a
   // rollback to a savepoint undid them (WriteGroup).
@@ -683,6 +864,7 @@ class PgTxn final : public Txn {
     failure_ = Status::Ok();
     retryable_ = false;
     journal_tail_.reset();
+    journal_tail_read_.reset();
   }
 
  private:
@@ -692,7 +874,7 @@ class PgTxn final : public Txn {
 
   // The store's write lock: the journal is one chain for the whole pool, so
   // every write transaction holds one pool-wide advisory lock, taken first
-  // (with BEGIN: WriteBegin) and held until its end. Writers of the pool thus
+  // (queued with BEGIN: Begin) and held until its end. Writers of the pool thus
   // run one at a time, and each statement (READ COMMITTED) sees every
   // earlier writer's commit: no finer lock per token or user is needed, and
   // none is taken (each was a round trip inside this lock). Methods that
@@ -722,14 +904,81 @@ class PgTxn final : public Txn {
     return sequence;
   }
 
+  // What a queued statement is.
+  enum Kind { kStart, kJournalTail, kWrite };
+  struct Queued {
+    const char* sql;
+    std::vector<std::string> params;
+    Status conflict;  // see Defer
+    Kind kind;
+  };
+
+  void Queue(const char* sql, std::initializer_list<std::string_view> params, Status conflict,
+             Kind kind) {
+    queue_.push_back({sql, {params.begin(), params.end()}, std::move(conflict), kind});
+    ++queued_;
+  }
+  bool OnlyStartQueued() const {
+    return std::all_of(queue_.begin(), queue_.end(),
+                       [](const Queued& q) { return q.kind != kWrite; });
+  }
+  void Fail(const Outcome& out, uint64_t statement) {
+    if (!failure_.ok()) return;
+    failure_ = out.status;
+    failed_at_ = statement;
+    retryable_ = IsRetryable(out.sqlstate);
+    connection_lost_ = out.connection_lost;
+  }
+
+  // Sends the queue and then `sql` (unless null) in one pipeline; records
+  // the first failure and keeps the journal tail read ahead. Returns `sql`'s
+  // outcome, or the first failure.
+  Outcome Send(const char* sql, std::initializer_list<std::string_view> params) {
+    std::vector<Statement> statements;
+    for (const Queued& q : queue_) {
+      statements.push_back({q.sql, {q.params.begin(), q.params.end()}});
+    }
+    if (sql != nullptr) {
+      statements.push_back({sql, params});
+      ++queued_;
+    }
+    std::vector<Outcome> outcomes = session_.Pipeline(statements, deadline_);
+    const uint64_t first = sent_;
+    sent_ = queued_;
+    for (size_t i = 0; i < queue_.size(); ++i) {
+      Outcome& out = outcomes[i];
+      if (!out.status.ok()) {
+        if (!queue_[i].conflict.ok() && out.sqlstate.starts_with("23")) {
+          out.status = queue_[i].conflict;
+        }
+        Fail(out, first + i);
+      } else if (queue_[i].kind == kJournalTail) {
+        journal_tail_read_ = std::move(out.result);
+      }
+    }
+    queue_.clear();
+    Outcome last;
+    if (sql != nullptr) {
+      last = std::move(outcomes.back());
+      if (!last.status.ok()) Fail(last, sent_ - 1);
+    }
+    if (!failure_.ok()) last.status = failure_;  // the first, perhaps a queued statement's
+    return last;
+  }
+
   Session& session_;
   const bool read_only_;
   const Deadline deadline_;
-  const std::string_view schema_;
+  std::vector<Queued> queue_;
+  uint64_t queued_ = 0;  // statements of this transaction queued or sent so far
+  uint64_t sent_ = 0;    // of which sent
   Status failure_;
+  uint64_t failed_at_ = 0;  // the statement that failed first (counted as queued_)
   bool retryable_ = false;
   bool connection_lost_ = false;
-  bool write_locked_ = false;  // the store's write lock is held (until the end)
+  bool commit_sent_ = false;
+  bool write_locked_ = false;   // the store's write lock is held (until the end)
+  PgResult journal_tail_read_;  // Begin's read of the journal's last entry, until used
   // The last journal entry this transaction appended: with the write lock
   // held no one else appends, so the next LastJournalEntry of a group (one
   // per decision) needs no query. Forgotten on erase and on rollback.
@@ -904,63 +1153,73 @@ class PostgresStore final : public Store {
   // the tables in another schema this one finds, and a second store must not
   // start beside them (Prepare's check, made before the lock, missed them).
   Status Migrate() {
-    return Run(false, [&](PgTxn& txn) -> Status {
-      std::string init_key = LockKey("", 'i', "init");
-      std::string schema_key = LockKey(schema_, 's', "schema");
-      if (init_key.empty() || schema_key.empty()) {
-        return Status::Unavailable("PostgreSQL store: no lock key");
-      }
-      OTPGATE_RETURN_IF_ERROR(txn.Run("SELECT pg_advisory_xact_lock($1)", {init_key}).status);
-      OTPGATE_RETURN_IF_ERROR(
-          txn.Run("SELECT set_config('search_path', $1, true)", {configured_search_path_}).status);
-      Outcome found = txn.Run(
-          "SELECT convert_to(n.nspname, 'UTF8') FROM pg_class c "
-          "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass('otpgate_meta')",
-          {});
-      OTPGATE_RETURN_IF_ERROR(found.status);
-      if (Pq().PQntuples(found.result.get()) == 1 && Cell(found.result.get(), 0, 0) != schema_) {
-        return TablesElsewhere(Cell(found.result.get(), 0, 0), schema_);
-      }
-      OTPGATE_RETURN_IF_ERROR(
-          txn.Run("SELECT set_config('search_path', $1, true)", {QuoteIdentifier(schema_)}).status);
-      OTPGATE_RETURN_IF_ERROR(txn.Run("SELECT pg_advisory_xact_lock($1)", {schema_key}).status);
-      OTPGATE_RETURN_IF_ERROR(txn.Run("CREATE TABLE IF NOT EXISTS otpgate_meta ("
-                                      "  name bytea PRIMARY KEY, value bytea NOT NULL)",
-                                      {})
-                                  .status);
-      OTPGATE_ASSIGN_OR_RETURN(auto pg_schema, txn.GetMeta("pg-schema"));
-      uint32_t from = DecodeU32(pg_schema).value_or(0);
-      if (from > kPostgresSchemaVersion) {
-        return Status::Corrupt("PostgreSQL store has schema version " + std::to_string(from) +
-                               "; this otpgate knows up to " +
-                               std::to_string(kPostgresSchemaVersion) + " (refusing to touch it)");
-      }
-      for (const Migration& m : kMigrations) {
-        if (m.version > from) OTPGATE_RETURN_IF_ERROR(txn.Run(m.statement, {}).status);
-      }
-      OTPGATE_RETURN_IF_ERROR(txn.PutMeta("pg-schema", EncodeU32(kPostgresSchemaVersion)));
-      OTPGATE_ASSIGN_OR_RETURN(auto schema, txn.GetMeta("schema"));
-      return schema.has_value() ? Status::Ok() : txn.PutMeta("schema", EncodeU32(kSchemaVersion));
-    });
+    return Run(
+        false,
+        [&](PgTxn& txn) -> Status {
+          std::string init_key = LockKey("", 'i', "init");
+          std::string schema_key = LockKey(schema_, 's', "schema");
+          if (init_key.empty() || schema_key.empty()) {
+            return Status::Unavailable("PostgreSQL store: no lock key");
+          }
+          OTPGATE_RETURN_IF_ERROR(txn.Run("SELECT pg_advisory_xact_lock($1)", {init_key}).status);
+          OTPGATE_RETURN_IF_ERROR(
+              txn.Run("SELECT set_config('search_path', $1, true)", {configured_search_path_})
+                  .status);
+          Outcome found = txn.Run(
+              "SELECT convert_to(n.nspname, 'UTF8') FROM pg_class c "
+              "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = "
+              "to_regclass('otpgate_meta')",
+              {});
+          OTPGATE_RETURN_IF_ERROR(found.status);
+          if (Pq().PQntuples(found.result.get()) == 1 &&
+              Cell(found.result.get(), 0, 0) != schema_) {
+            return TablesElsewhere(Cell(found.result.get(), 0, 0), schema_);
+          }
+          OTPGATE_RETURN_IF_ERROR(
+              txn.Run("SELECT set_config('search_path', $1, true)", {QuoteIdentifier(schema_)})
+                  .status);
+          OTPGATE_RETURN_IF_ERROR(txn.Run("SELECT pg_advisory_xact_lock($1)", {schema_key}).status);
+          OTPGATE_RETURN_IF_ERROR(txn.Run("CREATE TABLE IF NOT EXISTS otpgate_meta ("
+                                          "  name bytea PRIMARY KEY, value bytea NOT NULL)",
+                                          {})
+                                      .status);
+          OTPGATE_ASSIGN_OR_RETURN(auto pg_schema, txn.GetMeta("pg-schema"));
+          uint32_t from = DecodeU32(pg_schema).value_or(0);
+          if (from > kPostgresSchemaVersion) {
+            return Status::Corrupt("PostgreSQL store has schema version " + std::to_string(from) +
+                                   "; this otpgate knows up to " +
+                                   std::to_string(kPostgresSchemaVersion) +
+                                   " (refusing to touch it)");
+          }
+          for (const Migration& m : kMigrations) {
+            if (m.version > from) OTPGATE_RETURN_IF_ERROR(txn.Run(m.statement, {}).status);
+          }
+          OTPGATE_RETURN_IF_ERROR(txn.PutMeta("pg-schema", EncodeU32(kPostgresSchemaVersion)));
+          OTPGATE_ASSIGN_OR_RETURN(auto schema, txn.GetMeta("schema"));
+          return schema.has_value() ? Status::Ok()
+                                    : txn.PutMeta("schema", EncodeU32(kSchemaVersion));
+        },
+        /*read_journal_tail=*/false);  // the journal table may not exist yet
   }
 
   // One member of a group: a SAVEPOINT, rolled back if the member fails,
-  // and re-run (bounded) after a deadlock or serialization failure.
+  // and re-run (bounded) after a deadlock or serialization failure. The
+  // member's queued writes are sent at its end, so that their failure is
+  // its own; its RELEASE is queued and goes with the next member's first
+  // statement.
   Status RunNested(PgTxn& txn, const std::function<Status(Txn&)>& fn, Status& result) {
     for (int attempt = 0; attempt < kMaxStoreAttempts; ++attempt) {
-      OTPGATE_RETURN_IF_ERROR(txn.Run("SAVEPOINT otpgate_member", {}).status);
+      OTPGATE_ASSIGN_OR_RETURN(uint64_t savepoint, txn.Savepoint());
       result = fn(txn);
-      if (result.ok() && txn.failure().ok()) {
-        return txn.Run("RELEASE SAVEPOINT otpgate_member", {}).status;
+      if (result.ok() && txn.Flush().ok()) {
+        return txn.Defer(kReleaseSql, {});
       }
-      if (txn.connection_lost()) {
+      if (txn.connection_lost() || txn.FailedBefore(savepoint)) {
         return txn.failure();  // the whole group fails
       }
       bool retry = txn.retryable();
       if (!txn.failure().ok()) result = txn.failure();
-      txn.ClearFailure();
-      OTPGATE_RETURN_IF_ERROR(txn.Run("ROLLBACK TO SAVEPOINT otpgate_member", {}).status);
-      OTPGATE_RETURN_IF_ERROR(txn.Run("RELEASE SAVEPOINT otpgate_member", {}).status);
+      OTPGATE_RETURN_IF_ERROR(txn.RollbackTo(savepoint));
       if (!retry) return Status::Ok();
     }
     return Status::Ok();  // `result` holds the last (retryable) failure
@@ -968,54 +1227,38 @@ class PostgresStore final : public Store {
 
   // Runs `body` in a transaction on a pooled connection, committing if it
   // returns OK (writes), within one deadline; re-runs it after a retryable
-  // failure or when a pooled connection turns out to be dead before the
-  // transaction began.
-  Status Run(bool read_only, const std::function<Status(PgTxn&)>& body) {
+  // failure, or when the connection was lost before COMMIT was sent (a
+  // pooled connection that died while idle, or a server that went away:
+  // nothing of the transaction can have been committed).
+  // `read_journal_tail`: see PgTxn::Begin (not before the journal exists).
+  Status Run(bool read_only, const std::function<Status(PgTxn&)>& body,
+             bool read_journal_tail = true) {
     const Deadline deadline = Clock::now() + std::chrono::milliseconds(pool_.options().timeout_ms);
-    const std::string write_begin = read_only ? std::string() : WriteBegin(schema_);
-    if (!read_only && write_begin.empty()) {
+    const std::string lock_key = read_only ? std::string() : LockKey(schema_, 'j', "journal");
+    if (!read_only && lock_key.empty()) {
       return Status::Unavailable("PostgreSQL store: no key for the store's write lock");
     }
     Status last = Status::Unavailable("PostgreSQL store: transaction could not be completed");
     for (int attempt = 0; attempt < kMaxStoreAttempts && Clock::now() < deadline; ++attempt) {
       OTPGATE_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, pool_.Acquire(deadline));
-      PgTxn txn(*session, read_only, deadline, schema_);
-      Outcome begin =
-          read_only ? session->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", {}, deadline)
-                    : session->ExecScript(write_begin.c_str(), deadline);
-      if (!begin.status.ok()) {
-        pool_.Return(std::move(session), false);  // may be inside a failed BEGIN: not reused
-        last = begin.status;
-        if (begin.connection_lost) continue;  // a pooled connection that died while idle
-        return last;
-      }
-      txn.JournalLockTakenWithBegin();
+      PgTxn txn(*session, read_only, deadline);
+      txn.Begin(lock_key, read_journal_tail && !read_only);
       Status status = body(txn);
       if (!txn.failure().ok()) status = txn.failure();  // even if `body` ignored it
       if (status.ok()) {
-        status = Finish(*session, "COMMIT", deadline);
-      } else if (!txn.connection_lost()) {
-        (void)Finish(*session, "ROLLBACK", deadline);
+        status = txn.Commit();
+      } else {
+        txn.Rollback();
       }
       bool healthy =
           !txn.connection_lost() && Pq().PQtransactionStatus(session->get()) == PQTRANS_IDLE;
       pool_.Return(std::move(session), healthy);
-      if (status.ok() || !txn.retryable()) return status;
+      if (status.ok()) return status;
       last = status;
+      if (txn.connection_lost() && !txn.commit_sent()) continue;
+      if (!txn.retryable()) return status;
     }
     return last;
-  }
-
-  // Ends the transaction. A COMMIT of an aborted transaction "succeeds" as
-  // a ROLLBACK: that is a failure here.
-  Status Finish(Session& session, const char* verb, Deadline deadline) {
-    Outcome out = session.Exec(verb, {}, deadline);
-    OTPGATE_RETURN_IF_ERROR(out.status);
-    if (std::strcmp(verb, "COMMIT") == 0 &&
-        std::strcmp(Pq().PQcmdStatus(out.result.get()), "COMMIT") != 0) {
-      return Status::Unavailable("PostgreSQL store: the transaction was rolled back");
-    }
-    return Status::Ok();
   }
 
   const std::string location_;

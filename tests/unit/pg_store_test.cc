@@ -163,6 +163,9 @@ TEST_F(PgStoreTest, HostsWithDifferentSearchPathsToTheSameTablesExcludeEachOther
   std::thread holder([&] {
     Status held = first->Write([&](Txn& txn) -> Status {
       OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("FIRST")));
+      // A write is queued until a read needs the server: the read sends
+      // BEGIN, the write lock and the write, so the lock is held from here.
+      if (!txn.HasToken("FIRST")) return Status::Internal("the queued write was not sent");
       holding = true;
       std::this_thread::sleep_for(std::chrono::milliseconds(600));
       first_done = Clock::now();

@@ -174,6 +174,44 @@ TEST_P(StoreTest, WriteGroupOfOneReportsItsMemberAndStoresOnlySuccess) {
                   .ok());
 }
 
+// A member whose write the store itself refuses (a journal sequence that is
+// not new) fails alone and with that error, also where writes reach the
+// server only later (PostgreSQL sends them with the member's next read or
+// at its end); the members before and after it are stored.
+TEST_P(StoreTest, WriteGroupMemberWhoseWriteIsRefusedFailsAlone) {
+  auto store = Create();
+  ASSERT_NE(store, nullptr);
+  const std::vector<uint8_t> entry = {7};
+  std::function<Status(Txn&)> first = [&](Txn& txn) -> Status {
+    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("A")));
+    return txn.AppendJournalEntry(1, entry);
+  };
+  std::function<Status(Txn&)> refused = [&](Txn& txn) -> Status {
+    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("B")));
+    return txn.AppendJournalEntry(1, entry);  // not above the last: refused
+  };
+  std::function<Status(Txn&)> third = [&](Txn& txn) -> Status {
+    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("C")));
+    return txn.AppendJournalEntry(2, entry);
+  };
+  std::vector<const std::function<Status(Txn&)>*> fns = {&first, &refused, &third};
+  std::vector<Status> results(3);
+  ASSERT_TRUE(store->WriteGroup(fns, results).ok());
+  EXPECT_TRUE(results[0].ok()) << results[0].ToString();
+  EXPECT_EQ(results[1].code(), StatusCode::kAlreadyExists) << results[1].ToString();
+  EXPECT_TRUE(results[2].ok()) << results[2].ToString();
+  ASSERT_TRUE(store
+                  ->Read([](Txn& txn) -> Status {
+                    EXPECT_TRUE(txn.HasToken("A"));
+                    EXPECT_FALSE(txn.HasToken("B"));
+                    EXPECT_TRUE(txn.HasToken("C"));
+                    OTPGATE_ASSIGN_OR_RETURN(auto last, txn.LastJournalEntry());
+                    EXPECT_TRUE(last.has_value() && last->first == 2);
+                    return Status::Ok();
+                  })
+                  .ok());
+}
+
 // A member that appended to the journal and then failed leaves no entry,
 // and the next member appends where the journal really ends (a backend that
 // remembers the tail it appended must forget it on the rollback).

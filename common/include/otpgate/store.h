@@ -58,6 +58,10 @@
 //    kMaxStoreAttempts times in all, and within the store's deadline.
 //  - If any statement of a transaction failed, the transaction does not
 //    commit and its error is returned, even if `fn` ignored it (HasToken).
+//    A write method may report its failure only later in the transaction
+//    (PostgreSQL sends a write with the transaction's next read, or with
+//    COMMIT, in one round trip): its error is then the transaction's (in a
+//    WriteGroup, the member's), never lost.
 //  - Bounded waiting (PostgreSQL): each Read/Write/WriteGroup, including
 //    waiting for a pooled connection, connecting and retries, finishes
 //    within PostgresOptions::timeout_ms or fails with kUnavailable (fail
@@ -179,7 +183,8 @@ class Txn {
   // numbers (journal.h gives them meaning). Sequence 0 is never used.
   // The entry with the highest sequence, or nullopt when there is none.
   virtual Result<std::optional<std::pair<uint64_t, std::vector<uint8_t>>>> LastJournalEntry() = 0;
-  // kAlreadyExists unless `sequence` is above every stored sequence.
+  // kAlreadyExists unless `sequence` is above every stored sequence (from
+  // this call, or as the transaction's result: see the contract above).
   virtual Status AppendJournalEntry(uint64_t sequence, std::span<const uint8_t> entry) = 0;
   // Calls `fn` for each entry with sequence >= `from`, ascending; stops at
   // the first non-OK status and returns it.
