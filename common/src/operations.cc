@@ -198,10 +198,9 @@ class PreparedKeys {
 PreparedKeys PrepareUserKeys(Store& store, const MasterKey& master, std::string_view user) {
   PreparedKeys keys;
   (void)store.Read([&](Txn& txn) -> Status {
-    OTPGATE_ASSIGN_OR_RETURN(std::vector<std::string> ids, txn.UserTokens(user));
-    for (const std::string& id : ids) {
-      auto record = txn.GetToken(id);
-      if (record.ok() && record->state == TokenState::kActive) keys.Prepare(master, *record);
+    OTPGATE_ASSIGN_OR_RETURN(std::vector<TokenRecord> records, txn.UserTokenRecords(user));
+    for (const TokenRecord& record : records) {
+      if (record.state == TokenState::kActive) keys.Prepare(master, record);
     }
     return Status::Ok();
   });
@@ -236,7 +235,7 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
                                      const Config& config, std::string_view user,
                                      std::string_view code, int64_t now,
                                      const std::function<Status(Txn&, TokenRecord&)>& on_accept) {
-  OTPGATE_ASSIGN_OR_RETURN(std::vector<std::string> ids, txn.UserTokens(user));
+  OTPGATE_ASSIGN_OR_RETURN(std::vector<TokenRecord> records, txn.UserTokenRecords(user));
   struct Candidate {
     TokenRecord record;
     Attempt attempt;
@@ -244,9 +243,10 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
   std::vector<Candidate> candidates;
   std::string skipped;
   bool any_bound = false;
+  bool any_usable = false;  // active, and valid now
   bool any_length_match = false;
-  for (const std::string& id : ids) {
-    OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(id));
+  for (TokenRecord& record : records) {
+    const std::string& id = record.credential_id;
     if (record.owner != user) {
       return Status::Corrupt("user index lists token " + id + " which belongs to someone else");
     }
@@ -260,10 +260,9 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
       skipped += (skipped.empty() ? "" : ",") + id + ":" + std::string(unusable);
       continue;
     }
-    if (record.state != TokenState::kActive ||
-        static_cast<int>(code.size()) != record.params.digits) {
-      continue;
-    }
+    if (record.state != TokenState::kActive) continue;
+    any_usable = true;
+    if (static_cast<int>(code.size()) != record.params.digits) continue;
     any_length_match = true;
     OTPGATE_ASSIGN_OR_RETURN(const HmacKey* key, keys.For(master, record));
     OTPGATE_ASSIGN_OR_RETURN(Attempt attempt, ApplyAttempt(record, *key, code, now, config));
@@ -276,11 +275,7 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
     return verdict;
   }
   if (candidates.empty()) {
-    if (!any_length_match && std::any_of(ids.begin(), ids.end(), [&](const std::string& id) {
-          auto r = txn.GetToken(id);
-          return r.ok() && r->state == TokenState::kActive && !r->ExpiredAt(now) &&
-                 !r->NotYetValidAt(now);
-        })) {
+    if (any_usable && !any_length_match) {
       return Status::InvalidArgument("one-time password has the wrong number of digits");
     }
     verdict.decision = Decision::kReject;  // no token can be used now
@@ -540,9 +535,8 @@ Result<OtpService::UserState> OtpService::GetUserState(std::string_view user) {
   UserState state;
   OTPGATE_RETURN_IF_ERROR(store_->Read([&](Txn& txn) -> Status {
     state = UserState();
-    OTPGATE_ASSIGN_OR_RETURN(std::vector<std::string> ids, txn.UserTokens(user));
-    for (const std::string& id : ids) {
-      OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(id));
+    OTPGATE_ASSIGN_OR_RETURN(std::vector<TokenRecord> records, txn.UserTokenRecords(user));
+    for (const TokenRecord& record : records) {
       ++state.bound_tokens;
       if (record.state != TokenState::kActive || record.ExpiredAt(now) ||
           record.NotYetValidAt(now)) {
@@ -784,10 +778,10 @@ Status OtpService::UnlockUser(std::string_view user, std::vector<std::string>* u
   std::vector<std::string> done;
   Status status = store_->Write([&](Txn& txn) -> Status {
     done.clear();
-    OTPGATE_ASSIGN_OR_RETURN(std::vector<std::string> ids, txn.UserTokens(user));
-    if (ids.empty()) return Status::NotBound("user " + std::string(user) + " has no token");
-    for (const std::string& id : ids) {
-      OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(id));
+    OTPGATE_ASSIGN_OR_RETURN(std::vector<TokenRecord> records, txn.UserTokenRecords(user));
+    if (records.empty()) return Status::NotBound("user " + std::string(user) + " has no token");
+    for (TokenRecord& record : records) {
+      const std::string& id = record.credential_id;
       if (record.failures == 0 && record.lock_until == 0) continue;
       ClearFailures(record);
       OTPGATE_RETURN_IF_ERROR(txn.PutToken(record));
@@ -884,11 +878,8 @@ Result<std::vector<TokenInfo>> OtpService::List(std::optional<std::string> user)
     out.clear();
     if (user.has_value()) {
       OTPGATE_RETURN_IF_ERROR(ValidateUserName(*user));
-      OTPGATE_ASSIGN_OR_RETURN(std::vector<std::string> ids, txn.UserTokens(*user));
-      for (const std::string& id : ids) {
-        OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(id));
-        out.push_back(InfoOf(record));
-      }
+      OTPGATE_ASSIGN_OR_RETURN(std::vector<TokenRecord> records, txn.UserTokenRecords(*user));
+      for (const TokenRecord& record : records) out.push_back(InfoOf(record));
       return Status::Ok();
     }
     return txn.ForEachToken([&](const TokenRecord& record) {

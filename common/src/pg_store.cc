@@ -661,6 +661,33 @@ class PgTxn final : public Txn {
     return ids;
   }
 
+  // One statement: the user's bindings and their records (in a write, each
+  // token row locked as GetToken locks it).
+  Result<std::vector<TokenRecord>> UserTokenRecords(std::string_view user) override {
+    OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
+    Outcome out =
+        Run(read_only_ ? "SELECT u.credential_id, t.record FROM otpgate_user_tokens u "
+                         "LEFT JOIN otpgate_tokens t ON t.credential_id = u.credential_id "
+                         "WHERE u.user_name = $1 ORDER BY u.credential_id"
+                       : "SELECT u.credential_id, t.record FROM otpgate_user_tokens u "
+                         "LEFT JOIN LATERAL (SELECT record FROM otpgate_tokens "
+                         "WHERE credential_id = u.credential_id FOR UPDATE) t ON true "
+                         "WHERE u.user_name = $1 ORDER BY u.credential_id",
+            {user});
+    OTPGATE_RETURN_IF_ERROR(out.status);
+    std::vector<TokenRecord> records;
+    for (int row = 0; row < Pq().PQntuples(out.result.get()); ++row) {
+      std::string_view id = Cell(out.result.get(), row, 0);
+      if (Pq().PQgetisnull(out.result.get(), row, 1)) return UnstoredBoundToken(id);
+      std::string_view bytes = Cell(out.result.get(), row, 1);
+      OTPGATE_ASSIGN_OR_RETURN(
+          TokenRecord record,
+          DecodeStoredToken(id, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}));
+      records.push_back(std::move(record));
+    }
+    return records;
+  }
+
   Status AddUserToken(std::string_view user, std::string_view credential_id) override {
     OTPGATE_RETURN_IF_ERROR(CheckWritable());
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());

@@ -27,4 +27,21 @@ Result<std::shared_ptr<Store>> Store::Open(const StoreOptions& options) {
   return OpenLmdbStore(options);
 }
 
+Result<std::vector<TokenRecord>> Txn::UserTokenRecords(std::string_view user) {
+  OTPGATE_ASSIGN_OR_RETURN(std::vector<std::string> ids, UserTokens(user));
+  std::vector<TokenRecord> records;
+  for (const std::string& id : ids) {
+    Result<TokenRecord> record = GetToken(id);
+    if (record.status().code() == StatusCode::kNotFound) return UnstoredBoundToken(id);
+    OTPGATE_RETURN_IF_ERROR(record.status());
+    records.push_back(std::move(record).value());
+  }
+  return records;
+}
+
+Status UnstoredBoundToken(std::string_view credential_id) {
+  return Status::Corrupt("user index lists token " + std::string(credential_id) +
+                         ", which is not in the store");
+}
+
 }  // namespace otpgate

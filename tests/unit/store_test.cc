@@ -102,6 +102,47 @@ TEST_P(StoreTest, RoundTripsTokensUsersAndMeta) {
             StatusCode::kNotFound);
 }
 
+// UserTokenRecords is UserTokens and GetToken in one call, in reads and in
+// writes; a binding to a token that is not stored is a broken index.
+TEST_P(StoreTest, UserTokenRecordsAreTheBoundTokensInIdOrder) {
+  auto store = Create();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store
+                  ->Write([](Txn& txn) {
+                    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("B2")));
+                    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("A1")));
+                    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("C3")));
+                    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("alice", "B2"));
+                    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("alice", "A1"));
+                    return txn.AddUserToken("broken", "GONE");
+                  })
+                  .ok());
+  auto check = [](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(std::vector<TokenRecord> records, txn.UserTokenRecords("alice"));
+    std::vector<std::string> ids;
+    for (const TokenRecord& r : records) {
+      ids.push_back(r.credential_id);
+      EXPECT_EQ(r.sealed_secret, Record(r.credential_id).sealed_secret);
+    }
+    EXPECT_EQ(ids, (std::vector<std::string>{"A1", "B2"}));
+    EXPECT_TRUE(txn.UserTokenRecords("nobody").value().empty());
+    EXPECT_EQ(txn.UserTokenRecords("broken").status().code(), StatusCode::kCorrupt);
+    return Status::Ok();
+  };
+  EXPECT_TRUE(store->Read(check).ok());
+  // The same in a write transaction (PostgreSQL: the form that locks the
+  // token rows).
+  EXPECT_TRUE(store
+                  ->Write([&](Txn& txn) -> Status {
+                    OTPGATE_ASSIGN_OR_RETURN(auto records, txn.UserTokenRecords("alice"));
+                    EXPECT_EQ(records.size(), 2u);
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(store->Write([](Txn& txn) { return txn.UserTokenRecords("broken").status(); }).code(),
+            StatusCode::kCorrupt);
+}
+
 TEST_P(StoreTest, FailedWriteChangesNothing) {
   auto store = Create();
   ASSERT_NE(store, nullptr);

@@ -171,6 +171,10 @@ class Txn {
   virtual Status DeleteToken(std::string_view credential_id) = 0;
   // In byte order of the credential IDs.
   virtual Result<std::vector<std::string>> UserTokens(std::string_view user) = 0;
+  // The records of the user's tokens, in credential-ID order: UserTokens
+  // and GetToken for each in one call (a backend may do it in one round
+  // trip). A listed token that is not stored is kCorrupt (a broken index).
+  virtual Result<std::vector<TokenRecord>> UserTokenRecords(std::string_view user);
   virtual Status AddUserToken(std::string_view user, std::string_view credential_id) = 0;
   virtual Status RemoveUserToken(std::string_view user, std::string_view credential_id) = 0;
   // Calls `fn` for every token in credential-ID (byte) order; stops at the
@@ -199,6 +203,9 @@ class Txn {
   virtual Result<bool> ConsumeChallenge(std::span<const uint8_t> nonce, int64_t expires_at_unix,
                                         int64_t now_unix) = 0;
 };
+
+// What UserTokenRecords reports for a listed token that is not stored.
+Status UnstoredBoundToken(std::string_view credential_id);
 
 class Store {
  public:
