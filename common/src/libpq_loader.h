@@ -36,6 +36,7 @@ namespace otpgate::libpq {
   X(PQgetvalue) \
   X(PQisBusy) \
   X(PQntuples) \
+  X(PQpipelineStatus) \
   X(PQpipelineSync) \
   X(PQresultErrorField) \
   X(PQresultErrorMessage) \

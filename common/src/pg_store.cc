@@ -145,6 +145,9 @@ class Session {
   std::vector<Outcome> Pipeline(std::span<const Statement> statements, Deadline deadline) {
     std::vector<Outcome> outcomes(statements.size());
     if (statements.empty()) return outcomes;
+    if (Clock::now() >= deadline) {  // nothing goes out after the bound (a COMMIT least of all)
+      return LostFrom(std::move(outcomes), 0, "no time left before the store's bound");
+    }
     // What was sent, in order: each statement's execution, preceded by its
     // preparation when it had none yet.
     struct Command {
@@ -223,12 +226,6 @@ class Session {
       return LostFrom(std::move(outcomes), statements.size(), "ending a pipeline");
     }
     return outcomes;
-  }
-
-  // Runs one statement (a pipeline of one).
-  Outcome Exec(const char* sql, std::initializer_list<std::string_view> params, Deadline deadline) {
-    Statement statement{sql, params};
-    return std::move(Pipeline({&statement, 1}, deadline)[0]);
   }
 
   // Runs a script of statements without parameters (DDL, SET), outside
@@ -424,7 +421,8 @@ class Pool {
   // Takes a session back: kept if it is idle and healthy, else closed.
   void Return(std::unique_ptr<Session> session, bool healthy) {
     if (!healthy || Pq().PQstatus(session->get()) != CONNECTION_OK ||
-        Pq().PQtransactionStatus(session->get()) != PQTRANS_IDLE) {
+        Pq().PQtransactionStatus(session->get()) != PQTRANS_IDLE ||
+        Pq().PQpipelineStatus(session->get()) != PQ_PIPELINE_OFF) {
       session.reset();
       Forget();
       return;
@@ -534,6 +532,9 @@ class PgTxn final : public Txn {
   // COMMIT was sent: if its answer was lost, the transaction may have
   // committed, so it must not be run again.
   bool commit_sent() const { return commit_sent_; }
+  // The server refused a queued write (a constraint, a timeout): the
+  // failure is that write's, not the connection's or COMMIT's own.
+  bool write_refused() const { return write_refused_; }
 
   // Queues the transaction's start, sent with its first statement. A read:
   // REPEATABLE READ, READ ONLY (one snapshot). A write: READ COMMITTED
@@ -583,9 +584,11 @@ class PgTxn final : public Txn {
     OTPGATE_RETURN_IF_ERROR(Defer(kSavepointSql, {}));
     return queued_ - 1;
   }
-  // The failure came from a statement before `savepoint`: it cannot be
-  // undone to it (the whole transaction fails).
-  bool FailedBefore(uint64_t savepoint) const { return !failure_.ok() && failed_at_ < savepoint; }
+  // The failure came from `savepoint` or a statement before it: it cannot
+  // be undone to it (the whole transaction fails).
+  bool FailedBefore(uint64_t savepoint) const {
+    return !failure_.ok() && failed_at_ <= savepoint;  // the SAVEPOINT itself included
+  }
   // Undoes everything since `savepoint` (Savepoint's result; the failure
   // must not predate it): forgets what is still queued after it, rolls back
   // to it on the server if it was sent, and clears the failure.
@@ -745,8 +748,8 @@ class PgTxn final : public Txn {
 
   Result<std::optional<std::pair<uint64_t, std::vector<uint8_t>>>> LastJournalEntry() override {
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
-    if (journal_tail_.has_value()) return journal_tail_;  // appended here, under the lock
-    OTPGATE_RETURN_IF_ERROR(Flush());  // Begin's read of the tail, if it is still queued
+    if (journal_tail_.has_value()) return journal_tail_;        // appended here, under the lock
+    if (JournalTailQueued()) OTPGATE_RETURN_IF_ERROR(Flush());  // sends Begin's read of it
     Outcome out;
     if (journal_tail_read_ != nullptr) {
       out.result = std::move(journal_tail_read_);
@@ -784,7 +787,7 @@ class PgTxn final : public Txn {
         {Bytes(key), Bytes(entry)},
         Status::AlreadyExists("journal sequence " + std::to_string(sequence) + " is not new")));
     journal_tail_.emplace(sequence, std::vector<uint8_t>(entry.begin(), entry.end()));
-    journal_tail_read_.reset();
+    ForgetJournalTailRead();
     return Status::Ok();
   }
 
@@ -818,7 +821,7 @@ class PgTxn final : public Txn {
     OTPGATE_RETURN_IF_ERROR(CheckWritable());
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
     journal_tail_.reset();
-    journal_tail_read_.reset();
+    ForgetJournalTailRead();
     auto key = SequenceParam(std::min(last, kMaxSequence));
     return Defer("DELETE FROM otpgate_journal WHERE sequence <= $1::int8", {Bytes(key)});
   }
@@ -866,6 +869,9 @@ class PgTxn final : public Txn {
                Status conflict = Status::Ok()) {
     if (!failure_.ok()) return failure_;
     Queue(sql, params, std::move(conflict), kWrite);
+    // A bulk writer (store copy, import) sends its writes in pipelines of
+    // bounded size, not in one holding all of them twice in memory.
+    if (queue_.size() >= kMaxQueued) return Flush();
     return Status::Ok();
   }
   // Sends what is queued (one round trip, if anything is); returns the
@@ -881,7 +887,7 @@ class PgTxn final : public Txn {
     Outcome out = session_.ExecScript(sql.c_str(), deadline_);
     ++queued_;
     ++sent_;
-    if (!out.status.ok()) Fail(out, sent_ - 1);
+    if (!out.status.ok()) Fail(out, sent_ - 1, false);
     return out.status;
   }
 
@@ -891,7 +897,7 @@ class PgTxn final : public Txn {
     failure_ = Status::Ok();
     retryable_ = false;
     journal_tail_.reset();
-    journal_tail_read_.reset();
+    ForgetJournalTailRead();
   }
 
  private:
@@ -945,21 +951,44 @@ class PgTxn final : public Txn {
     queue_.push_back({sql, {params.begin(), params.end()}, std::move(conflict), kind});
     ++queued_;
   }
+  bool JournalTailQueued() const {
+    return std::any_of(queue_.begin(), queue_.end(),
+                       [](const Queued& q) { return q.kind == kJournalTail; });
+  }
+  // The journal changed (or a rollback undid changes) after Begin's read of
+  // its tail: that read, sent or still queued, no longer describes it.
+  void ForgetJournalTailRead() {
+    journal_tail_read_.reset();
+    for (Queued& q : queue_) {
+      if (q.kind == kJournalTail) q.kind = kStart;  // still sent, its rows not kept
+    }
+  }
   bool OnlyStartQueued() const {
     return std::all_of(queue_.begin(), queue_.end(),
                        [](const Queued& q) { return q.kind != kWrite; });
   }
-  void Fail(const Outcome& out, uint64_t statement) {
+  // Records a statement's failure (the first one is the transaction's);
+  // `queued_write`: the statement was a write queued by Defer.
+  void Fail(const Outcome& out, uint64_t statement, bool queued_write) {
+    connection_lost_ = connection_lost_ || out.connection_lost;
     if (!failure_.ok()) return;
     failure_ = out.status;
     failed_at_ = statement;
     retryable_ = IsRetryable(out.sqlstate);
-    connection_lost_ = out.connection_lost;
+    write_refused_ = queued_write && !out.connection_lost;
   }
 
   // Sends the queue and then `sql` (unless null) in one pipeline; records
   // the first failure and keeps the journal tail read ahead. Returns `sql`'s
   // outcome, or the first failure.
+  static Outcome LostAnswer() {
+    Outcome out;
+    out.status =
+        Status::Unavailable("PostgreSQL store: no answer in time, or the connection failed");
+    out.connection_lost = true;
+    return out;
+  }
+
   Outcome Send(const char* sql, std::initializer_list<std::string_view> params) {
     std::vector<Statement> statements;
     for (const Queued& q : queue_) {
@@ -978,7 +1007,9 @@ class PgTxn final : public Txn {
         if (!queue_[i].conflict.ok() && out.sqlstate.starts_with("23")) {
           out.status = queue_[i].conflict;
         }
-        Fail(out, first + i);
+        Fail(out, first + i, queue_[i].kind == kWrite);
+      } else if (out.connection_lost) {
+        Fail(LostAnswer(), first + i, false);  // its answer came, the pipeline's end did not
       } else if (queue_[i].kind == kJournalTail) {
         journal_tail_read_ = std::move(out.result);
       }
@@ -987,11 +1018,14 @@ class PgTxn final : public Txn {
     Outcome last;
     if (sql != nullptr) {
       last = std::move(outcomes.back());
-      if (!last.status.ok()) Fail(last, sent_ - 1);
+      if (!last.status.ok()) Fail(last, sent_ - 1, false);
+      if (last.connection_lost) Fail(LostAnswer(), sent_ - 1, false);
     }
     if (!failure_.ok()) last.status = failure_;  // the first, perhaps a queued statement's
     return last;
   }
+
+  static constexpr size_t kMaxQueued = 1000;
 
   Session& session_;
   const bool read_only_;
@@ -1004,6 +1038,7 @@ class PgTxn final : public Txn {
   bool retryable_ = false;
   bool connection_lost_ = false;
   bool commit_sent_ = false;
+  bool write_refused_ = false;  // the first failure was a queued write's (see Defer)
   bool write_locked_ = false;   // the store's write lock is held (until the end)
   PgResult journal_tail_read_;  // Begin's read of the journal's last entry, until used
   // The last journal entry this transaction appended: with the write lock
@@ -1067,12 +1102,17 @@ class PostgresStore final : public Store {
       // A group of one needs no savepoint (two round trips): its failure
       // rolls the whole transaction back.
       bool member_failed = false;
-      Status status = Run(false, [&](PgTxn& txn) -> Status {
-        results[0] = (*fns[0])(txn);
-        if (!txn.failure().ok()) results[0] = txn.failure();
-        member_failed = !results[0].ok();
-        return results[0];
-      });
+      Status refused;
+      Status status = Run(
+          false,
+          [&](PgTxn& txn) -> Status {
+            results[0] = (*fns[0])(txn);
+            if (!txn.failure().ok()) results[0] = txn.failure();
+            member_failed = !results[0].ok();
+            return results[0];
+          },
+          true, &refused);
+      if (!refused.ok()) results[0] = refused;
       return member_failed ? Status::Ok() : status;
     }
     return Run(false, [&](PgTxn& txn) -> Status {
@@ -1258,8 +1298,12 @@ class PostgresStore final : public Store {
   // pooled connection that died while idle, or a server that went away:
   // nothing of the transaction can have been committed).
   // `read_journal_tail`: see PgTxn::Begin (not before the journal exists).
+  // `refused_write`: if set, a queued write the server refused (only known
+  // when the writes reach it, at the latest with COMMIT) is reported there
+  // as the body's own failure, and Run returns OK: nothing was committed
+  // (WriteGroup's group of one, whose member's result it is).
   Status Run(bool read_only, const std::function<Status(PgTxn&)>& body,
-             bool read_journal_tail = true) {
+             bool read_journal_tail = true, Status* refused_write = nullptr) {
     const Deadline deadline = Clock::now() + std::chrono::milliseconds(pool_.options().timeout_ms);
     const std::string lock_key = read_only ? std::string() : LockKey(schema_, 'j', "journal");
     if (!read_only && lock_key.empty()) {
@@ -1272,18 +1316,22 @@ class PostgresStore final : public Store {
       txn.Begin(lock_key, read_journal_tail && !read_only);
       Status status = body(txn);
       if (!txn.failure().ok()) status = txn.failure();  // even if `body` ignored it
-      if (status.ok()) {
-        status = txn.Commit();
-      } else {
-        txn.Rollback();
-      }
+      if (status.ok()) status = txn.Commit();
+      // A COMMIT refused by a queued write leaves the transaction aborted:
+      // rolled back, the connection can be pooled again.
+      if (!status.ok()) txn.Rollback();
       bool healthy =
           !txn.connection_lost() && Pq().PQtransactionStatus(session->get()) == PQTRANS_IDLE;
       pool_.Return(std::move(session), healthy);
       if (status.ok()) return status;
       last = status;
       if (txn.connection_lost() && !txn.commit_sent()) continue;
-      if (!txn.retryable()) return status;
+      if (txn.retryable()) continue;
+      if (refused_write != nullptr && txn.write_refused()) {
+        *refused_write = status;  // nothing was committed
+        return Status::Ok();
+      }
+      return status;
     }
     return last;
   }

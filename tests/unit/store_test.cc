@@ -253,6 +253,60 @@ TEST_P(StoreTest, WriteGroupMemberWhoseWriteIsRefusedFailsAlone) {
                   .ok());
 }
 
+// A group of one whose write the store refuses: the refusal is the
+// member's result and the group succeeds (nothing stored), as for larger
+// groups, also where the write reaches the server only with COMMIT.
+TEST_P(StoreTest, WriteGroupOfOneWhoseWriteIsRefusedReportsItAsItsResult) {
+  auto store = Create();
+  ASSERT_NE(store, nullptr);
+  const std::vector<uint8_t> entry = {7};
+  ASSERT_TRUE(store->Write([&](Txn& txn) { return txn.AppendJournalEntry(1, entry); }).ok());
+  std::function<Status(Txn&)> refused = [&](Txn& txn) -> Status {
+    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("B")));
+    return txn.AppendJournalEntry(1, entry);  // not above the last: refused
+  };
+  std::vector<const std::function<Status(Txn&)>*> fns = {&refused};
+  std::vector<Status> results(1);
+  EXPECT_TRUE(store->WriteGroup(fns, results).ok());
+  EXPECT_EQ(results[0].code(), StatusCode::kAlreadyExists) << results[0].ToString();
+  EXPECT_TRUE(store
+                  ->Read([](Txn& txn) {
+                    EXPECT_FALSE(txn.HasToken("B"));
+                    return Status::Ok();
+                  })
+                  .ok());
+}
+
+// What a transaction changed in the journal is what it then reads as the
+// journal's end, even before anything was read (a backend that reads the
+// end ahead must not hand out that earlier read).
+TEST_P(StoreTest, JournalEndReadAfterAnEraseOrAppendInTheSameWriteSeesIt) {
+  auto store = Create();
+  ASSERT_NE(store, nullptr);
+  const std::vector<uint8_t> entry = {7};
+  for (uint64_t sequence : {1, 2, 3}) {
+    ASSERT_TRUE(
+        store->Write([&](Txn& txn) { return txn.AppendJournalEntry(sequence, entry); }).ok());
+  }
+  EXPECT_TRUE(store
+                  ->Write([&](Txn& txn) -> Status {
+                    OTPGATE_RETURN_IF_ERROR(txn.EraseJournalThrough(3));
+                    OTPGATE_ASSIGN_OR_RETURN(auto last, txn.LastJournalEntry());
+                    EXPECT_FALSE(last.has_value()) << "the erased entry " << last->first;
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_TRUE(store
+                  ->Write([&](Txn& txn) -> Status {
+                    OTPGATE_RETURN_IF_ERROR(txn.AppendJournalEntry(4, entry));
+                    OTPGATE_RETURN_IF_ERROR(txn.EraseJournalThrough(4));
+                    OTPGATE_ASSIGN_OR_RETURN(auto last, txn.LastJournalEntry());
+                    EXPECT_FALSE(last.has_value()) << "entry " << last->first;
+                    return Status::Ok();
+                  })
+                  .ok());
+}
+
 // A member that appended to the journal and then failed leaves no entry,
 // and the next member appends where the journal really ends (a backend that
 // remembers the tail it appended must forget it on the rollback).
