@@ -245,8 +245,9 @@ class Session {
                                      FirstLine(Pq().PQerrorMessage(conn_.get())));
     return out;
   }
-  // Marks the connection lost in every outcome from `first` on, and in the
-  // first that failed before it, if any was not read to its end.
+  // Marks the connection lost in every outcome from `first` on (keeping an
+  // error already read), and flags the ones before it, whose answers were
+  // read but whose pipeline did not end.
   std::vector<Outcome> LostFrom(std::vector<Outcome> outcomes, size_t first,
                                 std::string_view what) {
     for (size_t i = 0; i < outcomes.size(); ++i) {
@@ -281,8 +282,7 @@ class Session {
         out.connection_lost = true;  // never reuse: a reply may still come
         if (out.status.ok()) {
           out.status = Status::Unavailable(
-              "PostgreSQL store: no answer in time, or the "
-              "connection failed: " +
+              "PostgreSQL store: no answer in time, or the connection failed: " +
               FirstLine(Pq().PQerrorMessage(conn_.get())));
         }
         return out;
@@ -514,8 +514,9 @@ constexpr const char* kReleaseSql = "RELEASE SAVEPOINT otpgate_member";
 // round trip. Every write transaction holds the pool-wide write lock, so
 // the round trips inside it bound how many decisions the pool makes per
 // second: a decision that read, wrote and committed in six round trips now
-// takes three (its reads; then its writes with COMMIT, or, in a group, with
-// the check at the member's end). A queued statement's failure becomes the
+// takes two (its read of the user's tokens, with BEGIN, the lock and the
+// journal's last entry; then its writes, with COMMIT, or in a group with the
+// check at the member's end). A queued statement's failure becomes the
 // transaction's when it is sent: the transaction then never commits, since
 // the server skips everything after a failure up to the pipeline's end,
 // COMMIT included.
@@ -978,9 +979,8 @@ class PgTxn final : public Txn {
     write_refused_ = queued_write && !out.connection_lost;
   }
 
-  // Sends the queue and then `sql` (unless null) in one pipeline; records
-  // the first failure and keeps the journal tail read ahead. Returns `sql`'s
-  // outcome, or the first failure.
+  // The failure of a statement whose answer came but whose pipeline's end
+  // did not.
   static Outcome LostAnswer() {
     Outcome out;
     out.status =
@@ -989,6 +989,9 @@ class PgTxn final : public Txn {
     return out;
   }
 
+  // Sends the queue and then `sql` (unless null) in one pipeline; records
+  // the first failure and keeps the journal tail read ahead. Returns `sql`'s
+  // outcome, or the first failure.
   Outcome Send(const char* sql, std::initializer_list<std::string_view> params) {
     std::vector<Statement> statements;
     for (const Queued& q : queue_) {
@@ -1228,7 +1231,7 @@ class PostgresStore final : public Store {
           if (init_key.empty() || schema_key.empty()) {
             return Status::Unavailable("PostgreSQL store: no lock key");
           }
-          OTPGATE_RETURN_IF_ERROR(txn.Run("SELECT pg_advisory_xact_lock($1)", {init_key}).status);
+          OTPGATE_RETURN_IF_ERROR(txn.Run(kLockSql, {init_key}).status);
           OTPGATE_RETURN_IF_ERROR(
               txn.Run("SELECT set_config('search_path', $1, true)", {configured_search_path_})
                   .status);
@@ -1245,7 +1248,7 @@ class PostgresStore final : public Store {
           OTPGATE_RETURN_IF_ERROR(
               txn.Run("SELECT set_config('search_path', $1, true)", {QuoteIdentifier(schema_)})
                   .status);
-          OTPGATE_RETURN_IF_ERROR(txn.Run("SELECT pg_advisory_xact_lock($1)", {schema_key}).status);
+          OTPGATE_RETURN_IF_ERROR(txn.Run(kLockSql, {schema_key}).status);
           OTPGATE_RETURN_IF_ERROR(txn.Run("CREATE TABLE IF NOT EXISTS otpgate_meta ("
                                           "  name bytea PRIMARY KEY, value bytea NOT NULL)",
                                           {})
