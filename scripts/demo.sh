@@ -25,9 +25,12 @@ rm -rf "$DEMO"
 mkdir -p "$DEMO"
 chmod 0700 "$DEMO"
 BIN="$BUILD_DIR/tools/otpgate"
+# The demo's own (empty) configuration: a host's /etc/otpgate (an installed
+# package's, perhaps unreadable here) is never read.
+: > "$DEMO/otpgate.conf"
 START=$(date +%s) STEP=0
-og() { "$BIN" --store "$DEMO/store" --master-key "$DEMO/master.key" "$@"; }
-phone() { "$BIN" code -q --uri "$URI" --time $((START + 30 * STEP)); }  # the customer's app
+og() { "$BIN" --config "$DEMO/otpgate.conf" --store "$DEMO/store" --master-key "$DEMO/master.key" "$@"; }
+phone() { "$BIN" --config "$DEMO/otpgate.conf" code -q --uri "$URI" --time $((START + 30 * STEP)); }  # the customer's app
 tick() { STEP=$((STEP + 1)); }                                          # its next 30-second step
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ otpgate %s\n' "$*"; og "$@" || echo "(exit $?)"; }
@@ -87,7 +90,7 @@ MODULE="$BUILD_DIR/pam_module/pam_otpgate.so"
 mkdir -p "$DEMO/pam.d"
 echo "auth required pam_deny.so" > "$DEMO/pam.d/other"
 FIRST="auth requisite pam_exec.so expose_authtok quiet $PWD/tests/integration/pam/check_password.sh demo-pass"
-OPTS="store=$DEMO/store master_key=$DEMO/master.key fail_delay_ms=0"
+OPTS="config=$DEMO/otpgate.conf store=$DEMO/store master_key=$DEMO/master.key fail_delay_ms=0"
 for action in login register stop; do
   printf '%s\nauth required %s %s action=%s\n' "$FIRST" "$MODULE" "$OPTS" "$action" > "$DEMO/pam.d/bank-$action"
 done
@@ -99,7 +102,7 @@ pam() {  # pam SERVICE USER ANSWER... (one answer per prompt)
     timeout 20 pamtester -v "bank-$service" "$user" authenticate 2>&1 | grep -v PWRAP | sed 's/^/    /' || true
 }
 REAL=$(date +%s)
-app() { "$BIN" code -q --uri "$URI2" --time $((REAL + 30 * $1)); }  # the app's code, $1 steps on
+app() { "$BIN" --config "$DEMO/otpgate.conf" code -q --uri "$URI2" --time $((REAL + 30 * $1)); }  # the app's code, $1 steps on
 og token new --prefix VSST --no-qr > "$DEMO/token2.txt"
 URI2=$(sed -n 's/^uri: *//p' "$DEMO/token2.txt"); TOKEN2=$(sed -n 's/^credential_id: *//p' "$DEMO/token2.txt")
 rm -f "$DEMO/token2.txt"
@@ -117,7 +120,7 @@ pam login "$USER2" wrong-pass
 say "PAM flow 3, stop; then login is password only again"
 pam stop "$USER2" demo-pass "$(app 2)"
 pam login "$USER2" demo-pass
-"$BIN" --store "$DEMO/store" --master-key "$DEMO/master.key" list
+og list
 
 # ---------------------------------------------------------------------------
 # The same flows over RADIUS: a real radiusd (Debian's freeradius 3.2) on
@@ -128,13 +131,13 @@ source tests/integration/radius/harness.sh
 RD="$DEMO/radius"; mkdir -p "$RD"; chmod 0711 "$DEMO" "$RD"
 radius_setup "$RD/r" "$BUILD_DIR/radius_module" "$PWD"
 trap 'radius_stop' EXIT
-rog() { as_owner "$BIN" --store "$RD/r/store" --master-key "$RD/r/master.key" "$@"; }
+rog() { as_owner "$BIN" --config "$RD/r/otpgate.conf" --store "$RD/r/store" --master-key "$RD/r/master.key" "$@"; }
 rog init >/dev/null
 rog token new --prefix VSST --no-qr > "$RD/token.txt"
 URI3=$(sed -n 's/^uri: *//p' "$RD/token.txt"); TOKEN3=$(sed -n 's/^credential_id: *//p' "$RD/token.txt"); rm -f "$RD/token.txt"
 radius_start
 REAL=$(date +%s)
-app3() { "$BIN" code -q --uri "$URI3" --time $((REAL + 30 * $1)); }
+app3() { "$BIN" --config "$DEMO/otpgate.conf" code -q --uri "$URI3" --time $((REAL + 30 * $1)); }
 gw() {  # gw 'attributes' : send one Access-Request, show what came back (kept in $LAST_REPLY)
   printf '$ radclient  %s\n' "$1"
   LAST_REPLY=$(rc_send 0 "$1")

@@ -68,8 +68,8 @@ for json in "" --json; do
   run malformed og $json verify leaky "12x45678"
   run unknown-user og $json verify nobody-here "$(code 2)"
   run resync og $json resync LEAK00000001 "$(code 3)" "$(code 4)"
-  run wrong-key as_owner "$WORK/otpgate" $json --store "$D/store" --master-key "$IN/other.key" verify leaky "$(code 5)"
-  run missing-store as_owner "$WORK/otpgate" $json --store "$WORK/none" --master-key "$D/master.key" verify leaky "$(code 5)"
+  run wrong-key as_owner "$WORK/otpgate" $json --config "$D/otpgate.conf" --store "$D/store" --master-key "$IN/other.key" verify leaky "$(code 5)"
+  run missing-store as_owner "$WORK/otpgate" $json --config "$D/otpgate.conf" --store "$WORK/none" --master-key "$D/master.key" verify leaky "$(code 5)"
   run debug-option og $json -o debug=yes verify leaky "$(code 5)"
   run stop og $json stop leaky "$(code 6)"
   run unassign og $json token import "$IN/t.csv" --replace

@@ -28,7 +28,8 @@ rel_setup() {
      "$REL_BUILD/tests/integration/pam_driver" "$WORK/"
   chmod 0755 "$WORK/otpgate" "$WORK/pam_otpgate.so" "$WORK/pam_driver"
   mkdir -p "$WORK/pam.d"
-  local common="store=$D/store master_key=$D/master.key fail_delay_ms=0"
+  # radius_setup's (empty) config: the host's /etc/otpgate is never read.
+  local common="config=$D/otpgate.conf store=$D/store master_key=$D/master.key fail_delay_ms=0"
   echo "auth required pam_deny.so" > "$WORK/pam.d/other"
   echo "auth required $WORK/pam_otpgate.so $common debug" > "$WORK/pam.d/otp-login"
   echo "auth required $WORK/pam_otpgate.so $common action=register debug" > "$WORK/pam.d/otp-register"
@@ -38,7 +39,7 @@ rel_setup() {
   og init >/dev/null
 }
 
-og() { as_owner "$WORK/otpgate" --store "$D/store" --master-key "$D/master.key" "$@"; }
+og() { as_owner "$WORK/otpgate" --config "$D/otpgate.conf" --store "$D/store" --master-key "$D/master.key" "$@"; }
 
 # OTPGATE_TEST_PRELOAD (the sanitizer runtime in instrumented runs) first.
 pam_login() {
