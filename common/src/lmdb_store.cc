@@ -19,6 +19,7 @@
 #include <shared_mutex>
 
 #include "file_util.h"
+#include "lmdb_staged_import.h"
 #include "lmdb_verified_state.h"
 #include "lmdb_verify.h"
 #include "otpgate/store.h"
@@ -116,10 +117,20 @@ uint64_t SequenceOf(const MDB_val& key) {
   return sequence;
 }
 
+// Where a token record stands (lmdb_staged_import.h).
+enum class Presence {
+  kVisible,    // live, or of a published import, or of this transaction's own import
+  kStaged,     // of an import still running elsewhere: invisible, its ID taken
+  kAbandoned,  // of an import that failed or died: invisible, its ID free
+};
+
 class LmdbTxn final : public Txn {
  public:
-  LmdbTxn(MDB_txn* txn, const Databases& dbs, bool read_only)
-      : txn_(txn), dbs_(dbs), read_only_(read_only) {}
+  // `staging`: non-zero in a step of the staged import of that number
+  // (Store::WriteStaged): its tokens are written as staged, and it may not
+  // write anything but tokens and journal entries.
+  LmdbTxn(MDB_txn* txn, const Databases& dbs, bool read_only, uint64_t staging = 0)
+      : txn_(txn), dbs_(dbs), read_only_(read_only), staging_(staging) {}
   MDB_txn* raw() const { return txn_; }
 
   Result<TokenRecord> GetToken(std::string_view credential_id) override {
@@ -131,18 +142,40 @@ class LmdbTxn final : public Txn {
     if (rc != 0) {
       return LmdbError(rc, "reading token");
     }
-    return DecodeStoredToken(credential_id,
-                             {static_cast<const uint8_t*>(data.mv_data), data.mv_size});
+    OTPGATE_ASSIGN_OR_RETURN(
+        TokenRecord record,
+        DecodeStoredToken(credential_id,
+                          {static_cast<const uint8_t*>(data.mv_data), data.mv_size}));
+    OTPGATE_ASSIGN_OR_RETURN(Presence presence, PresenceOf(record));
+    if (presence != Presence::kVisible) {
+      return Status::NotFound("unknown credential ID");
+    }
+    return record;
   }
 
+  // A record that does not decode takes its ID too.
   bool HasToken(std::string_view credential_id) override {
     MDB_val key = Val(credential_id), data;
-    return mdb_get(txn_, dbs_.tokens, &key, &data) == 0;
+    if (mdb_get(txn_, dbs_.tokens, &key, &data) != 0) return false;
+    auto record = DecodeTokenRecord({static_cast<const uint8_t*>(data.mv_data), data.mv_size});
+    if (!record.ok() || record->staged_by == 0) return true;
+    auto presence = PresenceOf(*record);
+    return !presence.ok() || *presence != Presence::kAbandoned;
   }
 
   Status PutToken(const TokenRecord& record) override {
-    OTPGATE_RETURN_IF_ERROR(CheckWritable());
-    std::vector<uint8_t> bytes = EncodeTokenRecord(record);
+    OTPGATE_RETURN_IF_ERROR(CheckWritable(/*in_staged_step=*/true));
+    if (record.staged_by != 0) {
+      return Status::Internal("a token record may not name a staged import");
+    }
+    std::vector<uint8_t> bytes;
+    if (staging_ != 0) {
+      TokenRecord staged = record;
+      staged.staged_by = staging_;
+      bytes = EncodeTokenRecord(staged);
+    } else {
+      bytes = EncodeTokenRecord(record);
+    }
     MDB_val key = Val(record.credential_id), data = Val(bytes);
     return Check(mdb_put(txn_, dbs_.tokens, &key, &data, 0), "writing token");
   }
@@ -205,7 +238,12 @@ class LmdbTxn final : public Txn {
       if (!record.ok()) {
         status =
             Status::Corrupt("token " + std::string(View(key)) + ": " + record.status().message());
-      } else {
+        break;
+      }
+      auto presence = PresenceOf(*record);
+      if (!presence.ok()) {
+        status = presence.status();
+      } else if (*presence == Presence::kVisible) {
         status = fn(record.value());
       }
     }
@@ -246,7 +284,7 @@ class LmdbTxn final : public Txn {
   }
 
   Status AppendJournalEntry(uint64_t sequence, std::span<const uint8_t> entry) override {
-    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    OTPGATE_RETURN_IF_ERROR(CheckWritable(/*in_staged_step=*/true));
     auto bytes = SequenceKey(sequence);
     MDB_val key{bytes.size(), bytes.data()}, data = Val(entry);
     int rc = mdb_put(txn_, dbs_.journal, &key, &data, MDB_APPEND);
@@ -305,8 +343,35 @@ class LmdbTxn final : public Txn {
   }
 
  private:
-  Status CheckWritable() const {
-    return read_only_ ? Status::Internal("write in a read-only transaction") : Status::Ok();
+  Status CheckWritable(bool in_staged_step = false) const {
+    if (read_only_) return Status::Internal("write in a read-only transaction");
+    if (staging_ != 0 && !in_staged_step) {
+      return Status::Internal("a staged import may only put tokens and journal entries");
+    }
+    return Status::Ok();
+  }
+  // Staged records (lmdb_staged_import.h): visible once their import is
+  // published (staged_by then cleared in `record`, so that writing it back
+  // stores it as a plain record) or in their own import's steps.
+  Result<Presence> PresenceOf(TokenRecord& record) {
+    if (record.staged_by == 0 || record.staged_by == staging_) {
+      record.staged_by = 0;
+      return Presence::kVisible;
+    }
+    auto known = imports_.find(record.staged_by);
+    if (known == imports_.end()) {
+      OTPGATE_ASSIGN_OR_RETURN(auto state, GetMeta(StagedImportKey(record.staged_by)));
+      Presence presence = Presence::kAbandoned;  // its entry already removed
+      if (state.has_value()) {
+        OTPGATE_ASSIGN_OR_RETURN(StagedImport import, DecodeStagedImport(*state));
+        presence = import.phase == StagedImport::Phase::kPublished ? Presence::kVisible
+                   : StillStaging(import)                          ? Presence::kStaged
+                                                                   : Presence::kAbandoned;
+      }
+      known = imports_.emplace(record.staged_by, presence).first;
+    }
+    if (known->second == Presence::kVisible) record.staged_by = 0;
+    return known->second;
   }
   // Walks the journal from `from` (or visits only its last entry).
   Status ScanJournal(uint64_t from, bool last_only,
@@ -362,6 +427,8 @@ class LmdbTxn final : public Txn {
   MDB_txn* txn_;
   const Databases& dbs_;
   bool read_only_;
+  uint64_t staging_;
+  std::map<uint64_t, Presence> imports_;  // staged imports seen, by number
 };
 
 class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbStore> {
@@ -456,6 +523,46 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
   }
   Status Write(const std::function<Status(Txn&)>& fn) override { return RunWrite(fn); }
   bool SharesCommits() const override { return true; }
+
+  // See store.h and lmdb_staged_import.h.
+  Status WriteStaged(const std::function<Status(const StagedStep& step)>& produce,
+                     const TxnFn& publish) override {
+    if (::getpid() != pid_) {
+      return Status::Internal("store handle used after fork(); reopen it");
+    }
+    OTPGATE_RETURN_IF_ERROR(RemoveAbandonedImports());
+    uint64_t number = 0;
+    OTPGATE_RETURN_IF_ERROR(RunWrite([&](Txn& txn) -> Status {
+      OTPGATE_ASSIGN_OR_RETURN(auto last, txn.GetMeta(kLastStagedImportMeta));
+      number = 1;
+      if (last.has_value()) {
+        if (last->size() != 8)
+          return Status::Corrupt("the last staged import's number is malformed");
+        for (size_t i = 0; i < 8; ++i) number += uint64_t{(*last)[i]} << (8 * i);
+      }
+      std::array<uint8_t, 8> bytes;
+      for (size_t i = 0; i < 8; ++i) bytes[i] = static_cast<uint8_t>(number >> (8 * i));
+      OTPGATE_RETURN_IF_ERROR(txn.PutMeta(kLastStagedImportMeta, bytes));
+      return txn.PutMeta(StagedImportKey(number), EncodeStagedImport(StagingHere()));
+    }));
+    Status status = produce([&](const TxnFn& fn) { return RunWrite(fn, number); });
+    if (status.ok()) {
+      status = RunWrite([&](Txn& txn) -> Status {
+        OTPGATE_RETURN_IF_ERROR(SetImportPhase(txn, number, StagedImport::Phase::kPublished));
+        return publish(txn);
+      });
+    }
+    if (!status.ok()) {
+      // Whatever fails here, the import stays invisible: a later WriteStaged
+      // finds it abandoned (or its process gone) and removes it.
+      if (RunWrite([&](Txn& txn) {
+            return SetImportPhase(txn, number, StagedImport::Phase::kAbandoned);
+          }).ok()) {
+        (void)RemoveImport(number);
+      }
+    }
+    return status;
+  }
 
   Status Backup(const std::string& file) override {
     UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -781,7 +888,7 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     return Status::Internal("store " + path_ + ": read transaction could not start");
   }
 
-  Status RunWrite(const std::function<Status(Txn&)>& fn) {
+  Status RunWrite(const std::function<Status(Txn&)>& fn, uint64_t staging = 0) {
     if (::getpid() != pid_) {
       return Status::Internal("store handle used after fork(); reopen it");
     }
@@ -792,7 +899,7 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
         MDB_txn* txn = nullptr;
         rc = mdb_txn_begin(env_, nullptr, 0, &txn);
         if (rc == 0) {
-          LmdbTxn wrapper(txn, dbs_, false);
+          LmdbTxn wrapper(txn, dbs_, false, staging);
           Status status = CheckNotShrunk();
           if (status.ok()) status = fn(wrapper);
           if (!status.ok()) {
@@ -824,6 +931,95 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
       }
     }
     return Status::StoreFull("store " + path_ + ": transaction could not be completed");
+  }
+
+  // The import's entry, moved on from kStaging to `phase` (kInternal if it
+  // is no longer staging).
+  static Status SetImportPhase(Txn& txn, uint64_t number, StagedImport::Phase phase) {
+    const std::string key = StagedImportKey(number);
+    OTPGATE_ASSIGN_OR_RETURN(auto state, txn.GetMeta(key));
+    if (!state.has_value()) return Status::Internal("staged import " + key + " is gone");
+    OTPGATE_ASSIGN_OR_RETURN(StagedImport import, DecodeStagedImport(*state));
+    if (import.phase != StagedImport::Phase::kStaging) {
+      return Status::Internal("staged import " + key + " is no longer staging");
+    }
+    import.phase = phase;
+    return txn.PutMeta(key, EncodeStagedImport(import));
+  }
+
+  // Removes the records and entries of every import that was abandoned or
+  // whose process is gone.
+  Status RemoveAbandonedImports() {
+    std::vector<uint64_t> abandoned;
+    OTPGATE_RETURN_IF_ERROR(RunRead([&](Txn& txn) -> Status {
+      abandoned.clear();
+      MDB_cursor* cursor = nullptr;
+      int rc = mdb_cursor_open(static_cast<LmdbTxn&>(txn).raw(), dbs_.meta, &cursor);
+      if (rc != 0) return LmdbError(rc, "opening meta cursor");
+      MDB_val key = Val(kStagedImportPrefix), data;
+      Status status;
+      for (rc = mdb_cursor_get(cursor, &key, &data, MDB_SET_RANGE); rc == 0;
+           rc = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)) {
+        std::optional<uint64_t> number = StagedImportNumber(View(key));
+        if (!number.has_value()) break;
+        auto import = DecodeStagedImport({static_cast<const uint8_t*>(data.mv_data), data.mv_size});
+        if (!import.ok()) {
+          status = import.status();
+          break;
+        }
+        if (import->phase != StagedImport::Phase::kPublished && !StillStaging(*import)) {
+          abandoned.push_back(*number);
+        }
+      }
+      mdb_cursor_close(cursor);
+      if (!status.ok()) return status;
+      return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : LmdbError(rc, "reading meta");
+    }));
+    for (uint64_t number : abandoned) OTPGATE_RETURN_IF_ERROR(RemoveImport(number));
+    return Status::Ok();
+  }
+
+  // Deletes the records of the abandoned import `number` a bounded number
+  // per write transaction, then its entry.
+  Status RemoveImport(uint64_t number) {
+    constexpr size_t kScannedPerTxn = 100000, kDeletedPerTxn = 10000;
+    std::string resume;  // the first key not yet scanned
+    bool done = false;
+    while (!done) {
+      std::string next;  // set by a commit-bound run only: RunWrite may re-run it
+      OTPGATE_RETURN_IF_ERROR(RunWrite([&](Txn& txn) -> Status {
+        MDB_txn* raw = static_cast<LmdbTxn&>(txn).raw();
+        MDB_cursor* cursor = nullptr;
+        int rc = mdb_cursor_open(raw, dbs_.tokens, &cursor);
+        if (rc != 0) return LmdbError(rc, "opening cursor");
+        std::vector<std::string> doomed;
+        MDB_val key = Val(resume), data;
+        size_t scanned = 0;
+        rc = mdb_cursor_get(cursor, &key, &data, resume.empty() ? MDB_FIRST : MDB_SET_RANGE);
+        for (; rc == 0 && scanned < kScannedPerTxn && doomed.size() < kDeletedPerTxn;
+             rc = mdb_cursor_get(cursor, &key, &data, MDB_NEXT), ++scanned) {
+          auto record =
+              DecodeTokenRecord({static_cast<const uint8_t*>(data.mv_data), data.mv_size});
+          if (record.ok() && record->staged_by == number) doomed.emplace_back(View(key));
+        }
+        next = rc == 0 ? std::string(View(key)) : std::string();
+        mdb_cursor_close(cursor);
+        if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError(rc, "listing tokens");
+        for (const std::string& id : doomed) {
+          MDB_val doomed_key = Val(id);
+          rc = mdb_del(raw, dbs_.tokens, &doomed_key, nullptr);
+          if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError(rc, "removing a staged token");
+        }
+        if (!next.empty()) return Status::Ok();
+        const std::string entry_key = StagedImportKey(number);
+        MDB_val entry = Val(entry_key);
+        rc = mdb_del(raw, dbs_.meta, &entry, nullptr);
+        return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : LmdbError(rc, "removing an import");
+      }));
+      done = next.empty();
+      resume = std::move(next);
+    }
+    return Status::Ok();
   }
 
   // Records that this commit alone turned `before` into the file's state

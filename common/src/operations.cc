@@ -1,5 +1,7 @@
 #include "otpgate/operations.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <deque>
 
@@ -595,9 +597,15 @@ Result<TokenRecord> NewRecord(const MasterKey& master, const TokenSpec& spec,
 }
 
 // Replacing a token that is bound also drops its user index entry; a token
-// provisioned bound gets one.
-Status PutNewRecord(Txn& txn, const TokenRecord& record) {
+// provisioned bound gets one. `exists`: what HasToken said. A token that
+// exists but cannot be read is being imported (Store::WriteStaged) and may
+// not be replaced.
+Status PutNewRecord(Txn& txn, const TokenRecord& record, bool exists) {
   auto existing = txn.GetToken(record.credential_id);
+  if (exists && existing.status().code() == StatusCode::kNotFound) {
+    return Status::AlreadyExists("token " + record.credential_id +
+                                 " is being imported by another process");
+  }
   if (existing.ok() && !existing->owner.empty()) {
     OTPGATE_RETURN_IF_ERROR(txn.RemoveUserToken(existing->owner, record.credential_id));
   }
@@ -624,14 +632,15 @@ Status NameEntry(const TokenSpec& spec, const Status& status) {
 }  // namespace
 
 Result<bool> OtpService::PutImported(Txn& txn, const TokenRecord& record, bool replace, int64_t now,
-                                     std::vector<std::string>& skipped) {
-  if (!replace && txn.HasToken(record.credential_id)) {
+                                     std::vector<std::string>& skipped, std::string_view reason) {
+  const bool exists = txn.HasToken(record.credential_id);
+  if (!replace && exists) {
     skipped.push_back(record.credential_id);
     return false;
   }
-  OTPGATE_RETURN_IF_ERROR(PutNewRecord(txn, record));
+  OTPGATE_RETURN_IF_ERROR(PutNewRecord(txn, record, exists));
   OTPGATE_RETURN_IF_ERROR(
-      JournalIn(txn, now, "import", record.owner, record.credential_id, "ok", ""));
+      JournalIn(txn, now, "import", record.owner, record.credential_id, "ok", reason));
   return true;
 }
 
@@ -652,7 +661,7 @@ Status OtpService::Provision(const TokenSpec& spec, const SecretBytes& secret, b
     if (!replace && exists) {
       return Status::AlreadyExists("token " + record->credential_id + " already exists");
     }
-    OTPGATE_RETURN_IF_ERROR(PutNewRecord(txn, *record));
+    OTPGATE_RETURN_IF_ERROR(PutNewRecord(txn, *record, exists));
     return JournalIn(txn, now, "provision", record->owner, record->credential_id, "ok",
                      exists ? "replaced" : "");
   });
@@ -676,7 +685,7 @@ Status OtpService::ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretB
     done.clear();
     dup.clear();
     for (const TokenRecord& record : records) {
-      OTPGATE_ASSIGN_OR_RETURN(bool stored, PutImported(txn, record, replace, now, dup));
+      OTPGATE_ASSIGN_OR_RETURN(bool stored, PutImported(txn, record, replace, now, dup, ""));
       if (stored) done.push_back(record.credential_id);
     }
     return Status::Ok();
@@ -695,17 +704,90 @@ Status OtpService::ProvisionEach(const std::function<Status(const TokenPut& put)
   const int64_t now = clock_.Now();
   size_t done = 0;
   std::vector<std::string> dup;
-  Status status = store_->Write([&](Txn& txn) -> Status {
-    done = 0;
-    dup.clear();
-    return produce([&](const TokenSpec& spec, const SecretBytes& secret) -> Status {
+  // Up to one step's worth of tokens: held here and stored in one
+  // transaction. `more` is set (and `produce` stopped) when there are more,
+  // or, while staging, when a token is bound to an owner.
+  std::vector<TokenRecord> held;
+  bool more = false;
+  const Status stop = Status::Internal("import stopped to change method");
+  auto hold = [&](bool staging) {
+    return [&, staging](const TokenSpec& spec, const SecretBytes& secret) -> Status {
+      if (more) return stop;
       auto record = AllowedNewRecord(key_, config_, spec, secret, now);
       if (!record.ok()) return NameEntry(spec, record.status());
-      OTPGATE_ASSIGN_OR_RETURN(bool stored, PutImported(txn, *record, replace, now, dup));
-      if (stored) ++done;
+      if (staging ? !record->owner.empty() : held.size() == kStagedImportStep) {
+        more = true;
+        return stop;
+      }
+      held.push_back(std::move(record).value());
       return Status::Ok();
+    };
+  };
+  auto store_held = [&](Txn& txn, std::string_view reason, size_t& stored,
+                        std::vector<std::string>& existing) -> Status {
+    stored = 0;
+    existing.clear();
+    for (const TokenRecord& record : held) {
+      OTPGATE_ASSIGN_OR_RETURN(bool put, PutImported(txn, record, replace, now, existing, reason));
+      if (put) ++stored;
+    }
+    return Status::Ok();
+  };
+
+  Status status = produce(hold(false));
+  if (!more) {
+    if (status.ok()) {
+      status = store_->Write([&](Txn& txn) { return store_held(txn, "", done, dup); });
+    }
+  } else if (!replace) {
+    // More than a step: staged (Store::WriteStaged), so that memory stays
+    // bounded. Its journal entries say so; the last one says it was published.
+    more = false;
+    const std::string label = std::to_string(now) + "-" + std::to_string(::getpid());
+    status = store_->WriteStaged(
+        [&](const Store::StagedStep& step) -> Status {
+          done = 0;
+          dup.clear();
+          held.clear();
+          auto flush = [&]() -> Status {
+            size_t stored = 0;
+            std::vector<std::string> existing;
+            OTPGATE_RETURN_IF_ERROR(step(
+                [&](Txn& txn) { return store_held(txn, "staged:" + label, stored, existing); }));
+            done += stored;
+            dup.insert(dup.end(), existing.begin(), existing.end());
+            held.clear();
+            return Status::Ok();
+          };
+          auto put = hold(true);
+          OTPGATE_RETURN_IF_ERROR(produce([&](const TokenSpec& spec, const SecretBytes& secret) {
+            OTPGATE_RETURN_IF_ERROR(put(spec, secret));
+            return held.size() == kStagedImportStep ? flush() : Status::Ok();
+          }));
+          return flush();
+        },
+        [&](Txn& txn) {
+          return JournalIn(txn, now, "import", "", "", "ok",
+                           "published:" + label + ":" + std::to_string(done) + "-tokens");
+        });
+  }
+  if (more) {
+    // Replacing tokens, or binding them to owners: one transaction, whose
+    // memory grows with the import (a staged record cannot replace a live
+    // one, nor a binding wait unseen).
+    held.clear();
+    status = store_->Write([&](Txn& txn) -> Status {
+      done = 0;
+      dup.clear();
+      return produce([&](const TokenSpec& spec, const SecretBytes& secret) -> Status {
+        auto record = AllowedNewRecord(key_, config_, spec, secret, now);
+        if (!record.ok()) return NameEntry(spec, record.status());
+        OTPGATE_ASSIGN_OR_RETURN(bool stored, PutImported(txn, *record, replace, now, dup, ""));
+        if (stored) ++done;
+        return Status::Ok();
+      });
     });
-  });
+  }
   AuditImport(status, done);
   if (status.ok()) {
     if (imported != nullptr) *imported = done;

@@ -39,6 +39,14 @@ Result<std::vector<TokenRecord>> Txn::UserTokenRecords(std::string_view user) {
   return records;
 }
 
+Status Store::WriteStaged(const std::function<Status(const StagedStep& step)>& produce,
+                          const TxnFn& publish) {
+  return Write([&](Txn& txn) -> Status {
+    OTPGATE_RETURN_IF_ERROR(produce([&](const TxnFn& fn) { return fn(txn); }));
+    return publish(txn);
+  });
+}
+
 Status UnstoredBoundToken(std::string_view credential_id) {
   return Status::Corrupt("user index lists token " + std::string(credential_id) +
                          ", which is not in the store");

@@ -6,6 +6,7 @@ namespace otpgate {
 namespace {
 
 constexpr uint8_t kRecordVersion = 1;
+constexpr uint8_t kStagedRecordVersion = 2;  // version 1 + u64 staged_by
 constexpr size_t kMaxStringBytes = 1024;
 
 class Writer {
@@ -14,6 +15,7 @@ class Writer {
   void U16(uint16_t v) { Le(v, 2); }
   void U32(uint32_t v) { Le(v, 4); }
   void I64(int64_t v) { Le(static_cast<uint64_t>(v), 8); }
+  void U64(uint64_t v) { Le(v, 8); }
   void Bytes(const uint8_t* data, size_t n) { out_.insert(out_.end(), data, data + n); }
   void Blob(std::span<const uint8_t> data) {
     U16(static_cast<uint16_t>(data.size()));
@@ -103,7 +105,7 @@ std::string_view TokenStateName(TokenState state) {
 
 std::vector<uint8_t> EncodeTokenRecord(const TokenRecord& r) {
   Writer w;
-  w.U8(kRecordVersion);
+  w.U8(r.staged_by == 0 ? kRecordVersion : kStagedRecordVersion);
   w.U8(static_cast<uint8_t>(r.state));
   w.U8(static_cast<uint8_t>(r.params.kind));
   w.U8(static_cast<uint8_t>(r.params.algorithm));
@@ -125,6 +127,7 @@ std::vector<uint8_t> EncodeTokenRecord(const TokenRecord& r) {
   w.Str(r.owner);
   w.Str(r.issuer);
   w.Blob(r.sealed_secret);
+  if (r.staged_by != 0) w.U64(r.staged_by);
   return w.Take();
 }
 
@@ -135,7 +138,7 @@ Result<TokenRecord> DecodeTokenRecord(std::span<const uint8_t> bytes) {
   if (!in.U8(version)) {
     return Status::Corrupt("token record is empty");
   }
-  if (version != kRecordVersion) {
+  if (version != kRecordVersion && version != kStagedRecordVersion) {
     return Status::Corrupt("token record has unknown format version " + std::to_string(version));
   }
   bool complete = in.U8(state) && in.U8(kind) && in.U8(algorithm) && in.U8(digits) &&
@@ -146,6 +149,14 @@ Result<TokenRecord> DecodeTokenRecord(std::span<const uint8_t> bytes) {
                   in.I64(r.created_at) && in.I64(r.bound_at) && in.I64(r.last_used_at) &&
                   in.I64(r.valid_from) && in.I64(r.valid_until) && in.Str(r.credential_id) &&
                   in.Str(r.owner) && in.Str(r.issuer) && in.Blob(r.sealed_secret);
+  if (complete && version == kStagedRecordVersion) {
+    int64_t staged_by = 0;
+    complete = in.I64(staged_by);
+    r.staged_by = static_cast<uint64_t>(staged_by);
+    if (complete && r.staged_by == 0) {
+      return Status::Corrupt("staged token record has no import number");
+    }
+  }
   if (!complete) {
     return Status::Corrupt("token record is truncated");
   }

@@ -266,6 +266,78 @@ TEST_P(JournalTest, StreamingImportJournalsEachStoredToken) {
   EXPECT_TRUE(Check().ok);
 }
 
+// An import larger than one step is staged (Store::WriteStaged): its
+// entries say so, one last entry says it was published; a failed one leaves
+// staged entries but no token and no "published" entry, and frees its IDs.
+TEST_P(JournalTest, ALargeImportIsStagedAndPublishedOnce) {
+  const size_t count = kStagedImportStep + 3;
+  auto ids = [](size_t first, size_t n) {
+    std::vector<std::string> out;
+    char id[16];
+    for (size_t i = first; i < first + n; ++i) {
+      std::snprintf(id, sizeof id, "VSST%08zu", i);
+      out.emplace_back(id);
+    }
+    return out;
+  };
+  size_t imported = 0;
+  std::vector<std::string> skipped;
+  auto import = [&](const std::vector<std::string>& list, const std::string& owner_of_last) {
+    return service_->ProvisionEach(
+        [&](const OtpService::TokenPut& put) -> Status {
+          for (const std::string& id : list) {
+            TokenSpec spec;
+            spec.credential_id = id;
+            if (&id == &list.back()) spec.owner = owner_of_last;
+            OTPGATE_RETURN_IF_ERROR(put(spec, Bytes(kSecret)));
+          }
+          return Status::Ok();
+        },
+        /*replace=*/false, &imported, &skipped);
+  };
+  // VSST00000001 is there already (the fixture's): skipped.
+  ASSERT_TRUE(import(ids(1, count), "").ok());
+  EXPECT_EQ(imported, count - 1);
+  EXPECT_EQ(skipped, std::vector<std::string>{"VSST00000001"});
+  auto entries = service_->ReadJournal({}).value();
+  ASSERT_EQ(entries.size(), 1 + (count - 1) + 1);
+  EXPECT_EQ(entries[1].token, "VSST00000002");
+  ASSERT_TRUE(entries[1].reason.starts_with("staged:")) << entries[1].reason;
+  const std::string label = entries[1].reason.substr(7);
+  EXPECT_EQ(entries[count - 1].reason, "staged:" + label);
+  EXPECT_EQ(entries.back().action, "import");
+  EXPECT_EQ(entries.back().token, "");
+  EXPECT_EQ(entries.back().reason,
+            "published:" + label + ":" + std::to_string(count - 1) + "-tokens");
+  EXPECT_TRUE(service_->Show(ids(count, 1)[0]).ok());
+
+  // A bad last entry: nothing shows. LMDB committed the first step as
+  // staged (its entries stay, with no published one); PostgreSQL rolled
+  // back its one transaction.
+  std::vector<std::string> failing = ids(100000, count);
+  failing.back() = "";
+  const size_t before = entries.size();
+  EXPECT_FALSE(import(failing, "").ok());
+  EXPECT_EQ(service_->Show(failing.front()).status().code(), StatusCode::kNotFound);
+  entries = service_->ReadJournal({}).value();
+  if (GetParam() == Backend::kLmdb) {
+    ASSERT_EQ(entries.size(), before + kStagedImportStep) << "staged entries, no published one";
+    EXPECT_TRUE(entries.back().reason.starts_with("staged:"));
+  } else {
+    EXPECT_EQ(entries.size(), before);
+  }
+  // The same IDs again, good this time; the last one bound to an owner, so
+  // the import is one transaction (its entries not staged).
+  failing.back() = ids(100000 + count - 1, 1)[0];
+  ASSERT_TRUE(import(failing, "alice").ok());
+  EXPECT_EQ(imported, count);
+  EXPECT_EQ(service_->Show(failing.back())->owner, "alice");
+  entries = service_->ReadJournal({}).value();
+  EXPECT_EQ(entries.back().token, failing.back());
+  EXPECT_EQ(entries.back().reason, "");
+  EXPECT_TRUE(Check().ok);
+}
+
 TEST_P(JournalTest, FilterByTimeUserAndToken) {
   MakeFiveEntries();
   JournalFilter filter;

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "lmdb_staged_import.h"
 #include "otpgate/store.h"
 #include "test_util.h"
 
@@ -389,9 +390,9 @@ Result<bool> Consume(Store& store, const std::vector<uint8_t>& nonce, int64_t ex
   return first;
 }
 
-// Entries in the challenges database, read with LMDB directly (the store
-// must be closed: one environment per path per process).
-size_t ChallengeEntries(const std::string& path) {
+// Entries in one of the store's databases, read with LMDB directly (the
+// store must be closed: one environment per path per process).
+size_t DatabaseEntries(const std::string& path, const char* name) {
   MDB_env* env = nullptr;
   EXPECT_EQ(mdb_env_create(&env), 0);
   mdb_env_set_maxdbs(env, 8);
@@ -400,7 +401,7 @@ size_t ChallengeEntries(const std::string& path) {
   MDB_dbi dbi = 0;
   MDB_stat stat{};
   EXPECT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
-  EXPECT_EQ(mdb_dbi_open(txn, "challenges", 0, &dbi), 0);
+  EXPECT_EQ(mdb_dbi_open(txn, name, 0, &dbi), 0);
   EXPECT_EQ(mdb_stat(txn, dbi, &stat), 0);
   mdb_txn_abort(txn);
   mdb_env_close(env);
@@ -441,21 +442,21 @@ TEST(LmdbStoreTest, ConsumeChallengePrunesExpiredEntriesAFewAtATime) {
   auto store = Store::Open({.location = path, .create = true}).value();
   for (uint8_t i = 0; i < 20; ++i) ASSERT_TRUE(Consume(*store, Nonce(i), 100 + i, 50).value());
   store.reset();
-  EXPECT_EQ(ChallengeEntries(path), 40u) << "two entries per nonce";
+  EXPECT_EQ(DatabaseEntries(path, "challenges"), 40u) << "two entries per nonce";
 
   // now = 110: the nonces that expired at 100..109 may go, four per call;
   // the one expiring at 110 itself stays.
   store = Store::Open({.location = path}).value();
   ASSERT_TRUE(Consume(*store, Nonce(100), 500, 110).value());
   store.reset();
-  EXPECT_EQ(ChallengeEntries(path), 40u - 8 + 2);
+  EXPECT_EQ(DatabaseEntries(path, "challenges"), 40u - 8 + 2);
   store = Store::Open({.location = path}).value();
   for (uint8_t i = 101; i < 110; ++i) ASSERT_TRUE(Consume(*store, Nonce(i), 500, 110).value());
   EXPECT_FALSE(Consume(*store, Nonce(10), 110, 110).value()) << "expiry == now is kept";
   EXPECT_TRUE(Consume(*store, Nonce(0), 100, 110).value()) << "pruned: forgotten";
   store.reset();
   // Left: nonces 10..19 (expiring 110..119), 100..109, and 0 again.
-  EXPECT_EQ(ChallengeEntries(path), 2u * (10 + 10 + 1));
+  EXPECT_EQ(DatabaseEntries(path, "challenges"), 2u * (10 + 10 + 1));
 }
 
 TEST(LmdbStoreTest, AStoreWithoutTheChallengesDatabaseGetsItOnOpen) {
@@ -479,6 +480,118 @@ TEST(LmdbStoreTest, AStoreWithoutTheChallengesDatabaseGetsItOnOpen) {
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   EXPECT_TRUE(Consume(**store, Nonce(1), 1000, 900).value());
   EXPECT_FALSE(Consume(**store, Nonce(1), 1000, 900).value());
+}
+
+// Staged imports (Store::WriteStaged, lmdb_staged_import.h).
+Status PutStaged(
+    Store& store, const std::vector<std::string>& ids,
+    const std::function<void()>& after_step = [] {}) {
+  return store.WriteStaged(
+      [&](const Store::StagedStep& step) -> Status {
+        for (const std::string& id : ids) {
+          OTPGATE_RETURN_IF_ERROR(step([&](Txn& txn) { return txn.PutToken(Record(id)); }));
+          after_step();
+        }
+        return Status::Ok();
+      },
+      [](Txn&) { return Status::Ok(); });
+}
+
+std::optional<StagedImport> ImportEntry(Store& store, uint64_t number) {
+  std::optional<StagedImport> entry;
+  EXPECT_TRUE(store
+                  .Read([&](Txn& txn) -> Status {
+                    OTPGATE_ASSIGN_OR_RETURN(auto bytes, txn.GetMeta(StagedImportKey(number)));
+                    if (bytes.has_value()) entry = DecodeStagedImport(*bytes).value();
+                    return Status::Ok();
+                  })
+                  .ok());
+  return entry;
+}
+
+TEST(LmdbStoreTest, ARunningStagedImportHoldsItsIdsAndWritesNothingElse) {
+  TempDir dir;
+  auto store = Store::Open({.location = dir.File("s"), .create = true}).value();
+  Status status = PutStaged(*store, {"S1"}, [&] {
+    ASSERT_TRUE(store
+                    ->Write([](Txn& txn) {
+                      EXPECT_TRUE(txn.HasToken("S1")) << "taken while its import runs";
+                      EXPECT_EQ(txn.GetToken("S1").status().code(), StatusCode::kNotFound);
+                      return Status::Ok();
+                    })
+                    .ok());
+    std::optional<StagedImport> entry = ImportEntry(*store, 1);
+    ASSERT_TRUE(entry.has_value());
+    EXPECT_EQ(entry->phase, StagedImport::Phase::kStaging);
+    EXPECT_EQ(entry->pid, ::getpid());
+  });
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(ImportEntry(*store, 1)->phase, StagedImport::Phase::kPublished);
+
+  // A step writes tokens and journal entries only.
+  const std::vector<std::function<Status(Txn&)>> forbidden = {
+      [](Txn& txn) { return txn.AddUserToken("alice", "S1"); },
+      [](Txn& txn) { return txn.RemoveUserToken("alice", "S1"); },
+      [](Txn& txn) { return txn.DeleteToken("S1"); },
+      [](Txn& txn) { return txn.PutMeta("x", std::vector<uint8_t>{1}); },
+      [](Txn& txn) { return txn.EraseJournalThrough(1); },
+  };
+  for (const auto& write : forbidden) {
+    Status refused = store->WriteStaged([&](const Store::StagedStep& step) { return step(write); },
+                                        [](Txn&) { return Status::Ok(); });
+    EXPECT_EQ(refused.code(), StatusCode::kInternal) << refused.ToString();
+  }
+  ASSERT_TRUE(store
+                  ->Read([](Txn& txn) {
+                    EXPECT_TRUE(txn.GetToken("S1").ok());
+                    EXPECT_TRUE(txn.UserTokens("alice").value().empty());
+                    EXPECT_FALSE(txn.GetMeta("x").value().has_value());
+                    return Status::Ok();
+                  })
+                  .ok());
+}
+
+TEST(LmdbStoreTest, AnImportKilledMidwayIsNeverSeenAndTheNextOneRemovesIt) {
+  TempDir dir;
+  const std::string path = dir.File("s");
+  {
+    auto store = Store::Open({.location = path, .create = true}).value();
+    ASSERT_TRUE(store->Write([](Txn& txn) { return txn.PutToken(Record("LIVE")); }).ok());
+  }
+  // The importer dies (as under kill -9) after two committed steps.
+  int wstatus = InChild([&] {
+    auto store = Store::Open({.location = path});
+    if (!store.ok()) return 2;
+    Status status = PutStaged(**store, {"K1", "K2", "K3"}, [] {
+      static int steps = 0;
+      if (++steps == 2) _exit(0);
+    });
+    return status.ok() ? 3 : 4;
+  });
+  ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << wstatus;
+  EXPECT_EQ(DatabaseEntries(path, "tokens"), 3u) << "LIVE and the two staged records";
+  {
+    auto store = Store::Open({.location = path}).value();
+    ASSERT_EQ(ImportEntry(*store, 1)->phase, StagedImport::Phase::kStaging);
+    ASSERT_TRUE(store
+                    ->Write([](Txn& txn) {
+                      EXPECT_FALSE(txn.HasToken("K1")) << "its process is gone";
+                      EXPECT_EQ(txn.GetToken("K2").status().code(), StatusCode::kNotFound);
+                      size_t visible = 0;
+                      EXPECT_TRUE(txn.ForEachToken([&](const TokenRecord&) {
+                                       ++visible;
+                                       return Status::Ok();
+                                     })
+                                      .ok());
+                      EXPECT_EQ(visible, 1u);
+                      return Status::Ok();
+                    })
+                    .ok());
+    ASSERT_TRUE(PutStaged(*store, {"K2"}).ok());
+    EXPECT_FALSE(ImportEntry(*store, 1).has_value()) << "the dead import's entry is removed";
+    EXPECT_EQ(ImportEntry(*store, 2)->phase, StagedImport::Phase::kPublished);
+  }
+  EXPECT_EQ(DatabaseEntries(path, "tokens"), 2u) << "LIVE and K2; K1 was removed";
 }
 
 }  // namespace

@@ -561,6 +561,109 @@ TEST_P(StoreTest, RacingConsumersOfOneNonceHaveOneWinner) {
   for (int n = 0; n < kNonces; ++n) EXPECT_EQ(winners[n].load(), 1) << "nonce " << n;
 }
 
+// The IDs of every visible token, in order.
+std::vector<std::string> VisibleIds(Store& store) {
+  std::vector<std::string> ids;
+  EXPECT_TRUE(store
+                  .Read([&](Txn& txn) {
+                    ids.clear();
+                    return txn.ForEachToken([&](const TokenRecord& r) {
+                      EXPECT_EQ(r.staged_by, 0u) << r.credential_id;
+                      ids.push_back(r.credential_id);
+                      return Status::Ok();
+                    });
+                  })
+                  .ok());
+  return ids;
+}
+
+TEST_P(StoreTest, AStagedWriteIsSeenByNobodyUntilItIsPublished) {
+  auto store = Create();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Write([](Txn& txn) { return txn.PutToken(Record("LIVE")); }).ok());
+  int produced = 0;
+  Status status = store->WriteStaged(
+      [&](const Store::StagedStep& step) -> Status {
+        ++produced;
+        OTPGATE_RETURN_IF_ERROR(step([](Txn& txn) {
+          OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("S1")));
+          EXPECT_TRUE(txn.GetToken("S1").ok()) << "a step sees its own import";
+          return txn.PutToken(Record("S2"));
+        }));
+        // Between steps (LMDB: after the first one's commit), from outside.
+        EXPECT_EQ(VisibleIds(*store), std::vector<std::string>{"LIVE"});
+        EXPECT_TRUE(store
+                        ->Read([](Txn& txn) {
+                          EXPECT_EQ(txn.GetToken("S1").status().code(), StatusCode::kNotFound);
+                          return Status::Ok();
+                        })
+                        .ok());
+        return step([](Txn& txn) { return txn.PutToken(Record("S3")); });
+      },
+      [](Txn& txn) {
+        uint8_t published = 1;
+        return txn.PutMeta("test-published", std::span<const uint8_t>(&published, 1));
+      });
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_GE(produced, 1);
+  EXPECT_EQ(VisibleIds(*store), (std::vector<std::string>{"LIVE", "S1", "S2", "S3"}));
+  // A published token is an ordinary one: read, changed and written back.
+  ASSERT_TRUE(store
+                  ->Write([](Txn& txn) -> Status {
+                    OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken("S2"));
+                    EXPECT_EQ(record.staged_by, 0u);
+                    EXPECT_TRUE(txn.HasToken("S2"));
+                    record.failures = 3;
+                    EXPECT_TRUE(txn.GetMeta("test-published").value().has_value());
+                    return txn.PutToken(record);
+                  })
+                  .ok());
+  ASSERT_TRUE(store
+                  ->Read([](Txn& txn) {
+                    EXPECT_EQ(txn.GetToken("S2").value().failures, 3u);
+                    return Status::Ok();
+                  })
+                  .ok());
+}
+
+TEST_P(StoreTest, AFailedStagedWriteLeavesNothingVisibleAndItsIdsFree) {
+  auto store = Create();
+  ASSERT_NE(store, nullptr);
+  // Failing in `produce` after a committed step, then in `publish`.
+  Status failed = store->WriteStaged(
+      [&](const Store::StagedStep& step) -> Status {
+        OTPGATE_RETURN_IF_ERROR(step([](Txn& txn) { return txn.PutToken(Record("F1")); }));
+        return Status::InvalidArgument("line 7: bad");
+      },
+      [](Txn&) { return Status::Ok(); });
+  EXPECT_EQ(failed.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(failed.message(), "line 7: bad");
+  failed = store->WriteStaged(
+      [&](const Store::StagedStep& step) -> Status {
+        return step([](Txn& txn) { return txn.PutToken(Record("F2")); });
+      },
+      [](Txn&) { return Status::Unavailable("publish refused"); });
+  EXPECT_EQ(failed.code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(VisibleIds(*store).empty());
+  ASSERT_TRUE(store
+                  ->Write([](Txn& txn) {
+                    EXPECT_FALSE(txn.HasToken("F1"));
+                    EXPECT_FALSE(txn.HasToken("F2"));
+                    EXPECT_EQ(txn.GetToken("F1").status().code(), StatusCode::kNotFound);
+                    return txn.PutToken(Record("F1"));
+                  })
+                  .ok());
+  // The next staged write (which clears up after the failed ones) stores F2.
+  ASSERT_TRUE(store
+                  ->WriteStaged(
+                      [&](const Store::StagedStep& step) -> Status {
+                        return step([](Txn& txn) { return txn.PutToken(Record("F2")); });
+                      },
+                      [](Txn&) { return Status::Ok(); })
+                  .ok());
+  EXPECT_EQ(VisibleIds(*store), (std::vector<std::string>{"F1", "F2"}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Lmdb, StoreTest, ::testing::Values(Backend::kLmdb), testing::BackendName);
 INSTANTIATE_TEST_SUITE_P(Postgres, StoreTest, ::testing::Values(Backend::kPostgres),
                          testing::BackendName);

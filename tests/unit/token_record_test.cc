@@ -48,6 +48,27 @@ TEST(TokenRecordTest, RoundTrip) {
   EXPECT_EQ(decoded->valid_until, 4);
 }
 
+TEST(TokenRecordTest, AStagedRecordIsVersionTwoAndOnlyThen) {
+  TokenRecord r = Sample();
+  const std::vector<uint8_t> plain = EncodeTokenRecord(r);
+  EXPECT_EQ(plain[0], 1) << "a store that never staged an import holds version 1 only";
+  EXPECT_EQ(DecodeTokenRecord(plain).value().staged_by, 0u);
+  r.staged_by = 0x0102030405060708;
+  std::vector<uint8_t> staged = EncodeTokenRecord(r);
+  ASSERT_EQ(staged.size(), plain.size() + 8);
+  EXPECT_EQ(staged[0], 2);
+  EXPECT_EQ(DecodeTokenRecord(staged).value().staged_by, 0x0102030405060708u);
+  for (size_t n = plain.size(); n < staged.size(); ++n) {
+    EXPECT_EQ(DecodeTokenRecord({staged.data(), n}).status().code(), StatusCode::kCorrupt) << n;
+  }
+  // Version 2 without an import number, or version 1 with one, is damage.
+  std::fill(staged.end() - 8, staged.end(), 0);
+  EXPECT_EQ(DecodeTokenRecord(staged).status().code(), StatusCode::kCorrupt);
+  std::vector<uint8_t> padded = plain;
+  padded.insert(padded.end(), 8, 1);
+  EXPECT_EQ(DecodeTokenRecord(padded).status().code(), StatusCode::kCorrupt);
+}
+
 TEST(TokenRecordTest, EveryTruncationIsCorrupt) {
   std::vector<uint8_t> bytes = EncodeTokenRecord(Sample());
   for (size_t n = 0; n < bytes.size(); ++n) {

@@ -43,6 +43,9 @@ class Journal;
 // the same user are serialised by the store's write transaction. The
 // configuration, clock and audit sink are fixed when the service is opened.
 // A service must not be used in a child after fork(): open a new one.
+// Tokens per transaction of a large import (OtpService::ProvisionEach).
+inline constexpr size_t kStagedImportStep = 10000;
+
 class OtpService {
  public:
   // Opens (or with `create`, initialises) the store at config.store with the
@@ -117,12 +120,16 @@ class OtpService {
   // replaced) and reported through `skipped`.
   Status ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretBytes>>& tokens, bool replace,
                         std::vector<std::string>* imported, std::vector<std::string>* skipped);
-  // Like ProvisionBatch in one transaction (all or nothing), without holding
-  // the tokens in memory: `produce` calls `put` once per token, in order; an
-  // error from either aborts the whole transaction. `produce` may be called
-  // again from the start if the store had to grow (it must be re-runnable,
-  // e.g. re-read its file). Existing tokens are skipped (counted in
-  // `skipped`) or replaced.
+  // Like ProvisionBatch, all or nothing, without holding the tokens in
+  // memory: `produce` calls `put` once per token, in order; an error from
+  // either stores nothing. `produce` is called more than once (it must be
+  // re-runnable, e.g. re-read its file). Existing tokens are skipped
+  // (counted in `skipped`) or replaced. Up to kStagedImportStep tokens are
+  // stored in one transaction; more new, unbound ones are staged
+  // (Store::WriteStaged: one step of kStagedImportStep tokens in memory at a
+  // time, all made visible at once; their journal entries say
+  // "staged:LABEL", and a last entry "published:LABEL:N-tokens"). Replacing
+  // or binding tokens takes one transaction whatever the size.
   using TokenPut = std::function<Status(const TokenSpec&, const SecretBytes&)>;
   Status ProvisionEach(const std::function<Status(const TokenPut& put)>& produce, bool replace,
                        size_t* imported, std::vector<std::string>* skipped);
@@ -186,7 +193,7 @@ class OtpService {
   // journalled (true), or, if it exists and !replace, listed in `skipped`
   // (false).
   Result<bool> PutImported(Txn& txn, const TokenRecord& record, bool replace, int64_t now,
-                           std::vector<std::string>& skipped);
+                           std::vector<std::string>& skipped, std::string_view reason);
   // The audit line of a whole import.
   void AuditImport(const Status& status, size_t imported) const;
   // Runs `change` on one token in a write transaction, journals it as

@@ -236,6 +236,31 @@ class Store {
   virtual Status WriteGroup(std::span<const std::function<Status(Txn&)>* const> fns,
                             std::span<Status> results) = 0;
 
+  // A write too large to hold in memory at once: a bulk import of new
+  // tokens. `produce` calls `step` with functions that each write a part of
+  // it; `publish` runs last. Nothing a step wrote to the tokens becomes
+  // visible to other transactions before publish's commit, and if a step,
+  // `produce` or `publish` fails, none of it ever does; that status is
+  // returned. `produce` must be re-runnable (it may be called again from the
+  // start). A step may read, put new tokens and append journal entries; for
+  // anything else use Write().
+  //  - LMDB: each step is its own write transaction, so memory is bounded by
+  //    one step's writes. The tokens it puts are stored as staged under the
+  //    import's number (lmdb_staged_import.h), invisible until published:
+  //    GetToken says kNotFound, ForEachToken skips them, and HasToken is true
+  //    while their import runs (so nobody creates that ID meanwhile) and
+  //    false once it is abandoned. Publish's transaction marks the import
+  //    published. Journal entries a step appends are visible at once (the
+  //    journal is one chain), so callers write in them that they are staged.
+  //    Another write in a step is kInternal. An abandoned import's records
+  //    are removed by the next WriteStaged.
+  //  - PostgreSQL: produce and publish run in one write transaction, the
+  //    server holding its writes (and the store's write lock) to the end.
+  using TxnFn = std::function<Status(Txn&)>;
+  using StagedStep = std::function<Status(const TxnFn& fn)>;
+  virtual Status WriteStaged(const std::function<Status(const StagedStep& step)>& produce,
+                             const TxnFn& publish);
+
   // True if concurrent writers of one process gain from sharing a commit
   // (GroupCommit): LMDB serialises writers and pays one fsync per commit;
   // PostgreSQL serialises writers on the journal lock (above) and pays one

@@ -36,6 +36,10 @@ struct TokenRecord {
   int64_t last_used_at = 0;
   int64_t valid_from = 0;   // 0: no start date
   int64_t valid_until = 0;  // 0: no expiry
+  // Non-zero: written by a staged import (Store::WriteStaged) of this number
+  // and visible only once that import is published. A backend returns
+  // visible records with 0 here; callers never set it.
+  uint64_t staged_by = 0;
 
   bool LockedAt(int64_t now) const { return lock_until > now; }
   bool ExpiredAt(int64_t now) const { return valid_until != 0 && now > valid_until; }
@@ -48,6 +52,9 @@ struct TokenRecord {
 //   | i64 lock_until | 8 bytes fingerprint | i64 created | i64 bound
 //   | i64 last_used | i64 valid_from | i64 valid_until
 //   | (u16 length, bytes) for: credential_id, owner, issuer, sealed_secret
+// Version 2 is version 1 followed by u64 staged_by (non-zero); a record
+// with staged_by 0 is always written as version 1, so stores that never
+// staged an import hold only version 1 records.
 // Decoding checks every length and value: a truncated, padded or
 // out-of-range record is kCorrupt, never a partly filled struct.
 std::vector<uint8_t> EncodeTokenRecord(const TokenRecord& record);
