@@ -14,6 +14,7 @@ constexpr size_t kQuietProblems = 10;
 
 struct CheckResult {
   size_t good = 0;
+  bool owners = false;    // some good entry is bound to an owner
   size_t would_skip = 0;  // dry run: already in the store
   std::vector<RejectedLine> problems;
 };
@@ -74,6 +75,7 @@ int RunImport(Cli& cli, const EntrySource& source, const ImportTarget& target,
       return;
     }
     ++check.good;
+    check.owners = check.owners || !entry->first.owner.empty();
     if (flags.dry_run && !flags.replace && cli.service().Show(entry->first.credential_id).ok())
       ++check.would_skip;
     if (tty && check.good % 10000 == 0) std::fprintf(stderr, "\rchecked %zu", check.good);
@@ -84,8 +86,7 @@ int RunImport(Cli& cli, const EntrySource& source, const ImportTarget& target,
     return cli.Error(read);
   }
   const bool refuse = check.good == 0 || (!check.problems.empty() && !flags.skip_bad);
-  size_t imported = 0;
-  std::vector<std::string> skipped;
+  OtpService::ImportCounts counts;
   Status stored = Status::Ok();
   if (!refuse && !flags.dry_run) {
     stored = cli.service().ProvisionEach(
@@ -97,25 +98,30 @@ int RunImport(Cli& cli, const EntrySource& source, const ImportTarget& target,
           }));
           return first_error;
         },
-        flags.replace, &imported, &skipped);
+        {.tokens = check.good, .binds_owners = check.owners}, flags.replace, &counts);
   }
   if (!cli.globals().json) {
     Report(target, check.problems, flags.quiet);
-    for (size_t i = 0; i < skipped.size() && !(flags.quiet && i == kQuietProblems); ++i) {
-      std::cerr << "skipped: " << skipped[i] << " already exists\n";
+    const std::vector<std::string>& listed = counts.first_skipped;
+    size_t shown = 0;
+    for (; shown < listed.size() && !(flags.quiet && shown == kQuietProblems); ++shown) {
+      std::cerr << "skipped: " << listed[shown] << " already exists\n";
+    }
+    if (shown < counts.skipped) {
+      std::cerr << "skipped: ... and " << counts.skipped - shown << " more that already exist\n";
     }
   }
   if (!stored.ok()) return cli.Error(stored);
   if (flags.dry_run) {
-    imported = refuse ? 0 : check.good - check.would_skip;
-    skipped.resize(refuse ? 0 : check.would_skip);
+    counts.imported = refuse ? 0 : check.good - check.would_skip;
+    counts.skipped = refuse ? 0 : check.would_skip;
   }
   Fields f;
   f.AddRaw("ok", refuse ? "false" : "true")
       .Add("format", target.format)
       .AddRaw("dry_run", flags.dry_run ? "true" : "false")
-      .Add("imported", static_cast<int64_t>(imported))
-      .Add("skipped", static_cast<int64_t>(skipped.size()))
+      .Add("imported", static_cast<int64_t>(counts.imported))
+      .Add("skipped", static_cast<int64_t>(counts.skipped))
       .Add("rejected", static_cast<int64_t>(check.problems.size()));
   if (refuse) {
     f.Add("error",

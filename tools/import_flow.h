@@ -1,5 +1,5 @@
 // The one import flow of `token import` and `migrate`: check the whole
-// source first, then store in one transaction, all or nothing.
+// source first, then store it, all or nothing.
 #ifndef OTPGATE_TOOLS_IMPORT_FLOW_H_
 #define OTPGATE_TOOLS_IMPORT_FLOW_H_
 
@@ -32,7 +32,8 @@ struct ImportTarget {
 // Pass 1 checks every entry (parse, credential-ID policy) and lists every
 // problem. Unless flags.skip_bad, any problem means nothing is stored and the
 // exit code is 11; a source without a single good entry is always an error.
-// Pass 2 stores the good entries in one transaction (OtpService::ProvisionEach).
+// Pass 2 stores the good entries, all at once (OtpService::ProvisionEach:
+// one transaction, or staged for a large import of new tokens).
 int RunImport(Cli& cli, const EntrySource& source, const ImportTarget& target,
               const ImportFlags& flags);
 

@@ -1,7 +1,12 @@
 #include "lmdb_staged_import.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
@@ -10,23 +15,65 @@
 namespace otpgate {
 namespace {
 
-// Field 22 of /proc/PID/stat (starttime, in clock ticks since boot);
-// nullopt if there is no such process. The command name (field 2) may hold
-// spaces and parentheses, so fields are counted after its last ')'.
-std::optional<uint64_t> StartTicks(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!in || !std::getline(in, line)) return std::nullopt;
+enum class Read { kOk, kMissing, kUnreadable };
+
+// Field 22 of /proc/PID/stat (starttime, in clock ticks since boot). The
+// command name (field 2) may hold spaces and parentheses, so fields are
+// counted after its last ')'.
+Read StartTicks(pid_t pid, uint64_t& ticks) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT || errno == ESRCH ? Read::kMissing : Read::kUnreadable;
+  char buffer[1024];
+  ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
+  ::close(fd);
+  if (n <= 0) return n < 0 && errno == ESRCH ? Read::kMissing : Read::kUnreadable;
+  const std::string line(buffer, static_cast<size_t>(n));
   size_t end_of_name = line.rfind(')');
-  if (end_of_name == std::string::npos) return std::nullopt;
+  if (end_of_name == std::string::npos) return Read::kUnreadable;
   std::istringstream fields(line.substr(end_of_name + 1));
   std::string field;
   for (int i = 3; i <= 22; ++i) {
-    if (!(fields >> field)) return std::nullopt;
+    if (!(fields >> field)) return Read::kUnreadable;
   }
-  uint64_t ticks = 0;
-  if (std::sscanf(field.c_str(), "%" SCNu64, &ticks) != 1) return std::nullopt;
-  return ticks;
+  return std::sscanf(field.c_str(), "%" SCNu64, &ticks) == 1 ? Read::kOk : Read::kUnreadable;
+}
+
+std::optional<uint64_t> PidNamespace(const std::string& pid) {
+  struct stat st;
+  if (::stat(("/proc/" + pid + "/ns/pid").c_str(), &st) != 0) return std::nullopt;
+  return static_cast<uint64_t>(st.st_ino);
+}
+
+// The 16 bytes of the boot's UUID.
+std::optional<std::array<uint8_t, 16>> BootId() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string text;
+  if (!in || !std::getline(in, text)) return std::nullopt;
+  std::array<uint8_t, 16> id{};
+  size_t n = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '-') continue;
+    int digit = std::isxdigit(static_cast<unsigned char>(text[i]))
+                    ? (std::isdigit(static_cast<unsigned char>(text[i]))
+                           ? text[i] - '0'
+                           : std::tolower(static_cast<unsigned char>(text[i])) - 'a' + 10)
+                    : -1;
+    if (digit < 0 || n == 32) return std::nullopt;
+    id[n / 2] = static_cast<uint8_t>(id[n / 2] << 4 | digit);
+    ++n;
+  }
+  if (n != 32) return std::nullopt;
+  return id;
+}
+
+void PutLe(std::vector<uint8_t>& out, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+uint64_t GetLe(std::span<const uint8_t> in, size_t at, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= uint64_t{in[at + i]} << (8 * i);
+  return v;
 }
 
 }  // namespace
@@ -50,38 +97,67 @@ std::optional<uint64_t> StagedImportNumber(std::string_view key) {
   return number;
 }
 
-// u8 phase | u32 pid | u64 start_ticks, little-endian.
+// u8 phase | u32 pid | u64 start_ticks | u64 pid_namespace | 16 bytes
+// boot_id | u32 steps, little-endian: 41 bytes.
+constexpr size_t kEncodedBytes = 1 + 4 + 8 + 8 + 16 + 4;
+
 std::vector<uint8_t> EncodeStagedImport(const StagedImport& import) {
   std::vector<uint8_t> out{static_cast<uint8_t>(import.phase)};
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(uint32_t(import.pid) >> (8 * i)));
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(import.start_ticks >> (8 * i)));
+  PutLe(out, static_cast<uint32_t>(import.owner.pid), 4);
+  PutLe(out, import.owner.start_ticks, 8);
+  PutLe(out, import.owner.pid_namespace, 8);
+  out.insert(out.end(), import.owner.boot_id.begin(), import.owner.boot_id.end());
+  PutLe(out, import.steps, 4);
   return out;
 }
 
 Result<StagedImport> DecodeStagedImport(std::span<const uint8_t> bytes) {
-  if (bytes.size() != 13 || bytes[0] < 1 || bytes[0] > 3) {
+  if (bytes.size() != kEncodedBytes || bytes[0] < 1 || bytes[0] > 3) {
     return Status::Corrupt("a staged import's state is malformed");
   }
   StagedImport import;
   import.phase = static_cast<StagedImport::Phase>(bytes[0]);
-  uint32_t pid = 0;
-  for (int i = 0; i < 4; ++i) pid |= uint32_t{bytes[1 + i]} << (8 * i);
-  import.pid = static_cast<pid_t>(pid);
-  for (int i = 0; i < 8; ++i) import.start_ticks |= uint64_t{bytes[5 + i]} << (8 * i);
+  import.owner.pid = static_cast<pid_t>(GetLe(bytes, 1, 4));
+  import.owner.start_ticks = GetLe(bytes, 5, 8);
+  import.owner.pid_namespace = GetLe(bytes, 13, 8);
+  std::copy_n(bytes.begin() + 21, 16, import.owner.boot_id.begin());
+  import.steps = static_cast<uint32_t>(GetLe(bytes, 37, 4));
   return import;
 }
 
-StagedImport StagingHere() {
-  StagedImport import;
-  import.pid = ::getpid();
-  import.start_ticks = StartTicks(import.pid).value_or(0);
-  return import;
+std::optional<ProcessIdentity> ThisProcess() {
+  ProcessIdentity self;
+  self.pid = ::getpid();
+  auto ns = PidNamespace("self");
+  auto boot = BootId();
+  if (StartTicks(self.pid, self.start_ticks) != Read::kOk || !ns || !boot) return std::nullopt;
+  self.pid_namespace = *ns;
+  self.boot_id = *boot;
+  return self;
 }
 
-bool StillStaging(const StagedImport& import) {
-  if (import.phase != StagedImport::Phase::kStaging) return false;
-  std::optional<uint64_t> ticks = StartTicks(import.pid);
-  return ticks.has_value() && *ticks == import.start_ticks;
+Liveness LivenessOf(const ProcessIdentity& process) {
+  auto boot = BootId();
+  auto ns = PidNamespace("self");
+  if (!boot || !ns) return Liveness::kUnknown;
+  if (*boot != process.boot_id) return Liveness::kGone;  // the host rebooted since
+  if (*ns != process.pid_namespace) return Liveness::kUnknown;
+  uint64_t ticks = 0;
+  switch (StartTicks(process.pid, ticks)) {
+    case Read::kMissing:
+      return Liveness::kGone;
+    case Read::kUnreadable:
+      return Liveness::kUnknown;
+    case Read::kOk:
+      break;
+  }
+  return ticks == process.start_ticks ? Liveness::kRunning : Liveness::kGone;
+}
+
+bool Abandoned(const StagedImport& import) {
+  return import.phase == StagedImport::Phase::kAbandoned ||
+         (import.phase == StagedImport::Phase::kStaging &&
+          LivenessOf(import.owner) == Liveness::kGone);
 }
 
 }  // namespace otpgate

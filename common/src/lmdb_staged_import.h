@@ -1,24 +1,32 @@
 // How the LMDB store keeps a staged import (Store::WriteStaged) apart from
 // live data (private header).
 //
-// A staged import writes its tokens in several write transactions, each
-// record marked with the import's number (TokenRecord::staged_by), and
-// makes them all visible at once by one last commit that marks the import
-// published. Its state lives in the meta database:
-//   "staged-import-last" -> u64: the last number handed out (numbers are
-//       never reused)
+// A staged import writes its tokens in several write transactions ("steps"),
+// each record marked with the import's number (TokenRecord::staged_by,
+// record version 2), and makes them all visible at once by one last commit
+// that marks the import published. Its state lives in the meta database:
+//   "staged-import-last" -> u64: the last number handed out (never reused)
 //   "staged-import/" + 16 hex digits of the number -> StagedImport
 // A record is visible iff its staged_by is 0 or names a published import.
-// An import that failed, or whose process died (pid and start time no
-// longer match a running process on this host: an LMDB store is local), is
-// abandoned: its records are invisible, and the next staged import removes
-// them and its meta entry. A published import's entry is kept while records
-// may still carry its number (a write of such a record clears it).
+// The first staged import sets the store's schema to kStagedSchemaVersion,
+// so that an otpgate too old to know version 2 records refuses the store
+// instead of calling them corrupt one by one.
+//
+// An import is abandoned when it failed (its process marks it so) or when
+// its process is gone (Liveness: same boot, same PID namespace, and the
+// PID's start time no longer matches; an LMDB store is local to its host).
+// An import whose process cannot be judged (another PID namespace, /proc
+// hidden) counts as running: never removed by others, its IDs stay taken.
+// Only an import marked abandoned in a write transaction is removed, and
+// every step first checks in its own transaction that its import is still
+// staging and still its own: so a step never writes under an import that
+// is being removed, and a published import is never removed.
 #ifndef OTPGATE_SRC_LMDB_STAGED_IMPORT_H_
 #define OTPGATE_SRC_LMDB_STAGED_IMPORT_H_
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -32,12 +40,23 @@ namespace otpgate {
 
 inline constexpr std::string_view kLastStagedImportMeta = "staged-import-last";
 inline constexpr std::string_view kStagedImportPrefix = "staged-import/";
+// The schema of an LMDB store that has held a staged import (store.h's
+// kSchemaVersion is the schema of one that has not).
+inline constexpr uint32_t kStagedSchemaVersion = 2;
+
+// Who runs an import: enough to tell, from this host, whether it still runs.
+struct ProcessIdentity {
+  pid_t pid = 0;
+  uint64_t start_ticks = 0;           // /proc/PID/stat field 22
+  uint64_t pid_namespace = 0;         // inode of /proc/PID/ns/pid
+  std::array<uint8_t, 16> boot_id{};  // /proc/sys/kernel/random/boot_id
+};
 
 struct StagedImport {
   enum class Phase : uint8_t { kStaging = 1, kPublished = 2, kAbandoned = 3 };
   Phase phase = Phase::kStaging;
-  pid_t pid = 0;             // the importing process
-  uint64_t start_ticks = 0;  // its start time (/proc/PID/stat), against pid reuse
+  ProcessIdentity owner;
+  uint32_t steps = 0;  // steps committed; 0: no record to remove
 };
 
 std::string StagedImportKey(uint64_t number);
@@ -47,10 +66,15 @@ std::optional<uint64_t> StagedImportNumber(std::string_view key);
 std::vector<uint8_t> EncodeStagedImport(const StagedImport& import);
 Result<StagedImport> DecodeStagedImport(std::span<const uint8_t> bytes);  // kCorrupt
 
-// A staging import run by this process.
-StagedImport StagingHere();
-// True while `import` is staging and its process is still running.
-bool StillStaging(const StagedImport& import);
+// This process; nullopt if /proc cannot tell who it is (then nothing can
+// be staged: WriteStaged runs in one transaction instead).
+std::optional<ProcessIdentity> ThisProcess();
+
+enum class Liveness { kRunning, kGone, kUnknown };
+Liveness LivenessOf(const ProcessIdentity& process);
+
+// True if `import` is abandoned, or staging with its process gone.
+bool Abandoned(const StagedImport& import);
 
 }  // namespace otpgate
 

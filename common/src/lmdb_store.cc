@@ -170,6 +170,25 @@ class LmdbTxn final : public Txn {
     }
     std::vector<uint8_t> bytes;
     if (staging_ != 0) {
+      // A staged record never hides a token, nor another import's record.
+      MDB_val key = Val(record.credential_id), data;
+      int rc = mdb_get(txn_, dbs_.tokens, &key, &data);
+      if (rc == 0) {
+        OTPGATE_ASSIGN_OR_RETURN(
+            TokenRecord there,
+            DecodeStoredToken(record.credential_id,
+                              {static_cast<const uint8_t*>(data.mv_data), data.mv_size}));
+        OTPGATE_ASSIGN_OR_RETURN(Presence presence, PresenceOf(there));
+        if (presence == Presence::kVisible) {
+          return Status::AlreadyExists("token " + record.credential_id + " already exists");
+        }
+        if (presence == Presence::kStaged) {
+          return Status::AlreadyExists("token " + record.credential_id +
+                                       " is being imported by another process");
+        }
+      } else if (rc != MDB_NOTFOUND) {
+        return LmdbError(rc, "reading token");
+      }
       TokenRecord staged = record;
       staged.staged_by = staging_;
       bytes = EncodeTokenRecord(staged);
@@ -365,8 +384,8 @@ class LmdbTxn final : public Txn {
       if (state.has_value()) {
         OTPGATE_ASSIGN_OR_RETURN(StagedImport import, DecodeStagedImport(*state));
         presence = import.phase == StagedImport::Phase::kPublished ? Presence::kVisible
-                   : StillStaging(import)                          ? Presence::kStaged
-                                                                   : Presence::kAbandoned;
+                   : Abandoned(import)                             ? Presence::kAbandoned
+                                                                   : Presence::kStaged;
       }
       known = imports_.emplace(record.staged_by, presence).first;
     }
@@ -526,9 +545,15 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
 
   // See store.h and lmdb_staged_import.h.
   Status WriteStaged(const std::function<Status(const StagedStep& step)>& produce,
-                     const TxnFn& publish) override {
+                     const TxnFn& publish,
+                     const std::function<Status(Txn&, const Status&)>& abandoned) override {
     if (::getpid() != pid_) {
       return Status::Internal("store handle used after fork(); reopen it");
+    }
+    std::optional<ProcessIdentity> self = ThisProcess();
+    if (!self.has_value()) {
+      // Nobody could tell later whether this import still runs: no staging.
+      return Store::WriteStaged(produce, publish, abandoned);
     }
     OTPGATE_RETURN_IF_ERROR(RemoveAbandonedImports());
     uint64_t number = 0;
@@ -536,30 +561,50 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
       OTPGATE_ASSIGN_OR_RETURN(auto last, txn.GetMeta(kLastStagedImportMeta));
       number = 1;
       if (last.has_value()) {
-        if (last->size() != 8)
-          return Status::Corrupt("the last staged import's number is malformed");
+        if (last->size() != 8) {
+          return Status::Corrupt(std::string(kLastStagedImportMeta) + " in store " + path_ +
+                                 " is malformed");
+        }
         for (size_t i = 0; i < 8; ++i) number += uint64_t{(*last)[i]} << (8 * i);
       }
       std::array<uint8_t, 8> bytes;
       for (size_t i = 0; i < 8; ++i) bytes[i] = static_cast<uint8_t>(number >> (8 * i));
       OTPGATE_RETURN_IF_ERROR(txn.PutMeta(kLastStagedImportMeta, bytes));
-      return txn.PutMeta(StagedImportKey(number), EncodeStagedImport(StagingHere()));
+      const uint8_t schema[4] = {kStagedSchemaVersion, 0, 0, 0};
+      OTPGATE_RETURN_IF_ERROR(txn.PutMeta("schema", schema));
+      StagedImport import;
+      import.owner = *self;
+      return txn.PutMeta(StagedImportKey(number), EncodeStagedImport(import));
     }));
-    Status status = produce([&](const TxnFn& fn) { return RunWrite(fn, number); });
+    size_t committed = 0;  // steps
+    Status status = produce([&](const TxnFn& fn) {
+      OTPGATE_RETURN_IF_ERROR(RunWrite(
+          [&](Txn& txn) -> Status {
+            OTPGATE_RETURN_IF_ERROR(ChangeImport(txn, number, [&](StagedImport& import) {
+              ++import.steps;
+              return StillOurs(import, *self, number);
+            }));
+            return fn(txn);
+          },
+          number));
+      ++committed;
+      return Status::Ok();
+    });
     if (status.ok()) {
       status = RunWrite([&](Txn& txn) -> Status {
-        OTPGATE_RETURN_IF_ERROR(SetImportPhase(txn, number, StagedImport::Phase::kPublished));
+        OTPGATE_RETURN_IF_ERROR(ChangeImport(txn, number, [&](StagedImport& import) {
+          OTPGATE_RETURN_IF_ERROR(StillOurs(import, *self, number));
+          import.phase = StagedImport::Phase::kPublished;
+          return Status::Ok();
+        }));
         return publish(txn);
       });
     }
     if (!status.ok()) {
       // Whatever fails here, the import stays invisible: a later WriteStaged
       // finds it abandoned (or its process gone) and removes it.
-      if (RunWrite([&](Txn& txn) {
-            return SetImportPhase(txn, number, StagedImport::Phase::kAbandoned);
-          }).ok()) {
-        (void)RemoveImport(number);
-      }
+      if (committed > 0) (void)RunWrite([&](Txn& txn) { return abandoned(txn, status); });
+      (void)RemoveImport(number, /*ours=*/true);
     }
     return status;
   }
@@ -805,9 +850,11 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
       }
       uint32_t version = (*schema)[0] | (*schema)[1] << 8 | (*schema)[2] << 16 |
                          static_cast<uint32_t>((*schema)[3]) << 24;
-      if (version != kSchemaVersion) {
+      // kStagedSchemaVersion: the same, and it may hold staged records.
+      if (version != kSchemaVersion && version != kStagedSchemaVersion) {
         return Status::Corrupt("store " + path_ + " has schema version " + std::to_string(version) +
-                               "; this otpgate reads version " + std::to_string(kSchemaVersion));
+                               "; this otpgate reads versions " + std::to_string(kSchemaVersion) +
+                               " and " + std::to_string(kStagedSchemaVersion));
       }
       return Status::Ok();
     });
@@ -933,18 +980,33 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     return Status::StoreFull("store " + path_ + ": transaction could not be completed");
   }
 
-  // The import's entry, moved on from kStaging to `phase` (kInternal if it
-  // is no longer staging).
-  static Status SetImportPhase(Txn& txn, uint64_t number, StagedImport::Phase phase) {
+  // Reads the entry of import `number`, lets `change` modify it, and writes
+  // it back in `txn` (which may be a step: the raw put is the store's own).
+  Status ChangeImport(Txn& txn, uint64_t number,
+                      const std::function<Status(StagedImport&)>& change) {
     const std::string key = StagedImportKey(number);
     OTPGATE_ASSIGN_OR_RETURN(auto state, txn.GetMeta(key));
-    if (!state.has_value()) return Status::Internal("staged import " + key + " is gone");
-    OTPGATE_ASSIGN_OR_RETURN(StagedImport import, DecodeStagedImport(*state));
-    if (import.phase != StagedImport::Phase::kStaging) {
-      return Status::Internal("staged import " + key + " is no longer staging");
+    if (!state.has_value()) {
+      return Status::Unavailable("staged import " + std::to_string(number) + " in store " + path_ +
+                                 " was removed by another process");
     }
-    import.phase = phase;
-    return txn.PutMeta(key, EncodeStagedImport(import));
+    auto import = DecodeStagedImport(*state);
+    if (!import.ok()) return Status::Corrupt(key + " in store " + path_ + ": malformed");
+    OTPGATE_RETURN_IF_ERROR(change(*import));
+    std::vector<uint8_t> bytes = EncodeStagedImport(*import);
+    MDB_val k = Val(key), data = Val(bytes);
+    int rc = mdb_put(static_cast<LmdbTxn&>(txn).raw(), dbs_.meta, &k, &data, 0);
+    return rc == 0 ? Status::Ok() : LmdbError(rc, "writing a staged import");
+  }
+  // OK while `import` is staging under this process.
+  static Status StillOurs(const StagedImport& import, const ProcessIdentity& self,
+                          uint64_t number) {
+    if (import.phase != StagedImport::Phase::kStaging || import.owner.pid != self.pid ||
+        import.owner.start_ticks != self.start_ticks) {
+      return Status::Unavailable("staged import " + std::to_string(number) +
+                                 " was abandoned while it ran (another process judged it dead)");
+    }
+    return Status::Ok();
   }
 
   // Removes the records and entries of every import that was abandoned or
@@ -964,27 +1026,43 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
         if (!number.has_value()) break;
         auto import = DecodeStagedImport({static_cast<const uint8_t*>(data.mv_data), data.mv_size});
         if (!import.ok()) {
-          status = import.status();
+          status = Status::Corrupt(std::string(View(key)) + " in store " + path_ + ": malformed");
           break;
         }
-        if (import->phase != StagedImport::Phase::kPublished && !StillStaging(*import)) {
-          abandoned.push_back(*number);
-        }
+        if (Abandoned(*import)) abandoned.push_back(*number);
       }
       mdb_cursor_close(cursor);
       if (!status.ok()) return status;
       return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : LmdbError(rc, "reading meta");
     }));
-    for (uint64_t number : abandoned) OTPGATE_RETURN_IF_ERROR(RemoveImport(number));
+    for (uint64_t number : abandoned) OTPGATE_RETURN_IF_ERROR(RemoveImport(number, false));
     return Status::Ok();
   }
 
-  // Deletes the records of the abandoned import `number` a bounded number
-  // per write transaction, then its entry.
-  Status RemoveImport(uint64_t number) {
+  // Removes import `number` if it is abandoned (`ours`: this process's own
+  // failed import), decided in a write transaction that marks its entry
+  // abandoned, unless it was published or its process runs after all (so
+  // its own steps and publish fail from then on). Then deletes its records,
+  // a bounded number per write transaction, and its entry.
+  Status RemoveImport(uint64_t number, bool ours) {
+    const std::string entry_key = StagedImportKey(number);
+    bool removable = false, any_step = false;
+    OTPGATE_RETURN_IF_ERROR(RunWrite([&](Txn& txn) -> Status {
+      removable = any_step = false;
+      OTPGATE_ASSIGN_OR_RETURN(auto state, txn.GetMeta(entry_key));
+      if (!state.has_value()) return Status::Ok();
+      return ChangeImport(txn, number, [&](StagedImport& import) {
+        removable = import.phase == StagedImport::Phase::kAbandoned ||
+                    (import.phase == StagedImport::Phase::kStaging && (ours || Abandoned(import)));
+        if (removable) import.phase = StagedImport::Phase::kAbandoned;
+        any_step = import.steps > 0;
+        return Status::Ok();
+      });
+    }));
+    if (!removable) return Status::Ok();
     constexpr size_t kScannedPerTxn = 100000, kDeletedPerTxn = 10000;
     std::string resume;  // the first key not yet scanned
-    bool done = false;
+    bool done = !any_step;
     while (!done) {
       std::string next;  // set by a commit-bound run only: RunWrite may re-run it
       OTPGATE_RETURN_IF_ERROR(RunWrite([&](Txn& txn) -> Status {
@@ -1010,16 +1088,16 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
           rc = mdb_del(raw, dbs_.tokens, &doomed_key, nullptr);
           if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError(rc, "removing a staged token");
         }
-        if (!next.empty()) return Status::Ok();
-        const std::string entry_key = StagedImportKey(number);
-        MDB_val entry = Val(entry_key);
-        rc = mdb_del(raw, dbs_.meta, &entry, nullptr);
-        return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : LmdbError(rc, "removing an import");
+        return Status::Ok();
       }));
       done = next.empty();
       resume = std::move(next);
     }
-    return Status::Ok();
+    return RunWrite([&](Txn& txn) {
+      MDB_val entry = Val(entry_key);
+      int rc = mdb_del(static_cast<LmdbTxn&>(txn).raw(), dbs_.meta, &entry, nullptr);
+      return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : LmdbError(rc, "removing an import");
+    });
   }
 
   // Records that this commit alone turned `before` into the file's state

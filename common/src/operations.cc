@@ -596,15 +596,23 @@ Result<TokenRecord> NewRecord(const MasterKey& master, const TokenSpec& spec,
   return record;
 }
 
+// Why an ID that HasToken reports taken cannot be used for a new token:
+// a token has it, or an import that nobody can see yet is writing it
+// (Store::WriteStaged); only the first may be skipped or replaced.
+bool HeldByAnImport(Txn& txn, std::string_view credential_id) {
+  return txn.GetToken(credential_id).status().code() == StatusCode::kNotFound;
+}
+Status HeldByAnImportError(std::string_view credential_id) {
+  return Status::AlreadyExists("token " + std::string(credential_id) +
+                               " is being imported by another process");
+}
+
 // Replacing a token that is bound also drops its user index entry; a token
-// provisioned bound gets one. `exists`: what HasToken said. A token that
-// exists but cannot be read is being imported (Store::WriteStaged) and may
-// not be replaced.
+// provisioned bound gets one. `exists`: what HasToken said.
 Status PutNewRecord(Txn& txn, const TokenRecord& record, bool exists) {
   auto existing = txn.GetToken(record.credential_id);
   if (exists && existing.status().code() == StatusCode::kNotFound) {
-    return Status::AlreadyExists("token " + record.credential_id +
-                                 " is being imported by another process");
+    return HeldByAnImportError(record.credential_id);
   }
   if (existing.ok() && !existing->owner.empty()) {
     OTPGATE_RETURN_IF_ERROR(txn.RemoveUserToken(existing->owner, record.credential_id));
@@ -635,6 +643,9 @@ Result<bool> OtpService::PutImported(Txn& txn, const TokenRecord& record, bool r
                                      std::vector<std::string>& skipped, std::string_view reason) {
   const bool exists = txn.HasToken(record.credential_id);
   if (!replace && exists) {
+    if (HeldByAnImport(txn, record.credential_id)) {
+      return HeldByAnImportError(record.credential_id);
+    }
     skipped.push_back(record.credential_id);
     return false;
   }
@@ -659,7 +670,9 @@ Status OtpService::Provision(const TokenSpec& spec, const SecretBytes& secret, b
   Status status = store_->Write([&](Txn& txn) -> Status {
     const bool exists = txn.HasToken(record->credential_id);
     if (!replace && exists) {
-      return Status::AlreadyExists("token " + record->credential_id + " already exists");
+      return HeldByAnImport(txn, record->credential_id)
+                 ? HeldByAnImportError(record->credential_id)
+                 : Status::AlreadyExists("token " + record->credential_id + " already exists");
     }
     OTPGATE_RETURN_IF_ERROR(PutNewRecord(txn, *record, exists));
     return JournalIn(txn, now, "provision", record->owner, record->credential_id, "ok",
@@ -699,100 +712,83 @@ Status OtpService::ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretB
 }
 
 Status OtpService::ProvisionEach(const std::function<Status(const TokenPut& put)>& produce,
-                                 bool replace, size_t* imported,
-                                 std::vector<std::string>* skipped) {
+                                 const ImportShape& shape, bool replace, ImportCounts* counts) {
   const int64_t now = clock_.Now();
-  size_t done = 0;
-  std::vector<std::string> dup;
-  // Up to one step's worth of tokens: held here and stored in one
-  // transaction. `more` is set (and `produce` stopped) when there are more,
-  // or, while staging, when a token is bound to an owner.
-  std::vector<TokenRecord> held;
-  bool more = false;
-  const Status stop = Status::Internal("import stopped to change method");
-  auto hold = [&](bool staging) {
-    return [&, staging](const TokenSpec& spec, const SecretBytes& secret) -> Status {
-      if (more) return stop;
-      auto record = AllowedNewRecord(key_, config_, spec, secret, now);
-      if (!record.ok()) return NameEntry(spec, record.status());
-      if (staging ? !record->owner.empty() : held.size() == kStagedImportStep) {
-        more = true;
-        return stop;
-      }
-      held.push_back(std::move(record).value());
-      return Status::Ok();
-    };
-  };
-  auto store_held = [&](Txn& txn, std::string_view reason, size_t& stored,
-                        std::vector<std::string>& existing) -> Status {
-    stored = 0;
-    existing.clear();
-    for (const TokenRecord& record : held) {
-      OTPGATE_ASSIGN_OR_RETURN(bool put, PutImported(txn, record, replace, now, existing, reason));
-      if (put) ++stored;
+  ImportCounts done;
+  // Skipped IDs are counted, and the first kListedSkipped kept.
+  auto note_skipped = [&done](std::vector<std::string>& ids) {
+    done.skipped += ids.size();
+    for (std::string& id : ids) {
+      if (done.first_skipped.size() == kListedSkipped) break;
+      done.first_skipped.push_back(std::move(id));
     }
-    return Status::Ok();
+    ids.clear();
   };
-
-  Status status = produce(hold(false));
-  if (!more) {
-    if (status.ok()) {
-      status = store_->Write([&](Txn& txn) { return store_held(txn, "", done, dup); });
-    }
-  } else if (!replace) {
-    // More than a step: staged (Store::WriteStaged), so that memory stays
-    // bounded. Its journal entries say so; the last one says it was published.
-    more = false;
+  Status status;
+  if (!replace && !shape.binds_owners && shape.tokens > kStagedImportStep) {
+    // Staged (Store::WriteStaged), so that memory stays bounded: one step's
+    // tokens are held here at a time. Their journal entries say so; the
+    // last entry says the import was published.
     const std::string label = std::to_string(now) + "-" + std::to_string(::getpid());
+    std::vector<TokenRecord> held;
     status = store_->WriteStaged(
         [&](const Store::StagedStep& step) -> Status {
-          done = 0;
-          dup.clear();
+          done = ImportCounts();
           held.clear();
           auto flush = [&]() -> Status {
             size_t stored = 0;
             std::vector<std::string> existing;
-            OTPGATE_RETURN_IF_ERROR(step(
-                [&](Txn& txn) { return store_held(txn, "staged:" + label, stored, existing); }));
-            done += stored;
-            dup.insert(dup.end(), existing.begin(), existing.end());
+            OTPGATE_RETURN_IF_ERROR(step([&](Txn& txn) -> Status {
+              stored = 0;
+              existing.clear();
+              for (const TokenRecord& record : held) {
+                OTPGATE_ASSIGN_OR_RETURN(
+                    bool put, PutImported(txn, record, false, now, existing, "staged:" + label));
+                if (put) ++stored;
+              }
+              return Status::Ok();
+            }));
+            done.imported += stored;
+            note_skipped(existing);
             held.clear();
             return Status::Ok();
           };
-          auto put = hold(true);
-          OTPGATE_RETURN_IF_ERROR(produce([&](const TokenSpec& spec, const SecretBytes& secret) {
-            OTPGATE_RETURN_IF_ERROR(put(spec, secret));
-            return held.size() == kStagedImportStep ? flush() : Status::Ok();
-          }));
+          OTPGATE_RETURN_IF_ERROR(
+              produce([&](const TokenSpec& spec, const SecretBytes& secret) -> Status {
+                auto record = AllowedNewRecord(key_, config_, spec, secret, now);
+                if (!record.ok()) return NameEntry(spec, record.status());
+                held.push_back(std::move(record).value());
+                return held.size() == kStagedImportStep ? flush() : Status::Ok();
+              }));
           return flush();
         },
         [&](Txn& txn) {
           return JournalIn(txn, now, "import", "", "", "ok",
-                           "published:" + label + ":" + std::to_string(done) + "-tokens");
+                           "published:" + label + ":" + std::to_string(done.imported) + "-tokens");
+        },
+        // Its staged entries are in the journal: they never took effect (a
+        // killed import cannot say so; its entries lack "published").
+        [&](Txn& txn, const Status& why) {
+          return JournalIn(txn, now, "import", "", "", StatusCodeName(why.code()),
+                           "abandoned:" + label);
         });
-  }
-  if (more) {
-    // Replacing tokens, or binding them to owners: one transaction, whose
-    // memory grows with the import (a staged record cannot replace a live
-    // one, nor a binding wait unseen).
-    held.clear();
+  } else {
     status = store_->Write([&](Txn& txn) -> Status {
-      done = 0;
-      dup.clear();
+      done = ImportCounts();
+      std::vector<std::string> existing;
       return produce([&](const TokenSpec& spec, const SecretBytes& secret) -> Status {
         auto record = AllowedNewRecord(key_, config_, spec, secret, now);
         if (!record.ok()) return NameEntry(spec, record.status());
-        OTPGATE_ASSIGN_OR_RETURN(bool stored, PutImported(txn, *record, replace, now, dup, ""));
-        if (stored) ++done;
+        OTPGATE_ASSIGN_OR_RETURN(bool stored,
+                                 PutImported(txn, *record, replace, now, existing, ""));
+        if (stored) ++done.imported;
+        note_skipped(existing);
         return Status::Ok();
       });
     });
   }
-  AuditImport(status, done);
-  if (status.ok()) {
-    if (imported != nullptr) *imported = done;
-    if (skipped != nullptr) *skipped = std::move(dup);
-  }
+  AuditImport(status, done.imported);
+  if (status.ok() && counts != nullptr) *counts = std::move(done);
   return status;
 }
 

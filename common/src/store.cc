@@ -40,7 +40,8 @@ Result<std::vector<TokenRecord>> Txn::UserTokenRecords(std::string_view user) {
 }
 
 Status Store::WriteStaged(const std::function<Status(const StagedStep& step)>& produce,
-                          const TxnFn& publish) {
+                          const TxnFn& publish,
+                          const std::function<Status(Txn&, const Status&)>& /*abandoned*/) {
   return Write([&](Txn& txn) -> Status {
     OTPGATE_RETURN_IF_ERROR(produce([&](const TxnFn& fn) { return fn(txn); }));
     return publish(txn);

@@ -233,8 +233,7 @@ TEST_P(JournalTest, FailedRequestsLeaveNoEntry) {
 // stores, in its one transaction: skipped duplicates are not journalled, and
 // an import that fails part-way leaves neither tokens nor entries.
 TEST_P(JournalTest, StreamingImportJournalsEachStoredToken) {
-  size_t imported = 0;
-  std::vector<std::string> skipped;
+  OtpService::ImportCounts counts;
   auto import = [&](const std::vector<std::string>& ids) {
     return service_->ProvisionEach(
         [&](const OtpService::TokenPut& put) -> Status {
@@ -245,11 +244,12 @@ TEST_P(JournalTest, StreamingImportJournalsEachStoredToken) {
           }
           return Status::Ok();
         },
-        /*replace=*/false, &imported, &skipped);
+        {.tokens = ids.size()}, /*replace=*/false, &counts);
   };
   ASSERT_TRUE(import({"VSST00000001", "VSST00000002", "VSST00000003"}).ok());
-  EXPECT_EQ(imported, 2u);
-  EXPECT_EQ(skipped, std::vector<std::string>{"VSST00000001"});
+  EXPECT_EQ(counts.imported, 2u);
+  EXPECT_EQ(counts.skipped, 1u);
+  EXPECT_EQ(counts.first_skipped, std::vector<std::string>{"VSST00000001"});
   auto entries = service_->ReadJournal({}).value();
   ASSERT_EQ(entries.size(), 3u) << "the duplicate VSST00000001 is skipped, not journalled";
   EXPECT_EQ(entries[1].action, "import");
@@ -280,8 +280,7 @@ TEST_P(JournalTest, ALargeImportIsStagedAndPublishedOnce) {
     }
     return out;
   };
-  size_t imported = 0;
-  std::vector<std::string> skipped;
+  OtpService::ImportCounts counts;
   auto import = [&](const std::vector<std::string>& list, const std::string& owner_of_last) {
     return service_->ProvisionEach(
         [&](const OtpService::TokenPut& put) -> Status {
@@ -293,12 +292,14 @@ TEST_P(JournalTest, ALargeImportIsStagedAndPublishedOnce) {
           }
           return Status::Ok();
         },
-        /*replace=*/false, &imported, &skipped);
+        {.tokens = list.size(), .binds_owners = !owner_of_last.empty()}, /*replace=*/false,
+        &counts);
   };
   // VSST00000001 is there already (the fixture's): skipped.
   ASSERT_TRUE(import(ids(1, count), "").ok());
-  EXPECT_EQ(imported, count - 1);
-  EXPECT_EQ(skipped, std::vector<std::string>{"VSST00000001"});
+  EXPECT_EQ(counts.imported, count - 1);
+  EXPECT_EQ(counts.skipped, 1u);
+  EXPECT_EQ(counts.first_skipped, std::vector<std::string>{"VSST00000001"});
   auto entries = service_->ReadJournal({}).value();
   ASSERT_EQ(entries.size(), 1 + (count - 1) + 1);
   EXPECT_EQ(entries[1].token, "VSST00000002");
@@ -321,8 +322,11 @@ TEST_P(JournalTest, ALargeImportIsStagedAndPublishedOnce) {
   EXPECT_EQ(service_->Show(failing.front()).status().code(), StatusCode::kNotFound);
   entries = service_->ReadJournal({}).value();
   if (GetParam() == Backend::kLmdb) {
-    ASSERT_EQ(entries.size(), before + kStagedImportStep) << "staged entries, no published one";
-    EXPECT_TRUE(entries.back().reason.starts_with("staged:"));
+    ASSERT_EQ(entries.size(), before + kStagedImportStep + 1) << "staged entries, then abandoned";
+    const std::string staged = entries[before].reason;
+    ASSERT_TRUE(staged.starts_with("staged:")) << staged;
+    EXPECT_EQ(entries.back().reason, "abandoned:" + staged.substr(7));
+    EXPECT_EQ(entries.back().outcome, "invalid-argument");
   } else {
     EXPECT_EQ(entries.size(), before);
   }
@@ -330,12 +334,47 @@ TEST_P(JournalTest, ALargeImportIsStagedAndPublishedOnce) {
   // the import is one transaction (its entries not staged).
   failing.back() = ids(100000 + count - 1, 1)[0];
   ASSERT_TRUE(import(failing, "alice").ok());
-  EXPECT_EQ(imported, count);
+  EXPECT_EQ(counts.imported, count);
   EXPECT_EQ(service_->Show(failing.back())->owner, "alice");
   entries = service_->ReadJournal({}).value();
   EXPECT_EQ(entries.back().token, failing.back());
   EXPECT_EQ(entries.back().reason, "");
   EXPECT_TRUE(Check().ok);
+}
+
+// An ID that a running import is staging (LMDB) is neither skipped as
+// existing nor replaced: whoever else wants it is told why it cannot have it.
+TEST_P(JournalTest, AnIdBeingImportedIsNotSkippedNorReplaced) {
+  if (GetParam() != Backend::kLmdb) GTEST_SKIP() << "PostgreSQL imports in one transaction";
+  auto store = Store::Open({.location = config_.store}).value();
+  TokenSpec spec;
+  spec.credential_id = "HELD0000001";
+  Status status = store->WriteStaged(
+      [&](const Store::StagedStep& step) -> Status {
+        OTPGATE_RETURN_IF_ERROR(step([&](Txn& txn) {
+          TokenRecord record;
+          record.credential_id = spec.credential_id;
+          record.sealed_secret = std::vector<uint8_t>(49, 7);
+          return txn.PutToken(record);
+        }));
+        for (bool replace : {false, true}) {
+          Status provision = service_->Provision(spec, Bytes(kSecret), replace);
+          EXPECT_EQ(provision.code(), StatusCode::kAlreadyExists);
+          EXPECT_NE(provision.message().find("being imported by another process"),
+                    std::string::npos)
+              << provision.ToString();
+        }
+        OtpService::ImportCounts counts;
+        Status import = service_->ProvisionEach(
+            [&](const OtpService::TokenPut& put) { return put(spec, Bytes(kSecret)); },
+            {.tokens = 1}, /*replace=*/false, &counts);
+        EXPECT_NE(import.message().find("being imported by another process"), std::string::npos)
+            << import.ToString();
+        return Status::Ok();
+      },
+      [](Txn&) { return Status::Ok(); }, [](Txn&, const Status&) { return Status::Ok(); });
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_TRUE(service_->Show("HELD0000001").ok());
 }
 
 TEST_P(JournalTest, FilterByTimeUserAndToken) {

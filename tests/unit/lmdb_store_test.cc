@@ -494,7 +494,7 @@ Status PutStaged(
         }
         return Status::Ok();
       },
-      [](Txn&) { return Status::Ok(); });
+      [](Txn&) { return Status::Ok(); }, [](Txn&, const Status&) { return Status::Ok(); });
 }
 
 std::optional<StagedImport> ImportEntry(Store& store, uint64_t number) {
@@ -523,7 +523,7 @@ TEST(LmdbStoreTest, ARunningStagedImportHoldsItsIdsAndWritesNothingElse) {
     std::optional<StagedImport> entry = ImportEntry(*store, 1);
     ASSERT_TRUE(entry.has_value());
     EXPECT_EQ(entry->phase, StagedImport::Phase::kStaging);
-    EXPECT_EQ(entry->pid, ::getpid());
+    EXPECT_EQ(entry->owner.pid, ::getpid());
   });
   ASSERT_TRUE(status.ok()) << status.ToString();
   EXPECT_EQ(ImportEntry(*store, 1)->phase, StagedImport::Phase::kPublished);
@@ -538,7 +538,8 @@ TEST(LmdbStoreTest, ARunningStagedImportHoldsItsIdsAndWritesNothingElse) {
   };
   for (const auto& write : forbidden) {
     Status refused = store->WriteStaged([&](const Store::StagedStep& step) { return step(write); },
-                                        [](Txn&) { return Status::Ok(); });
+                                        [](Txn&) { return Status::Ok(); },
+                                        [](Txn&, const Status&) { return Status::Ok(); });
     EXPECT_EQ(refused.code(), StatusCode::kInternal) << refused.ToString();
   }
   ASSERT_TRUE(store
@@ -592,6 +593,88 @@ TEST(LmdbStoreTest, AnImportKilledMidwayIsNeverSeenAndTheNextOneRemovesIt) {
     EXPECT_EQ(ImportEntry(*store, 2)->phase, StagedImport::Phase::kPublished);
   }
   EXPECT_EQ(DatabaseEntries(path, "tokens"), 2u) << "LIVE and K2; K1 was removed";
+}
+
+void EditImportEntry(Store& store, uint64_t number,
+                     const std::function<void(StagedImport&)>& edit) {
+  ASSERT_TRUE(store
+                  .Write([&](Txn& txn) -> Status {
+                    OTPGATE_ASSIGN_OR_RETURN(auto bytes, txn.GetMeta(StagedImportKey(number)));
+                    StagedImport entry = DecodeStagedImport(bytes.value()).value();
+                    edit(entry);
+                    return txn.PutMeta(StagedImportKey(number), EncodeStagedImport(entry));
+                  })
+                  .ok());
+}
+
+uint32_t Schema(Store& store) {
+  uint32_t version = 0;
+  EXPECT_TRUE(store
+                  .Read([&](Txn& txn) {
+                    version = txn.GetMeta("schema").value().value()[0];
+                    return Status::Ok();
+                  })
+                  .ok());
+  return version;
+}
+
+TEST(LmdbStoreTest, AStagedStepNeverHidesATokenAndFailsOnceItsImportIsAbandoned) {
+  TempDir dir;
+  auto store = Store::Open({.location = dir.File("s"), .create = true}).value();
+  ASSERT_TRUE(store->Write([](Txn& txn) { return txn.PutToken(Record("LIVE")); }).ok());
+  EXPECT_EQ(Schema(*store), 1u);
+  Status refused = PutStaged(*store, {"LIVE"});
+  EXPECT_EQ(refused.code(), StatusCode::kAlreadyExists) << refused.ToString();
+  EXPECT_EQ(Schema(*store), kStagedSchemaVersion) << "set by the first staged import";
+  // Marked abandoned by someone else between two steps: the next step fails.
+  Status stopped = PutStaged(*store, {"A1", "A2"}, [&] {
+    static bool once = false;
+    if (!once)
+      EditImportEntry(*store, 2,
+                      [](StagedImport& e) { e.phase = StagedImport::Phase::kAbandoned; });
+    once = true;
+  });
+  EXPECT_EQ(stopped.code(), StatusCode::kUnavailable) << stopped.ToString();
+  EXPECT_NE(stopped.message().find("abandoned while it ran"), std::string::npos);
+  ASSERT_TRUE(store
+                  ->Read([](Txn& txn) {
+                    EXPECT_TRUE(txn.GetToken("LIVE").ok());
+                    EXPECT_FALSE(txn.HasToken("A1"));
+                    EXPECT_FALSE(txn.HasToken("A2"));
+                    return Status::Ok();
+                  })
+                  .ok());
+}
+
+// An import whose process cannot be judged from here (another PID
+// namespace) counts as running; one from before a reboot is gone.
+TEST(LmdbStoreTest, AnImportThatCannotBeJudgedIsKeptAndOneFromAnEarlierBootIsRemoved) {
+  TempDir dir;
+  const std::string path = dir.File("s");
+  Store::Open({.location = path, .create = true}).value().reset();
+  int wstatus = InChild([&] {
+    auto store = Store::Open({.location = path});
+    if (!store.ok()) return 2;
+    (void)PutStaged(**store, {"N1", "N2"}, [] { _exit(0); });
+    return 3;
+  });
+  ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << wstatus;
+  auto store = Store::Open({.location = path}).value();
+  EditImportEntry(*store, 1, [](StagedImport& e) { ++e.owner.pid_namespace; });
+  ASSERT_TRUE(PutStaged(*store, {"OTHER"}).ok());
+  ASSERT_TRUE(ImportEntry(*store, 1).has_value()) << "kept: it may still run";
+  ASSERT_TRUE(store
+                  ->Write([](Txn& txn) {
+                    EXPECT_TRUE(txn.HasToken("N1")) << "its IDs stay taken";
+                    EXPECT_EQ(txn.GetToken("N1").status().code(), StatusCode::kNotFound);
+                    return Status::Ok();
+                  })
+                  .ok());
+  EditImportEntry(*store, 1, [](StagedImport& e) { e.owner.boot_id[0] ^= 1; });
+  ASSERT_TRUE(PutStaged(*store, {"LAST"}).ok());
+  EXPECT_FALSE(ImportEntry(*store, 1).has_value()) << "removed: the host rebooted since";
+  store.reset();
+  EXPECT_EQ(DatabaseEntries(path, "tokens"), 2u) << "OTHER and LAST";
 }
 
 }  // namespace

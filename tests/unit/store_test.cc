@@ -402,8 +402,10 @@ TEST_P(StoreTest, RejectsUnknownSchema) {
   {
     auto store = Create();
     ASSERT_NE(store, nullptr);
-    uint8_t v2[4] = {2, 0, 0, 0};
-    ASSERT_TRUE(store->Write([&](Txn& txn) { return txn.PutMeta("schema", v2); }).ok());
+    // 2 is LMDB's schema after a staged import (lmdb_staged_import.h): 3
+    // is unknown to every backend.
+    uint8_t v3[4] = {3, 0, 0, 0};
+    ASSERT_TRUE(store->Write([&](Txn& txn) { return txn.PutMeta("schema", v3); }).ok());
   }
   // A fresh process: LMDB would hand this one its cached environment.
   pid_t pid = ::fork();
@@ -603,7 +605,8 @@ TEST_P(StoreTest, AStagedWriteIsSeenByNobodyUntilItIsPublished) {
       [](Txn& txn) {
         uint8_t published = 1;
         return txn.PutMeta("test-published", std::span<const uint8_t>(&published, 1));
-      });
+      },
+      [](Txn&, const Status&) { return Status::Internal("not abandoned"); });
   ASSERT_TRUE(status.ok()) << status.ToString();
   EXPECT_GE(produced, 1);
   EXPECT_EQ(VisibleIds(*store), (std::vector<std::string>{"LIVE", "S1", "S2", "S3"}));
@@ -630,20 +633,34 @@ TEST_P(StoreTest, AFailedStagedWriteLeavesNothingVisibleAndItsIdsFree) {
   auto store = Create();
   ASSERT_NE(store, nullptr);
   // Failing in `produce` after a committed step, then in `publish`.
+  // `abandoned` is told when a step had been committed on its own (LMDB).
+  std::vector<Status> abandoned;
+  auto note = [&](Txn& txn, const Status& why) {
+    abandoned.push_back(why);
+    return txn.PutMeta("test-abandoned", std::vector<uint8_t>{1});
+  };
   Status failed = store->WriteStaged(
       [&](const Store::StagedStep& step) -> Status {
         OTPGATE_RETURN_IF_ERROR(step([](Txn& txn) { return txn.PutToken(Record("F1")); }));
         return Status::InvalidArgument("line 7: bad");
       },
-      [](Txn&) { return Status::Ok(); });
+      [](Txn&) { return Status::Ok(); }, note);
   EXPECT_EQ(failed.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(failed.message(), "line 7: bad");
+  if (GetParam() == Backend::kLmdb) {
+    ASSERT_EQ(abandoned.size(), 1u);
+    EXPECT_EQ(abandoned[0].message(), "line 7: bad");
+  } else {
+    EXPECT_TRUE(abandoned.empty()) << "rolled back: nothing to note";
+  }
+  abandoned.clear();
   failed = store->WriteStaged(
       [&](const Store::StagedStep& step) -> Status {
         return step([](Txn& txn) { return txn.PutToken(Record("F2")); });
       },
-      [](Txn&) { return Status::Unavailable("publish refused"); });
+      [](Txn&) { return Status::Unavailable("publish refused"); }, note);
   EXPECT_EQ(failed.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(abandoned.size(), GetParam() == Backend::kLmdb ? 1u : 0u);
   EXPECT_TRUE(VisibleIds(*store).empty());
   ASSERT_TRUE(store
                   ->Write([](Txn& txn) {
@@ -659,7 +676,14 @@ TEST_P(StoreTest, AFailedStagedWriteLeavesNothingVisibleAndItsIdsFree) {
                       [&](const Store::StagedStep& step) -> Status {
                         return step([](Txn& txn) { return txn.PutToken(Record("F2")); });
                       },
-                      [](Txn&) { return Status::Ok(); })
+                      [](Txn&) { return Status::Ok(); }, note)
+                  .ok());
+  ASSERT_TRUE(store
+                  ->Read([&](Txn& txn) {
+                    EXPECT_EQ(txn.GetMeta("test-abandoned").value().has_value(),
+                              GetParam() == Backend::kLmdb);
+                    return Status::Ok();
+                  })
                   .ok());
   EXPECT_EQ(VisibleIds(*store), (std::vector<std::string>{"F1", "F2"}));
 }

@@ -122,17 +122,30 @@ class OtpService {
                         std::vector<std::string>* imported, std::vector<std::string>* skipped);
   // Like ProvisionBatch, all or nothing, without holding the tokens in
   // memory: `produce` calls `put` once per token, in order; an error from
-  // either stores nothing. `produce` is called more than once (it must be
-  // re-runnable, e.g. re-read its file). Existing tokens are skipped
-  // (counted in `skipped`) or replaced. Up to kStagedImportStep tokens are
-  // stored in one transaction; more new, unbound ones are staged
-  // (Store::WriteStaged: one step of kStagedImportStep tokens in memory at a
-  // time, all made visible at once; their journal entries say
-  // "staged:LABEL", and a last entry "published:LABEL:N-tokens"). Replacing
-  // or binding tokens takes one transaction whatever the size.
+  // either stores nothing. `produce` may be called again from the start (it
+  // must be re-runnable, e.g. re-read its file). Existing tokens are
+  // skipped (counted in `counts`) or replaced. `shape` is what a check of
+  // the tokens found (token import checks its file first):
+  //  - more than kStagedImportStep new tokens, none bound to an owner, and
+  //    !replace: staged (Store::WriteStaged), one step of kStagedImportStep
+  //    tokens in memory at a time and all made visible at once; their
+  //    journal entries say "staged:LABEL" and a last one
+  //    "published:LABEL:N-tokens";
+  //  - otherwise one transaction, whose memory grows with its size (a staged
+  //    record cannot replace a live one, nor a binding wait unseen).
   using TokenPut = std::function<Status(const TokenSpec&, const SecretBytes&)>;
-  Status ProvisionEach(const std::function<Status(const TokenPut& put)>& produce, bool replace,
-                       size_t* imported, std::vector<std::string>* skipped);
+  struct ImportShape {
+    size_t tokens = 0;          // entries `produce` will put
+    bool binds_owners = false;  // some has TokenSpec::owner (a staged step cannot bind)
+  };
+  static constexpr size_t kListedSkipped = 1000;
+  struct ImportCounts {
+    size_t imported = 0;
+    size_t skipped = 0;                      // already there, left as they were
+    std::vector<std::string> first_skipped;  // the first kListedSkipped of them
+  };
+  Status ProvisionEach(const std::function<Status(const TokenPut& put)>& produce,
+                       const ImportShape& shape, bool replace, ImportCounts* counts);
   // Re-anchors drift (TOTP) or counter (HOTP) from two consecutive codes.
   Result<Verdict> Resync(std::string_view credential_id, std::string_view code1,
                          std::string_view code2);

@@ -243,7 +243,10 @@ class Store {
   // `produce` or `publish` fails, none of it ever does; that status is
   // returned. `produce` must be re-runnable (it may be called again from the
   // start). A step may read, put new tokens and append journal entries; for
-  // anything else use Write().
+  // anything else use Write(). If a step had been committed on its own
+  // (LMDB) when the write failed, `abandoned` runs in a write transaction of
+  // its own, with that failure: its steps' journal entries stay, and it may
+  // append one saying they never took effect.
   //  - LMDB: each step is its own write transaction, so memory is bounded by
   //    one step's writes. The tokens it puts are stored as staged under the
   //    import's number (lmdb_staged_import.h), invisible until published:
@@ -259,7 +262,8 @@ class Store {
   using TxnFn = std::function<Status(Txn&)>;
   using StagedStep = std::function<Status(const TxnFn& fn)>;
   virtual Status WriteStaged(const std::function<Status(const StagedStep& step)>& produce,
-                             const TxnFn& publish);
+                             const TxnFn& publish,
+                             const std::function<Status(Txn&, const Status&)>& abandoned);
 
   // True if concurrent writers of one process gain from sharing a commit
   // (GroupCommit): LMDB serialises writers and pays one fsync per commit;
