@@ -1,6 +1,7 @@
 #include "lmdb_staged_import.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,10 +18,10 @@ namespace {
 
 enum class Read { kOk, kMissing, kUnreadable };
 
-// Field 22 of /proc/PID/stat (starttime, in clock ticks since boot). The
-// command name (field 2) may hold spaces and parentheses, so fields are
-// counted after its last ')'.
-Read StartTicks(pid_t pid, uint64_t& ticks) {
+// Fields 3 (state) and 22 (starttime, in clock ticks since boot) of
+// /proc/PID/stat. The command name (field 2) may hold spaces and
+// parentheses, so fields are counted after its last ')'.
+Read StartTicks(pid_t pid, uint64_t& ticks, char* state = nullptr) {
   const std::string path = "/proc/" + std::to_string(pid) + "/stat";
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno == ENOENT || errno == ESRCH ? Read::kMissing : Read::kUnreadable;
@@ -35,6 +36,7 @@ Read StartTicks(pid_t pid, uint64_t& ticks) {
   std::string field;
   for (int i = 3; i <= 22; ++i) {
     if (!(fields >> field)) return Read::kUnreadable;
+    if (i == 3 && state != nullptr) *state = field[0];
   }
   return std::sscanf(field.c_str(), "%" SCNu64, &ticks) == 1 ? Read::kOk : Read::kUnreadable;
 }
@@ -98,8 +100,8 @@ std::optional<uint64_t> StagedImportNumber(std::string_view key) {
 }
 
 // u8 phase | u32 pid | u64 start_ticks | u64 pid_namespace | 16 bytes
-// boot_id | u32 steps, little-endian: 41 bytes.
-constexpr size_t kEncodedBytes = 1 + 4 + 8 + 8 + 16 + 4;
+// boot_id | u32 steps | i64 renewed_at, little-endian: 49 bytes.
+constexpr size_t kEncodedBytes = 1 + 4 + 8 + 8 + 16 + 4 + 8;
 
 std::vector<uint8_t> EncodeStagedImport(const StagedImport& import) {
   std::vector<uint8_t> out{static_cast<uint8_t>(import.phase)};
@@ -108,6 +110,7 @@ std::vector<uint8_t> EncodeStagedImport(const StagedImport& import) {
   PutLe(out, import.owner.pid_namespace, 8);
   out.insert(out.end(), import.owner.boot_id.begin(), import.owner.boot_id.end());
   PutLe(out, import.steps, 4);
+  PutLe(out, static_cast<uint64_t>(import.renewed_at), 8);
   return out;
 }
 
@@ -122,12 +125,20 @@ Result<StagedImport> DecodeStagedImport(std::span<const uint8_t> bytes) {
   import.owner.pid_namespace = GetLe(bytes, 13, 8);
   std::copy_n(bytes.begin() + 21, 16, import.owner.boot_id.begin());
   import.steps = static_cast<uint32_t>(GetLe(bytes, 37, 4));
+  import.renewed_at = static_cast<int64_t>(GetLe(bytes, 41, 8));
   return import;
 }
 
 std::optional<ProcessIdentity> ThisProcess() {
   ProcessIdentity self;
   self.pid = ::getpid();
+  // /proc must be this PID namespace's (not, e.g., after unshare -p without
+  // a new /proc mount), or the PIDs it shows are another namespace's.
+  char link[32] = {};
+  ssize_t n = ::readlink("/proc/self", link, sizeof link - 1);
+  if (n <= 0 || std::string(link, static_cast<size_t>(n)) != std::to_string(self.pid)) {
+    return std::nullopt;
+  }
   auto ns = PidNamespace("self");
   auto boot = BootId();
   if (StartTicks(self.pid, self.start_ticks) != Read::kOk || !ns || !boot) return std::nullopt;
@@ -137,27 +148,41 @@ std::optional<ProcessIdentity> ThisProcess() {
 }
 
 Liveness LivenessOf(const ProcessIdentity& process) {
-  auto boot = BootId();
-  auto ns = PidNamespace("self");
-  if (!boot || !ns) return Liveness::kUnknown;
-  if (*boot != process.boot_id) return Liveness::kGone;  // the host rebooted since
-  if (*ns != process.pid_namespace) return Liveness::kUnknown;
+  std::optional<ProcessIdentity> self = ThisProcess();
+  if (!self.has_value()) return Liveness::kUnknown;
+  // The namespace first: a container may have a boot ID of its own
+  // (systemd-nspawn), and the initial namespace's inode is the same on
+  // every boot.
+  if (self->pid_namespace != process.pid_namespace) return Liveness::kUnknown;
+  if (self->boot_id != process.boot_id) return Liveness::kGone;  // the host rebooted since
   uint64_t ticks = 0;
-  switch (StartTicks(process.pid, ticks)) {
+  char state = '?';
+  switch (StartTicks(process.pid, ticks, &state)) {
     case Read::kMissing:
-      return Liveness::kGone;
+      // hidepid=2 and ProtectProc hide other users' processes as ENOENT.
+      return ::kill(process.pid, 0) != 0 && errno == ESRCH ? Liveness::kGone : Liveness::kUnknown;
     case Read::kUnreadable:
       return Liveness::kUnknown;
     case Read::kOk:
       break;
   }
-  return ticks == process.start_ticks ? Liveness::kRunning : Liveness::kGone;
+  if (ticks != process.start_ticks || state == 'Z' || state == 'X') return Liveness::kGone;
+  return Liveness::kRunning;
 }
 
-bool Abandoned(const StagedImport& import) {
-  return import.phase == StagedImport::Phase::kAbandoned ||
-         (import.phase == StagedImport::Phase::kStaging &&
-          LivenessOf(import.owner) == Liveness::kGone);
+bool Abandoned(const StagedImport& import, int64_t now) {
+  if (import.phase != StagedImport::Phase::kStaging) {
+    return import.phase == StagedImport::Phase::kAbandoned;
+  }
+  switch (LivenessOf(import.owner)) {
+    case Liveness::kGone:
+      return true;
+    case Liveness::kUnknown:
+      return now - import.renewed_at > kStagedImportLease;
+    case Liveness::kRunning:
+      return false;
+  }
+  return false;
 }
 
 }  // namespace otpgate

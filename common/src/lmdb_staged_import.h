@@ -13,10 +13,12 @@
 // instead of calling them corrupt one by one.
 //
 // An import is abandoned when it failed (its process marks it so) or when
-// its process is gone (Liveness: same boot, same PID namespace, and the
-// PID's start time no longer matches; an LMDB store is local to its host).
-// An import whose process cannot be judged (another PID namespace, /proc
-// hidden) counts as running: never removed by others, its IDs stay taken.
+// its process is gone (Liveness: same PID namespace, and an earlier boot, or
+// the PID gone, reused or a zombie; an LMDB store is local to its host). An
+// import whose process cannot be judged (another PID namespace, /proc
+// hidden) counts as running while its lease lasts: kStagedImportLease
+// seconds from its start or its last step (by the wall clock), after which
+// it is abandoned too (if it still ran, its next step fails: see below).
 // Only an import marked abandoned in a write transaction is removed, and
 // every step first checks in its own transaction that its import is still
 // staging and still its own: so a step never writes under an import that
@@ -56,8 +58,11 @@ struct StagedImport {
   enum class Phase : uint8_t { kStaging = 1, kPublished = 2, kAbandoned = 3 };
   Phase phase = Phase::kStaging;
   ProcessIdentity owner;
-  uint32_t steps = 0;  // steps committed; 0: no record to remove
+  uint32_t steps = 0;      // steps committed; 0: no record to remove
+  int64_t renewed_at = 0;  // Unix seconds of its start or its last step
 };
+
+inline constexpr int64_t kStagedImportLease = 600;
 
 std::string StagedImportKey(uint64_t number);
 // The number in a key made by StagedImportKey; nullopt for any other key.
@@ -73,8 +78,9 @@ std::optional<ProcessIdentity> ThisProcess();
 enum class Liveness { kRunning, kGone, kUnknown };
 Liveness LivenessOf(const ProcessIdentity& process);
 
-// True if `import` is abandoned, or staging with its process gone.
-bool Abandoned(const StagedImport& import);
+// True if `import` is abandoned, or staging with its process gone, or
+// staging with a process that cannot be judged and a lease past at `now`.
+bool Abandoned(const StagedImport& import, int64_t now);
 
 }  // namespace otpgate
 

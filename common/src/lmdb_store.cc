@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -132,6 +133,8 @@ class LmdbTxn final : public Txn {
   LmdbTxn(MDB_txn* txn, const Databases& dbs, bool read_only, uint64_t staging = 0)
       : txn_(txn), dbs_(dbs), read_only_(read_only), staging_(staging) {}
   MDB_txn* raw() const { return txn_; }
+  // A step that stored a staged record (then the store's schema must say so).
+  bool wrote_staged() const { return wrote_staged_; }
 
   Result<TokenRecord> GetToken(std::string_view credential_id) override {
     MDB_val key = Val(credential_id), data;
@@ -191,6 +194,7 @@ class LmdbTxn final : public Txn {
       }
       TokenRecord staged = record;
       staged.staged_by = staging_;
+      wrote_staged_ = true;
       bytes = EncodeTokenRecord(staged);
     } else {
       bytes = EncodeTokenRecord(record);
@@ -384,8 +388,20 @@ class LmdbTxn final : public Txn {
       if (state.has_value()) {
         OTPGATE_ASSIGN_OR_RETURN(StagedImport import, DecodeStagedImport(*state));
         presence = import.phase == StagedImport::Phase::kPublished ? Presence::kVisible
-                   : Abandoned(import)                             ? Presence::kAbandoned
+                   : Abandoned(import, ::time(nullptr))            ? Presence::kAbandoned
                                                                    : Presence::kStaged;
+        if (presence == Presence::kAbandoned && import.phase == StagedImport::Phase::kStaging &&
+            !read_only_) {
+          // Its IDs are about to be free for this writer: mark it, so that
+          // if it ran after all its next step or publish fails (never
+          // publishing a record this writer replaced).
+          import.phase = StagedImport::Phase::kAbandoned;
+          const std::string key = StagedImportKey(record.staged_by);
+          std::vector<uint8_t> bytes = EncodeStagedImport(import);
+          MDB_val k = Val(key), data = Val(bytes);
+          OTPGATE_RETURN_IF_ERROR(
+              Check(mdb_put(txn_, dbs_.meta, &k, &data, 0), "writing a staged import"));
+        }
       }
       known = imports_.emplace(record.staged_by, presence).first;
     }
@@ -447,6 +463,7 @@ class LmdbTxn final : public Txn {
   const Databases& dbs_;
   bool read_only_;
   uint64_t staging_;
+  bool wrote_staged_ = false;
   std::map<uint64_t, Presence> imports_;  // staged imports seen, by number
 };
 
@@ -570,10 +587,9 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
       std::array<uint8_t, 8> bytes;
       for (size_t i = 0; i < 8; ++i) bytes[i] = static_cast<uint8_t>(number >> (8 * i));
       OTPGATE_RETURN_IF_ERROR(txn.PutMeta(kLastStagedImportMeta, bytes));
-      const uint8_t schema[4] = {kStagedSchemaVersion, 0, 0, 0};
-      OTPGATE_RETURN_IF_ERROR(txn.PutMeta("schema", schema));
       StagedImport import;
       import.owner = *self;
+      import.renewed_at = ::time(nullptr);
       return txn.PutMeta(StagedImportKey(number), EncodeStagedImport(import));
     }));
     size_t committed = 0;  // steps
@@ -582,9 +598,18 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
           [&](Txn& txn) -> Status {
             OTPGATE_RETURN_IF_ERROR(ChangeImport(txn, number, [&](StagedImport& import) {
               ++import.steps;
+              import.renewed_at = ::time(nullptr);
               return StillOurs(import, *self, number);
             }));
-            return fn(txn);
+            OTPGATE_RETURN_IF_ERROR(fn(txn));
+            if (!static_cast<LmdbTxn&>(txn).wrote_staged()) return Status::Ok();
+            // The store now holds version 2 records: an otpgate that cannot
+            // read them must refuse it whole (lmdb_staged_import.h).
+            const uint8_t schema[4] = {kStagedSchemaVersion, 0, 0, 0};
+            MDB_val key = Val(std::string_view("schema")),
+                    data{sizeof schema, const_cast<uint8_t*>(schema)};
+            int rc = mdb_put(static_cast<LmdbTxn&>(txn).raw(), dbs_.meta, &key, &data, 0);
+            return rc == 0 ? Status::Ok() : LmdbError(rc, "writing the schema");
           },
           number));
       ++committed;
@@ -1029,7 +1054,7 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
           status = Status::Corrupt(std::string(View(key)) + " in store " + path_ + ": malformed");
           break;
         }
-        if (Abandoned(*import)) abandoned.push_back(*number);
+        if (Abandoned(*import, ::time(nullptr))) abandoned.push_back(*number);
       }
       mdb_cursor_close(cursor);
       if (!status.ok()) return status;
@@ -1053,7 +1078,8 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
       if (!state.has_value()) return Status::Ok();
       return ChangeImport(txn, number, [&](StagedImport& import) {
         removable = import.phase == StagedImport::Phase::kAbandoned ||
-                    (import.phase == StagedImport::Phase::kStaging && (ours || Abandoned(import)));
+                    (import.phase == StagedImport::Phase::kStaging &&
+                     (ours || Abandoned(import, ::time(nullptr))));
         if (removable) import.phase = StagedImport::Phase::kAbandoned;
         any_step = import.steps > 0;
         return Status::Ok();

@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <deque>
+#include <random>
 
 #include "challenge.h"
 #include "group_commit.h"
@@ -729,7 +731,12 @@ Status OtpService::ProvisionEach(const std::function<Status(const TokenPut& put)
     // Staged (Store::WriteStaged), so that memory stays bounded: one step's
     // tokens are held here at a time. Their journal entries say so; the
     // last entry says the import was published.
-    const std::string label = std::to_string(now) + "-" + std::to_string(::getpid());
+    // Unique enough to join an import's entries: time, process, and 32
+    // random bits (two imports in one second may have the same PID, e.g.
+    // PID 1 of two containers).
+    char random[9];
+    std::snprintf(random, sizeof random, "%08x", std::random_device{}());
+    const std::string label = std::to_string(now) + "-" + std::to_string(::getpid()) + "-" + random;
     std::vector<TokenRecord> held;
     status = store_->WriteStaged(
         [&](const Store::StagedStep& step) -> Status {
@@ -757,6 +764,12 @@ Status OtpService::ProvisionEach(const std::function<Status(const TokenPut& put)
               produce([&](const TokenSpec& spec, const SecretBytes& secret) -> Status {
                 auto record = AllowedNewRecord(key_, config_, spec, secret, now);
                 if (!record.ok()) return NameEntry(spec, record.status());
+                if (!record->owner.empty()) {
+                  return Status::FailedPrecondition(
+                      spec.credential_id +
+                      ": bound to an owner, which the check said no entry was (did the file "
+                      "change since it was checked?)");
+                }
                 held.push_back(std::move(record).value());
                 return held.size() == kStagedImportStep ? flush() : Status::Ok();
               }));

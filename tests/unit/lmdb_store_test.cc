@@ -588,6 +588,8 @@ TEST(LmdbStoreTest, AnImportKilledMidwayIsNeverSeenAndTheNextOneRemovesIt) {
                       return Status::Ok();
                     })
                     .ok());
+    EXPECT_EQ(ImportEntry(*store, 1)->phase, StagedImport::Phase::kAbandoned)
+        << "a writer that found its IDs free marked it so";
     ASSERT_TRUE(PutStaged(*store, {"K2"}).ok());
     EXPECT_FALSE(ImportEntry(*store, 1).has_value()) << "the dead import's entry is removed";
     EXPECT_EQ(ImportEntry(*store, 2)->phase, StagedImport::Phase::kPublished);
@@ -625,7 +627,7 @@ TEST(LmdbStoreTest, AStagedStepNeverHidesATokenAndFailsOnceItsImportIsAbandoned)
   EXPECT_EQ(Schema(*store), 1u);
   Status refused = PutStaged(*store, {"LIVE"});
   EXPECT_EQ(refused.code(), StatusCode::kAlreadyExists) << refused.ToString();
-  EXPECT_EQ(Schema(*store), kStagedSchemaVersion) << "set by the first staged import";
+  EXPECT_EQ(Schema(*store), 1u) << "nothing staged was written";
   // Marked abandoned by someone else between two steps: the next step fails.
   Status stopped = PutStaged(*store, {"A1", "A2"}, [&] {
     static bool once = false;
@@ -644,35 +646,51 @@ TEST(LmdbStoreTest, AStagedStepNeverHidesATokenAndFailsOnceItsImportIsAbandoned)
                     return Status::Ok();
                   })
                   .ok());
+  EXPECT_EQ(Schema(*store), kStagedSchemaVersion) << "set by the first staged record written";
 }
 
 // An import whose process cannot be judged from here (another PID
-// namespace) counts as running; one from before a reboot is gone.
-TEST(LmdbStoreTest, AnImportThatCannotBeJudgedIsKeptAndOneFromAnEarlierBootIsRemoved) {
+// namespace) counts as running while its lease lasts; one from an earlier
+// boot is gone.
+TEST(LmdbStoreTest, AnImportThatCannotBeJudgedIsKeptForItsLeaseAndOneFromAnEarlierBootIsRemoved) {
   TempDir dir;
   const std::string path = dir.File("s");
   Store::Open({.location = path, .create = true}).value().reset();
-  int wstatus = InChild([&] {
-    auto store = Store::Open({.location = path});
-    if (!store.ok()) return 2;
-    (void)PutStaged(**store, {"N1", "N2"}, [] { _exit(0); });
-    return 3;
-  });
-  ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << wstatus;
+  auto killed_import = [&](const std::string& id) {
+    int wstatus = InChild([&] {
+      auto store = Store::Open({.location = path});
+      if (!store.ok()) return 2;
+      (void)PutStaged(**store, {id, id + "b"}, [] { _exit(0); });
+      return 3;
+    });
+    ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << wstatus;
+  };
+  killed_import("N1");  // import 1
+  {
+    auto store = Store::Open({.location = path}).value();
+    EditImportEntry(*store, 1, [](StagedImport& e) { ++e.owner.pid_namespace; });
+  }
+  killed_import("B1");  // import 2; its start leaves import 1 alone
   auto store = Store::Open({.location = path}).value();
-  EditImportEntry(*store, 1, [](StagedImport& e) { ++e.owner.pid_namespace; });
-  ASSERT_TRUE(PutStaged(*store, {"OTHER"}).ok());
   ASSERT_TRUE(ImportEntry(*store, 1).has_value()) << "kept: it may still run";
+  EditImportEntry(*store, 2, [](StagedImport& e) { e.owner.boot_id[0] ^= 1; });
+  ASSERT_TRUE(PutStaged(*store, {"OTHER"}).ok());  // import 3
+  EXPECT_FALSE(ImportEntry(*store, 2).has_value()) << "removed: the host rebooted since";
+  ASSERT_TRUE(ImportEntry(*store, 1).has_value());
   ASSERT_TRUE(store
                   ->Write([](Txn& txn) {
                     EXPECT_TRUE(txn.HasToken("N1")) << "its IDs stay taken";
                     EXPECT_EQ(txn.GetToken("N1").status().code(), StatusCode::kNotFound);
+                    EXPECT_FALSE(txn.HasToken("B1"));
                     return Status::Ok();
                   })
                   .ok());
-  EditImportEntry(*store, 1, [](StagedImport& e) { e.owner.boot_id[0] ^= 1; });
+  EXPECT_EQ(ImportEntry(*store, 1)->phase, StagedImport::Phase::kStaging);
+  // Its lease runs out: abandoned, and removed by the next import.
+  EditImportEntry(*store, 1,
+                  [](StagedImport& e) { e.renewed_at = ::time(nullptr) - kStagedImportLease - 1; });
   ASSERT_TRUE(PutStaged(*store, {"LAST"}).ok());
-  EXPECT_FALSE(ImportEntry(*store, 1).has_value()) << "removed: the host rebooted since";
+  EXPECT_FALSE(ImportEntry(*store, 1).has_value()) << "removed: its lease ran out";
   store.reset();
   EXPECT_EQ(DatabaseEntries(path, "tokens"), 2u) << "OTHER and LAST";
 }
