@@ -6,12 +6,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+
+#include "otpgate/base32.h"
 
 namespace otpgate {
 namespace {
@@ -52,20 +53,11 @@ std::optional<std::array<uint8_t, 16>> BootId() {
   std::ifstream in("/proc/sys/kernel/random/boot_id");
   std::string text;
   if (!in || !std::getline(in, text)) return std::nullopt;
+  std::erase(text, '-');
+  auto bytes = HexDecode(text);
+  if (!bytes.ok() || bytes->size() != 16) return std::nullopt;
   std::array<uint8_t, 16> id{};
-  size_t n = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '-') continue;
-    int digit = std::isxdigit(static_cast<unsigned char>(text[i]))
-                    ? (std::isdigit(static_cast<unsigned char>(text[i]))
-                           ? text[i] - '0'
-                           : std::tolower(static_cast<unsigned char>(text[i])) - 'a' + 10)
-                    : -1;
-    if (digit < 0 || n == 32) return std::nullopt;
-    id[n / 2] = static_cast<uint8_t>(id[n / 2] << 4 | digit);
-    ++n;
-  }
-  if (n != 32) return std::nullopt;
+  std::copy_n(bytes->data(), id.size(), id.begin());
   return id;
 }
 
@@ -79,6 +71,17 @@ uint64_t GetLe(std::span<const uint8_t> in, size_t at, int bytes) {
 }
 
 }  // namespace
+
+std::vector<uint8_t> EncodeImportNumber(uint64_t number) {
+  std::vector<uint8_t> out;
+  PutLe(out, number, 8);
+  return out;
+}
+
+std::optional<uint64_t> DecodeImportNumber(std::span<const uint8_t> bytes) {
+  if (bytes.size() != 8) return std::nullopt;
+  return GetLe(bytes, 0, 8);
+}
 
 std::string StagedImportKey(uint64_t number) {
   char hex[17];

@@ -64,6 +64,10 @@ struct StagedImport {
 
 inline constexpr int64_t kStagedImportLease = 600;
 
+// The value of kLastStagedImportMeta: u64, little-endian.
+std::vector<uint8_t> EncodeImportNumber(uint64_t number);
+std::optional<uint64_t> DecodeImportNumber(std::span<const uint8_t> bytes);  // nullopt: malformed
+
 std::string StagedImportKey(uint64_t number);
 // The number in a key made by StagedImportKey; nullopt for any other key.
 std::optional<uint64_t> StagedImportNumber(std::string_view key);

@@ -135,6 +135,15 @@ class LmdbTxn final : public Txn {
   MDB_txn* raw() const { return txn_; }
   // A step that stored a staged record (then the store's schema must say so).
   bool wrote_staged() const { return wrote_staged_; }
+  // The store's own bookkeeping of staged imports: allowed in any writable
+  // transaction, a step included.
+  Status PutImportEntry(uint64_t number, const StagedImport& import) {
+    if (read_only_) return Status::Internal("write in a read-only transaction");
+    const std::string key = StagedImportKey(number);
+    std::vector<uint8_t> bytes = EncodeStagedImport(import);
+    MDB_val k = Val(key), data = Val(bytes);
+    return Check(mdb_put(txn_, dbs_.meta, &k, &data, 0), "writing a staged import");
+  }
 
   Result<TokenRecord> GetToken(std::string_view credential_id) override {
     MDB_val key = Val(credential_id), data;
@@ -396,11 +405,7 @@ class LmdbTxn final : public Txn {
           // if it ran after all its next step or publish fails (never
           // publishing a record this writer replaced).
           import.phase = StagedImport::Phase::kAbandoned;
-          const std::string key = StagedImportKey(record.staged_by);
-          std::vector<uint8_t> bytes = EncodeStagedImport(import);
-          MDB_val k = Val(key), data = Val(bytes);
-          OTPGATE_RETURN_IF_ERROR(
-              Check(mdb_put(txn_, dbs_.meta, &k, &data, 0), "writing a staged import"));
+          OTPGATE_RETURN_IF_ERROR(PutImportEntry(record.staged_by, import));
         }
       }
       known = imports_.emplace(record.staged_by, presence).first;
@@ -578,15 +583,14 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
       OTPGATE_ASSIGN_OR_RETURN(auto last, txn.GetMeta(kLastStagedImportMeta));
       number = 1;
       if (last.has_value()) {
-        if (last->size() != 8) {
+        std::optional<uint64_t> previous = DecodeImportNumber(*last);
+        if (!previous.has_value()) {
           return Status::Corrupt(std::string(kLastStagedImportMeta) + " in store " + path_ +
                                  " is malformed");
         }
-        for (size_t i = 0; i < 8; ++i) number += uint64_t{(*last)[i]} << (8 * i);
+        number += *previous;
       }
-      std::array<uint8_t, 8> bytes;
-      for (size_t i = 0; i < 8; ++i) bytes[i] = static_cast<uint8_t>(number >> (8 * i));
-      OTPGATE_RETURN_IF_ERROR(txn.PutMeta(kLastStagedImportMeta, bytes));
+      OTPGATE_RETURN_IF_ERROR(txn.PutMeta(kLastStagedImportMeta, EncodeImportNumber(number)));
       StagedImport import;
       import.owner = *self;
       import.renewed_at = ::time(nullptr);
@@ -1006,7 +1010,7 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
   }
 
   // Reads the entry of import `number`, lets `change` modify it, and writes
-  // it back in `txn` (which may be a step: the raw put is the store's own).
+  // it back in `txn` (which may be a step).
   Status ChangeImport(Txn& txn, uint64_t number,
                       const std::function<Status(StagedImport&)>& change) {
     const std::string key = StagedImportKey(number);
@@ -1018,10 +1022,7 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     auto import = DecodeStagedImport(*state);
     if (!import.ok()) return Status::Corrupt(key + " in store " + path_ + ": malformed");
     OTPGATE_RETURN_IF_ERROR(change(*import));
-    std::vector<uint8_t> bytes = EncodeStagedImport(*import);
-    MDB_val k = Val(key), data = Val(bytes);
-    int rc = mdb_put(static_cast<LmdbTxn&>(txn).raw(), dbs_.meta, &k, &data, 0);
-    return rc == 0 ? Status::Ok() : LmdbError(rc, "writing a staged import");
+    return static_cast<LmdbTxn&>(txn).PutImportEntry(number, *import);
   }
   // OK while `import` is staging under this process.
   static Status StillOurs(const StagedImport& import, const ProcessIdentity& self,

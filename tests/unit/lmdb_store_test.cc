@@ -497,16 +497,22 @@ Status PutStaged(
       [](Txn&) { return Status::Ok(); }, [](Txn&, const Status&) { return Status::Ok(); });
 }
 
-std::optional<StagedImport> ImportEntry(Store& store, uint64_t number) {
-  std::optional<StagedImport> entry;
+// A meta entry as stored, read in a transaction of its own.
+std::optional<std::vector<uint8_t>> MetaValue(Store& store, std::string_view key) {
+  std::optional<std::vector<uint8_t>> value;
   EXPECT_TRUE(store
                   .Read([&](Txn& txn) -> Status {
-                    OTPGATE_ASSIGN_OR_RETURN(auto bytes, txn.GetMeta(StagedImportKey(number)));
-                    if (bytes.has_value()) entry = DecodeStagedImport(*bytes).value();
+                    OTPGATE_ASSIGN_OR_RETURN(value, txn.GetMeta(key));
                     return Status::Ok();
                   })
                   .ok());
-  return entry;
+  return value;
+}
+
+std::optional<StagedImport> ImportEntry(Store& store, uint64_t number) {
+  std::optional<std::vector<uint8_t>> bytes = MetaValue(store, StagedImportKey(number));
+  if (!bytes.has_value()) return std::nullopt;
+  return DecodeStagedImport(*bytes).value();
 }
 
 TEST(LmdbStoreTest, ARunningStagedImportHoldsItsIdsAndWritesNothingElse) {
@@ -609,16 +615,7 @@ void EditImportEntry(Store& store, uint64_t number,
                   .ok());
 }
 
-uint32_t Schema(Store& store) {
-  uint32_t version = 0;
-  EXPECT_TRUE(store
-                  .Read([&](Txn& txn) {
-                    version = txn.GetMeta("schema").value().value()[0];
-                    return Status::Ok();
-                  })
-                  .ok());
-  return version;
-}
+uint32_t Schema(Store& store) { return MetaValue(store, "schema").value().at(0); }
 
 TEST(LmdbStoreTest, AStagedStepNeverHidesATokenAndFailsOnceItsImportIsAbandoned) {
   TempDir dir;
