@@ -127,8 +127,12 @@ class OtpService {
   // skipped (counted in `counts`) or replaced. `shape` is what a check of
   // the tokens found (token import checks its file first):
   //  - more than kStagedImportStep new tokens, none bound to an owner, and
-  //    !replace: staged (Store::WriteStaged), one step of kStagedImportStep
-  //    tokens in memory at a time and all made visible at once; their
+  //    !replace: staged (Store::WriteStaged). Every entry `produce` puts is
+  //    first sealed and sorted by credential ID (in memory, spilling to an
+  //    unnamed file in TemporaryDirectory(): external_sorter.h), so an
+  //    error in any entry fails the import before the store is touched;
+  //    then one step of kStagedImportStep tokens in memory at a time, in ID
+  //    order, and all made visible at once; their
   //    journal entries say "staged:LABEL" and a last one
   //    "published:LABEL:N-tokens";
   //  - otherwise one transaction, whose memory grows with its size (a staged

@@ -4,7 +4,7 @@
 # unavailable), nothing partial is stored, decisions resume when space (or
 # write access) returns, and the CLI says what to do.
 # Runs in a private mount namespace (a 1 MiB tmpfs); needs root (77 = skipped).
-# Usage: store_faults_test.sh PAM_MODULE OTPGATE_CLI     Bound: ~10 s.
+# Usage: store_faults_test.sh PAM_MODULE OTPGATE_CLI     Bound: ~20 s.
 set -euo pipefail
 if [ -z "${OTPGATE_IN_NAMESPACE:-}" ]; then
   [ "$(id -u)" = 0 ] || { echo "needs root (mount); skipped"; exit 77; }
@@ -12,7 +12,7 @@ if [ -z "${OTPGATE_IN_NAMESPACE:-}" ]; then
 fi
 MODULE=$(realpath "$1") CLI=$(realpath "$2")
 WORK=$(mktemp -d)
-trap 'umount "$WORK/fs" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'umount "$WORK/fs" "$WORK/tmp" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 mkdir "$WORK/fs"
 mount -t tmpfs -o size=1m,mode=0700 tmpfs "$WORK/fs"
 KEY=3132333435363738393031323334353637383930
@@ -91,5 +91,28 @@ check "the CLI says the store's file system is read-only and what to do" \
   grep -q "read-only: remount it read-write" <<< "$OUT"
 mount -o remount,rw "$WORK/fs"
 check "decisions resume when the file system is writable again" test "$(login "${CODES[13]}")" = accept
+# --- A full temporary directory. A staged import (over 10,000 new tokens)
+# sorts its entries through an unnamed file in $TMPDIR once they pass
+# 16 MiB: with no room there it fails before the store is touched. ---
+mkdir "$WORK/tmp"
+mount -t tmpfs -o size=64k,mode=0700 tmpfs "$WORK/tmp"
+dd if=/dev/zero of="$WORK/tmp/filler" bs=4k 2>/dev/null || true  # until ENOSPC
+printf 'store = %s\nmaster_key = %s\n' "$WORK/big-store" "$WORK/big.key" > "$WORK/big.conf"
+big() { "$CLI" --config "$WORK/big.conf" "$@"; }
+big init >/dev/null
+big_count() { big --json list 2>/dev/null | grep -o '"credential_id"' | wc -l; }
+# 120,000 tokens: ~18 MB of sealed records, more than one run in memory.
+python3 -c 'import sys
+for i in range(120000): sys.stdout.write("SORT%08d,%s,hex\n" % (i, sys.argv[1]))' "$KEY" > "$WORK/big.csv"
+JOURNAL_BEFORE=$(big audit 2>/dev/null | grep -c . || true)
+set +e; OUT=$(TMPDIR="$WORK/tmp" big token import --quiet "$WORK/big.csv" 2>&1); RC=$?; set -e
+check "an import whose temporary directory is full fails" test $RC -ne 0
+check "the CLI names the temporary directory and TMPDIR" \
+  grep -q "cannot write a temporary file in $WORK/tmp: No space left on device (set TMPDIR" <<< "$OUT"
+check "nothing of it is stored" test "$(big_count)" = 0
+check "nothing of it is journalled" test "$(big audit 2>/dev/null | grep -c . || true)" = "$JOURNAL_BEFORE"
+check "with room in TMPDIR it works" env TMPDIR="$WORK" "$CLI" --config "$WORK/big.conf" token import --quiet "$WORK/big.csv"
+check "all of it is stored" test "$(big_count)" = 120000
+check "its temporary file is gone" test -z "$(ls -A "$WORK/tmp" | grep -v '^filler$' || true)"
 [ $fail = 0 ] && echo PASS
 exit $fail
