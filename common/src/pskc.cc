@@ -7,17 +7,21 @@
 // be an EncryptedValue whose ValueMAC checks.
 #include "otpgate/pskc.h"
 
+#include <fcntl.h>
 #include <libxml/xmlreader.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <memory>
 #include <set>
 
@@ -39,6 +43,62 @@ constexpr const char* kPbkdf2Uri =
 constexpr int64_t kMaxIterations = 10'000'000;
 constexpr size_t kMaxValueBytes = 4096;
 const Status kDtdRefused = Status::InvalidArgument("PSKC file has a DTD or entities; refused");
+// Each child of KeyContainer is expanded in memory to be read. A real one
+// is a few KiB; one larger than this is refused while it is being read, so
+// that no file can make an expansion (up to ~30 bytes of tree per byte of
+// markup) grow with it.
+constexpr uint64_t kMaxElementBytes = 1 << 20;
+
+int ReaderOptions() {
+  // No network, no DTD loading, no entity substitution (XXE and "billion
+  // laughs" cannot expand); a DOCTYPE is refused outright in Stream.
+  return XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_NOBLANKS;
+}
+
+// The bytes a reader is given, counted, so that the expansion of one
+// element can be cut off at a budget (the parser then fails).
+class MeteredInput {
+ public:
+  using Source = std::function<ssize_t(char* buffer, size_t size)>;  // -1: error, 0: end
+  explicit MeteredInput(Source source) : source_(std::move(source)) {}
+  MeteredInput(const MeteredInput&) = delete;
+  MeteredInput& operator=(const MeteredInput&) = delete;
+
+  // Owned by the caller; reads through this object, which must outlive it.
+  xmlTextReaderPtr NewReader() {
+    return xmlReaderForIO(&Read, &Close, this, nullptr, nullptr, ReaderOptions());
+  }
+  // From now on, at most `bytes` more may be read.
+  void Limit(uint64_t bytes) { limit_ = supplied_ + bytes; }
+  void Unlimit() { limit_ = UINT64_MAX; }
+  bool over_limit() const { return over_limit_; }
+  bool read_failed() const { return read_failed_; }
+
+ private:
+  static int Read(void* context, char* buffer, int size) {
+    auto* self = static_cast<MeteredInput*>(context);
+    if (self->supplied_ >= self->limit_) {
+      self->over_limit_ = true;
+      return -1;
+    }
+    size_t want = static_cast<size_t>(
+        std::min<uint64_t>(static_cast<uint64_t>(size), self->limit_ - self->supplied_));
+    ssize_t got = self->source_(buffer, want);
+    if (got < 0) {
+      self->read_failed_ = true;
+      return -1;
+    }
+    self->supplied_ += static_cast<uint64_t>(got);
+    return static_cast<int>(got);
+  }
+  static int Close(void*) { return 0; }
+
+  Source source_;
+  uint64_t supplied_ = 0;
+  uint64_t limit_ = UINT64_MAX;
+  bool over_limit_ = false;
+  bool read_failed_ = false;
+};
 
 std::string Lower(std::string_view text) {
   std::string out(text);
@@ -718,7 +778,8 @@ Result<std::pair<TokenSpec, SecretBytes>> ReadKeyPackage(const ContainerKeys& ke
   return std::make_pair(std::move(spec), std::move(secret));
 }
 
-Status Stream(xmlTextReaderPtr reader, const PskcOptions& options, const TokenVisitor& visit) {
+Status Stream(MeteredInput& input, const PskcOptions& options, const TokenVisitor& visit) {
+  xmlTextReaderPtr reader = input.NewReader();
   std::unique_ptr<xmlTextReader, decltype(&xmlFreeTextReader)> guard(reader, &xmlFreeTextReader);
   if (reader == nullptr) return Status::Unavailable("cannot read the PSKC file");
   ContainerKeys keys;
@@ -751,8 +812,20 @@ Status Stream(xmlTextReaderPtr reader, const PskcOptions& options, const TokenVi
     }
     // A child of KeyContainer: expand just this subtree, use it, skip past
     // it (the reader frees it), so memory stays bounded by one package.
+    input.Limit(kMaxElementBytes);
     const xmlNode* node = xmlTextReaderExpand(reader);
-    if (node == nullptr) return Status::InvalidArgument("PSKC file is not well-formed XML");
+    input.Unlimit();
+    if (node == nullptr) {
+      if (input.read_failed()) return Status::Unavailable("read error in the PSKC file");
+      if (input.over_limit()) {
+        return Status::InvalidArgument(
+            (name == "KeyPackage" ? "key " + std::to_string(position + 1) + ": " : "") +
+            "KeyContainer/" + std::string(name) + " is larger than " +
+            std::to_string(kMaxElementBytes >> 10) +
+            " KiB (a real one is a few KiB): refused, nothing imported");
+      }
+      return Status::InvalidArgument("PSKC file is not well-formed XML");
+    }
     if (name == "EncryptionKey") {
       OTPGATE_RETURN_IF_ERROR(keys.ReadEncryptionKey(node));
     } else if (name == "MACMethod") {
@@ -781,18 +854,13 @@ Status Stream(xmlTextReaderPtr reader, const PskcOptions& options, const TokenVi
     }
     rc = xmlTextReaderNext(reader);
   }
+  if (input.read_failed()) return Status::Unavailable("read error in the PSKC file");
   if (rc < 0 || !root_seen) {
     return Status::InvalidArgument("PSKC file is not well-formed XML (truncated or malformed)");
   }
   if (options.progress) options.progress(position);
   if (position == 0) return Status::InvalidArgument("the PSKC file has no KeyPackage");
   return Status::Ok();
-}
-
-int ReaderOptions() {
-  // No network, no DTD loading, no entity substitution (XXE and "billion
-  // laughs" cannot expand); a DOCTYPE is refused outright in Stream.
-  return XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_NOBLANKS;
 }
 
 void SilentXmlErrors(void*, const char*, ...) {}
@@ -823,7 +891,16 @@ Status StreamPskcFile(const std::string& path, const PskcOptions& options,
     return Status::Unavailable("cannot read " + path);
   }
   if (PrologHasDoctype(head)) return kDtdRefused;
-  return Stream(xmlReaderForFile(path.c_str(), nullptr, ReaderOptions()), options, visit);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Status::Unavailable("cannot read " + path + ": " + std::strerror(errno));
+  MeteredInput input([&fd](char* buffer, size_t size) -> ssize_t {
+    ssize_t got;
+    do {
+      got = ::read(fd.get(), buffer, size);
+    } while (got < 0 && errno == EINTR);
+    return got;
+  });
+  return Stream(input, options, visit);
 }
 
 Result<ParsedTokens> ParsePskcFile(const std::string& path, const PskcOptions& options) {
@@ -836,9 +913,13 @@ Result<ParsedTokens> ParsePskcText(std::string_view xml, const PskcOptions& opti
   xmlSetGenericErrorFunc(nullptr, SilentXmlErrors);
   if (PrologHasDoctype(xml.substr(0, 64 * 1024))) return kDtdRefused;
   ParsedTokens out;
-  OTPGATE_RETURN_IF_ERROR(Stream(xmlReaderForMemory(xml.data(), static_cast<int>(xml.size()),
-                                                    nullptr, nullptr, ReaderOptions()),
-                                 options, CollectInto(out)));
+  MeteredInput input([&xml](char* buffer, size_t size) -> ssize_t {
+    size_t n = std::min(size, xml.size());
+    std::memcpy(buffer, xml.data(), n);
+    xml.remove_prefix(n);
+    return static_cast<ssize_t>(n);
+  });
+  OTPGATE_RETURN_IF_ERROR(Stream(input, options, CollectInto(out)));
   return out;
 }
 

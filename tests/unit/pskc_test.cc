@@ -298,6 +298,37 @@ TEST(PskcTest, HostileAndBrokenXmlIsRefused) {
   EXPECT_FALSE(ParsePskcText("not xml at all", PskcOptions()).ok());
 }
 
+// A KeyPackage is expanded in memory to be read: one of more than 1 MiB is
+// refused while it is read (a 100 MB one took 2.9 GB), naming which key;
+// the keys around it are fine, and so is one just under the bound.
+TEST(PskcTest, AnOversizedKeyPackageIsRefusedWhileRead) {
+  auto package = [](int serial, size_t padding_elements) {
+    std::string padding;
+    for (size_t i = 0; i < padding_elements; ++i) padding += "<a/>";
+    return "<KeyPackage><DeviceInfo><SerialNo>VSST0000000" + std::to_string(serial) +
+           "</SerialNo></DeviceInfo><Key Id=\"" + std::to_string(serial) +
+           "\" Algorithm=\"urn:ietf:params:xml:ns:keyprov:pskc:totp\"><Data><Secret>"
+           "<PlainValue>MTIzNDU2Nzg5MDEyMzQ1Njc4OTA=</PlainValue></Secret></Data>"
+           "<UserId>" +
+           padding + "</UserId></Key></KeyPackage>";
+  };
+  auto container = [](const std::string& packages) {
+    return "<?xml version=\"1.0\" encoding=\"UTF-8\"?><KeyContainer Version=\"1.0\" "
+           "xmlns=\"urn:ietf:params:xml:ns:keyprov:pskc\">" +
+           packages + "</KeyContainer>";
+  };
+  auto under = ParsePskcText(container(package(1, 0) + package(2, 250000)), PskcOptions());
+  ASSERT_TRUE(under.ok()) << under.status().message();  // 1,000,000 bytes of padding
+  EXPECT_EQ(under->tokens.size() + under->rejected.size(), 2u);
+  auto over =
+      ParsePskcText(container(package(1, 0) + package(2, 300000) + package(3, 0)), PskcOptions());
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(over.status().message().find("key 2: KeyContainer/KeyPackage is larger than 1024 KiB"),
+            std::string::npos)
+      << over.status().message();
+}
+
 TEST(PskcTest, UnsupportedAlgorithms) {
   std::string xml = ReadData("figure6.pskcxml");
   std::string cbc = "http://www.w3.org/2001/04/xmlenc#aes128-cbc";
