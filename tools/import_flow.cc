@@ -74,10 +74,18 @@ int RunImport(Cli& cli, const EntrySource& source, const ImportTarget& target,
       check.problems.push_back({position, entry.status().message()});
       return;
     }
+    if (flags.dry_run && !flags.replace) {
+      auto fate = cli.service().FateOnImport(entry->first.credential_id);
+      if (!fate.ok() || *fate == OtpService::ImportFate::kBeingImported) {
+        check.problems.push_back({position, entry->first.credential_id + ": " +
+                                                (fate.ok() ? "being imported by another process"
+                                                           : fate.status().message())});
+        return;
+      }
+      if (*fate == OtpService::ImportFate::kExists) ++check.would_skip;
+    }
     ++check.good;
     check.owners = check.owners || !entry->first.owner.empty();
-    if (flags.dry_run && !flags.replace && cli.service().Show(entry->first.credential_id).ok())
-      ++check.would_skip;
     if (tty && check.good % 10000 == 0) std::fprintf(stderr, "\rchecked %zu", check.good);
   });
   if (tty && check.good >= 10000) std::fputc('\n', stderr);

@@ -977,6 +977,18 @@ Result<TokenInfo> OtpService::Show(std::string_view raw_id) {
   return info;
 }
 
+Result<OtpService::ImportFate> OtpService::FateOnImport(std::string_view raw_id) {
+  OTPGATE_ASSIGN_OR_RETURN(std::string id, NormalizeCredentialId(raw_id));
+  ImportFate fate = ImportFate::kNew;
+  OTPGATE_RETURN_IF_ERROR(store_->Read([&](Txn& txn) -> Status {
+    fate = !txn.HasToken(id)         ? ImportFate::kNew
+           : HeldByAnImport(txn, id) ? ImportFate::kBeingImported
+                                     : ImportFate::kExists;
+    return Status::Ok();
+  }));
+  return fate;
+}
+
 Result<std::vector<TokenInfo>> OtpService::List(std::optional<std::string> user) {
   std::vector<TokenInfo> out;
   OTPGATE_RETURN_IF_ERROR(store_->Read([&](Txn& txn) -> Status {

@@ -350,6 +350,11 @@ TEST_P(JournalTest, AnIdBeingImportedIsNotSkippedNorReplaced) {
           record.sealed_secret = std::vector<uint8_t>(49, 7);
           return txn.PutToken(record);
         }));
+        // A dry run tells it apart from a token that is there, and a new ID.
+        EXPECT_EQ(service_->FateOnImport(spec.credential_id).value(),
+                  OtpService::ImportFate::kBeingImported);
+        EXPECT_EQ(service_->FateOnImport("VSST00000001").value(), OtpService::ImportFate::kExists);
+        EXPECT_EQ(service_->FateOnImport("NEW00000001").value(), OtpService::ImportFate::kNew);
         for (bool replace : {false, true}) {
           Status provision = service_->Provision(spec, Bytes(kSecret), replace);
           EXPECT_EQ(provision.code(), StatusCode::kAlreadyExists);

@@ -163,6 +163,11 @@ class OtpService {
   Status Unassign(std::string_view credential_id);
   Status Delete(std::string_view credential_id);
   Result<TokenInfo> Show(std::string_view credential_id);
+  // What an import without --replace would do with `credential_id` now (a
+  // dry run's answer): store it, skip it (a token has it), or fail (an
+  // import that nobody can see yet is writing it: Store::WriteStaged).
+  enum class ImportFate { kNew, kExists, kBeingImported };
+  Result<ImportFate> FateOnImport(std::string_view credential_id);
   Result<std::vector<TokenInfo>> List(std::optional<std::string> user = std::nullopt);
   // The clear secret of a stored token (admin asked explicitly: `otpgate
   // code`, `token show --uri`).
