@@ -1,6 +1,7 @@
 #include "external_sorter.h"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -74,7 +75,10 @@ class ExternalSorter::RunReader {
   Status Fill() {
     size_t want = static_cast<size_t>(std::min<uint64_t>(left_, buffer_.size()));
     if (want == 0) return Status::Internal("a sorted run ends inside an entry");
-    ssize_t got = ::pread(fd_, buffer_.data(), want, static_cast<off_t>(next_offset_));
+    ssize_t got;
+    do {
+      got = ::pread(fd_, buffer_.data(), want, static_cast<off_t>(next_offset_));
+    } while (got < 0 && errno == EINTR);
     if (got <= 0) {
       return Status::Unavailable(std::string("reading back the import's temporary file: ") +
                                  (got < 0 ? std::strerror(errno) : "unexpected end"));
@@ -94,18 +98,27 @@ class ExternalSorter::RunReader {
   std::vector<char> entry_;
 };
 
-ExternalSorter::ExternalSorter(std::string directory, size_t run_bytes)
-    : directory_(std::move(directory)), run_bytes_(run_bytes) {}
+ExternalSorter::ExternalSorter(std::string directory, size_t run_bytes, size_t expected_entries)
+    : directory_(std::move(directory)),
+      run_bytes_(run_bytes),
+      expected_entries_(expected_entries) {}
 
 ExternalSorter::~ExternalSorter() = default;
 
 Status ExternalSorter::Add(std::string_view key, std::span<const uint8_t> value) {
   if (sealed_) return Status::Internal("ExternalSorter::Add after ForEach");
+  OTPGATE_RETURN_IF_ERROR(broken_);
   const size_t bytes = kHeaderBytes + key.size() + value.size();
   if (key.size() > UINT32_MAX || value.size() > UINT32_MAX || bytes > UINT32_MAX) {
     return Status::InvalidArgument("an entry too large to sort");
   }
-  if (!run_.empty() && run_.size() + bytes > run_bytes_) OTPGATE_RETURN_IF_ERROR(WriteRun());
+  if (!run_.empty() && run_.size() + bytes > run_bytes_) {
+    Status written = WriteRun();
+    if (!written.ok()) {
+      broken_ = written;
+      return written;
+    }
+  }
   if (run_.size() + bytes > UINT32_MAX) return Status::InvalidArgument("a run too large to sort");
   const uint32_t key_length = static_cast<uint32_t>(key.size());
   const uint32_t value_length = static_cast<uint32_t>(value.size());
@@ -129,16 +142,39 @@ void ExternalSorter::SortRun() {
 }
 
 Status ExternalSorter::OpenFile() {
-  // Unnamed: nobody can open it by a name, and it needs no removal.
-  file_ = UniqueFd(::open(directory_.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  // Unnamed: nobody can open it by a name, and it needs no removal;
+  // O_EXCL: nor can it ever be given one (linkat).
+  file_ = UniqueFd(::open(directory_.c_str(), O_TMPFILE | O_EXCL | O_RDWR | O_CLOEXEC, 0600));
   if (!file_ && (errno == EOPNOTSUPP || errno == EISDIR)) {  // a file system without O_TMPFILE
     std::string name = directory_ + "/otpgate-import-XXXXXX";
     file_ = UniqueFd(::mkostemp(name.data(), O_CLOEXEC));  // mode 0600
-    if (file_) ::unlink(name.c_str());
+    if (file_ && ::unlink(name.c_str()) != 0) {
+      return Status::Unavailable("cannot remove the name of temporary file " + name + ": " +
+                                 std::strerror(errno));
+    }
   }
   if (!file_) {
     return Status::Unavailable("cannot create a temporary file in " + directory_ + ": " +
                                std::strerror(errno) + " (set TMPDIR to another directory)");
+  }
+  return CheckRoom();
+}
+
+Status ExternalSorter::CheckRoom() {
+  if (expected_entries_ == 0 || offsets_.empty()) return Status::Ok();
+  struct statvfs fs;
+  if (::fstatvfs(file_.get(), &fs) != 0) {
+    return Status::Unavailable("cannot tell the free space in " + directory_ + ": " +
+                               std::strerror(errno));
+  }
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  const uint64_t needed = static_cast<uint64_t>(run_.size()) / offsets_.size() * expected_entries_;
+  if (free_bytes < needed + kTemporarySpaceReserve) {
+    return Status::Unavailable(
+        "the import needs about " + std::to_string(needed >> 20) + " MiB of temporary space in " +
+        directory_ + " and would leave less than " + std::to_string(kTemporarySpaceReserve >> 20) +
+        " MiB free there (" + std::to_string(free_bytes >> 20) +
+        " MiB free; set TMPDIR to another directory)");
   }
   return Status::Ok();
 }
@@ -176,11 +212,16 @@ Status ExternalSorter::WriteRun() {
 
 Status ExternalSorter::ForEach(
     const std::function<Status(std::string_view key, std::span<const uint8_t> value)>& visit) {
+  OTPGATE_RETURN_IF_ERROR(broken_);
   if (!sealed_) {
     if (runs_.empty()) {
       SortRun();  // all in memory: no file
     } else if (!run_.empty()) {
-      OTPGATE_RETURN_IF_ERROR(WriteRun());
+      Status written = WriteRun();
+      if (!written.ok()) {
+        broken_ = written;
+        return written;
+      }
     }
     if (!runs_.empty()) {  // the merge below needs none of it
       std::vector<char>().swap(run_);

@@ -9,8 +9,8 @@
 // sorted and written to one unnamed temporary file (O_TMPFILE, mode 0600,
 // gone when the process is, even after kill -9); ForEach merges the runs.
 // If everything fits in one run, nothing is written. The file holds what
-// the caller gives: the import gives sealed records (sealing.h), never a
-// clear secret. Not thread-safe.
+// the caller gives: the import gives its encoded records, whose secrets are
+// sealed (sealing.h), never clear. Not thread-safe.
 #ifndef OTPGATE_SRC_EXTERNAL_SORTER_H_
 #define OTPGATE_SRC_EXTERNAL_SORTER_H_
 
@@ -30,17 +30,25 @@ namespace otpgate {
 // /var/tmp (on disk, not in memory, on Debian; sort(1) honours TMPDIR too).
 std::string TemporaryDirectory();
 
+// Free space an import's temporary file leaves on its file system.
+inline constexpr uint64_t kTemporarySpaceReserve = 64 << 20;
+
 class ExternalSorter {
  public:
   // `directory`: where the temporary file is created, if one is needed.
-  ExternalSorter(std::string directory, size_t run_bytes);
+  // `expected_entries` (0: unknown): how many entries will be added; when
+  // the first run spills, the file system must have room for all of them,
+  // at that run's average size, plus kTemporarySpaceReserve, or Add fails
+  // at once instead of filling the disk (often /var, the store's too).
+  ExternalSorter(std::string directory, size_t run_bytes, size_t expected_entries = 0);
   ~ExternalSorter();
   ExternalSorter(const ExternalSorter&) = delete;
   ExternalSorter& operator=(const ExternalSorter&) = delete;
 
   // Keys compare bytewise (as LMDB's default order does). Entries with equal
   // keys come back in an unspecified order. kUnavailable if the temporary
-  // file cannot be created or written (naming the directory: disk full).
+  // file cannot be created or written, or lacks room (naming the directory);
+  // after such an error every call returns it.
   Status Add(std::string_view key, std::span<const uint8_t> value);
   // Calls `visit` once per entry added, in key order; stops at its first
   // error and returns it. May be called more than once; Add after ForEach
@@ -61,8 +69,12 @@ class ExternalSorter {
   Status OpenFile();
   void SortRun();
 
+  Status CheckRoom();  // for expected_entries_, when the first run spills
+
   std::string directory_;
   size_t run_bytes_;
+  size_t expected_entries_;
+  Status broken_;  // a failed write: the file's runs are no longer known
   // The run being filled: entries end to end as u32 key length, u32 value
   // length, key, value; `offsets_` points at each.
   std::vector<char> run_;

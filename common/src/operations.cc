@@ -600,7 +600,7 @@ Result<TokenRecord> NewRecord(const MasterKey& master, const TokenSpec& spec,
 }
 
 // Memory a staged import sorts in before it spills a run to its temporary
-// file: 16 MiB holds ~100,000 sealed records.
+// file: 16 MiB holds ~86,000 records (~195 bytes each with a 20-byte secret).
 constexpr size_t kImportSortRunBytes = 16 << 20;
 
 // Why an ID that HasToken reports taken cannot be used for a new token:
@@ -742,63 +742,74 @@ Status OtpService::ProvisionEach(const std::function<Status(const TokenPut& put)
     char random[9];
     std::snprintf(random, sizeof random, "%08x", std::random_device{}());
     const std::string label = std::to_string(now) + "-" + std::to_string(::getpid()) + "-" + random;
+    // Every entry is sealed and sorted before the store is touched (a bad
+    // one, or no room for the temporary file, fails the import first), and
+    // is then stored in credential ID order, whatever the file's: a step
+    // fills a few neighbouring pages of the store instead of one page per
+    // token (external_sorter.h).
+    const std::string temporary = TemporaryDirectory();
+    ExternalSorter sorted(temporary, kImportSortRunBytes, shape.tokens);
+    status = produce([&](const TokenSpec& spec, const SecretBytes& secret) -> Status {
+      auto record = AllowedNewRecord(key_, config_, spec, secret, now);
+      if (!record.ok()) return NameEntry(spec, record.status());
+      if (!record->owner.empty()) {
+        return Status::FailedPrecondition(
+            spec.credential_id +
+            ": bound to an owner, which the check said no entry was (did the file change since "
+            "it was checked?)");
+      }
+      return sorted.Add(record->credential_id, EncodeTokenRecord(*record));
+    });
     std::vector<TokenRecord> held;
-    status = store_->WriteStaged(
-        [&](const Store::StagedStep& step) -> Status {
-          done = ImportCounts();
-          held.clear();
-          // Stored in credential ID order, whatever the file's: a step then
-          // fills a few neighbouring pages of the store instead of touching
-          // one page per token (external_sorter.h).
-          ExternalSorter sorted(TemporaryDirectory(), kImportSortRunBytes);
-          auto flush = [&]() -> Status {
-            size_t stored = 0;
-            std::vector<std::string> existing;
-            OTPGATE_RETURN_IF_ERROR(step([&](Txn& txn) -> Status {
-              stored = 0;
-              existing.clear();
-              for (const TokenRecord& record : held) {
-                OTPGATE_ASSIGN_OR_RETURN(
-                    bool put, PutImported(txn, record, false, now, existing, "staged:" + label));
-                if (put) ++stored;
-              }
-              return Status::Ok();
-            }));
-            done.imported += stored;
-            note_skipped(existing);
+    if (status.ok()) {
+      status = store_->WriteStaged(
+          [&](const Store::StagedStep& step) -> Status {
+            done = ImportCounts();
             held.clear();
-            return Status::Ok();
-          };
-          OTPGATE_RETURN_IF_ERROR(
-              produce([&](const TokenSpec& spec, const SecretBytes& secret) -> Status {
-                auto record = AllowedNewRecord(key_, config_, spec, secret, now);
-                if (!record.ok()) return NameEntry(spec, record.status());
-                if (!record->owner.empty()) {
-                  return Status::FailedPrecondition(
-                      spec.credential_id +
-                      ": bound to an owner, which the check said no entry was (did the file "
-                      "change since it was checked?)");
+            auto flush = [&]() -> Status {
+              size_t stored = 0;
+              std::vector<std::string> existing;
+              OTPGATE_RETURN_IF_ERROR(step([&](Txn& txn) -> Status {
+                stored = 0;
+                existing.clear();
+                for (const TokenRecord& record : held) {
+                  OTPGATE_ASSIGN_OR_RETURN(
+                      bool put, PutImported(txn, record, false, now, existing, "staged:" + label));
+                  if (put) ++stored;
                 }
-                return sorted.Add(record->credential_id, EncodeTokenRecord(*record));
+                return Status::Ok();
               }));
-          OTPGATE_RETURN_IF_ERROR(
-              sorted.ForEach([&](std::string_view, std::span<const uint8_t> encoded) -> Status {
-                OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, DecodeTokenRecord(encoded));
-                held.push_back(std::move(record));
-                return held.size() == kStagedImportStep ? flush() : Status::Ok();
-              }));
-          return flush();
-        },
-        [&](Txn& txn) {
-          return JournalIn(txn, now, "import", "", "", "ok",
-                           "published:" + label + ":" + std::to_string(done.imported) + "-tokens");
-        },
-        // Its staged entries are in the journal: they never took effect (a
-        // killed import cannot say so; its entries lack "published").
-        [&](Txn& txn, const Status& why) {
-          return JournalIn(txn, now, "import", "", "", StatusCodeName(why.code()),
-                           "abandoned:" + label);
-        });
+              done.imported += stored;
+              note_skipped(existing);
+              held.clear();
+              return Status::Ok();
+            };
+            OTPGATE_RETURN_IF_ERROR(sorted.ForEach(
+                [&](std::string_view id, std::span<const uint8_t> encoded) -> Status {
+                  OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, DecodeTokenRecord(encoded));
+                  // The temporary file gives back what was put in it, or the
+                  // import stops (it lies outside the store's protection).
+                  if (record.credential_id != id || !record.owner.empty()) {
+                    return Status::Corrupt("the import's temporary file in " + temporary +
+                                           " was altered");
+                  }
+                  held.push_back(std::move(record));
+                  return held.size() == kStagedImportStep ? flush() : Status::Ok();
+                }));
+            return flush();
+          },
+          [&](Txn& txn) {
+            return JournalIn(
+                txn, now, "import", "", "", "ok",
+                "published:" + label + ":" + std::to_string(done.imported) + "-tokens");
+          },
+          // Its staged entries are in the journal: they never took effect (a
+          // killed import cannot say so; its entries lack "published").
+          [&](Txn& txn, const Status& why) {
+            return JournalIn(txn, now, "import", "", "", StatusCodeName(why.code()),
+                             "abandoned:" + label);
+          });
+    }
   } else {
     status = store_->Write([&](Txn& txn) -> Status {
       done = ImportCounts();

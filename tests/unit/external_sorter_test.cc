@@ -135,6 +135,26 @@ TEST(ExternalSorterTest, ADirectoryItCannotWriteIsAClearError) {
   EXPECT_EQ(status.code(), StatusCode::kUnavailable);
   EXPECT_NE(status.message().find(dir.File("missing")), std::string::npos) << status.message();
   EXPECT_NE(status.message().find("TMPDIR"), std::string::npos) << status.message();
+  // Broken for good: the runs it had are no longer known.
+  EXPECT_EQ(sorter.Add("more", AsBytes("x")).message(), status.message());
+  EXPECT_EQ(sorter.ForEach([](std::string_view, std::span<const uint8_t>) { return Status::Ok(); })
+                .message(),
+            status.message());
+}
+
+// Told how many entries will come, it refuses at the first spill if the
+// file system cannot take them all and keep kTemporarySpaceReserve free.
+TEST(ExternalSorterTest, RefusesToSpillWithoutRoomForEverything) {
+  TempDir dir;
+  ExternalSorter sorter(dir.path(), 64, /*expected_entries=*/size_t{1} << 50);
+  Status status;
+  for (int i = 0; i < 100 && status.ok(); ++i) status = sorter.Add(std::to_string(i), AsBytes("x"));
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable);
+  EXPECT_NE(status.message().find("of temporary space in " + dir.path()), std::string::npos)
+      << status.message();
+  ExternalSorter modest(dir.path(), 64, /*expected_entries=*/100);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(modest.Add(std::to_string(i), AsBytes("x")).ok());
+  EXPECT_GT(modest.runs_written(), 1u);
 }
 
 TEST(ExternalSorterTest, TemporaryDirectoryIsTmpdirIfAbsolute) {
