@@ -7,8 +7,9 @@
 # private memory (RssAnon, sampled every 0.1 s): RSS also counts the pages
 # of the store file the process has mapped (page cache, shared, dropped by
 # the kernel when memory is short). Then the same CSV in random order (every
-# step lands all over the tree), and with one bad last line: nothing may be
-# imported.
+# step would land all over the tree, were the entries not sorted first),
+# a PSKC file of one 20 MB KeyPackage (refused while read: a package over
+# 1 MiB), and the CSV with one bad last line: nothing may be imported.
 #   bench/run_import_bench.sh [BUILD_DIR] [KEYS]
 set -euo pipefail
 BUILD_DIR=${1:-build}
@@ -30,6 +31,17 @@ with open(f"{work}/keys.csv", "w") as csv, open(f"{work}/keys.pskcxml", "w") as 
                 f'<PlainValue>{base64.b64encode(secret).decode()}</PlainValue></Secret>'
                 f'<TimeInterval><PlainValue>30</PlainValue></TimeInterval></Data></Key></KeyPackage>\n')
     x.write("</KeyContainer>\n")
+PY
+/usr/bin/python3 - "$WORK" <<'PY'
+import sys  # one KeyPackage of 20 MB (5,000,000 empty elements): refused while read
+with open(f"{sys.argv[1]}/huge-package.pskcxml", "w") as x:
+    x.write('<?xml version="1.0" encoding="UTF-8"?>\n<KeyContainer Version="1.0" '
+            'xmlns="urn:ietf:params:xml:ns:keyprov:pskc">\n<KeyPackage><DeviceInfo><SerialNo>'
+            'VSST00000001</SerialNo></DeviceInfo><Key Id="1" '
+            'Algorithm="urn:ietf:params:xml:ns:keyprov:pskc:totp"><Data><Secret><PlainValue>'
+            'MTIzNDU2Nzg5MDEyMzQ1Njc4OTA=</PlainValue></Secret></Data><UserId>')
+    x.write("<a/>" * 5000000)
+    x.write("</UserId></Key></KeyPackage></KeyContainer>\n")
 PY
 /usr/bin/python3 - "$WORK" <<'PY'
 import random, sys
@@ -67,5 +79,6 @@ echo "|---|---|---|---|---|---|---|"
 measure csv "$WORK/keys.csv" 0
 measure pskc-plain "$WORK/keys.pskcxml" 0
 measure "csv, random order" "$WORK/random.csv" 0
+measure "pskc, one 20 MB KeyPackage" "$WORK/huge-package.pskcxml" 11
 echo "BAD,not-base32" >> "$WORK/keys.csv"
 measure "csv, last line bad" "$WORK/keys.csv" 11

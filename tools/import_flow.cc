@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "otpgate/credential_policy.h"
 
@@ -68,6 +69,12 @@ int RunImport(Cli& cli, const EntrySource& source, const ImportTarget& target,
               const ImportFlags& flags) {
   const bool tty = ::isatty(STDERR_FILENO) != 0 && !cli.globals().json && !flags.quiet;
   CheckResult check;
+  // New, unbound tokens are also sealed and sorted while they are checked
+  // (PreparedImport): a large import of them is then stored without reading
+  // the source again. Dropped at the first entry with an owner (that import
+  // is one transaction, fed by a second pass).
+  std::optional<PreparedImport> prepared;
+  if (!flags.dry_run && !flags.replace) prepared.emplace(cli.service().PrepareImport());
   Status read = source([&](size_t position, Result<ParsedToken> entry) {
     entry = Vet(cli.config(), std::move(entry));
     if (!entry.ok()) {
@@ -86,6 +93,11 @@ int RunImport(Cli& cli, const EntrySource& source, const ImportTarget& target,
     }
     ++check.good;
     check.owners = check.owners || !entry->first.owner.empty();
+    // Nothing will be stored from an import already refused, nor staged
+    // from one with an owner.
+    if (check.owners || (!check.problems.empty() && !flags.skip_bad)) prepared.reset();
+    // An error is kept in `prepared` and returned when it is stored.
+    if (prepared.has_value()) (void)prepared->Add(entry->first, entry->second);
     if (tty && check.good % 10000 == 0) std::fprintf(stderr, "\rchecked %zu", check.good);
   });
   if (tty && check.good >= 10000) std::fputc('\n', stderr);
@@ -96,7 +108,11 @@ int RunImport(Cli& cli, const EntrySource& source, const ImportTarget& target,
   const bool refuse = check.good == 0 || (!check.problems.empty() && !flags.skip_bad);
   OtpService::ImportCounts counts;
   Status stored = Status::Ok();
-  if (!refuse && !flags.dry_run) {
+  const bool staged = prepared.has_value() && !check.owners && check.good > kStagedImportStep;
+  if (!refuse && staged) {
+    stored = cli.service().ProvisionPrepared(*prepared, &counts);
+  } else if (!refuse && !flags.dry_run) {
+    prepared.reset();
     stored = cli.service().ProvisionEach(
         [&](const OtpService::TokenPut& put) -> Status {
           Status first_error = Status::Ok();

@@ -32,8 +32,10 @@ struct ImportTarget {
 // Pass 1 checks every entry (parse, credential-ID policy) and lists every
 // problem. Unless flags.skip_bad, any problem means nothing is stored and the
 // exit code is 11; a source without a single good entry is always an error.
-// Pass 2 stores the good entries, all at once (OtpService::ProvisionEach:
-// one transaction, or staged for a large import of new tokens).
+// Pass 2 stores the good entries, all at once: a large import of new,
+// unbound tokens is staged from what pass 1 prepared (OtpService::
+// ProvisionPrepared: the source is not read again); any other is one
+// transaction fed by a second reading (OtpService::ProvisionEach).
 int RunImport(Cli& cli, const EntrySource& source, const ImportTarget& target,
               const ImportFlags& flags);
 

@@ -157,22 +157,28 @@ Status ExternalSorter::OpenFile() {
     return Status::Unavailable("cannot create a temporary file in " + directory_ + ": " +
                                std::strerror(errno) + " (set TMPDIR to another directory)");
   }
-  return CheckRoom();
+  return Status::Ok();
 }
 
 Status ExternalSorter::CheckRoom() {
-  if (expected_entries_ == 0 || offsets_.empty()) return Status::Ok();
+  if (offsets_.empty()) return Status::Ok();
   struct statvfs fs;
   if (::fstatvfs(file_.get(), &fs) != 0) {
     return Status::Unavailable("cannot tell the free space in " + directory_ + ": " +
                                std::strerror(errno));
   }
   const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
-  const uint64_t needed = static_cast<uint64_t>(run_.size()) / offsets_.size() * expected_entries_;
+  // Known: room for every entry not yet written, at this run's average size;
+  // unknown: for this run.
+  const uint64_t average = static_cast<uint64_t>(run_.size()) / offsets_.size();
+  const uint64_t needed = expected_entries_ > spilled_entries_ + offsets_.size()
+                              ? average * (expected_entries_ - spilled_entries_)
+                              : static_cast<uint64_t>(run_.size());
   if (free_bytes < needed + kTemporarySpaceReserve) {
     return Status::Unavailable(
-        "the import needs about " + std::to_string(needed >> 20) + " MiB of temporary space in " +
-        directory_ + " and would leave less than " + std::to_string(kTemporarySpaceReserve >> 20) +
+        "the import needs " + std::string(expected_entries_ > 0 ? "about " : "at least ") +
+        std::to_string(needed >> 20) + " MiB of temporary space in " + directory_ +
+        " and would leave less than " + std::to_string(kTemporarySpaceReserve >> 20) +
         " MiB free there (" + std::to_string(free_bytes >> 20) +
         " MiB free; set TMPDIR to another directory)");
   }
@@ -181,6 +187,7 @@ Status ExternalSorter::CheckRoom() {
 
 Status ExternalSorter::WriteRun() {
   if (!file_) OTPGATE_RETURN_IF_ERROR(OpenFile());
+  OTPGATE_RETURN_IF_ERROR(CheckRoom());
   SortRun();
   // Written in sorted order through one buffer, so that each run is one
   // sequential stretch of the file.
@@ -205,6 +212,7 @@ Status ExternalSorter::WriteRun() {
   }
   OTPGATE_RETURN_IF_ERROR(flush());
   runs_.push_back({start, file_bytes_ - start});
+  spilled_entries_ += offsets_.size();
   run_.clear();
   offsets_.clear();
   return Status::Ok();

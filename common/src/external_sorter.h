@@ -36,10 +36,11 @@ inline constexpr uint64_t kTemporarySpaceReserve = 64 << 20;
 class ExternalSorter {
  public:
   // `directory`: where the temporary file is created, if one is needed.
-  // `expected_entries` (0: unknown): how many entries will be added; when
-  // the first run spills, the file system must have room for all of them,
-  // at that run's average size, plus kTemporarySpaceReserve, or Add fails
-  // at once instead of filling the disk (often /var, the store's too).
+  // `expected_entries` (0: unknown): how many entries will be added. Before
+  // each run is written, its file system must have room for every entry not
+  // yet written (unknown: for this run), at this run's average size, plus
+  // kTemporarySpaceReserve, or the call fails at once instead of filling the
+  // disk (often /var, the store's too).
   ExternalSorter(std::string directory, size_t run_bytes, size_t expected_entries = 0);
   ~ExternalSorter();
   ExternalSorter(const ExternalSorter&) = delete;
@@ -69,7 +70,7 @@ class ExternalSorter {
   Status OpenFile();
   void SortRun();
 
-  Status CheckRoom();  // for expected_entries_, when the first run spills
+  Status CheckRoom();  // before a run is written: see the constructor
 
   std::string directory_;
   size_t run_bytes_;
@@ -83,7 +84,8 @@ class ExternalSorter {
   uint64_t file_bytes_ = 0;
   std::vector<Run> runs_;
   size_t entries_ = 0;
-  bool sealed_ = false;  // ForEach has run: the last run is in place
+  size_t spilled_entries_ = 0;  // in runs_
+  bool sealed_ = false;         // ForEach has run: the last run is in place
 };
 
 }  // namespace otpgate

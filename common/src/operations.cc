@@ -718,113 +718,160 @@ Status OtpService::ProvisionBatch(const std::vector<std::pair<TokenSpec, SecretB
   return status;
 }
 
+Result<TokenRecord> OtpService::NewImportRecord(const TokenSpec& spec, const SecretBytes& secret,
+                                                int64_t now) const {
+  auto record = AllowedNewRecord(key_, config_, spec, secret, now);
+  if (!record.ok()) return NameEntry(spec, record.status());
+  return record;
+}
+
+PreparedImport::PreparedImport(const OtpService& service, int64_t now, size_t expected_entries)
+    : service_(&service),
+      now_(now),
+      temporary_directory_(TemporaryDirectory()),
+      sorted_(std::make_unique<ExternalSorter>(temporary_directory_, kImportSortRunBytes,
+                                               expected_entries)) {}
+PreparedImport::PreparedImport(PreparedImport&&) noexcept = default;
+PreparedImport& PreparedImport::operator=(PreparedImport&&) noexcept = default;
+PreparedImport::~PreparedImport() = default;
+
+Status PreparedImport::Add(const TokenSpec& spec, const SecretBytes& secret) {
+  OTPGATE_RETURN_IF_ERROR(first_error_);
+  auto record = service_->NewImportRecord(spec, secret, now_);
+  if (record.ok() && !record->owner.empty()) {
+    record = Status::FailedPrecondition(spec.credential_id +
+                                        ": bound to an owner, which a staged import cannot do");
+  }
+  first_error_ = record.ok() ? sorted_->Add(record->credential_id, EncodeTokenRecord(*record))
+                             : record.status();
+  return first_error_;
+}
+
+size_t PreparedImport::size() const { return sorted_->size(); }
+
+PreparedImport OtpService::PrepareImport(size_t expected_entries) const {
+  return PreparedImport(*this, clock_.Now(), expected_entries);
+}
+
+namespace {
+
+// Skipped IDs are counted, and the first kListedSkipped kept.
+void NoteSkipped(OtpService::ImportCounts& counts, std::vector<std::string>& ids) {
+  counts.skipped += ids.size();
+  for (std::string& id : ids) {
+    if (counts.first_skipped.size() == OtpService::kListedSkipped) break;
+    counts.first_skipped.push_back(std::move(id));
+  }
+  ids.clear();
+}
+
+}  // namespace
+
+Status OtpService::ProvisionPrepared(PreparedImport& import, ImportCounts* counts) {
+  if (!import.first_error_.ok()) {  // incomplete: nothing may be stored
+    AuditImport(import.first_error_, 0);
+    return import.first_error_;
+  }
+  const int64_t now = import.now_;
+  ImportCounts done;
+  // Unique enough to join an import's entries: time, process, and 32 random
+  // bits (two imports in one second may have the same PID, e.g. PID 1 of
+  // two containers).
+  char random[9];
+  std::snprintf(random, sizeof random, "%08x", std::random_device{}());
+  const std::string label = std::to_string(now) + "-" + std::to_string(::getpid()) + "-" + random;
+  // Stored in credential ID order, whatever the file's: a step fills a few
+  // neighbouring pages of the store instead of one page per token. One
+  // step's tokens are held here at a time. Their journal entries say they
+  // are staged; the last entry says the import was published.
+  std::vector<TokenRecord> held;
+  Status status = store_->WriteStaged(
+      [&](const Store::StagedStep& step) -> Status {
+        done = ImportCounts();
+        held.clear();
+        auto flush = [&]() -> Status {
+          size_t stored = 0;
+          std::vector<std::string> existing;
+          OTPGATE_RETURN_IF_ERROR(step([&](Txn& txn) -> Status {
+            stored = 0;
+            existing.clear();
+            for (const TokenRecord& record : held) {
+              OTPGATE_ASSIGN_OR_RETURN(
+                  bool put, PutImported(txn, record, false, now, existing, "staged:" + label));
+              if (put) ++stored;
+            }
+            return Status::Ok();
+          }));
+          done.imported += stored;
+          NoteSkipped(done, existing);
+          held.clear();
+          return Status::Ok();
+        };
+        OTPGATE_RETURN_IF_ERROR(import.sorted_->ForEach(
+            [&](std::string_view id, std::span<const uint8_t> encoded) -> Status {
+              OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, DecodeTokenRecord(encoded));
+              // The temporary file gives back what was put in it, or the
+              // import stops (it lies outside the store's protection).
+              if (record.credential_id != id || !record.owner.empty()) {
+                return Status::Corrupt("the import's temporary file in " +
+                                       import.temporary_directory_ + " was altered");
+              }
+              held.push_back(std::move(record));
+              return held.size() == kStagedImportStep ? flush() : Status::Ok();
+            }));
+        return flush();
+      },
+      [&](Txn& txn) {
+        return JournalIn(txn, now, "import", "", "", "ok",
+                         "published:" + label + ":" + std::to_string(done.imported) + "-tokens");
+      },
+      // Its staged entries are in the journal: they never took effect (a
+      // killed import cannot say so; its entries lack "published").
+      [&](Txn& txn, const Status& why) {
+        return JournalIn(txn, now, "import", "", "", StatusCodeName(why.code()),
+                         "abandoned:" + label);
+      });
+  AuditImport(status, done.imported);
+  if (status.ok() && counts != nullptr) *counts = std::move(done);
+  return status;
+}
+
 Status OtpService::ProvisionEach(const std::function<Status(const TokenPut& put)>& produce,
                                  const ImportShape& shape, bool replace, ImportCounts* counts) {
-  const int64_t now = clock_.Now();
-  ImportCounts done;
-  // Skipped IDs are counted, and the first kListedSkipped kept.
-  auto note_skipped = [&done](std::vector<std::string>& ids) {
-    done.skipped += ids.size();
-    for (std::string& id : ids) {
-      if (done.first_skipped.size() == kListedSkipped) break;
-      done.first_skipped.push_back(std::move(id));
-    }
-    ids.clear();
-  };
-  Status status;
   if (!replace && !shape.binds_owners && shape.tokens > kStagedImportStep) {
-    // Staged (Store::WriteStaged), so that memory stays bounded: one step's
-    // tokens are held here at a time. Their journal entries say so; the
-    // last entry says the import was published.
-    // Unique enough to join an import's entries: time, process, and 32
-    // random bits (two imports in one second may have the same PID, e.g.
-    // PID 1 of two containers).
-    char random[9];
-    std::snprintf(random, sizeof random, "%08x", std::random_device{}());
-    const std::string label = std::to_string(now) + "-" + std::to_string(::getpid()) + "-" + random;
-    // Every entry is sealed and sorted before the store is touched (a bad
-    // one, or no room for the temporary file, fails the import first), and
-    // is then stored in credential ID order, whatever the file's: a step
-    // fills a few neighbouring pages of the store instead of one page per
-    // token (external_sorter.h).
-    const std::string temporary = TemporaryDirectory();
-    ExternalSorter sorted(temporary, kImportSortRunBytes, shape.tokens);
-    status = produce([&](const TokenSpec& spec, const SecretBytes& secret) -> Status {
-      auto record = AllowedNewRecord(key_, config_, spec, secret, now);
-      if (!record.ok()) return NameEntry(spec, record.status());
-      if (!record->owner.empty()) {
+    // Staged: every entry is sealed and sorted before the store is touched
+    // (a bad one, or no room for the temporary file, fails the import
+    // first); see ProvisionPrepared.
+    PreparedImport import = PrepareImport(shape.tokens);
+    Status prepared = produce([&](const TokenSpec& spec, const SecretBytes& secret) -> Status {
+      Status added = import.Add(spec, secret);
+      if (added.code() == StatusCode::kFailedPrecondition) {
         return Status::FailedPrecondition(
             spec.credential_id +
             ": bound to an owner, which the check said no entry was (did the file change since "
             "it was checked?)");
       }
-      return sorted.Add(record->credential_id, EncodeTokenRecord(*record));
+      return added;
     });
-    std::vector<TokenRecord> held;
-    if (status.ok()) {
-      status = store_->WriteStaged(
-          [&](const Store::StagedStep& step) -> Status {
-            done = ImportCounts();
-            held.clear();
-            auto flush = [&]() -> Status {
-              size_t stored = 0;
-              std::vector<std::string> existing;
-              OTPGATE_RETURN_IF_ERROR(step([&](Txn& txn) -> Status {
-                stored = 0;
-                existing.clear();
-                for (const TokenRecord& record : held) {
-                  OTPGATE_ASSIGN_OR_RETURN(
-                      bool put, PutImported(txn, record, false, now, existing, "staged:" + label));
-                  if (put) ++stored;
-                }
-                return Status::Ok();
-              }));
-              done.imported += stored;
-              note_skipped(existing);
-              held.clear();
-              return Status::Ok();
-            };
-            OTPGATE_RETURN_IF_ERROR(sorted.ForEach(
-                [&](std::string_view id, std::span<const uint8_t> encoded) -> Status {
-                  OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, DecodeTokenRecord(encoded));
-                  // The temporary file gives back what was put in it, or the
-                  // import stops (it lies outside the store's protection).
-                  if (record.credential_id != id || !record.owner.empty()) {
-                    return Status::Corrupt("the import's temporary file in " + temporary +
-                                           " was altered");
-                  }
-                  held.push_back(std::move(record));
-                  return held.size() == kStagedImportStep ? flush() : Status::Ok();
-                }));
-            return flush();
-          },
-          [&](Txn& txn) {
-            return JournalIn(
-                txn, now, "import", "", "", "ok",
-                "published:" + label + ":" + std::to_string(done.imported) + "-tokens");
-          },
-          // Its staged entries are in the journal: they never took effect (a
-          // killed import cannot say so; its entries lack "published").
-          [&](Txn& txn, const Status& why) {
-            return JournalIn(txn, now, "import", "", "", StatusCodeName(why.code()),
-                             "abandoned:" + label);
-          });
+    if (!prepared.ok()) {
+      AuditImport(prepared, 0);
+      return prepared;
     }
-  } else {
-    status = store_->Write([&](Txn& txn) -> Status {
-      done = ImportCounts();
-      std::vector<std::string> existing;
-      return produce([&](const TokenSpec& spec, const SecretBytes& secret) -> Status {
-        auto record = AllowedNewRecord(key_, config_, spec, secret, now);
-        if (!record.ok()) return NameEntry(spec, record.status());
-        OTPGATE_ASSIGN_OR_RETURN(bool stored,
-                                 PutImported(txn, *record, replace, now, existing, ""));
-        if (stored) ++done.imported;
-        note_skipped(existing);
-        return Status::Ok();
-      });
-    });
+    return ProvisionPrepared(import, counts);
   }
+  const int64_t now = clock_.Now();
+  ImportCounts done;
+  Status status = store_->Write([&](Txn& txn) -> Status {
+    done = ImportCounts();
+    std::vector<std::string> existing;
+    return produce([&](const TokenSpec& spec, const SecretBytes& secret) -> Status {
+      OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, NewImportRecord(spec, secret, now));
+      OTPGATE_ASSIGN_OR_RETURN(bool stored, PutImported(txn, record, replace, now, existing, ""));
+      if (stored) ++done.imported;
+      NoteSkipped(done, existing);
+      return Status::Ok();
+    });
+  });
   AuditImport(status, done.imported);
   if (status.ok() && counts != nullptr) *counts = std::move(done);
   return status;

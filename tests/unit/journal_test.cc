@@ -335,6 +335,52 @@ TEST_P(JournalTest, ALargeImportIsStagedAndPublishedOnce) {
   EXPECT_TRUE(Check().ok);
 }
 
+// An import prepared while its file is checked (token import's one pass):
+// stored like ProvisionEach's staged case; an error while preparing stores
+// nothing, whatever is called after it.
+TEST_P(JournalTest, APreparedImportIsStoredOnceOrNotAtAll) {
+  auto add_all = [](PreparedImport& import, size_t first, size_t n) {
+    char id[16];
+    for (size_t i = first; i < first + n; ++i) {
+      std::snprintf(id, sizeof id, "VSST%08zu", i);
+      TokenSpec spec;
+      spec.credential_id = id;
+      ASSERT_TRUE(import.Add(spec, Bytes(kSecret)).ok()) << id;
+    }
+  };
+  PreparedImport bad = service_->PrepareImport();
+  add_all(bad, 200000, 5);
+  TokenSpec bound;
+  bound.credential_id = "VSST00300000";
+  bound.owner = "alice";
+  EXPECT_EQ(bad.Add(bound, Bytes(kSecret)).code(), StatusCode::kFailedPrecondition);
+  TokenSpec fine;
+  fine.credential_id = "VSST00300001";
+  EXPECT_EQ(bad.Add(fine, Bytes(kSecret)).code(), StatusCode::kFailedPrecondition);
+  const size_t before = service_->ReadJournal({})->size();
+  EXPECT_EQ(service_->ProvisionPrepared(bad, nullptr).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(service_->Show("VSST00200000").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(service_->ReadJournal({})->size(), before);
+
+  // VSST00000001 is the fixture's: skipped. Added out of order: stored in
+  // ID order.
+  PreparedImport good = service_->PrepareImport();
+  add_all(good, 5000, kStagedImportStep);
+  add_all(good, 1, 3);
+  EXPECT_EQ(good.size(), kStagedImportStep + 3);
+  OtpService::ImportCounts counts;
+  ASSERT_TRUE(service_->ProvisionPrepared(good, &counts).ok());
+  EXPECT_EQ(counts.imported, kStagedImportStep + 2);
+  EXPECT_EQ(counts.first_skipped, std::vector<std::string>{"VSST00000001"});
+  auto entries = service_->ReadJournal({}).value();
+  ASSERT_EQ(entries.size(), before + kStagedImportStep + 2 + 1);
+  EXPECT_EQ(entries[before].token, "VSST00000002");
+  EXPECT_EQ(entries[before + 2].token, "VSST00005000");
+  EXPECT_TRUE(entries.back().reason.starts_with("published:")) << entries.back().reason;
+  EXPECT_TRUE(service_->Show("VSST00014999").ok());
+  EXPECT_TRUE(Check().ok);
+}
+
 // An ID that a running import is staging (LMDB) is neither skipped as
 // existing nor replaced: whoever else wants it is told why it cannot have it.
 TEST_P(JournalTest, AnIdBeingImportedIsNotSkippedNorReplaced) {

@@ -35,8 +35,43 @@ namespace otpgate {
 
 class Challenges;
 struct ChallengeTicket;
+class ExternalSorter;
 class GroupCommit;
 class Journal;
+class OtpService;
+
+// A staged import whose entries are sealed and sorted by credential ID as
+// they come (external_sorter.h), so that a file can be checked and prepared
+// in one pass and stored without being read again: `token import` prepares
+// while it checks. From OtpService::PrepareImport; stored by
+// OtpService::ProvisionPrepared. Holds at most 16 MiB of entries in memory,
+// the rest in an unnamed temporary file in $TMPDIR (else /var/tmp). Must not
+// outlive its service. Not thread-safe.
+class PreparedImport {
+ public:
+  PreparedImport(PreparedImport&&) noexcept;
+  PreparedImport& operator=(PreparedImport&&) noexcept;
+  ~PreparedImport();
+
+  // Seals and keeps one new token, as an import would store it (credential
+  // policy included; the error names the entry). A token bound to an owner
+  // cannot be staged: kFailedPrecondition. kUnavailable if the temporary
+  // file cannot take it (naming the directory). After an error every call
+  // returns it, and so does ProvisionPrepared, storing nothing. Duplicates
+  // are the caller's to refuse (the check pass does).
+  Status Add(const TokenSpec& spec, const SecretBytes& secret);
+  size_t size() const;
+
+ private:
+  friend class OtpService;
+  PreparedImport(const OtpService& service, int64_t now, size_t expected_entries);
+
+  const OtpService* service_;
+  int64_t now_;
+  std::string temporary_directory_;
+  std::unique_ptr<ExternalSorter> sorted_;
+  Status first_error_;
+};
 
 // Threads: every member function may be called from several threads at once
 // on one service (radiusd's pool, a threaded PAM application); decisions on
@@ -150,6 +185,12 @@ class OtpService {
   };
   Status ProvisionEach(const std::function<Status(const TokenPut& put)>& produce,
                        const ImportShape& shape, bool replace, ImportCounts* counts);
+  // A staged import prepared entry by entry (PreparedImport::Add), then
+  // stored like ProvisionEach's staged case: existing tokens skipped, all or
+  // nothing, visible at once. `expected_entries` (0: unknown) lets the
+  // temporary file refuse early if its file system cannot take them all.
+  PreparedImport PrepareImport(size_t expected_entries = 0) const;
+  Status ProvisionPrepared(PreparedImport& import, ImportCounts* counts);
   // Re-anchors drift (TOTP) or counter (HOTP) from two consecutive codes.
   Result<Verdict> Resync(std::string_view credential_id, std::string_view code1,
                          std::string_view code2);
@@ -218,6 +259,10 @@ class OtpService {
                            std::vector<std::string>& skipped, std::string_view reason);
   // The audit line of a whole import.
   void AuditImport(const Status& status, size_t imported) const;
+  // A new token's record, sealed, allowed by the credential policy.
+  Result<TokenRecord> NewImportRecord(const TokenSpec& spec, const SecretBytes& secret,
+                                      int64_t now) const;
+  friend class PreparedImport;
   // Runs `change` on one token in a write transaction, journals it as
   // `action` (with `outcome`, "ok" unless change sets it) and audits it.
   Status ChangeToken(std::string_view action, std::string_view raw_id,
