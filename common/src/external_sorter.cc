@@ -175,12 +175,15 @@ Status ExternalSorter::CheckRoom() {
                               ? average * (expected_entries_ - spilled_entries_)
                               : static_cast<uint64_t>(run_.size());
   if (free_bytes < needed + kTemporarySpaceReserve) {
+    const std::string need =
+        expected_entries_ > 0
+            ? "about " + std::to_string(needed >> 20) + " MiB of temporary space"
+            : std::to_string(needed >> 20) + " MiB more of temporary space for its next run (" +
+                  std::to_string(file_bytes_ >> 20) + " MiB written so far)";
     return Status::Unavailable(
-        "the import needs " + std::string(expected_entries_ > 0 ? "about " : "at least ") +
-        std::to_string(needed >> 20) + " MiB of temporary space in " + directory_ +
-        " and would leave less than " + std::to_string(kTemporarySpaceReserve >> 20) +
-        " MiB free there (" + std::to_string(free_bytes >> 20) +
-        " MiB free; set TMPDIR to another directory)");
+        "the import needs " + need + " in " + directory_ + ", which would leave less than " +
+        std::to_string(kTemporarySpaceReserve >> 20) + " MiB free there (" +
+        std::to_string(free_bytes >> 20) + " MiB free; set TMPDIR to another directory)");
   }
   return Status::Ok();
 }

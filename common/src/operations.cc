@@ -736,6 +736,7 @@ PreparedImport& PreparedImport::operator=(PreparedImport&&) noexcept = default;
 PreparedImport::~PreparedImport() = default;
 
 Status PreparedImport::Add(const TokenSpec& spec, const SecretBytes& secret) {
+  if (sorted_ == nullptr) return Status::Internal("PreparedImport::Add on a moved-from import");
   OTPGATE_RETURN_IF_ERROR(first_error_);
   auto record = service_->NewImportRecord(spec, secret, now_);
   if (record.ok() && !record->owner.empty()) {
@@ -747,7 +748,7 @@ Status PreparedImport::Add(const TokenSpec& spec, const SecretBytes& secret) {
   return first_error_;
 }
 
-size_t PreparedImport::size() const { return sorted_->size(); }
+size_t PreparedImport::size() const { return sorted_ != nullptr ? sorted_->size() : 0; }
 
 PreparedImport OtpService::PrepareImport(size_t expected_entries) const {
   return PreparedImport(*this, clock_.Now(), expected_entries);
@@ -768,11 +769,16 @@ void NoteSkipped(OtpService::ImportCounts& counts, std::vector<std::string>& ids
 }  // namespace
 
 Status OtpService::ProvisionPrepared(PreparedImport& import, ImportCounts* counts) {
+  if (import.sorted_ == nullptr || import.service_ != this) {
+    return Status::Internal("an import prepared by another service, or moved from");
+  }
   if (!import.first_error_.ok()) {  // incomplete: nothing may be stored
     AuditImport(import.first_error_, 0);
     return import.first_error_;
   }
-  const int64_t now = import.now_;
+  // The records were made when the import was prepared; its journal entries
+  // are written now, after those of whatever happened meanwhile.
+  const int64_t now = clock_.Now();
   ImportCounts done;
   // Unique enough to join an import's entries: time, process, and 32 random
   // bits (two imports in one second may have the same PID, e.g. PID 1 of
@@ -844,14 +850,13 @@ Status OtpService::ProvisionEach(const std::function<Status(const TokenPut& put)
     // first); see ProvisionPrepared.
     PreparedImport import = PrepareImport(shape.tokens);
     Status prepared = produce([&](const TokenSpec& spec, const SecretBytes& secret) -> Status {
-      Status added = import.Add(spec, secret);
-      if (added.code() == StatusCode::kFailedPrecondition) {
+      if (!spec.owner.empty()) {
         return Status::FailedPrecondition(
             spec.credential_id +
             ": bound to an owner, which the check said no entry was (did the file change since "
             "it was checked?)");
       }
-      return added;
+      return import.Add(spec, secret);
     });
     if (!prepared.ok()) {
       AuditImport(prepared, 0);

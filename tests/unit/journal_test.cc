@@ -11,6 +11,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <thread>
@@ -379,6 +380,38 @@ TEST_P(JournalTest, APreparedImportIsStoredOnceOrNotAtAll) {
   EXPECT_TRUE(entries.back().reason.starts_with("published:")) << entries.back().reason;
   EXPECT_TRUE(service_->Show("VSST00014999").ok());
   EXPECT_TRUE(Check().ok);
+}
+
+// A temporary directory that cannot take the spilled entries fails the
+// prepared import where it happens; storing it then stores nothing.
+TEST_P(JournalTest, APreparedImportWithoutItsTemporaryFileStoresNothing) {
+  const char* saved = std::getenv("TMPDIR");
+  const std::string restore = saved != nullptr ? saved : "";
+  ::setenv("TMPDIR", "/nonexistent/otpgate-test", 1);
+  PreparedImport import = service_->PrepareImport();
+  if (saved != nullptr) {
+    ::setenv("TMPDIR", restore.c_str(), 1);
+  } else {
+    ::unsetenv("TMPDIR");
+  }
+  Status added;
+  char id[16];
+  size_t i = 0;
+  for (; i < 200000 && added.ok(); ++i) {  // 16 MiB of records: ~80,000
+    std::snprintf(id, sizeof id, "VSST%08zu", i);
+    TokenSpec spec;
+    spec.credential_id = id;
+    added = import.Add(spec, Bytes(kSecret));
+  }
+  EXPECT_EQ(added.code(), StatusCode::kUnavailable) << "after " << i << " entries";
+  EXPECT_NE(added.message().find("/nonexistent/otpgate-test"), std::string::npos)
+      << added.message();
+  const size_t before = service_->ReadJournal({})->size();
+  EXPECT_EQ(service_->ProvisionPrepared(import, nullptr).message(), added.message());
+  EXPECT_EQ(service_->Show("VSST00000002").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(service_->ReadJournal({})->size(), before);
+  PreparedImport moved = std::move(import);
+  EXPECT_EQ(import.Add(TokenSpec(), Bytes(kSecret)).code(), StatusCode::kInternal);  // NOLINT
 }
 
 // An ID that a running import is staging (LMDB) is neither skipped as
