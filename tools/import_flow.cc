@@ -108,7 +108,9 @@ int RunImport(Cli& cli, const EntrySource& source, const ImportTarget& target,
   const bool refuse = check.good == 0 || (!check.problems.empty() && !flags.skip_bad);
   OtpService::ImportCounts counts;
   Status stored = Status::Ok();
-  const bool staged = prepared.has_value() && !check.owners && check.good > kStagedImportStep;
+  const bool staged =
+      prepared.has_value() &&
+      OtpService::Stages({.tokens = check.good, .binds_owners = check.owners}, flags.replace);
   if (!refuse && staged) {
     stored = cli.service().ProvisionPrepared(*prepared, &counts);
   } else if (!refuse && !flags.dry_run) {

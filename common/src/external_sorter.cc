@@ -112,13 +112,7 @@ Status ExternalSorter::Add(std::string_view key, std::span<const uint8_t> value)
   if (key.size() > UINT32_MAX || value.size() > UINT32_MAX || bytes > UINT32_MAX) {
     return Status::InvalidArgument("an entry too large to sort");
   }
-  if (!run_.empty() && run_.size() + bytes > run_bytes_) {
-    Status written = WriteRun();
-    if (!written.ok()) {
-      broken_ = written;
-      return written;
-    }
-  }
+  if (!run_.empty() && run_.size() + bytes > run_bytes_) OTPGATE_RETURN_IF_ERROR(WriteRun());
   if (run_.size() + bytes > UINT32_MAX) return Status::InvalidArgument("a run too large to sort");
   const uint32_t key_length = static_cast<uint32_t>(key.size());
   const uint32_t value_length = static_cast<uint32_t>(value.size());
@@ -189,6 +183,11 @@ Status ExternalSorter::CheckRoom() {
 }
 
 Status ExternalSorter::WriteRun() {
+  broken_ = AppendRun();
+  return broken_;
+}
+
+Status ExternalSorter::AppendRun() {
   if (!file_) OTPGATE_RETURN_IF_ERROR(OpenFile());
   OTPGATE_RETURN_IF_ERROR(CheckRoom());
   SortRun();
@@ -228,11 +227,7 @@ Status ExternalSorter::ForEach(
     if (runs_.empty()) {
       SortRun();  // all in memory: no file
     } else if (!run_.empty()) {
-      Status written = WriteRun();
-      if (!written.ok()) {
-        broken_ = written;
-        return written;
-      }
+      OTPGATE_RETURN_IF_ERROR(WriteRun());
     }
     if (!runs_.empty()) {  // the merge below needs none of it
       std::vector<char>().swap(run_);

@@ -58,6 +58,7 @@ class ExternalSorter {
       const std::function<Status(std::string_view key, std::span<const uint8_t> value)>& visit);
 
   size_t size() const { return entries_; }
+  const std::string& directory() const { return directory_; }
   size_t runs_written() const { return runs_.size(); }
 
  private:
@@ -66,7 +67,10 @@ class ExternalSorter {
     uint64_t bytes;
   };
   class RunReader;
-  Status WriteRun();  // sorts the run in memory and appends it to the file
+  // Sorts the run in memory and appends it to the file; a failure leaves
+  // the file's runs unknown, so it is kept in broken_.
+  Status WriteRun();
+  Status AppendRun();
   Status OpenFile();
   void SortRun();
 

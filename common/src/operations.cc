@@ -728,8 +728,7 @@ Result<TokenRecord> OtpService::NewImportRecord(const TokenSpec& spec, const Sec
 PreparedImport::PreparedImport(const OtpService& service, int64_t now, size_t expected_entries)
     : service_(&service),
       now_(now),
-      temporary_directory_(TemporaryDirectory()),
-      sorted_(std::make_unique<ExternalSorter>(temporary_directory_, kImportSortRunBytes,
+      sorted_(std::make_unique<ExternalSorter>(TemporaryDirectory(), kImportSortRunBytes,
                                                expected_entries)) {}
 PreparedImport::PreparedImport(PreparedImport&&) noexcept = default;
 PreparedImport& PreparedImport::operator=(PreparedImport&&) noexcept = default;
@@ -820,7 +819,7 @@ Status OtpService::ProvisionPrepared(PreparedImport& import, ImportCounts* count
               // import stops (it lies outside the store's protection).
               if (record.credential_id != id || !record.owner.empty()) {
                 return Status::Corrupt("the import's temporary file in " +
-                                       import.temporary_directory_ + " was altered");
+                                       import.sorted_->directory() + " was altered");
               }
               held.push_back(std::move(record));
               return held.size() == kStagedImportStep ? flush() : Status::Ok();
@@ -844,7 +843,7 @@ Status OtpService::ProvisionPrepared(PreparedImport& import, ImportCounts* count
 
 Status OtpService::ProvisionEach(const std::function<Status(const TokenPut& put)>& produce,
                                  const ImportShape& shape, bool replace, ImportCounts* counts) {
-  if (!replace && !shape.binds_owners && shape.tokens > kStagedImportStep) {
+  if (Stages(shape, replace)) {
     // Staged: every entry is sealed and sorted before the store is touched
     // (a bad one, or no room for the temporary file, fails the import
     // first); see ProvisionPrepared.

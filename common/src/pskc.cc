@@ -883,23 +883,19 @@ bool PrologHasDoctype(std::string_view head) {
 Status StreamPskcFile(const std::string& path, const PskcOptions& options,
                       const TokenVisitor& visit) {
   xmlSetGenericErrorFunc(nullptr, SilentXmlErrors);
-  std::string head(64 * 1024, '\0');
-  if (FILE* f = std::fopen(path.c_str(), "rb")) {
-    head.resize(std::fread(head.data(), 1, head.size(), f));
-    std::fclose(f);
-  } else {
-    return Status::Unavailable("cannot read " + path);
-  }
-  if (PrologHasDoctype(head)) return kDtdRefused;
+  // One open file for the prolog's look and the parse, so both see the same
+  // file.
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return Status::Unavailable("cannot read " + path + ": " + std::strerror(errno));
-  MeteredInput input([&fd](char* buffer, size_t size) -> ssize_t {
-    ssize_t got;
-    do {
-      got = ::read(fd.get(), buffer, size);
-    } while (got < 0 && errno == EINTR);
-    return got;
-  });
+  std::string head(64 * 1024, '\0');
+  ssize_t n = ReadFully(fd.get(), head.data(), head.size());
+  if (n < 0 || ::lseek(fd.get(), 0, SEEK_SET) != 0) {
+    return Status::Unavailable("cannot read " + path + ": " + std::strerror(errno));
+  }
+  head.resize(static_cast<size_t>(n));
+  if (PrologHasDoctype(head)) return kDtdRefused;
+  MeteredInput input(
+      [&fd](char* buffer, size_t size) { return ReadFully(fd.get(), buffer, size); });
   return Stream(input, options, visit);
 }
 

@@ -68,7 +68,6 @@ class PreparedImport {
 
   const OtpService* service_;
   int64_t now_;
-  std::string temporary_directory_;
   std::unique_ptr<ExternalSorter> sorted_;
   Status first_error_;
 };
@@ -185,6 +184,11 @@ class OtpService {
   };
   Status ProvisionEach(const std::function<Status(const TokenPut& put)>& produce,
                        const ImportShape& shape, bool replace, ImportCounts* counts);
+  // Whether ProvisionEach stages an import of this shape (the first case
+  // above); such an import may instead be prepared and ProvisionPrepared.
+  static bool Stages(const ImportShape& shape, bool replace) {
+    return !replace && !shape.binds_owners && shape.tokens > kStagedImportStep;
+  }
   // A staged import prepared entry by entry (PreparedImport::Add), then
   // stored like ProvisionEach's staged case: existing tokens skipped, all or
   // nothing, visible at once. `expected_entries` (0: unknown) lets the
