@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # RADIUS throughput in one radiusd, one run, three virtual servers side by side:
 #   bare     accepts every request without any module (the ceiling of radiusd
-#            and radclient on this machine),
+#            and the load generator on this machine),
 #   totp     FreeRADIUS's own rlm_totp (Debian 3.2.1: no replay protection),
 #   otpgate  rlm_otpgate (durable replay mark: no Accept before its commit),
 #   pg       rlm_otpgate on a PostgreSQL store (a private server on a Unix
 #            socket, started here; a copy of the same tokens), when
 #            PostgreSQL's server binaries are installed (PG=no skips it).
 # No password module anywhere: the code alone. Each request is a different
-# user with its current TOTP code, sent by radclient with 1 and 32 in flight.
+# user with its current TOTP code, sent with 1 and 32 in flight.
 # The whole run is made twice: with the server's per-request auth log off
 # (Debian's default) and on. Each round runs the three servers in a rotated
 # order; ratios are taken within a round, then the median and the spread
@@ -25,6 +25,10 @@ source "$SRC/tests/integration/radius/harness.sh"
 ROUNDS=${ROUNDS:-5}
 N1=${N1:-1500}
 N32=${N32:-12000}
+# The requests are sent by bench/radius_load (bench/radius_load.cc says why);
+# CLIENT=radclient sends them with FreeRADIUS's radclient as runs before
+# 2026-12-06 did.
+CLIENT=${CLIENT:-radius_load}
 # A user is used once per mode; the second mode reuses them minutes later, in
 # a later 30 s step, so its codes are fresh for otpgate's replay marks.
 USERS=$((ROUNDS * (N1 + N32)))
@@ -90,9 +94,9 @@ run() {  # run MODE ROUND NAME PORT_OFFSET IN_FLIGHT COUNT FIRST_USER
     [ "$left" -lt 12 ] && sleep "$left"
   fi
   local prefix=""; [ "$name" = otpgate ] || [ "$name" = pg ] && prefix=x   # the split instance takes the code off "x<code>"
-  python3 - "$first" "$count" "$prefix" > "$file" <<'PY'
+  python3 - "$first" "$count" "$prefix" "$CLIENT" > "$file" <<'PY'
 import hmac, hashlib, struct, sys, time
-first, count, prefix = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+first, count, prefix, radclient = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4] == "radclient"
 now = int(time.time())
 def totp(key, t):
     mac = hmac.new(key, struct.pack(">Q", t // 30), hashlib.sha1).digest()
@@ -100,7 +104,10 @@ def totp(key, t):
     return "%06d" % ((struct.unpack(">I", mac[o:o + 4])[0] & 0x7fffffff) % 1000000)
 for u in range(first, first + count):
     key = ("bench-" + str(u)).ljust(20, ".").encode()
-    print('User-Name = "user%d", User-Password = "%s%s"\n' % (u, prefix, totp(key, now)))
+    if radclient:
+        print('User-Name = "user%d", User-Password = "%s%s"\n' % (u, prefix, totp(key, now)))
+    else:
+        print("user%d\t%s%s" % (u, prefix, totp(key, now)))
 PY
   chmod 0644 "$file"
   local t0 t1 accepted rejected lost perf_pid=
@@ -111,7 +118,11 @@ PY
     sleep 0.5
   fi
   t0=$(date +%s.%N)
-  radclient -d "$D/raddb" -q -s -t 10 -r 1 -p "$par" -f "$file" "127.0.0.1:$((RADIUS_PORT + port))" auth "$RADIUS_SECRET" > "$WORK/rc.out" 2>&1 || true
+  if [ "$CLIENT" = radclient ]; then
+    radclient -d "$D/raddb" -q -s -t 10 -r 1 -p "$par" -f "$file" "127.0.0.1:$((RADIUS_PORT + port))" auth "$RADIUS_SECRET" > "$WORK/rc.out" 2>&1 || true
+  else
+    "$BUILD_DIR/bench/radius_load" "127.0.0.1:$((RADIUS_PORT + port))" "$RADIUS_SECRET" "$par" "$file" > "$WORK/rc.out" 2>&1 || true
+  fi
   t1=$(date +%s.%N)
   [ -n "$perf_pid" ] && { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
   accepted=$(sed -n 's/.*Accepted *: *\([0-9]*\).*/\1/p' "$WORK/rc.out" | head -1)
