@@ -564,6 +564,7 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
   }
   Status Write(const std::function<Status(Txn&)>& fn) override { return RunWrite(fn); }
   bool SharesCommits() const override { return true; }
+  bool ReadsAreLocal() const override { return true; }
 
   // See store.h and lmdb_staged_import.h.
   Status WriteStaged(const std::function<Status(const StagedStep& step)>& produce,

@@ -1130,6 +1130,7 @@ class PostgresStore final : public Store {
   // cannot run in parallel anyway: grouping a process's concurrent decisions
   // into one transaction (savepoint each) shares that lock and one commit.
   bool SharesCommits() const override { return true; }
+  bool ReadsAreLocal() const override { return false; }
 
   // A pool's database is backed up by PostgreSQL's own tools, which also
   // give what a file copy cannot: point-in-time recovery, and copies taken

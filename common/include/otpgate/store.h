@@ -272,6 +272,13 @@ class Store {
   // parallel and grouped their commits itself would answer false.
   virtual bool SharesCommits() const = 0;
 
+  // True if a read transaction is local work in the caller's thread (LMDB
+  // reads the mapped file); false if it is a conversation with a server
+  // (PostgreSQL: a snapshot's BEGIN, the statements and COMMIT, two round
+  // trips and the server's CPU). A caller may then read ahead of a write
+  // (to do costly work outside the write's lock) only where it pays.
+  virtual bool ReadsAreLocal() const = 0;
+
   // Writes a consistent, compacted copy of the whole store (as of one
   // moment; writers go on meanwhile) to the new file `file`, created with
   // mode 0600 (kAlreadyExists if it exists). For LMDB the copy is a
