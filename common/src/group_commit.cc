@@ -2,12 +2,13 @@
 
 namespace otpgate {
 
-Status GroupCommit::Write(const std::function<Status(Txn&)>& fn) {
+Status GroupCommit::Write(const std::function<Status(Txn&)>& fn, std::string_view user) {
   if (!store_.SharesCommits()) {
     return store_.Write(fn);  // the backend runs writers in parallel (store.h)
   }
   Pending mine;
   mine.fn = &fn;
+  mine.user = user;
   std::unique_lock lock(mutex_);
   queue_.push_back(&mine);
   // Wait until our group is committed, or until it is our turn to lead.
@@ -21,11 +22,11 @@ Status GroupCommit::Write(const std::function<Status(Txn&)>& fn) {
   group.swap(queue_);
   lock.unlock();
 
-  std::vector<const std::function<Status(Txn&)>*> fns;
+  std::vector<Store::GroupMember> members;
   std::vector<Status> results(group.size());
-  fns.reserve(group.size());
-  for (Pending* p : group) fns.push_back(p->fn);
-  Status commit = store_.WriteGroup(fns, results);
+  members.reserve(group.size());
+  for (Pending* p : group) members.push_back({p->fn, p->user});
+  Status commit = store_.WriteGroup(members, results);
 
   lock.lock();
   for (size_t i = 0; i < group.size(); ++i) {

@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <string_view>
 #include <vector>
 
 #include "otpgate/store.h"
@@ -32,14 +33,16 @@ class GroupCommit {
 
   // Runs `fn` in a write transaction shared with concurrent callers and
   // returns once that transaction is durable: fn's own status if it failed
-  // (nothing of it stored), else the commit's status.
-  Status Write(const std::function<Status(Txn&)>& fn);
+  // (nothing of it stored), else the commit's status. `user`: whose tokens
+  // fn reads, if one user's (Store::GroupMember).
+  Status Write(const std::function<Status(Txn&)>& fn, std::string_view user = {});
 
  private:
   // One waiting request; each has its own condition variable so that a
   // commit wakes exactly its members and the next leader, not everyone.
   struct Pending {
     const std::function<Status(Txn&)>* fn = nullptr;
+    std::string_view user;
     Status status;
     bool done = false;
     std::condition_variable wake;

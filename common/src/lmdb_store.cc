@@ -531,21 +531,21 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     return RunRead(fn);
   }
 
-  Status WriteGroup(std::span<const std::function<Status(Txn&)>* const> fns,
-                    std::span<Status> results) override {
+  // The members' users are not needed: a read here is local (ReadsAreLocal).
+  Status WriteGroup(std::span<const GroupMember> members, std::span<Status> results) override {
     // The whole group is one write transaction; each function runs in a
     // nested one so that a failing request leaves no trace while the others
     // commit. RunWrite() retries the group after growing the map.
     return RunWrite([&](Txn& outer) -> Status {
       MDB_txn* parent = static_cast<LmdbTxn&>(outer).raw();
-      for (size_t i = 0; i < fns.size(); ++i) {
+      for (size_t i = 0; i < members.size(); ++i) {
         MDB_txn* child = nullptr;
         int rc = mdb_txn_begin(env_, parent, 0, &child);
         if (rc != 0) {
           return LmdbError(rc, "nested transaction");
         }
         LmdbTxn nested(child, dbs_, false);
-        results[i] = (*fns[i])(nested);
+        results[i] = (*members[i].fn)(nested);
         if (results[i].code() == StatusCode::kStoreFull) {
           mdb_txn_abort(child);
           return results[i];  // grow the map and run the group again

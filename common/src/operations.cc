@@ -341,19 +341,21 @@ Result<Verdict> OtpService::DecideUserFlow(
                                                    : "";
   };
   ChallengeRefusal refusal = ChallengeRefusal::kNone;
-  Status status = commits_->Write([&](Txn& txn) -> Status {
-    if (challenge != nullptr) {
-      // The State is spent with the decision it allows: both commit, or neither.
-      OTPGATE_ASSIGN_OR_RETURN(refusal, Challenges::Consume(txn, *challenge, now));
-      if (refusal != ChallengeRefusal::kNone) {
-        return Status::FailedPrecondition(std::string(ChallengeRefusalName(refusal)));
-      }
-    }
-    OTPGATE_ASSIGN_OR_RETURN(verdict,
-                             DecideForUser(txn, key_, keys, config_, user, *code, now, on_accept));
-    return JournalIn(txn, now, action, user, verdict.credential_id, DecisionName(verdict.decision),
-                     reason(), origin);
-  });
+  Status status = commits_->Write(
+      [&](Txn& txn) -> Status {
+        if (challenge != nullptr) {
+          // The State is spent with the decision it allows: both commit, or neither.
+          OTPGATE_ASSIGN_OR_RETURN(refusal, Challenges::Consume(txn, *challenge, now));
+          if (refusal != ChallengeRefusal::kNone) {
+            return Status::FailedPrecondition(std::string(ChallengeRefusalName(refusal)));
+          }
+        }
+        OTPGATE_ASSIGN_OR_RETURN(
+            verdict, DecideForUser(txn, key_, keys, config_, user, *code, now, on_accept));
+        return JournalIn(txn, now, action, user, verdict.credential_id,
+                         DecisionName(verdict.decision), reason(), origin);
+      },
+      user);
   WipeString(*code);
   if (refusal != ChallengeRefusal::kNone) {
     Audit(action, user, "", "reject", ChallengeRefusalName(refusal), origin);

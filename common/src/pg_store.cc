@@ -30,6 +30,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -634,15 +635,23 @@ class PgTxn final : public Txn {
     OTPGATE_RETURN_IF_ERROR(CheckWritable());
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
     std::vector<uint8_t> bytes = EncodeTokenRecord(record);
-    return Defer(
-        "INSERT INTO otpgate_tokens (credential_id, record) VALUES ($1, $2) "
-        "ON CONFLICT (credential_id) DO UPDATE SET record = EXCLUDED.record",
-        {record.credential_id, Bytes(bytes)});
+    OTPGATE_RETURN_IF_ERROR(
+        Defer("INSERT INTO otpgate_tokens (credential_id, record) VALUES ($1, $2) "
+              "ON CONFLICT (credential_id) DO UPDATE SET record = EXCLUDED.record",
+              {record.credential_id, Bytes(bytes)}));
+    for (auto& [user, records] : prefetched_) {
+      if (!records.ok()) continue;
+      for (TokenRecord& kept : *records) {
+        if (kept.credential_id == record.credential_id) kept = record;
+      }
+    }
+    return Status::Ok();
   }
 
   Status DeleteToken(std::string_view credential_id) override {
     OTPGATE_RETURN_IF_ERROR(CheckWritable());
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
+    ForgetPrefetchedHolding(credential_id);
     Outcome out = Run("DELETE FROM otpgate_tokens WHERE credential_id = $1", {credential_id});
     OTPGATE_RETURN_IF_ERROR(out.status);
     if (std::strcmp(Pq().PQcmdTuples(out.result.get()), "0") == 0) {
@@ -666,9 +675,14 @@ class PgTxn final : public Txn {
   }
 
   // One statement: the user's bindings and their records (in a write, each
-  // token row locked as GetToken locks it).
+  // token row locked as GetToken locks it), unless PrefetchUserTokens read
+  // them already.
   Result<std::vector<TokenRecord>> UserTokenRecords(std::string_view user) override {
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
+    if (auto it = prefetched_.find(user); it != prefetched_.end()) {
+      OTPGATE_RETURN_IF_ERROR(failure_);
+      return it->second;
+    }
     Outcome out =
         Run(read_only_ ? "SELECT u.credential_id, t.record FROM otpgate_user_tokens u "
                          "LEFT JOIN otpgate_tokens t ON t.credential_id = u.credential_id "
@@ -681,20 +695,52 @@ class PgTxn final : public Txn {
     OTPGATE_RETURN_IF_ERROR(out.status);
     std::vector<TokenRecord> records;
     for (int row = 0; row < Pq().PQntuples(out.result.get()); ++row) {
-      std::string_view id = Cell(out.result.get(), row, 0);
-      if (Pq().PQgetisnull(out.result.get(), row, 1)) return UnstoredBoundToken(id);
-      std::string_view bytes = Cell(out.result.get(), row, 1);
-      OTPGATE_ASSIGN_OR_RETURN(
-          TokenRecord record,
-          DecodeStoredToken(id, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}));
+      OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, BoundRecord(out.result.get(), row, 0));
       records.push_back(std::move(record));
     }
     return records;
   }
 
+  // Reads the bindings and token records of every user in `users` in one
+  // statement (each token row locked FOR UPDATE, as UserTokenRecords locks
+  // it), sent with what is queued. UserTokenRecords then answers for these
+  // users from memory: a write of this transaction to a token record
+  // updates what is kept, and one to a user's bindings (or a token's
+  // removal, or a rollback to a savepoint) makes the next read go to the
+  // server. Only in a write, which holds the store's write lock: no other
+  // writer can change these rows before the transaction ends.
+  Status PrefetchUserTokens(std::span<const std::string_view> users) {
+    OTPGATE_RETURN_IF_ERROR(CheckWritable());
+    OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
+    if (users.empty()) return Status::Ok();
+    std::string names = ByteaArrayParam(users);
+    Outcome out =
+        Run("SELECT u.credential_id, t.record, u.user_name FROM otpgate_user_tokens u "
+            "LEFT JOIN LATERAL (SELECT record FROM otpgate_tokens "
+            "WHERE credential_id = u.credential_id FOR UPDATE) t ON true "
+            "WHERE u.user_name = ANY ($1::bytea[]) ORDER BY u.user_name, u.credential_id",
+            {names});
+    OTPGATE_RETURN_IF_ERROR(out.status);
+    std::map<std::string, Result<std::vector<TokenRecord>>, std::less<>> read;
+    for (std::string_view user : users) read.emplace(user, std::vector<TokenRecord>());
+    for (int row = 0; row < Pq().PQntuples(out.result.get()); ++row) {
+      auto it = read.find(Cell(out.result.get(), row, 2));
+      if (it == read.end() || !it->second.ok()) continue;  // not asked for; or already broken
+      Result<TokenRecord> record = BoundRecord(out.result.get(), row, 0);
+      if (record.ok()) {
+        it->second->push_back(std::move(record).value());
+      } else {
+        it->second = record.status();  // what UserTokenRecords would have said
+      }
+    }
+    prefetched_ = std::move(read);
+    return Status::Ok();
+  }
+
   Status AddUserToken(std::string_view user, std::string_view credential_id) override {
     OTPGATE_RETURN_IF_ERROR(CheckWritable());
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
+    ForgetPrefetched(user);
     return Defer(
         "INSERT INTO otpgate_user_tokens (user_name, credential_id) VALUES ($1, $2) "
         "ON CONFLICT DO NOTHING",
@@ -704,6 +750,7 @@ class PgTxn final : public Txn {
   Status RemoveUserToken(std::string_view user, std::string_view credential_id) override {
     OTPGATE_RETURN_IF_ERROR(CheckWritable());
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
+    ForgetPrefetched(user);
     return Defer("DELETE FROM otpgate_user_tokens WHERE user_name = $1 AND credential_id = $2",
                  {user, credential_id});
   }
@@ -899,6 +946,7 @@ class PgTxn final : public Txn {
     retryable_ = false;
     journal_tail_.reset();
     ForgetJournalTailRead();
+    prefetched_.clear();
   }
 
  private:
@@ -917,6 +965,50 @@ class PgTxn final : public Txn {
   Status LockJournalIfWriting() {
     if (read_only_ || write_locked_) return Status::Ok();
     return Status::Internal("PostgreSQL store: a write without the store's write lock");
+  }
+
+  // Row `row` of a result whose columns from `column` are a binding's
+  // credential ID and its token's record (NULL: the token is not stored).
+  static Result<TokenRecord> BoundRecord(PGresult* result, int row, int column) {
+    std::string_view id = Cell(result, row, column);
+    if (Pq().PQgetisnull(result, row, column + 1)) return UnstoredBoundToken(id);
+    std::string_view bytes = Cell(result, row, column + 1);
+    return DecodeStoredToken(id, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+  }
+
+  // A bytea[] in PostgreSQL's binary array format: dimensions (1), a
+  // has-nulls flag (0), the element type (bytea, OID 17), the length and
+  // lower bound (1) of the dimension, then each element's length and bytes;
+  // every integer 4 bytes, big-endian.
+  static std::string ByteaArrayParam(std::span<const std::string_view> elements) {
+    std::string out;
+    auto put = [&](uint32_t v) {
+      for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+    };
+    constexpr uint32_t kByteaOid = 17;
+    put(1);
+    put(0);
+    put(kByteaOid);
+    put(static_cast<uint32_t>(elements.size()));
+    put(1);
+    for (std::string_view e : elements) {
+      put(static_cast<uint32_t>(e.size()));
+      out.append(e);
+    }
+    return out;
+  }
+
+  void ForgetPrefetched(std::string_view user) {
+    if (auto it = prefetched_.find(user); it != prefetched_.end()) prefetched_.erase(it);
+  }
+  // A token is removed: a user bound to it would now read it as not stored.
+  void ForgetPrefetchedHolding(std::string_view credential_id) {
+    std::erase_if(prefetched_, [&](const auto& entry) {
+      const auto& [user, records] = entry;
+      return !records.ok() ||
+             std::any_of(records->begin(), records->end(),
+                         [&](const TokenRecord& r) { return r.credential_id == credential_id; });
+    });
   }
 
   // PostgreSQL int8 in binary: 8 bytes, big-endian, two's complement.
@@ -1048,6 +1140,8 @@ class PgTxn final : public Txn {
   // held no one else appends, so the next LastJournalEntry of a group (one
   // per decision) needs no query. Forgotten on erase and on rollback.
   std::optional<std::pair<uint64_t, std::vector<uint8_t>>> journal_tail_;
+  // What PrefetchUserTokens read, by user, as UserTokenRecords answers it.
+  std::map<std::string, Result<std::vector<TokenRecord>>, std::less<>> prefetched_;
 };
 
 // Schema migrations, in order: each statement brings the schema to
@@ -1099,31 +1193,59 @@ class PostgresStore final : public Store {
     return Run(false, [&](PgTxn& txn) -> Status { return fn(txn); });
   }
 
-  Status WriteGroup(std::span<const std::function<Status(Txn&)>* const> fns,
-                    std::span<Status> results) override {
-    if (fns.size() == 1) {
-      // A group of one needs no savepoint (two round trips): its failure
-      // rolls the whole transaction back.
-      bool member_failed = false;
-      Status refused;
-      Status status = Run(
-          false,
-          [&](PgTxn& txn) -> Status {
-            results[0] = (*fns[0])(txn);
-            if (!txn.failure().ok()) results[0] = txn.failure();
-            member_failed = !results[0].ok();
-            return results[0];
-          },
-          true, &refused);
-      if (!refused.ok()) results[0] = refused;
-      return member_failed ? Status::Ok() : status;
-    }
-    return Run(false, [&](PgTxn& txn) -> Status {
-      for (size_t i = 0; i < fns.size(); ++i) {
-        OTPGATE_RETURN_IF_ERROR(RunNested(txn, *fns[i], results[i]));
+  Status WriteGroup(std::span<const GroupMember> members, std::span<Status> results) override {
+    if (members.size() == 1) return WriteAlone(*members[0].fn, results[0]);
+    // The members' reads of their users' tokens are one statement, sent with
+    // BEGIN and the write lock; their writes are queued and reach the server
+    // with COMMIT (or with a later member's read): a group is then two round
+    // trips, not two per member. A member's failure found before it ends is
+    // its own (a rollback to its savepoint, done locally if nothing of it was
+    // sent). A write the server refuses only after its member ended fails
+    // the whole transaction: nothing was committed, and each member runs
+    // again in a transaction of its own, where its failure is its own.
+    std::vector<std::string_view> users;
+    for (const GroupMember& m : members) {
+      if (!m.user.empty() && std::find(users.begin(), users.end(), m.user) == users.end()) {
+        users.push_back(m.user);
       }
-      return Status::Ok();
-    });
+    }
+    Status refused;
+    OTPGATE_RETURN_IF_ERROR(Run(
+        false,
+        [&](PgTxn& txn) -> Status {
+          OTPGATE_RETURN_IF_ERROR(txn.PrefetchUserTokens(users));
+          for (size_t i = 0; i < members.size(); ++i) {
+            OTPGATE_RETURN_IF_ERROR(RunNested(txn, *members[i].fn, results[i]));
+          }
+          return Status::Ok();
+        },
+        true, &refused));
+    if (refused.ok()) return Status::Ok();
+    for (size_t i = 0; i < members.size(); ++i) {
+      Status commit = WriteAlone(*members[i].fn, results[i]);
+      if (results[i].ok()) results[i] = commit;
+    }
+    return Status::Ok();
+  }
+
+  // A group of one needs no savepoint (two round trips): its failure
+  // rolls the whole transaction back. `result` is the member's own status
+  // (also a write of it the server refused, even with COMMIT); returns the
+  // commit's.
+  Status WriteAlone(const std::function<Status(Txn&)>& fn, Status& result) {
+    bool member_failed = false;
+    Status refused;
+    Status status = Run(
+        false,
+        [&](PgTxn& txn) -> Status {
+          result = fn(txn);
+          if (!txn.failure().ok()) result = txn.failure();
+          member_failed = !result.ok();
+          return result;
+        },
+        true, &refused);
+    if (!refused.ok()) result = refused;
+    return member_failed ? Status::Ok() : status;
   }
 
   // Every write holds the pool-wide journal lock to its COMMIT, so writers
@@ -1275,15 +1397,15 @@ class PostgresStore final : public Store {
 
   // One member of a group: a SAVEPOINT, rolled back if the member fails,
   // and re-run (bounded) after a deadlock or serialization failure. The
-  // member's queued writes are sent at its end, so that their failure is
-  // its own; its RELEASE is queued and goes with the next member's first
-  // statement.
+  // member's queued writes and its RELEASE go with the next statement whose
+  // answer is needed, or with COMMIT; if one of them is refused then, the
+  // whole group fails (WriteGroup runs its members again one by one).
   Status RunNested(PgTxn& txn, const std::function<Status(Txn&)>& fn, Status& result) {
     for (int attempt = 0; attempt < kMaxStoreAttempts; ++attempt) {
       OTPGATE_ASSIGN_OR_RETURN(uint64_t savepoint, txn.Savepoint());
       result = fn(txn);
-      if (result.ok() && txn.Flush().ok()) {
-        return txn.Defer(kReleaseSql, {});
+      if (result.ok() && txn.failure().ok()) {
+        return txn.Defer(kReleaseSql, {});  // its queued writes go with what follows
       }
       if (txn.connection_lost() || txn.FailedBefore(savepoint)) {
         return txn.failure();  // the whole group fails

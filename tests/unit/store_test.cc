@@ -172,7 +172,7 @@ TEST_P(StoreTest, WriteGroupIsolatesAFailingMember) {
     if (!txn.HasToken("A")) return Status::Internal("A not visible");
     return txn.PutToken(Record("C"));
   };
-  std::vector<const std::function<Status(Txn&)>*> fns = {&put_a, &put_b_then_fail, &put_c_if_a};
+  std::vector<Store::GroupMember> fns = {{&put_a, {}}, {&put_b_then_fail, {}}, {&put_c_if_a, {}}};
   std::vector<Status> results(3);
   ASSERT_TRUE(store->WriteGroup(fns, results).ok());
   EXPECT_TRUE(results[0].ok());
@@ -199,11 +199,11 @@ TEST_P(StoreTest, WriteGroupOfOneReportsItsMemberAndStoresOnlySuccess) {
     return Status::InvalidArgument("bad request");
   };
   std::function<Status(Txn&)> put = [](Txn& txn) { return txn.PutToken(Record("STORED")); };
-  std::vector<const std::function<Status(Txn&)>*> failing = {&put_then_fail};
+  std::vector<Store::GroupMember> failing = {{&put_then_fail, {}}};
   std::vector<Status> results(1);
   ASSERT_TRUE(store->WriteGroup(failing, results).ok());
   EXPECT_EQ(results[0].code(), StatusCode::kInvalidArgument);
-  std::vector<const std::function<Status(Txn&)>*> succeeding = {&put};
+  std::vector<Store::GroupMember> succeeding = {{&put, {}}};
   ASSERT_TRUE(store->WriteGroup(succeeding, results).ok());
   EXPECT_TRUE(results[0].ok()) << results[0].ToString();
   ASSERT_TRUE(store
@@ -235,7 +235,8 @@ TEST_P(StoreTest, WriteGroupMemberWhoseWriteIsRefusedFailsAlone) {
     OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("C")));
     return txn.AppendJournalEntry(2, entry);
   };
-  std::vector<const std::function<Status(Txn&)>*> fns = {&first, &refused, &third};
+  // Users named (PostgreSQL then reads ahead): the refusal is still the member's.
+  std::vector<Store::GroupMember> fns = {{&first, "alice"}, {&refused, {}}, {&third, "bob"}};
   std::vector<Status> results(3);
   ASSERT_TRUE(store->WriteGroup(fns, results).ok());
   EXPECT_TRUE(results[0].ok()) << results[0].ToString();
@@ -265,7 +266,7 @@ TEST_P(StoreTest, WriteGroupOfOneWhoseWriteIsRefusedReportsItAsItsResult) {
     OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("B")));
     return txn.AppendJournalEntry(1, entry);  // not above the last: refused
   };
-  std::vector<const std::function<Status(Txn&)>*> fns = {&refused};
+  std::vector<Store::GroupMember> fns = {{&refused, {}}};
   std::vector<Status> results(1);
   EXPECT_TRUE(store->WriteGroup(fns, results).ok());
   EXPECT_EQ(results[0].code(), StatusCode::kAlreadyExists) << results[0].ToString();
@@ -325,7 +326,7 @@ TEST_P(StoreTest, WriteGroupMemberThatFailsAfterAppendingLeavesNoJournalGap) {
     return Status::InvalidArgument("bad request");
   };
   std::function<Status(Txn&)> third = [&](Txn& txn) { return append_next(txn, 3); };
-  std::vector<const std::function<Status(Txn&)>*> fns = {&first, &fails, &third};
+  std::vector<Store::GroupMember> fns = {{&first, {}}, {&fails, {}}, {&third, {}}};
   std::vector<Status> results(3);
   ASSERT_TRUE(store->WriteGroup(fns, results).ok());
   EXPECT_TRUE(results[0].ok()) << results[0].ToString();
@@ -343,6 +344,128 @@ TEST_P(StoreTest, WriteGroupMemberThatFailsAfterAppendingLeavesNoJournalGap) {
                   .ok());
   std::vector<std::pair<uint64_t, uint8_t>> expected = {{1, 1}, {2, 3}};
   EXPECT_EQ(entries, expected);
+}
+
+// Members that name their users (a backend may read every named user's
+// tokens at the group's start) read what the members before them wrote:
+// a changed record, a binding removed or added; a failed member's change
+// is gone for the members after it; a member naming no user reads the
+// same. Everything is as stored at the end.
+TEST_P(StoreTest, WriteGroupMembersReadTheChangesOfMembersBeforeThem) {
+  auto store = Create();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store
+                  ->Write([](Txn& txn) -> Status {
+                    for (const char* id : {"T1", "T2", "T3"}) {
+                      OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record(id)));
+                    }
+                    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("alice", "T1"));
+                    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("alice", "T2"));
+                    return txn.AddUserToken("bob", "T3");
+                  })
+                  .ok());
+  // The last-accepted counters of `user`'s tokens, in ID order.
+  auto counters = [](Txn& txn, std::string_view user) -> Result<std::vector<int64_t>> {
+    OTPGATE_ASSIGN_OR_RETURN(std::vector<TokenRecord> records, txn.UserTokenRecords(user));
+    std::vector<int64_t> out;
+    for (const TokenRecord& r : records) out.push_back(r.last_accepted);
+    return out;
+  };
+  auto set_counter = [](Txn& txn, std::string_view id, int64_t value) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, txn.GetToken(id));
+    record.last_accepted = value;
+    return txn.PutToken(record);
+  };
+  const int64_t fresh = Record("T1").last_accepted;  // as stored above
+  std::vector<std::vector<int64_t>> seen(7);
+  std::function<Status(Txn&)> alice_accepts = [&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(seen[0], counters(txn, "alice"));
+    return set_counter(txn, "T1", 5);
+  };
+  std::function<Status(Txn&)> alice_again = [&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(seen[1], counters(txn, "alice"));
+    return Status::Ok();
+  };
+  std::function<Status(Txn&)> bob_unbinds = [&](Txn& txn) -> Status {
+    OTPGATE_RETURN_IF_ERROR(txn.RemoveUserToken("bob", "T3"));
+    OTPGATE_ASSIGN_OR_RETURN(seen[2], counters(txn, "bob"));
+    return Status::Ok();
+  };
+  std::function<Status(Txn&)> carol_binds = [&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(std::vector<int64_t> before, counters(txn, "carol"));
+    if (!before.empty()) return Status::Internal("carol had tokens");
+    OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("carol", "T3"));
+    OTPGATE_ASSIGN_OR_RETURN(seen[3], counters(txn, "carol"));
+    return Status::Ok();
+  };
+  std::function<Status(Txn&)> alice_fails = [&](Txn& txn) -> Status {
+    OTPGATE_RETURN_IF_ERROR(set_counter(txn, "T2", 9));
+    OTPGATE_ASSIGN_OR_RETURN(seen[4], counters(txn, "alice"));
+    return Status::InvalidArgument("bad request");
+  };
+  std::function<Status(Txn&)> alice_after_failure = [&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(seen[5], counters(txn, "alice"));
+    return Status::Ok();
+  };
+  std::function<Status(Txn&)> unnamed_reads_alice = [&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(seen[6], counters(txn, "alice"));
+    return Status::Ok();
+  };
+  std::vector<Store::GroupMember> members = {
+      {&alice_accepts, "alice"}, {&alice_again, "alice"}, {&bob_unbinds, "bob"},
+      {&carol_binds, "carol"},   {&alice_fails, "alice"}, {&alice_after_failure, "alice"},
+      {&unnamed_reads_alice, {}}};
+  std::vector<Status> results(members.size());
+  ASSERT_TRUE(store->WriteGroup(members, results).ok());
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (i == 4) {
+      EXPECT_EQ(results[i].code(), StatusCode::kInvalidArgument);
+    } else {
+      EXPECT_TRUE(results[i].ok()) << i << ": " << results[i].ToString();
+    }
+  }
+  using Counters = std::vector<int64_t>;
+  EXPECT_EQ(seen[0], (Counters{fresh, fresh}));
+  EXPECT_EQ(seen[1], (Counters{5, fresh}));
+  EXPECT_EQ(seen[2], Counters{});
+  EXPECT_EQ(seen[3], Counters{fresh});
+  EXPECT_EQ(seen[4], (Counters{5, 9}));
+  EXPECT_EQ(seen[5], (Counters{5, fresh}));
+  EXPECT_EQ(seen[6], (Counters{5, fresh}));
+  ASSERT_TRUE(store
+                  ->Read([&](Txn& txn) -> Status {
+                    OTPGATE_ASSIGN_OR_RETURN(Counters alice, counters(txn, "alice"));
+                    EXPECT_EQ(alice, (Counters{5, fresh}));
+                    OTPGATE_ASSIGN_OR_RETURN(Counters bob, counters(txn, "bob"));
+                    EXPECT_EQ(bob, Counters{});
+                    OTPGATE_ASSIGN_OR_RETURN(Counters carol, counters(txn, "carol"));
+                    EXPECT_EQ(carol, Counters{fresh});
+                    return Status::Ok();
+                  })
+                  .ok());
+}
+
+// A token removed by an earlier member of the group is, for a later member
+// whose user is still bound to it, a token that is not stored (kCorrupt), as
+// it would be in a transaction of its own; that member fails alone.
+TEST_P(StoreTest, WriteGroupMemberReadsATokenRemovedBeforeItAsNotStored) {
+  auto store = Create();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store
+                  ->Write([](Txn& txn) -> Status {
+                    OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("T1")));
+                    return txn.AddUserToken("bob", "T1");
+                  })
+                  .ok());
+  std::function<Status(Txn&)> remove = [](Txn& txn) { return txn.DeleteToken("T1"); };
+  std::function<Status(Txn&)> read_bob = [](Txn& txn) -> Status {
+    return txn.UserTokenRecords("bob").status();
+  };
+  std::vector<Store::GroupMember> members = {{&remove, "bob"}, {&read_bob, "bob"}};
+  std::vector<Status> results(members.size());
+  ASSERT_TRUE(store->WriteGroup(members, results).ok());
+  EXPECT_TRUE(results[0].ok()) << results[0].ToString();
+  EXPECT_EQ(results[1].code(), StatusCode::kCorrupt) << results[1].ToString();
 }
 
 // Read-modify-write from many threads and two store handles (two "servers"

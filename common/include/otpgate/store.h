@@ -226,15 +226,27 @@ class Store {
   // otherwise. See the contract above (linearizable, may re-run `fn`).
   virtual Status Write(const std::function<Status(Txn&)>& fn) = 0;
 
-  // Group commit: runs each of `fns` in its own nested transaction (LMDB: a
-  // nested transaction; PostgreSQL: a SAVEPOINT) inside ONE write
+  // One request of a group commit (WriteGroup).
+  struct GroupMember {
+    const std::function<Status(Txn&)>* fn = nullptr;
+    // The user whose tokens `fn` reads with UserTokenRecords, if the caller
+    // knows it; empty if none is named. A backend whose reads are round
+    // trips (PostgreSQL) reads the named users' tokens for the whole group
+    // in one statement at its start; `fn` reads them as always, and sees
+    // every change the group made before it.
+    std::string_view user;
+  };
+
+  // Group commit: runs each member's `fn` in its own nested transaction
+  // (LMDB: a nested transaction; PostgreSQL: a SAVEPOINT) inside ONE write
   // transaction, then commits that transaction once. A function that fails
   // has its nested transaction rolled back and its status in `results`; the
-  // others are unaffected. Returns the status of the commit itself: when it
-  // is not OK, nothing of any function was stored.
-  // REQUIRES: results.size() == fns.size().
-  virtual Status WriteGroup(std::span<const std::function<Status(Txn&)>* const> fns,
-                            std::span<Status> results) = 0;
+  // others are unaffected (PostgreSQL: if the server refuses a member's
+  // write only after that member ended, the group is rolled back and each
+  // member runs again in a transaction of its own). Returns the status of
+  // the commit itself: when it is not OK, nothing of any function was
+  // stored. REQUIRES: results.size() == members.size().
+  virtual Status WriteGroup(std::span<const GroupMember> members, std::span<Status> results) = 0;
 
   // A write too large to hold in memory at once: a bulk import of new
   // tokens. `produce` calls `step` with functions that each write a part of
