@@ -516,8 +516,8 @@ constexpr const char* kReleaseSql = "RELEASE SAVEPOINT otpgate_member";
 // the round trips inside it bound how many decisions the pool makes per
 // second: a decision that read, wrote and committed in six round trips now
 // takes two (its read of the user's tokens, with BEGIN, the lock and the
-// journal's last entry; then its writes, with COMMIT, or in a group with the
-// check at the member's end). A queued statement's failure becomes the
+// journal's last entry; then its writes, with COMMIT), and so does a whole
+// group (PostgresStore::WriteGroup). A queued statement's failure becomes the
 // transaction's when it is sent: the transaction then never commits, since
 // the server skips everything after a failure up to the pipeline's end,
 // COMMIT included.
@@ -639,8 +639,10 @@ class PgTxn final : public Txn {
         Defer("INSERT INTO otpgate_tokens (credential_id, record) VALUES ($1, $2) "
               "ON CONFLICT (credential_id) DO UPDATE SET record = EXCLUDED.record",
               {record.credential_id, Bytes(bytes)}));
+    // A user whose read failed (a bound token not stored, or not readable)
+    // may read this record now: that read goes to the server again.
+    std::erase_if(prefetched_, [](const auto& entry) { return !entry.second.ok(); });
     for (auto& [user, records] : prefetched_) {
-      if (!records.ok()) continue;
       for (TokenRecord& kept : *records) {
         if (kept.credential_id == record.credential_id) kept = record;
       }
@@ -1194,7 +1196,8 @@ class PostgresStore final : public Store {
   }
 
   Status WriteGroup(std::span<const GroupMember> members, std::span<Status> results) override {
-    if (members.size() == 1) return WriteAlone(*members[0].fn, results[0]);
+    const Deadline deadline = NewDeadline();  // the whole group's, fallback included
+    if (members.size() == 1) return WriteAlone(deadline, *members[0].fn, results[0]);
     // The members' reads of their users' tokens are one statement, sent with
     // BEGIN and the write lock; their writes are queued and reach the server
     // with COMMIT (or with a later member's read): a group is then two round
@@ -1210,8 +1213,8 @@ class PostgresStore final : public Store {
       }
     }
     Status refused;
-    OTPGATE_RETURN_IF_ERROR(Run(
-        false,
+    OTPGATE_RETURN_IF_ERROR(RunUntil(
+        deadline, false,
         [&](PgTxn& txn) -> Status {
           OTPGATE_RETURN_IF_ERROR(txn.PrefetchUserTokens(users));
           for (size_t i = 0; i < members.size(); ++i) {
@@ -1221,8 +1224,10 @@ class PostgresStore final : public Store {
         },
         true, &refused));
     if (refused.ok()) return Status::Ok();
+    // Within what is left of the group's deadline: a refusal that was a
+    // statement timeout must not make the group wait once more per member.
     for (size_t i = 0; i < members.size(); ++i) {
-      Status commit = WriteAlone(*members[i].fn, results[i]);
+      Status commit = WriteAlone(deadline, *members[i].fn, results[i]);
       if (results[i].ok()) results[i] = commit;
     }
     return Status::Ok();
@@ -1232,11 +1237,11 @@ class PostgresStore final : public Store {
   // rolls the whole transaction back. `result` is the member's own status
   // (also a write of it the server refused, even with COMMIT); returns the
   // commit's.
-  Status WriteAlone(const std::function<Status(Txn&)>& fn, Status& result) {
+  Status WriteAlone(Deadline deadline, const std::function<Status(Txn&)>& fn, Status& result) {
     bool member_failed = false;
     Status refused;
-    Status status = Run(
-        false,
+    Status status = RunUntil(
+        deadline, false,
         [&](PgTxn& txn) -> Status {
           result = fn(txn);
           if (!txn.failure().ok()) result = txn.failure();
@@ -1430,7 +1435,14 @@ class PostgresStore final : public Store {
   // (WriteGroup's group of one, whose member's result it is).
   Status Run(bool read_only, const std::function<Status(PgTxn&)>& body,
              bool read_journal_tail = true, Status* refused_write = nullptr) {
-    const Deadline deadline = Clock::now() + std::chrono::milliseconds(pool_.options().timeout_ms);
+    return RunUntil(NewDeadline(), read_only, body, read_journal_tail, refused_write);
+  }
+  Deadline NewDeadline() const {
+    return Clock::now() + std::chrono::milliseconds(pool_.options().timeout_ms);
+  }
+  // Run, within `deadline`.
+  Status RunUntil(Deadline deadline, bool read_only, const std::function<Status(PgTxn&)>& body,
+                  bool read_journal_tail, Status* refused_write) {
     const std::string lock_key = read_only ? std::string() : LockKey(schema_, 'j', "journal");
     if (!read_only && lock_key.empty()) {
       return Status::Unavailable("PostgreSQL store: no key for the store's write lock");

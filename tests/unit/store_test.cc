@@ -468,6 +468,27 @@ TEST_P(StoreTest, WriteGroupMemberReadsATokenRemovedBeforeItAsNotStored) {
   EXPECT_EQ(results[1].code(), StatusCode::kCorrupt) << results[1].ToString();
 }
 
+// And the other way round: a token stored by an earlier member is read by
+// a later member whose user was bound to it before it was stored.
+TEST_P(StoreTest, WriteGroupMemberReadsATokenStoredBeforeIt) {
+  auto store = Create();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Write([](Txn& txn) { return txn.AddUserToken("bob", "T1"); }).ok());
+  std::function<Status(Txn&)> put = [](Txn& txn) { return txn.PutToken(Record("T1")); };
+  size_t read = 0;
+  std::function<Status(Txn&)> read_bob = [&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(std::vector<TokenRecord> records, txn.UserTokenRecords("bob"));
+    read = records.size();
+    return Status::Ok();
+  };
+  std::vector<Store::GroupMember> members = {{&put, "bob"}, {&read_bob, "bob"}};
+  std::vector<Status> results(members.size());
+  ASSERT_TRUE(store->WriteGroup(members, results).ok());
+  EXPECT_TRUE(results[0].ok()) << results[0].ToString();
+  EXPECT_TRUE(results[1].ok()) << results[1].ToString();
+  EXPECT_EQ(read, 1u);
+}
+
 // Read-modify-write from many threads and two store handles (two "servers"
 // for PostgreSQL, one shared environment for LMDB): no update is lost.
 TEST_P(StoreTest, ConcurrentWritersLoseNoUpdate) {

@@ -241,11 +241,13 @@ class Store {
   // (LMDB: a nested transaction; PostgreSQL: a SAVEPOINT) inside ONE write
   // transaction, then commits that transaction once. A function that fails
   // has its nested transaction rolled back and its status in `results`; the
-  // others are unaffected (PostgreSQL: if the server refuses a member's
-  // write only after that member ended, the group is rolled back and each
-  // member runs again in a transaction of its own). Returns the status of
-  // the commit itself: when it is not OK, nothing of any function was
-  // stored. REQUIRES: results.size() == members.size().
+  // others are unaffected. Returns the status of the commit itself: when it
+  // is not OK, nothing of any function was stored. PostgreSQL: if the server
+  // refuses a member's write only after that member ended, the group is
+  // rolled back and each member runs again in a transaction of its own,
+  // within what is left of the group's deadline; each member's status in
+  // `results` is then its own transaction's (its failure, or its commit's),
+  // and WriteGroup returns OK. REQUIRES: results.size() == members.size().
   virtual Status WriteGroup(std::span<const GroupMember> members, std::span<Status> results) = 0;
 
   // A write too large to hold in memory at once: a bulk import of new
