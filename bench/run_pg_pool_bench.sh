@@ -85,13 +85,12 @@ for u in range(first, first + count):
     mac = hmac.new(key, struct.pack(">Q", now // 30), hashlib.sha1).digest()
     o = mac[-1] & 15
     code = (struct.unpack(">I", mac[o:o + 4])[0] & 0x7fffffff) % 1000000
-    print('User-Name = "user%d", User-Password = "x%06d"\n' % (u, code))
+    print("user%d\tx%06d" % (u, code))
 PY
   chmod 0644 "$3"
 }
-send() {  # send SERVER_PORT PORT_OFFSET IN_FLIGHT FILE OUTPUT
-  radclient -d "$A/raddb" -q -s -t 10 -r 1 -p "$3" -f "$4" "127.0.0.1:$(($1 + $2))" auth \
-    "$RADIUS_SECRET" > "$5" 2>&1 || true
+send() {  # send SERVER_PORT PORT_OFFSET IN_FLIGHT FILE OUTPUT (bench/radius_load.cc: why not radclient)
+  "$BUILD_DIR/bench/radius_load" "127.0.0.1:$(($1 + $2))" "$RADIUS_SECRET" "$3" "$4" > "$5" 2>&1 || true
 }
 accepted() { sed -n 's/.*Accepted *: *\([0-9]*\).*/\1/p' "$1" | head -1; }
 run() {  # run ROUND MODE FIRST_USER

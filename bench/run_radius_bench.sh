@@ -16,15 +16,15 @@
 # file system is timed before and after each mode, so the added latency at
 # 1 in flight can be compared with one commit.
 #   bench/run_radius_bench.sh [BUILD_DIR]
-#   ROUNDS=5 N1=1500 N32=12000 (requests per round at 1 and 32 in flight)
+#   ROUNDS=3 N1=1000 N32=24000 (requests per round at 1 and 32 in flight)
 #   PROFILE=/tmp/radiusd.perf (perf record of radiusd, see run())
 set -euo pipefail
 BUILD_DIR=$(cd "${1:-build}" && pwd)
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 source "$SRC/tests/integration/radius/harness.sh"
-ROUNDS=${ROUNDS:-5}
-N1=${N1:-1500}
-N32=${N32:-12000}
+ROUNDS=${ROUNDS:-3}
+N1=${N1:-1000}
+N32=${N32:-24000}
 # The requests are sent by bench/radius_load (bench/radius_load.cc says why);
 # CLIENT=radclient sends them with FreeRADIUS's radclient as runs before
 # 2026-12-06 did.
