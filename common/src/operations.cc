@@ -545,27 +545,24 @@ Result<OtpService::UserState> OtpService::GetUserState(std::string_view user) {
   OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
   const int64_t now = clock_.Now();
   UserState state;
-  OTPGATE_RETURN_IF_ERROR(store_->Read([&](Txn& txn) -> Status {
-    state = UserState();
-    OTPGATE_ASSIGN_OR_RETURN(std::vector<TokenRecord> records, txn.UserTokenRecords(user));
-    for (const TokenRecord& record : records) {
-      ++state.bound_tokens;
-      if (record.state != TokenState::kActive || record.ExpiredAt(now) ||
-          record.NotYetValidAt(now)) {
-        continue;
-      }
-      ++state.active_tokens;
-      state.digits = std::max(state.digits.value_or(0), record.params.digits);
-      if (record.LockedAt(now)) {
-        ++state.locked_tokens;
-        if (state.lock_until == 0 || record.lock_until < state.lock_until) {
-          state.lock_until = record.lock_until;
-          state.locked_token = record.credential_id;
-        }
+  // One read of the user's tokens (PostgreSQL: one round trip): a RADIUS
+  // request asks this before its decision, once or twice.
+  OTPGATE_ASSIGN_OR_RETURN(std::vector<TokenRecord> records, store_->ReadUserTokenRecords(user));
+  for (const TokenRecord& record : records) {
+    ++state.bound_tokens;
+    if (record.state != TokenState::kActive || record.ExpiredAt(now) || record.NotYetValidAt(now)) {
+      continue;
+    }
+    ++state.active_tokens;
+    state.digits = std::max(state.digits.value_or(0), record.params.digits);
+    if (record.LockedAt(now)) {
+      ++state.locked_tokens;
+      if (state.lock_until == 0 || record.lock_until < state.lock_until) {
+        state.lock_until = record.lock_until;
+        state.locked_token = record.credential_id;
       }
     }
-    return Status::Ok();
-  }));
+  }
   return state;
 }
 

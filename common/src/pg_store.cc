@@ -560,8 +560,15 @@ class PgTxn final : public Txn {
   // Ends the transaction: what is queued and COMMIT, in one round trip (none
   // if no statement ran). A COMMIT of an aborted transaction "succeeds" as a
   // ROLLBACK: that is a failure here.
+  // A read of one statement, without BEGIN and COMMIT: the statement is
+  // its own transaction and snapshot, and its round trip the read's only
+  // one. A second statement is refused (kInternal): it would see another
+  // snapshot.
+  void BeginOneStatementRead() { one_statement_ = true; }
+
   Status Commit() {
     if (!failure_.ok()) return failure_;
+    if (one_statement_) return Status::Ok();                   // committed as it ran
     if (sent_ == 0 && OnlyStartQueued()) return Status::Ok();  // nothing to commit
     commit_sent_ = true;
     Outcome out = Send("COMMIT", {});
@@ -577,7 +584,7 @@ class PgTxn final : public Txn {
   void Rollback() {
     queue_.clear();
     queued_ = sent_;
-    if (sent_ > 0 && !connection_lost_) (void)Send("ROLLBACK", {});
+    if (sent_ > 0 && !connection_lost_ && !one_statement_) (void)Send("ROLLBACK", {});
   }
 
   // Queues SAVEPOINT for one member of a group (WriteGroup); returns where
@@ -1087,6 +1094,12 @@ class PgTxn final : public Txn {
   // the first failure and keeps the journal tail read ahead. Returns `sql`'s
   // outcome, or the first failure.
   Outcome Send(const char* sql, std::initializer_list<std::string_view> params) {
+    if (one_statement_ && queued_ > 0) {
+      Outcome out;
+      out.status = Status::Internal("PostgreSQL store: a second statement in a one-statement read");
+      Fail(out, queued_, false);
+      return out;
+    }
     std::vector<Statement> statements;
     for (const Queued& q : queue_) {
       statements.push_back({q.sql, {q.params.begin(), q.params.end()}});
@@ -1137,6 +1150,7 @@ class PgTxn final : public Txn {
   bool commit_sent_ = false;
   bool write_refused_ = false;  // the first failure was a queued write's (see Defer)
   bool write_locked_ = false;   // the store's write lock is held (until the end)
+  bool one_statement_ = false;  // BeginOneStatementRead
   PgResult journal_tail_read_;  // Begin's read of the journal's last entry, until used
   // The last journal entry this transaction appended: with the write lock
   // held no one else appends, so the next LastJournalEntry of a group (one
@@ -1193,6 +1207,20 @@ class PostgresStore final : public Store {
 
   Status Write(const std::function<Status(Txn&)>& fn) override {
     return Run(false, [&](PgTxn& txn) -> Status { return fn(txn); });
+  }
+
+  // One statement in a snapshot of its own: one round trip, where a read
+  // transaction takes two (BEGIN with the statement, then COMMIT).
+  Result<std::vector<TokenRecord>> ReadUserTokenRecords(std::string_view user) override {
+    std::vector<TokenRecord> records;
+    OTPGATE_RETURN_IF_ERROR(RunUntil(
+        NewDeadline(), true,
+        [&](PgTxn& txn) -> Status {
+          OTPGATE_ASSIGN_OR_RETURN(records, txn.UserTokenRecords(user));
+          return Status::Ok();
+        },
+        false, nullptr, true));
+    return records;
   }
 
   Status WriteGroup(std::span<const GroupMember> members, std::span<Status> results) override {
@@ -1441,8 +1469,10 @@ class PostgresStore final : public Store {
     return Clock::now() + std::chrono::milliseconds(pool_.options().timeout_ms);
   }
   // Run, within `deadline`.
+  // `one_statement`: a read whose body runs one statement (PgTxn::
+  // BeginOneStatementRead).
   Status RunUntil(Deadline deadline, bool read_only, const std::function<Status(PgTxn&)>& body,
-                  bool read_journal_tail, Status* refused_write) {
+                  bool read_journal_tail, Status* refused_write, bool one_statement = false) {
     const std::string lock_key = read_only ? std::string() : LockKey(schema_, 'j', "journal");
     if (!read_only && lock_key.empty()) {
       return Status::Unavailable("PostgreSQL store: no key for the store's write lock");
@@ -1451,7 +1481,11 @@ class PostgresStore final : public Store {
     for (int attempt = 0; attempt < kMaxStoreAttempts && Clock::now() < deadline; ++attempt) {
       OTPGATE_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, pool_.Acquire(deadline));
       PgTxn txn(*session, read_only, deadline);
-      txn.Begin(lock_key, read_journal_tail && !read_only);
+      if (one_statement && read_only) {
+        txn.BeginOneStatementRead();
+      } else {
+        txn.Begin(lock_key, read_journal_tail && !read_only);
+      }
       Status status = body(txn);
       if (!txn.failure().ok()) status = txn.failure();  // even if `body` ignored it
       if (status.ok()) status = txn.Commit();

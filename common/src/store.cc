@@ -48,6 +48,15 @@ Status Store::WriteStaged(const std::function<Status(const StagedStep& step)>& p
   });
 }
 
+Result<std::vector<TokenRecord>> Store::ReadUserTokenRecords(std::string_view user) {
+  std::vector<TokenRecord> records;
+  OTPGATE_RETURN_IF_ERROR(Read([&](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(records, txn.UserTokenRecords(user));
+    return Status::Ok();
+  }));
+  return records;
+}
+
 Status UnstoredBoundToken(std::string_view credential_id) {
   return Status::Corrupt("user index lists token " + std::string(credential_id) +
                          ", which is not in the store");

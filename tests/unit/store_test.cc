@@ -141,6 +141,20 @@ TEST_P(StoreTest, UserTokenRecordsAreTheBoundTokensInIdOrder) {
                   .ok());
   EXPECT_EQ(store->Write([](Txn& txn) { return txn.UserTokenRecords("broken").status(); }).code(),
             StatusCode::kCorrupt);
+  // The same as a read of its own (PostgreSQL: one statement, no BEGIN and
+  // COMMIT), many times over so that every pooled session has served one;
+  // a write after them finds its session out of any transaction.
+  for (int i = 0; i < 20; ++i) {
+    auto alice = store->ReadUserTokenRecords("alice");
+    ASSERT_TRUE(alice.ok()) << alice.status().ToString();
+    ASSERT_EQ(alice->size(), 2u);
+    EXPECT_EQ((*alice)[0].credential_id, "A1");
+    EXPECT_EQ((*alice)[1].credential_id, "B2");
+    EXPECT_TRUE(store->ReadUserTokenRecords("nobody").value().empty());
+    EXPECT_EQ(store->ReadUserTokenRecords("broken").status().code(), StatusCode::kCorrupt);
+  }
+  EXPECT_TRUE(store->Write([](Txn& txn) { return txn.RemoveUserToken("alice", "B2"); }).ok());
+  EXPECT_EQ(store->ReadUserTokenRecords("alice").value().size(), 1u);
 }
 
 TEST_P(StoreTest, FailedWriteChangesNothing) {

@@ -222,6 +222,11 @@ class Store {
 
   // Runs `fn` in a read-only transaction.
   virtual Status Read(const std::function<Status(Txn&)>& fn) = 0;
+  // The records of `user`'s tokens as of one moment: Txn::UserTokenRecords
+  // in a read of its own. PostgreSQL sends the one statement alone (its own
+  // snapshot, no BEGIN and COMMIT): one round trip, not two.
+  virtual Result<std::vector<TokenRecord>> ReadUserTokenRecords(std::string_view user);
+
   // Runs `fn` in a write transaction and commits if it returns OK; aborts
   // otherwise. See the contract above (linearizable, may re-run `fn`).
   virtual Status Write(const std::function<Status(Txn&)>& fn) = 0;
