@@ -557,18 +557,23 @@ class PgTxn final : public Txn {
     if (read_journal_tail) Queue(kLastJournalEntrySql, {}, Status::Ok(), kJournalTail);
   }
 
-  // Ends the transaction: what is queued and COMMIT, in one round trip (none
-  // if no statement ran). A COMMIT of an aborted transaction "succeeds" as a
-  // ROLLBACK: that is a failure here.
   // A read of one statement, without BEGIN and COMMIT: the statement is
   // its own transaction and snapshot, and its round trip the read's only
   // one. A second statement is refused (kInternal): it would see another
   // snapshot.
   void BeginOneStatementRead() { one_statement_ = true; }
 
+  // Ends the transaction: what is queued and COMMIT, in one round trip (none
+  // if no statement ran). A COMMIT of an aborted transaction "succeeds" as a
+  // ROLLBACK: that is a failure here.
   Status Commit() {
     if (!failure_.ok()) return failure_;
-    if (one_statement_) return Status::Ok();                   // committed as it ran
+    if (one_statement_) {  // committed as it ran; nothing may be left unsent
+      return queue_.empty() ? Status::Ok()
+                            : Status::Internal(
+                                  "PostgreSQL store: a statement left unsent in a "
+                                  "one-statement read");
+    }
     if (sent_ == 0 && OnlyStartQueued()) return Status::Ok();  // nothing to commit
     commit_sent_ = true;
     Outcome out = Send("COMMIT", {});

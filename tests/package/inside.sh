@@ -11,7 +11,9 @@ SECRET=3132333435363738393031323334353637383930  # RFC 4226 test key
 hotp() { oathtool --hotp -c "$1" "$SECRET"; }
 
 # sshd (service start off: nothing may listen from the overlay).
-printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
+# policy-rc.d forbids every start, and notes what was asked (invoke-rc.d
+# passes it the script and the action).
+printf '#!/bin/sh\necho "$*" >> /tmp/policy-rc.log\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
 ok dpkg -i /debs/ssh/*.deb
 mkdir -p /run/sshd
 # What the host looked like before otpgate.
@@ -41,6 +43,11 @@ no grep -q "created the master key" /tmp/reinstall.log
 ok test "$(sha256sum /etc/otpgate/master.key)" = "$sum"
 ok test "$(mode /var/lib/otpgate)" = "2770 root:otpgate"
 ok bash -c '! grep -q pam_otpgate /etc/pam.d/common-auth'
+# An upgrade of the module while it is not enabled leaves FreeRADIUS alone.
+: > /tmp/policy-rc.log
+ok bash -c 'dpkg -i /debs/freeradius-otpgate_*.deb 2>&1 | tee /tmp/upgrade.log'
+no grep -q "freeradius" /tmp/policy-rc.log
+no grep -q "restarting FreeRADIUS" /tmp/upgrade.log
 
 # Enable, as README.Debian and README say.
 ok otpgate enable sshd
@@ -59,6 +66,13 @@ gpasswd -d freerad otpgate >/dev/null
 ok bash -c 'otpgate doctor | grep -A1 "FreeRADIUS user freerad" | grep -q "fix: adduser freerad otpgate"'
 adduser --quiet freerad otpgate
 ok otpgate doctor
+
+# An upgrade while the module is enabled asks for FreeRADIUS's try-restart
+# (a running radiusd keeps the old module), and says so.
+: > /tmp/policy-rc.log
+ok bash -c 'dpkg -i /debs/freeradius-otpgate_*.deb 2>&1 | tee /tmp/upgrade.log'
+ok grep -Eq "^freeradius \(?try-restart\)?" /tmp/policy-rc.log
+ok grep -q "upgraded while enabled: restarting FreeRADIUS if it runs" /tmp/upgrade.log
 
 # Debian's freeradius, as freerad, with its default configuration plus otpgate.
 printf 'VSST12345678,%s,hex,hotp\n' "$SECRET" > /tmp/t.csv

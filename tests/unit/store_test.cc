@@ -142,8 +142,7 @@ TEST_P(StoreTest, UserTokenRecordsAreTheBoundTokensInIdOrder) {
   EXPECT_EQ(store->Write([](Txn& txn) { return txn.UserTokenRecords("broken").status(); }).code(),
             StatusCode::kCorrupt);
   // The same as a read of its own (PostgreSQL: one statement, no BEGIN and
-  // COMMIT), many times over so that every pooled session has served one;
-  // a write after them finds its session out of any transaction.
+  // COMMIT), again and again on the pooled session, and a write after them.
   for (int i = 0; i < 20; ++i) {
     auto alice = store->ReadUserTokenRecords("alice");
     ASSERT_TRUE(alice.ok()) << alice.status().ToString();
