@@ -72,9 +72,11 @@ int RunImport(Cli& cli, const EntrySource& source, const ImportTarget& target,
   // New, unbound tokens are also sealed and sorted while they are checked
   // (PreparedImport): a large import of them is then stored without reading
   // the source again. Dropped at the first entry with an owner (that import
-  // is one transaction, fed by a second pass).
+  // is one transaction, fed by a second pass). A dry run prepares them too,
+  // so that it fails where the import would (no room for the temporary
+  // file), and stores nothing.
   std::optional<PreparedImport> prepared;
-  if (!flags.dry_run && !flags.replace) prepared.emplace(cli.service().PrepareImport());
+  if (!flags.replace) prepared.emplace(cli.service().PrepareImport());
   Status read = source([&](size_t position, Result<ParsedToken> entry) {
     entry = Vet(cli.config(), std::move(entry));
     if (!entry.ok()) {
@@ -111,7 +113,9 @@ int RunImport(Cli& cli, const EntrySource& source, const ImportTarget& target,
   const bool staged =
       prepared.has_value() &&
       OtpService::Stages({.tokens = check.good, .binds_owners = check.owners}, flags.replace);
-  if (!refuse && staged) {
+  if (!refuse && staged && flags.dry_run) {
+    stored = prepared->status();
+  } else if (!refuse && staged) {
     stored = cli.service().ProvisionPrepared(*prepared, &counts);
   } else if (!refuse && !flags.dry_run) {
     prepared.reset();

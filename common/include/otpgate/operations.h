@@ -61,6 +61,9 @@ class PreparedImport {
   // are the caller's to refuse (the check pass does).
   Status Add(const TokenSpec& spec, const SecretBytes& secret);
   size_t size() const;
+  // The first error of Add, or OK: what ProvisionPrepared would return,
+  // storing nothing (a dry run reports it without storing).
+  const Status& status() const { return first_error_; }
 
  private:
   friend class OtpService;

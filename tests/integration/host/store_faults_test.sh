@@ -106,6 +106,14 @@ big_count() { big --json list 2>/dev/null | grep -o '"credential_id"' | wc -l; }
 python3 -c 'import sys
 for i in range(250000): sys.stdout.write("SORT%08d,%s,hex\n" % (i, sys.argv[1]))' "$KEY" > "$WORK/big.csv"
 JOURNAL_BEFORE=$(big audit 2>/dev/null | grep -c . || true)
+# A dry run fails as the import will: it prepares the same temporary file.
+set +e; OUT=$(TMPDIR="$WORK/tmp" big token import --dry-run --quiet "$WORK/big.csv" 2>&1); RC=$?; set -e
+check "a dry run of it fails as the import will" test $RC = 17
+check "and says why" grep -q "more of temporary space for its next run .* in $WORK/tmp" <<< "$OUT"
+set +e; OUT=$(TMPDIR="$WORK" big token import --dry-run --quiet "$WORK/big.csv" 2>&1); RC=$?; set -e
+check "with room, the dry run says all would be imported" test $RC = 0
+check "and says how many" grep -q "250000" <<< "$OUT"
+check "a dry run stores nothing" test "$(big_count)" = 0
 set +e; OUT=$(TMPDIR="$WORK/tmp" big token import --quiet "$WORK/big.csv" 2>&1); RC=$?; set -e
 check "an import whose temporary directory runs out of room fails" test $RC = 17
 check "the CLI says why: the next run, what was written, the directory, TMPDIR" \
