@@ -7,8 +7,7 @@ Status GroupCommit::Write(const std::function<Status(Txn&)>& fn, std::string_vie
     return store_.Write(fn);  // the backend runs writers in parallel (store.h)
   }
   Pending mine;
-  mine.fn = &fn;
-  mine.user = user;
+  mine.member = {&fn, user};
   std::unique_lock lock(mutex_);
   queue_.push_back(&mine);
   // Wait until our group is committed, or until it is our turn to lead.
@@ -25,7 +24,7 @@ Status GroupCommit::Write(const std::function<Status(Txn&)>& fn, std::string_vie
   std::vector<Store::GroupMember> members;
   std::vector<Status> results(group.size());
   members.reserve(group.size());
-  for (Pending* p : group) members.push_back({p->fn, p->user});
+  for (Pending* p : group) members.push_back(p->member);
   Status commit = store_.WriteGroup(members, results);
 
   lock.lock();

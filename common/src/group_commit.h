@@ -41,8 +41,7 @@ class GroupCommit {
   // One waiting request; each has its own condition variable so that a
   // commit wakes exactly its members and the next leader, not everyone.
   struct Pending {
-    const std::function<Status(Txn&)>* fn = nullptr;
-    std::string_view user;
+    Store::GroupMember member;
     Status status;
     bool done = false;
     std::condition_variable wake;
