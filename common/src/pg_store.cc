@@ -598,6 +598,23 @@ class PgTxn final : public Txn {
     OTPGATE_RETURN_IF_ERROR(Defer(kSavepointSql, {}));
     return queued_ - 1;
   }
+  // Ends a member that succeeded (its failure would be rolled back to
+  // `savepoint` instead): RELEASE, queued with its writes, if its SAVEPOINT
+  // reached the server. If it did not, nothing of the member did: the
+  // SAVEPOINT is taken out of the queue unsent (two statements fewer per
+  // member of a group), since a refusal of the member's writes can only be
+  // found after the member ended, where it fails the whole group anyway
+  // (WriteGroup) and no savepoint of it is rolled back to.
+  Status ReleaseSavepoint(uint64_t savepoint) {
+    if (savepoint < sent_) return Defer(kReleaseSql, {});
+    const size_t at = savepoint - sent_;
+    if (at >= queue_.size() || queue_[at].sql != kSavepointSql) {
+      return Status::Internal("PostgreSQL store: a member's savepoint is not where it was queued");
+    }
+    queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(at));
+    --queued_;
+    return Status::Ok();
+  }
   // The failure came from `savepoint` or a statement before it: it cannot
   // be undone to it (the whole transaction fails).
   bool FailedBefore(uint64_t savepoint) const {
@@ -1435,15 +1452,16 @@ class PostgresStore final : public Store {
 
   // One member of a group: a SAVEPOINT, rolled back if the member fails,
   // and re-run (bounded) after a deadlock or serialization failure. The
-  // member's queued writes and its RELEASE go with the next statement whose
-  // answer is needed, or with COMMIT; if one of them is refused then, the
-  // whole group fails (WriteGroup runs its members again one by one).
+  // member's queued writes (and its RELEASE, if its SAVEPOINT had to be
+  // sent: PgTxn::ReleaseSavepoint) go with the next statement whose answer
+  // is needed, or with COMMIT; if one of them is refused then, the whole
+  // group fails (WriteGroup runs its members again one by one).
   Status RunNested(PgTxn& txn, const std::function<Status(Txn&)>& fn, Status& result) {
     for (int attempt = 0; attempt < kMaxStoreAttempts; ++attempt) {
       OTPGATE_ASSIGN_OR_RETURN(uint64_t savepoint, txn.Savepoint());
       result = fn(txn);
       if (result.ok() && txn.failure().ok()) {
-        return txn.Defer(kReleaseSql, {});  // its queued writes go with what follows
+        return txn.ReleaseSavepoint(savepoint);  // its queued writes go with what follows
       }
       if (txn.connection_lost() || txn.FailedBefore(savepoint)) {
         return txn.failure();  // the whole group fails
