@@ -197,6 +197,19 @@ bool AlreadyAccepted(const Request& r) {
          std::strcmp(static_cast<const char*>(accepted), r.core.user) == 0;
 }
 
+// Answered, and remembers an accepted login for a later line of this
+// transaction (AlreadyAccepted).
+int Decided(const Request& r, const otpgate_result& result) {
+  pam_handle_t* pamh = r.pamh;
+  if (result.answer == OTPGATE_ANSWER_ACCEPT && result.action != OTPGATE_ACTION_STOP) {
+    char* user = strdup(r.core.user);
+    if (user != nullptr && pam_set_data(pamh, kAcceptedKey, user, WipeAndFree) != PAM_SUCCESS) {
+      std::free(user);
+    }
+  }
+  return Answered(r, result);
+}
+
 int Authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
   Request r;
   int rc = Begin(pamh, flags, argc, argv, r);
@@ -210,26 +223,28 @@ int Authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv) {
     pam_fail_delay(pamh, static_cast<unsigned>(r.options->fail_delay_ms) * 1000u);
   }
   otpgate_result result;
-  otpgate_begin(r.handle.get(), &r.core, &result);
+  const void* split_code = nullptr;
+  if (pam_get_data(pamh, kSplitCodeKey, &split_code) == PAM_SUCCESS && split_code != nullptr) {
+    // A login is decided here; another action asks, and GetCode hands it
+    // the split-off code.
+    otpgate_begin_with_code(r.handle.get(), &r.core, static_cast<const char*>(split_code), &result);
+  } else {
+    otpgate_begin(r.handle.get(), &r.core, &result);
+  }
   std::optional<Answer> token;
   if (result.answer == OTPGATE_ANSWER_ASK_TOKEN_AND_CODE) {
     token = Ask(pamh, r.options->token_prompt, /*echo=*/true);
     if (!token.has_value()) return PAM_CONV_ERR;
   } else if (result.answer != OTPGATE_ANSWER_ASK_CODE) {
-    return Answered(r, result);
+    if (split_code != nullptr) pam_set_data(pamh, kSplitCodeKey, nullptr, nullptr);  // wipes it
+    return Decided(r, result);
   }
   auto code = GetCode(r, rc);
   if (rc != PAM_SUCCESS) return rc;
   r.core.action = result.action;
   otpgate_finish(r.handle.get(), &r.core, token ? token->text().c_str() : nullptr,
                  code ? code->text().c_str() : nullptr, &result);
-  if (result.answer == OTPGATE_ANSWER_ACCEPT && result.action != OTPGATE_ACTION_STOP) {
-    char* user = strdup(r.core.user);
-    if (user != nullptr && pam_set_data(pamh, kAcceptedKey, user, WipeAndFree) != PAM_SUCCESS) {
-      std::free(user);
-    }
-  }
-  return Answered(r, result);
+  return Decided(r, result);
 }
 
 int AccountManagement(pam_handle_t* pamh, int flags, int argc, const char** argv) {

@@ -221,24 +221,21 @@ static rlm_rcode_t challenge(REQUEST *request, otpgate_handle *core, otpgate_req
 	return RLM_MODULE_HANDLED;
 }
 
-/* The code the core asked for: an attribute, the split-off part, or a challenge. */
+/* The code the core asked for: an attribute, or a challenge. (A login's
+ * split-off code was decided on in otpgate_begin_with_code.) */
 static rlm_rcode_t ask(rlm_otpgate_t *inst, REQUEST *request, otpgate_handle *core,
 		       otpgate_request *r, otpgate_result *result)
 {
 	VALUE_PAIR *id = fr_pair_find_by_da(request->packet->vps, inst->da[ATTR_CREDENTIAL_ID], TAG_ANY);
 	VALUE_PAIR *code = fr_pair_find_by_da(request->packet->vps, inst->da[ATTR_CODE], TAG_ANY);
-	char *split = request_data_get(request, &split_code_key, 0);	/* removes it */
-	rlm_rcode_t rcode;
 
 	r->action = result->action;
-	if (r->action == OTPGATE_ACTION_LOGIN && !split && !otpgate_options_of(core)->split) {
+	if (r->action == OTPGATE_ACTION_LOGIN && !otpgate_options_of(core)->split) {
 		return challenge(request, core, r, result);
 	}
 	otpgate_finish(core, r, r->action == OTPGATE_ACTION_REGISTER ? string_of(id) : NULL,
-		       r->action == OTPGATE_ACTION_LOGIN ? split : string_of(code), result);
-	rcode = answer(request, result);
-	if (split) memset(split, 0, strlen(split));	/* talloc'd under the request, freed with it */
-	return rcode;
+		       r->action == OTPGATE_ACTION_LOGIN ? NULL : string_of(code), result);
+	return answer(request, result);
 }
 
 static rlm_rcode_t CC_HINT(nonnull) mod_authenticate(void *instance, REQUEST *request)
@@ -250,6 +247,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authenticate(void *instance, REQUEST *re
 	otpgate_result result;
 	otpgate_request r;
 	otpgate_handle *core = inst->core;
+	char *split;
 
 	if (!request->username) {
 		REDEBUG("Request has no User-Name");
@@ -264,7 +262,13 @@ static rlm_rcode_t CC_HINT(nonnull) mod_authenticate(void *instance, REQUEST *re
 					 &result);
 		return answer(request, &result);
 	}
-	otpgate_begin(core, &r, &result);
+	split = request_data_get(request, &split_code_key, 0);	/* removes it */
+	if (split) {
+		otpgate_begin_with_code(core, &r, split, &result);
+		memset(split, 0, strlen(split));	/* talloc'd under the request, freed with it */
+	} else {
+		otpgate_begin(core, &r, &result);
+	}
 	if (result.answer == OTPGATE_ANSWER_ASK_CODE || result.answer == OTPGATE_ANSWER_ASK_TOKEN_AND_CODE) {
 		return ask(inst, request, core, &r, &result);
 	}

@@ -429,6 +429,15 @@ __attribute__((visibility("default"))) int otpgate_begin(otpgate_handle* handle,
   });
 }
 
+__attribute__((visibility("default"))) int otpgate_begin_with_code(otpgate_handle* handle,
+                                                                   const otpgate_request* request,
+                                                                   const char* code,
+                                                                   otpgate_result* result) {
+  return OnRequest(handle, request, {code}, result, [&](const otpgate::LoginFlow& flow) {
+    return FromStep(result, flow.BeginWithCode(RequestOf(*request, handle->front_end), code));
+  });
+}
+
 __attribute__((visibility("default"))) int otpgate_finish(otpgate_handle* handle,
                                                           const otpgate_request* request,
                                                           const char* credential_id,

@@ -165,6 +165,13 @@ Step LoginFlow::Finish(const FlowRequest& request, std::optional<std::string_vie
   return Failed(action, Status::Internal("unknown action"));
 }
 
+Step LoginFlow::BeginWithCode(const FlowRequest& request, std::string_view code) const {
+  if (request.action.value_or(service_.config().action) != Action::kLogin) return Begin(request);
+  if (code.empty()) return Finish(request, std::nullopt, code);  // refused and audited there
+  return Decided(request, Action::kLogin,
+                 service_.VerifyJournalingAttemptsOnly(request.user, code, request.origin));
+}
+
 Step LoginFlow::Challenge(const FlowRequest& request) const {
   auto state = service_.IssueChallenge(request.user);
   if (!state.ok()) {

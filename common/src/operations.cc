@@ -314,7 +314,7 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
 Result<Verdict> OtpService::DecideUserFlow(
     std::string_view action, std::string_view user, std::string_view raw_code,
     const std::function<Status(Txn&, TokenRecord&)>& on_accept, std::string_view accept_detail,
-    const Origin& origin, int64_t now, const ChallengeTicket* challenge) {
+    const Origin& origin, int64_t now, const ChallengeTicket* challenge, bool journal_untried) {
   Status valid_user = ValidateUserName(user);
   if (!valid_user.ok()) {
     AuditStatus(action, user, "", valid_user, origin);
@@ -350,6 +350,10 @@ Result<Verdict> OtpService::DecideUserFlow(
         }
         OTPGATE_ASSIGN_OR_RETURN(
             verdict, DecideForUser(txn, key_, keys, config_, user, *code, now, on_accept));
+        if (!journal_untried &&
+            (verdict.decision == Decision::kLocked || verdict.decision == Decision::kNoToken)) {
+          return Status::Ok();  // nothing was tried, nothing changed
+        }
         return JournalIn(txn, now, action, user, verdict.credential_id,
                          DecisionName(verdict.decision), reason(), origin);
       },
@@ -373,6 +377,14 @@ Result<Verdict> OtpService::Verify(std::string_view user, std::string_view raw_c
   return DecideUserFlow(
       "login", user, raw_code, [](Txn&, TokenRecord&) { return Status::Ok(); }, "", origin,
       clock_.Now());
+}
+
+Result<Verdict> OtpService::VerifyJournalingAttemptsOnly(std::string_view user,
+                                                         std::string_view raw_code,
+                                                         const Origin& origin) {
+  return DecideUserFlow(
+      "login", user, raw_code, [](Txn&, TokenRecord&) { return Status::Ok(); }, "", origin,
+      clock_.Now(), nullptr, /*journal_untried=*/false);
 }
 
 Result<std::vector<uint8_t>> OtpService::IssueChallenge(std::string_view user) {

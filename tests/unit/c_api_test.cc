@@ -137,6 +137,83 @@ TEST_F(CApiTest, RegisterThenLoginThroughTheFlow) {
   otpgate_close(handle);
 }
 
+// The code split off the password: a login decided in one call, as
+// otpgate_begin then otpgate_finish decide it, with the same audit lines
+// and journal entries.
+TEST_F(CApiTest, BeginWithCodeDecidesALoginAsBeginThenFinish) {
+  SystemClock clock;
+  auto journal_outcomes = [&] {
+    std::string out;
+    auto entries = OtpService::Open(config_, clock).value()->ReadJournal({0, "alice", {}});
+    EXPECT_TRUE(entries.ok()) << entries.status().ToString();
+    if (!entries.ok()) return out;
+    for (const JournalEntry& e : *entries) {
+      if (e.action == "login") out += (out.empty() ? "" : ",") + e.outcome;
+    }
+    return out;
+  };
+  otpgate_handle* handle = Open({}, OTPGATE_FRONT_END_RADIUS);
+  ASSERT_NE(handle, nullptr) << result_.message;
+  otpgate_request request{"alice", OTPGATE_ACTION_CONFIGURED, nullptr, "192.0.2.1"};
+  EXPECT_EQ(otpgate_begin_with_code(handle, &request, nullptr, &result_),
+            OTPGATE_ERR_INVALID_ARGUMENT);
+
+  // No token: refused (not the unenrolled policy, which allows by default),
+  // audited, and not journaled, as otpgate_begin refuses without asking.
+  ASSERT_EQ(otpgate_begin_with_code(handle, &request, "123456", &result_), OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_REJECT);
+  EXPECT_EQ(result_.decision, OTPGATE_NO_TOKEN);
+  EXPECT_NE(lines_.Last().find("outcome=no-token"), std::string::npos) << lines_.Last();
+  EXPECT_EQ(journal_outcomes(), "");
+
+  ASSERT_TRUE(OtpService::Open(config_, clock).value()->Assign("VSST00000001", "alice").ok());
+  const std::string code = Code();
+  ASSERT_EQ(otpgate_begin_with_code(handle, &request, code.c_str(), &result_), OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_ACCEPT);
+  EXPECT_EQ(result_.action, OTPGATE_ACTION_LOGIN);
+  EXPECT_STREQ(result_.credential_id, "VSST00000001");
+  EXPECT_EQ(lines_.Last(),
+            "action=login user=alice token=VSST00000001 frontend=radius client=192.0.2.1 "
+            "outcome=accept");
+  ASSERT_EQ(otpgate_begin_with_code(handle, &request, code.c_str(), &result_), OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_REJECT);
+  EXPECT_EQ(result_.decision, OTPGATE_REPLAY);
+  ASSERT_EQ(otpgate_begin_with_code(handle, &request, "", &result_), OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_REJECT);
+  EXPECT_NE(lines_.Last().find("reason=missing-code"), std::string::npos) << lines_.Last();
+
+  // Five different wrong codes lock the token; then a refusal that tries
+  // no code: LOCKED, audited as otpgate_begin audits it, not journaled.
+  const std::vector<std::string> wrong = {"000001", "000002", "000003", "000004", "000005"};
+  for (const std::string& w : wrong) {
+    if (w == code) continue;
+    ASSERT_EQ(otpgate_begin_with_code(handle, &request, w.c_str(), &result_), OTPGATE_OK);
+  }
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_LOCKED) << "the fifth failure locks";
+  const std::string journal = journal_outcomes();
+  ASSERT_EQ(otpgate_begin_with_code(handle, &request, Code().c_str(), &result_), OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_LOCKED);
+  EXPECT_EQ(result_.decision, OTPGATE_LOCKED);
+  EXPECT_NE(std::string(result_.user_message).find("locked"), std::string::npos);
+  EXPECT_EQ(lines_.Last(),
+            "action=login user=alice token=VSST00000001 frontend=radius client=192.0.2.1 "
+            "outcome=locked reason=token-locked");
+  EXPECT_EQ(journal_outcomes(), journal) << "a refusal that tried no code is not journaled";
+  EXPECT_EQ(journal.substr(0, 14), "accept,replay,");
+
+  // Another action: what otpgate_begin answers; the code is not used.
+  request.action = OTPGATE_ACTION_STOP;
+  ASSERT_EQ(otpgate_begin_with_code(handle, &request, Code().c_str(), &result_), OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_LOCKED);
+  request.action = OTPGATE_ACTION_REGISTER;
+  ASSERT_EQ(otpgate_begin_with_code(handle, &request, Code().c_str(), &result_), OTPGATE_OK);
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_REJECT) << "a token is registered already";
+  for (const auto& [level, line] : lines_.lines) {
+    EXPECT_EQ(line.find(code), std::string::npos) << "a code in the log: " << line;
+  }
+  otpgate_close(handle);
+}
+
 TEST_F(CApiTest, ChallengeStateIssuedAndRedeemedOnce) {
   {
     SystemClock clock;

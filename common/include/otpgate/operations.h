@@ -110,6 +110,12 @@ class OtpService {
   // that is disabled, expired or not yet valid is skipped (and named in
   // Verdict::skipped); the others still decide.
   Result<Verdict> Verify(std::string_view user, std::string_view code, const Origin& origin = {});
+  // Verify, for a login decided without a read of the user's state before
+  // it (LoginFlow::BeginWithCode): a refusal that tried no code (every
+  // usable token locked, or none bound) is audited but not journaled, as
+  // LoginFlow::Begin refuses it before asking. Everything else as Verify.
+  Result<Verdict> VerifyJournalingAttemptsOnly(std::string_view user, std::string_view code,
+                                               const Origin& origin = {});
   // RADIUS round one: the State for `user`'s challenge (challenge.h: 41
   // bytes, authenticated with a key derived from the master key, valid for
   // config().challenge_timeout seconds). Not audited: asking decides nothing.
@@ -254,7 +260,8 @@ class OtpService {
                                  std::string_view raw_code,
                                  const std::function<Status(Txn&, TokenRecord&)>& on_accept,
                                  std::string_view accept_detail, const Origin& origin, int64_t now,
-                                 const ChallengeTicket* challenge = nullptr);
+                                 const ChallengeTicket* challenge = nullptr,
+                                 bool journal_untried = true);
   // Appends one journal entry in `txn` (front end and client filled in).
   Status JournalIn(Txn& txn, int64_t now, std::string_view action, std::string_view user,
                    std::string_view credential_id, std::string_view outcome,

@@ -176,6 +176,15 @@ const otpgate_options* otpgate_options_of(const otpgate_handle* handle);
  * ASK_TOKEN_AND_CODE in result->answer (result must not be NULL).
  * Audited unless it asks. */
 int otpgate_begin(otpgate_handle* handle, const otpgate_request* request, otpgate_result* result);
+/* otpgate_begin for a front end that holds the code already: the one
+ * otpgate_split_point took off the password (must not be NULL). A login is
+ * decided at once, as otpgate_finish would after otpgate_begin (ACCEPT,
+ * REJECT, LOCKED or FAIL; audited), without otpgate_begin's separate read
+ * of the user's state: one round trip less on a PostgreSQL store. A user
+ * whose token has gone by then is REJECT (not the unenrolled policy). For
+ * another action it answers as otpgate_begin, and `code` is not used. */
+int otpgate_begin_with_code(otpgate_handle* handle, const otpgate_request* request,
+                            const char* code, otpgate_result* result);
 /* The answers: `code` (NULL: the client sent none) and, for a registration,
  * `credential_id` (else NULL). request->action: result->action from
  * otpgate_begin. ACCEPT, REJECT, LOCKED or FAIL; always audited. */
