@@ -289,9 +289,13 @@ static Result<Verdict> DecideForUser(Txn& txn, const MasterKey& master, Prepared
     verdict.decision = Decision::kReject;  // no token can be used now
     return verdict;
   }
+  // Among locked tokens, the one whose lock ends first: the user is told
+  // when they can try again.
   auto best = std::max_element(
       candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-        return DecisionRank(a.attempt.decision) < DecisionRank(b.attempt.decision);
+        int ra = DecisionRank(a.attempt.decision), rb = DecisionRank(b.attempt.decision);
+        if (ra != rb) return ra < rb;
+        return a.attempt.decision == Decision::kLocked && a.record.lock_until > b.record.lock_until;
       });
   verdict.decision = best->attempt.decision;
   verdict.credential_id = best->record.credential_id;
@@ -339,8 +343,10 @@ Result<Verdict> OtpService::DecideUserFlow(
                                                    : "";
   };
   ChallengeRefusal refusal = ChallengeRefusal::kNone;
+  bool untried_refusal = false;
   Status status = commits_->Write(
       [&](Txn& txn) -> Status {
+        untried_refusal = false;
         if (challenge != nullptr) {
           // The State is spent with the decision it allows: both commit, or neither.
           OTPGATE_ASSIGN_OR_RETURN(refusal, Challenges::Consume(txn, *challenge, now));
@@ -350,15 +356,20 @@ Result<Verdict> OtpService::DecideUserFlow(
         }
         OTPGATE_ASSIGN_OR_RETURN(
             verdict, DecideForUser(txn, key_, keys, config_, user, *code, now, on_accept));
-        if (!journal_untried &&
-            (verdict.decision == Decision::kLocked || verdict.decision == Decision::kNoToken)) {
-          return Status::Ok();  // nothing was tried, nothing changed
+        untried_refusal = !journal_untried && (verdict.decision == Decision::kLocked ||
+                                               verdict.decision == Decision::kNoToken);
+        if (untried_refusal) {
+          // Nothing was tried and nothing changed: undone rather than
+          // committed, so that it costs no durable commit (on PostgreSQL
+          // the read locked the rows) and no journal entry.
+          return Status::FailedPrecondition("a refusal that tried no code");
         }
         return JournalIn(txn, now, action, user, verdict.credential_id,
                          DecisionName(verdict.decision), reason(), origin);
       },
       user);
   WipeString(*code);
+  if (untried_refusal) status = Status::Ok();  // the verdict stands; only its write was undone
   if (refusal != ChallengeRefusal::kNone) {
     Audit(action, user, "", "reject", ChallengeRefusalName(refusal), origin);
     return status;

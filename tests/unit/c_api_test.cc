@@ -182,14 +182,17 @@ TEST_F(CApiTest, BeginWithCodeDecidesALoginAsBeginThenFinish) {
   EXPECT_EQ(result_.answer, OTPGATE_ANSWER_REJECT);
   EXPECT_NE(lines_.Last().find("reason=missing-code"), std::string::npos) << lines_.Last();
 
-  // Five different wrong codes lock the token; then a refusal that tries
-  // no code: LOCKED, audited as otpgate_begin audits it, not journaled.
+  // The replay and four wrong codes are five failures (the last locks the
+  // token): the fifth wrong code is refused as locked. Then a refusal that
+  // tries no code: LOCKED, audited as otpgate_begin audits it, not
+  // journaled.
   const std::vector<std::string> wrong = {"000001", "000002", "000003", "000004", "000005"};
   for (const std::string& w : wrong) {
     if (w == code) continue;
     ASSERT_EQ(otpgate_begin_with_code(handle, &request, w.c_str(), &result_), OTPGATE_OK);
   }
-  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_LOCKED) << "the fifth failure locks";
+  EXPECT_EQ(result_.answer, OTPGATE_ANSWER_LOCKED) << "locked by the fifth failure";
+  EXPECT_EQ(result_.decision, OTPGATE_LOCKED);
   const std::string journal = journal_outcomes();
   ASSERT_EQ(otpgate_begin_with_code(handle, &request, Code().c_str(), &result_), OTPGATE_OK);
   EXPECT_EQ(result_.answer, OTPGATE_ANSWER_LOCKED);

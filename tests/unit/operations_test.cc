@@ -366,6 +366,28 @@ TEST_P(OperationsTest, SeveralTokensAnyOneAccepts) {
   EXPECT_FALSE(state.locked());
 }
 
+// Every token that could take the code is locked: the user is told the
+// time the first lock ends, whichever token holds it.
+TEST_P(OperationsTest, LockedEverywhereNamesTheLockThatEndsFirst) {
+  RegisterAlice();
+  Provision("VSST00000002", {}, "abcdefghijabcdefghij");
+  ASSERT_TRUE(service_->Assign("VSST00000002", "alice").ok());
+  auto fail_five_times = [&](int from) {
+    for (int i = from; i < from + 5; ++i) VerifyAlice("00000" + std::to_string(i));
+  };
+  fail_five_times(1);  // both tokens tried, both locked
+  ASSERT_GT(Info("VSST00000002").lock_until, 0);
+  ASSERT_TRUE(service_->Unlock("VSST00000001").ok());
+  clock_.Advance(10);
+  fail_five_times(5);  // only the unlocked one tried: locked 10 s later
+  ASSERT_EQ(Info("VSST00000001").lock_until, Info("VSST00000002").lock_until + 10);
+  auto verdict = service_->Verify("alice", Code());
+  ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
+  EXPECT_EQ(verdict->decision, Decision::kLocked);
+  EXPECT_EQ(verdict->credential_id, "VSST00000002");
+  EXPECT_EQ(verdict->lock_until, Info("VSST00000002").lock_until);
+}
+
 TEST_P(OperationsTest, HotpLookAheadReplayAndResync) {
   OtpParams hotp;
   hotp.kind = OtpKind::kHotp;

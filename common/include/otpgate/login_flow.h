@@ -71,9 +71,12 @@ class LoginFlow {
   // Begin's read before it: the decision re-reads the user's tokens under
   // the store's lock anyway, and refuses a locked token (kLocked) or a user
   // with none by then (kReject: the code was taken off for a token that
-  // has gone; Begin's unenrolled policy is not applied). On PostgreSQL that
-  // is one round trip less per login. Another action: what Begin answers,
-  // and `code` is not used. Records an audit line unless it asks.
+  // has gone; Begin's unenrolled policy is not applied); such a refusal is
+  // not journaled (OtpService::VerifyJournalingAttemptsOnly). On
+  // PostgreSQL a decided login is one round trip less; a refused locked
+  // user is a write transaction (rolled back) where Begin made a read.
+  // Another action: what Begin answers, and `code` is not used. Records an
+  // audit line unless it asks.
   Step BeginWithCode(const FlowRequest& request, std::string_view code) const;
 
   // The answers: `code` (nullopt when the client sent none) and, for a

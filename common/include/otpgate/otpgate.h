@@ -182,7 +182,8 @@ int otpgate_begin(otpgate_handle* handle, const otpgate_request* request, otpgat
  * REJECT, LOCKED or FAIL; audited), without otpgate_begin's separate read
  * of the user's state: one round trip less on a PostgreSQL store. A user
  * whose token has gone by then is REJECT (not the unenrolled policy). For
- * another action it answers as otpgate_begin, and `code` is not used. */
+ * another action, or when the store cannot be opened, it answers as
+ * otpgate_begin, and `code` is not used. */
 int otpgate_begin_with_code(otpgate_handle* handle, const otpgate_request* request,
                             const char* code, otpgate_result* result);
 /* The answers: `code` (NULL: the client sent none) and, for a registration,
