@@ -7,7 +7,7 @@ Status GroupCommit::Write(const std::function<Status(Txn&)>& fn, std::string_vie
     return store_.Write(fn);  // the backend runs writers in parallel (store.h)
   }
   Pending mine;
-  mine.member = {&fn, user};
+  mine.member = {&fn, user, std::chrono::steady_clock::now()};
   std::unique_lock lock(mutex_);
   queue_.push_back(&mine);
   // Wait until our group is committed, or until it is our turn to lead.

@@ -1246,7 +1246,16 @@ class PostgresStore final : public Store {
   }
 
   Status WriteGroup(std::span<const GroupMember> members, std::span<Status> results) override {
-    const Deadline deadline = NewDeadline();  // the whole group's, fallback included
+    // The whole group's, fallback included: from when its earliest member
+    // asked, so that no member waits past its own bound for having queued
+    // behind the group before it.
+    Deadline deadline = NewDeadline();
+    for (const GroupMember& m : members) {
+      if (m.asked != Deadline{}) {
+        deadline =
+            std::min(deadline, m.asked + std::chrono::milliseconds(pool_.options().timeout_ms));
+      }
+    }
     if (members.size() == 1) return WriteAlone(deadline, *members[0].fn, results[0]);
     // The members' reads of their users' tokens are one statement, sent with
     // BEGIN and the write lock; their writes are queued and reach the server

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -136,6 +137,42 @@ TEST_F(PgStoreTest, ALockHeldElsewhereFailsClosedWithinTheBound) {
   EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status.ToString();
   EXPECT_GE(elapsed, 700);
   EXPECT_LT(elapsed, 2000);
+  PQclear(PQexec(holder, "ROLLBACK"));
+  PQfinish(holder);
+  EXPECT_TRUE(Increment(*store, "HELD").ok()) << "the store must recover by itself";
+}
+
+// A group's bound counts from when its earliest member asked to be
+// decided (GroupCommit queues a request while the group before it runs):
+// a request that waited behind another group does not wait a whole bound
+// more. Here the rows are held elsewhere, so each group waits to the end
+// of its bound.
+TEST_F(PgStoreTest, AGroupFailsClosedWithinItsEarliestMembersBound) {
+  auto store = Open(true, {.pool_size = 4, .timeout_ms = 1000});
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Write([](Txn& txn) { return txn.PutToken(Record("HELD")); }).ok());
+  PGconn* holder = PQconnectdb(location_.c_str());
+  ASSERT_EQ(PQstatus(holder), CONNECTION_OK);
+  PQclear(PQexec(holder, "BEGIN"));
+  PGresult* held = PQexec(holder, "SELECT 1 FROM otpgate_tokens FOR UPDATE");
+  ASSERT_EQ(PQresultStatus(held), PGRES_TUPLES_OK);
+  PQclear(held);
+  const std::function<Status(Txn&)> increment = [](Txn& txn) -> Status {
+    OTPGATE_ASSIGN_OR_RETURN(TokenRecord r, txn.GetToken("HELD"));
+    ++r.failures;
+    return txn.PutToken(r);
+  };
+  for (size_t size : {size_t{1}, size_t{3}}) {
+    auto start = Clock::now();
+    std::vector<Store::GroupMember> members(size, {&increment, {}, start});
+    members[0].asked = start - std::chrono::milliseconds(600);  // queued 600 ms ago
+    std::vector<Status> results(size);
+    Status status = store->WriteGroup(members, results);
+    int64_t elapsed = MillisecondsSince(start);
+    EXPECT_FALSE(status.ok() && results[0].ok()) << "fails closed, group of " << size;
+    EXPECT_GE(elapsed, 300) << "group of " << size;
+    EXPECT_LT(elapsed, 800) << "group of " << size << ": the bound ends 400 ms after the start";
+  }
   PQclear(PQexec(holder, "ROLLBACK"));
   PQfinish(holder);
   EXPECT_TRUE(Increment(*store, "HELD").ok()) << "the store must recover by itself";

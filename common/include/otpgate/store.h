@@ -64,10 +64,10 @@
 //    WriteGroup, the member's), never lost.
 //  - Bounded waiting (PostgreSQL): each Read/Write/WriteGroup, including
 //    waiting for a pooled connection, connecting and retries, finishes
-//    within PostgresOptions::timeout_ms or fails with kUnavailable (fail
-//    closed); a connection that failed or timed out is dropped and a new
-//    one is made by a later call, so the store recovers without a restart
-//    of its host process. LMDB waits on local locks only.
+//    within PostgresOptions::timeout_ms (a WriteGroup: of its earliest
+//    member's GroupMember::asked) or fails with kUnavailable (fail closed); a connection that
+//    failed or timed out is dropped and a new one is made by a later call, so the store recovers
+//    without a restart of its host process. LMDB waits on local locks only.
 //
 // Caveats of the LMDB backend, and how they are handled here:
 //  - One MDB_env per process per path: OpenLmdbStore hands out one shared
@@ -105,6 +105,7 @@
 #ifndef OTPGATE_STORE_H_
 #define OTPGATE_STORE_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -240,6 +241,12 @@ class Store {
     // in one statement at its start; `fn` reads them as always, and sees
     // every change the group made before it.
     std::string_view user;
+    // When the request asked to be decided (GroupCommit sets it as it
+    // queues the request). A backend that bounds its waiting (PostgreSQL)
+    // counts the group's bound from its earliest member's: waiting for the
+    // group before it does not lengthen a request's bound. Unset: from when
+    // WriteGroup starts.
+    std::chrono::steady_clock::time_point asked{};
   };
 
   // Group commit: runs each member's `fn` in its own nested transaction
