@@ -343,10 +343,8 @@ Result<Verdict> OtpService::DecideUserFlow(
                                                    : "";
   };
   ChallengeRefusal refusal = ChallengeRefusal::kNone;
-  bool untried_refusal = false;
   Status status = commits_->Write(
       [&](Txn& txn) -> Status {
-        untried_refusal = false;
         if (challenge != nullptr) {
           // The State is spent with the decision it allows: both commit, or neither.
           OTPGATE_ASSIGN_OR_RETURN(refusal, Challenges::Consume(txn, *challenge, now));
@@ -356,20 +354,18 @@ Result<Verdict> OtpService::DecideUserFlow(
         }
         OTPGATE_ASSIGN_OR_RETURN(
             verdict, DecideForUser(txn, key_, keys, config_, user, *code, now, on_accept));
-        untried_refusal = !journal_untried && (verdict.decision == Decision::kLocked ||
-                                               verdict.decision == Decision::kNoToken);
-        if (untried_refusal) {
-          // Nothing was tried and nothing changed: undone rather than
-          // committed, so that it costs no durable commit (on PostgreSQL
-          // the read locked the rows) and no journal entry.
-          return Status::FailedPrecondition("a refusal that tried no code");
+        if (!journal_untried &&
+            (verdict.decision == Decision::kLocked || verdict.decision == Decision::kNoToken)) {
+          // Nothing was tried and nothing written: the member ends without a
+          // write (on PostgreSQL its savepoint is never sent, and the group's
+          // read of its users' tokens stays good for the members after it).
+          return Status::Ok();
         }
         return JournalIn(txn, now, action, user, verdict.credential_id,
                          DecisionName(verdict.decision), reason(), origin);
       },
       user);
   WipeString(*code);
-  if (untried_refusal) status = Status::Ok();  // the verdict stands; only its write was undone
   if (refusal != ChallengeRefusal::kNone) {
     Audit(action, user, "", "reject", ChallengeRefusalName(refusal), origin);
     return status;

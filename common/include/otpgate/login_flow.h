@@ -74,7 +74,8 @@ class LoginFlow {
   // has gone; Begin's unenrolled policy is not applied); such a refusal is
   // not journaled (OtpService::VerifyJournalingAttemptsOnly). On
   // PostgreSQL a decided login is one round trip less; a refused locked
-  // user is a write transaction (rolled back) where Begin made a read.
+  // user is a member of a group commit that writes nothing, where Begin
+  // made a read of its own.
   // Another action: what Begin answers, and `code` is not used. Records an
   // audit line unless it asks.
   Step BeginWithCode(const FlowRequest& request, std::string_view code) const;

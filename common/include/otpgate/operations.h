@@ -112,10 +112,9 @@ class OtpService {
   Result<Verdict> Verify(std::string_view user, std::string_view code, const Origin& origin = {});
   // Verify, for a login decided without a read of the user's state before
   // it (LoginFlow::BeginWithCode): a refusal that tried no code (every
-  // token that could take it locked, or none bound) is audited but neither
-  // journaled nor committed (its transaction is undone), as LoginFlow::Begin
-  // refuses a locked or unenrolled user before asking. Everything else as
-  // Verify.
+  // token that could take it locked, or none bound) is audited but not
+  // journaled (it writes nothing), as LoginFlow::Begin refuses a locked or
+  // unenrolled user before asking. Everything else as Verify.
   Result<Verdict> VerifyJournalingAttemptsOnly(std::string_view user, std::string_view code,
                                                const Origin& origin = {});
   // RADIUS round one: the State for `user`'s challenge (challenge.h: 41
