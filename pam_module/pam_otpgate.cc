@@ -200,10 +200,9 @@ bool AlreadyAccepted(const Request& r) {
 // Answered, and remembers an accepted login for a later line of this
 // transaction (AlreadyAccepted).
 int Decided(const Request& r, const otpgate_result& result) {
-  pam_handle_t* pamh = r.pamh;
   if (result.answer == OTPGATE_ANSWER_ACCEPT && result.action != OTPGATE_ACTION_STOP) {
     char* user = strdup(r.core.user);
-    if (user != nullptr && pam_set_data(pamh, kAcceptedKey, user, WipeAndFree) != PAM_SUCCESS) {
+    if (user != nullptr && pam_set_data(r.pamh, kAcceptedKey, user, WipeAndFree) != PAM_SUCCESS) {
       std::free(user);
     }
   }

@@ -50,12 +50,24 @@ class PgStoreTest : public ::testing::Test {
     EXPECT_TRUE(store.ok()) << store.status().ToString();
     return store.ok() ? *store : nullptr;
   }
+  static Status IncrementIn(Txn& txn, const std::string& id) {
+    OTPGATE_ASSIGN_OR_RETURN(TokenRecord r, txn.GetToken(id));
+    ++r.failures;
+    return txn.PutToken(r);
+  }
   Status Increment(Store& store, const std::string& id) {
-    return store.Write([&](Txn& txn) -> Status {
-      OTPGATE_ASSIGN_OR_RETURN(TokenRecord r, txn.GetToken(id));
-      ++r.failures;
-      return txn.PutToken(r);
-    });
+    return store.Write([&](Txn& txn) { return IncrementIn(txn, id); });
+  }
+  // Another session (a stuck transaction on another server) holding every
+  // token row; ROLLBACK and PQfinish it to let go.
+  PGconn* HoldEveryTokenRow() {
+    PGconn* holder = PQconnectdb(location_.c_str());
+    EXPECT_EQ(PQstatus(holder), CONNECTION_OK);
+    PQclear(PQexec(holder, "BEGIN"));
+    PGresult* held = PQexec(holder, "SELECT 1 FROM otpgate_tokens FOR UPDATE");
+    EXPECT_EQ(PQresultStatus(held), PGRES_TUPLES_OK);
+    PQclear(held);
+    return holder;
   }
 
   TestPostgres* server_ = nullptr;
@@ -125,12 +137,8 @@ TEST_F(PgStoreTest, ALockHeldElsewhereFailsClosedWithinTheBound) {
   auto store = Open(true, {.pool_size = 4, .timeout_ms = 800});
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Write([](Txn& txn) { return txn.PutToken(Record("HELD")); }).ok());
-  PGconn* holder = PQconnectdb(location_.c_str());
-  ASSERT_EQ(PQstatus(holder), CONNECTION_OK);
-  PQclear(PQexec(holder, "BEGIN"));
-  PGresult* held = PQexec(holder, "SELECT 1 FROM otpgate_tokens FOR UPDATE");
-  ASSERT_EQ(PQresultStatus(held), PGRES_TUPLES_OK);
-  PQclear(held);
+  PGconn* holder = HoldEveryTokenRow();
+  if (::testing::Test::HasFailure()) return;
   auto start = Clock::now();
   Status status = Increment(*store, "HELD");
   int64_t elapsed = MillisecondsSince(start);
@@ -151,17 +159,9 @@ TEST_F(PgStoreTest, AGroupFailsClosedWithinItsEarliestMembersBound) {
   auto store = Open(true, {.pool_size = 4, .timeout_ms = 1000});
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Write([](Txn& txn) { return txn.PutToken(Record("HELD")); }).ok());
-  PGconn* holder = PQconnectdb(location_.c_str());
-  ASSERT_EQ(PQstatus(holder), CONNECTION_OK);
-  PQclear(PQexec(holder, "BEGIN"));
-  PGresult* held = PQexec(holder, "SELECT 1 FROM otpgate_tokens FOR UPDATE");
-  ASSERT_EQ(PQresultStatus(held), PGRES_TUPLES_OK);
-  PQclear(held);
-  const std::function<Status(Txn&)> increment = [](Txn& txn) -> Status {
-    OTPGATE_ASSIGN_OR_RETURN(TokenRecord r, txn.GetToken("HELD"));
-    ++r.failures;
-    return txn.PutToken(r);
-  };
+  PGconn* holder = HoldEveryTokenRow();
+  if (::testing::Test::HasFailure()) return;
+  const std::function<Status(Txn&)> increment = [](Txn& txn) { return IncrementIn(txn, "HELD"); };
   for (size_t size : {size_t{1}, size_t{3}}) {
     auto start = Clock::now();
     std::vector<Store::GroupMember> members(size, {&increment, {}, start});

@@ -65,9 +65,10 @@
 //  - Bounded waiting (PostgreSQL): each Read/Write/WriteGroup, including
 //    waiting for a pooled connection, connecting and retries, finishes
 //    within PostgresOptions::timeout_ms (a WriteGroup: of its earliest
-//    member's GroupMember::asked) or fails with kUnavailable (fail closed); a connection that
-//    failed or timed out is dropped and a new one is made by a later call, so the store recovers
-//    without a restart of its host process. LMDB waits on local locks only.
+//    member's GroupMember::asked) or fails with kUnavailable (fail
+//    closed); a connection that failed or timed out is dropped and a new
+//    one is made by a later call, so the store recovers without a restart
+//    of its host process. LMDB waits on local locks only.
 //
 // Caveats of the LMDB backend, and how they are handled here:
 //  - One MDB_env per process per path: OpenLmdbStore hands out one shared
