@@ -48,6 +48,8 @@ if [ "${PG:-yes}" = yes ] && [ -x "$(ls /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/
   cp "$BUILD_DIR/tools/otpgate" "$WORK/otpgate" && chmod 0755 "$WORK/otpgate"
   as_owner "$WORK/otpgate" --config "$D/otpgate.conf" --master-key "$D/master.key" \
     -o store_timeout_ms=60000 store copy "$D/store" "$PG_STORE" >/dev/null
+  # PG_POOL=N: connections per radiusd process (store_pool_size; default 32).
+  [ -n "${PG_POOL:-}" ] && echo "store_pool_size = $PG_POOL" >> "$D/otpgate.conf"
   radius_code_only_server bench_pg otpgate_pg 6
   SERVERS+=("pg 6")
 fi

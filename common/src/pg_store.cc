@@ -29,6 +29,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -507,6 +508,33 @@ constexpr const char* kLastJournalEntrySql =
 constexpr const char* kLockSql = "SELECT pg_advisory_xact_lock($1)";
 constexpr const char* kSavepointSql = "SAVEPOINT otpgate_member";
 constexpr const char* kReleaseSql = "RELEASE SAVEPOINT otpgate_member";
+// A token record's write ($1 credential ID, $2 record).
+constexpr const char* kPutTokenSql =
+    "INSERT INTO otpgate_tokens (credential_id, record) VALUES ($1, $2) "
+    "ON CONFLICT (credential_id) DO UPDATE SET record = EXCLUDED.record";
+// A journal entry's append ($1 sequence, $2 entry). It is queued, so it
+// must fail rather than insert nothing: a sequence not above the last
+// becomes NULL, which the primary key refuses (class 23, reported as
+// kAlreadyExists). max() reads the last index entry whatever the plan; "NOT
+// EXISTS (... sequence >= $1)" became a sequential scan of the whole
+// journal once the prepared statement's generic plan took over.
+constexpr const char* kAppendJournalSql =
+    "INSERT INTO otpgate_journal (sequence, entry) SELECT CASE WHEN "
+    "COALESCE((SELECT max(sequence) FROM otpgate_journal), 0) < $1::int8 THEN $1::int8 END, "
+    "$2::bytea";
+// Several of each in one statement (PgTxn::MergeWrites): $1 the credential
+// IDs, $2 their records; $1 the first sequence, $2 every sequence (strictly
+// ascending), $3 their entries. The uncorrelated max() runs once, before
+// any row is inserted: each sequence is above the journal's last if the
+// first is, and the primary key refuses a repeated one.
+constexpr const char* kPutTokensSql =
+    "INSERT INTO otpgate_tokens (credential_id, record) "
+    "SELECT * FROM unnest($1::bytea[], $2::bytea[]) "
+    "ON CONFLICT (credential_id) DO UPDATE SET record = EXCLUDED.record";
+constexpr const char* kAppendJournalEntriesSql =
+    "INSERT INTO otpgate_journal (sequence, entry) SELECT CASE WHEN "
+    "COALESCE((SELECT max(sequence) FROM otpgate_journal), 0) < $1::int8 THEN s END, e "
+    "FROM unnest($2::int8[], $3::bytea[]) AS j(s, e)";
 
 // Statements of a transaction travel in pipelines (Session::Pipeline): a
 // statement whose only answer is success or failure (an INSERT, UPDATE,
@@ -664,10 +692,7 @@ class PgTxn final : public Txn {
     OTPGATE_RETURN_IF_ERROR(CheckWritable());
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
     std::vector<uint8_t> bytes = EncodeTokenRecord(record);
-    OTPGATE_RETURN_IF_ERROR(
-        Defer("INSERT INTO otpgate_tokens (credential_id, record) VALUES ($1, $2) "
-              "ON CONFLICT (credential_id) DO UPDATE SET record = EXCLUDED.record",
-              {record.credential_id, Bytes(bytes)}));
+    OTPGATE_RETURN_IF_ERROR(Defer(kPutTokenSql, {record.credential_id, Bytes(bytes)}));
     // A user whose read failed (a bound token not stored, or not readable)
     // may read this record now: that read goes to the server again.
     std::erase_if(prefetched_, [](const auto& entry) { return !entry.second.ok(); });
@@ -853,17 +878,8 @@ class PgTxn final : public Txn {
     }
     OTPGATE_RETURN_IF_ERROR(LockJournalIfWriting());
     auto key = SequenceParam(sequence);
-    // Queued, so it must fail rather than insert nothing: a sequence not
-    // above the last becomes NULL, which the primary key refuses (class 23,
-    // reported as kAlreadyExists). max() reads the last index entry whatever
-    // the plan; "NOT EXISTS (... sequence >= $1)" became a sequential scan
-    // of the whole journal once the prepared statement's generic plan took
-    // over.
     OTPGATE_RETURN_IF_ERROR(Defer(
-        "INSERT INTO otpgate_journal (sequence, entry) SELECT CASE WHEN "
-        "COALESCE((SELECT max(sequence) FROM otpgate_journal), 0) < $1::int8 THEN $1::int8 END, "
-        "$2::bytea",
-        {Bytes(key), Bytes(entry)},
+        kAppendJournalSql, {Bytes(key), Bytes(entry)},
         Status::AlreadyExists("journal sequence " + std::to_string(sequence) + " is not new")));
     journal_tail_.emplace(sequence, std::vector<uint8_t>(entry.begin(), entry.end()));
     ForgetJournalTailRead();
@@ -1012,14 +1028,19 @@ class PgTxn final : public Txn {
   // lower bound (1) of the dimension, then each element's length and bytes;
   // every integer 4 bytes, big-endian.
   static std::string ByteaArrayParam(std::span<const std::string_view> elements) {
+    constexpr uint32_t kByteaOid = 17;
+    return ArrayParam(kByteaOid, elements);
+  }
+  // The same for another element type whose values are given in binary
+  // (int8, OID 20: SequenceParam's 8 bytes).
+  static std::string ArrayParam(uint32_t element_oid, std::span<const std::string_view> elements) {
     std::string out;
     auto put = [&](uint32_t v) {
       for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
     };
-    constexpr uint32_t kByteaOid = 17;
     put(1);
     put(0);
-    put(kByteaOid);
+    put(element_oid);
     put(static_cast<uint32_t>(elements.size()));
     put(1);
     for (std::string_view e : elements) {
@@ -1122,10 +1143,8 @@ class PgTxn final : public Txn {
       Fail(out, queued_, false);
       return out;
     }
-    std::vector<Statement> statements;
-    for (const Queued& q : queue_) {
-      statements.push_back({q.sql, {q.params.begin(), q.params.end()}});
-    }
+    Outgoing outgoing = MergeWrites();
+    std::vector<Statement>& statements = outgoing.statements;
     if (sql != nullptr) {
       statements.push_back({sql, params});
       ++queued_;
@@ -1133,11 +1152,12 @@ class PgTxn final : public Txn {
     std::vector<Outcome> outcomes = session_.Pipeline(statements, deadline_);
     const uint64_t first = sent_;
     sent_ = queued_;
-    for (size_t i = 0; i < queue_.size(); ++i) {
-      Outcome& out = outcomes[i];
+    for (size_t k = 0; k < outgoing.from.size(); ++k) {
+      Outcome& out = outcomes[k];
+      const size_t i = outgoing.from[k];  // a merged statement's failure is its first write's
       if (!out.status.ok()) {
-        if (!queue_[i].conflict.ok() && out.sqlstate.starts_with("23")) {
-          out.status = queue_[i].conflict;
+        if (!outgoing.conflict[k].ok() && out.sqlstate.starts_with("23")) {
+          out.status = outgoing.conflict[k];
         }
         Fail(out, first + i, queue_[i].kind == kWrite);
       } else if (out.connection_lost) {
@@ -1155,6 +1175,102 @@ class PgTxn final : public Txn {
     }
     if (!failure_.ok()) last.status = failure_;  // the first, perhaps a queued statement's
     return last;
+  }
+
+  // What Send puts on the wire for the queue: statements[k] stands for
+  // queue_ entries from from[k] on (several, if merged), and reports
+  // conflict[k] for a constraint violation.
+  struct Outgoing {
+    std::vector<Statement> statements;
+    std::vector<size_t> from;
+    std::vector<Status> conflict;
+    std::deque<std::string> merged;  // merged statements' parameters (never moved)
+  };
+
+  // The queue as statements, with each run of token writes and journal
+  // appends queued back to back (a group's members' writes; a bulk copy's)
+  // sent as one statement of each kind: two statements, not two per
+  // decision, for the server to bind and run while the store's write lock
+  // is held. Reordering within such a run changes nothing: a token write
+  // reads no journal row and an append no token row. A run is sent as
+  // queued if one credential ID repeats (ON CONFLICT may not update a row
+  // twice in one statement) or its sequences do not ascend. A merged
+  // statement's failure is reported as that of the run's first write:
+  // coarser, never finer, so a group then fails whole and its members run
+  // again alone (WriteGroup), where each failure is its own.
+  Outgoing MergeWrites() const {
+    Outgoing out;
+    auto single = [&](size_t i) {
+      out.statements.push_back({queue_[i].sql, {queue_[i].params.begin(), queue_[i].params.end()}});
+      out.from.push_back(i);
+      out.conflict.push_back(queue_[i].conflict);
+    };
+    auto mergeable = [&](size_t i) {
+      return queue_[i].kind == kWrite &&
+             (queue_[i].sql == kPutTokenSql || queue_[i].sql == kAppendJournalSql);
+    };
+    for (size_t i = 0; i < queue_.size();) {
+      size_t end = i;
+      while (end < queue_.size() && mergeable(end)) ++end;
+      if (end - i < 2 || !MergeRun(i, end, out)) {
+        single(i);
+        for (size_t j = i + 1; j < end; ++j) single(j);
+        i = std::max(end, i + 1);
+        continue;
+      }
+      i = end;
+    }
+    return out;
+  }
+  // Appends the merged statements of queue_[begin, end) to `out`; false
+  // (nothing appended) if the run must go as queued.
+  bool MergeRun(size_t begin, size_t end, Outgoing& out) const {
+    std::vector<std::string_view> ids, records, sequences, entries;
+    size_t first_append = end;
+    for (size_t i = begin; i < end; ++i) {
+      const Queued& q = queue_[i];
+      if (q.sql == kPutTokenSql) {
+        ids.push_back(q.params[0]);
+        records.push_back(q.params[1]);
+      } else {
+        if (!sequences.empty() && !(sequences.back() < std::string_view(q.params[0]))) {
+          return false;  // big-endian int8 of non-negative sequences: bytes order as numbers
+        }
+        if (first_append == end) first_append = i;
+        sequences.push_back(q.params[0]);
+        entries.push_back(q.params[1]);
+      }
+    }
+    std::vector<std::string_view> sorted = ids;
+    std::sort(sorted.begin(), sorted.end());
+    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) return false;
+    constexpr uint32_t kInt8Oid = 20;
+    if (!ids.empty()) {  // a token write has no conflict of its own (Defer)
+      if (ids.size() == 1) {
+        out.statements.push_back({kPutTokenSql, {ids[0], records[0]}});
+      } else {
+        out.merged.push_back(ByteaArrayParam(ids));
+        out.merged.push_back(ByteaArrayParam(records));
+        out.statements.push_back(
+            {kPutTokensSql, {out.merged[out.merged.size() - 2], out.merged.back()}});
+      }
+      out.from.push_back(begin);
+      out.conflict.push_back(Status::Ok());
+    }
+    if (!sequences.empty()) {
+      if (sequences.size() == 1) {
+        out.statements.push_back({kAppendJournalSql, {sequences[0], entries[0]}});
+      } else {
+        out.merged.push_back(ArrayParam(kInt8Oid, sequences));
+        out.merged.push_back(ByteaArrayParam(entries));
+        out.statements.push_back(
+            {kAppendJournalEntriesSql,
+             {sequences[0], out.merged[out.merged.size() - 2], out.merged.back()}});
+      }
+      out.from.push_back(begin);
+      out.conflict.push_back(queue_[first_append].conflict);
+    }
+    return true;
   }
 
   static constexpr size_t kMaxQueued = 1000;

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -129,6 +130,82 @@ TEST_F(PgStoreTest, JournalAppendsOnlyAboveTheLastEntry) {
                   })
                   .ok());
   EXPECT_EQ(seen, std::vector<uint64_t>{6});
+}
+
+// Token writes and journal appends queued back to back (a group's
+// decisions, a bulk copy) go to the server merged, one statement of each
+// kind: what is stored, and what is refused, must be what the writes one by
+// one would give.
+TEST_F(PgStoreTest, WritesQueuedBackToBackStoreAndFailAsOneByOne) {
+  auto store = Open(true);
+  ASSERT_NE(store, nullptr);
+  std::vector<uint8_t> entry = {1, 2, 3};
+  auto record = [](int i, uint32_t failures) {
+    TokenRecord r = Record("MERGE" + std::to_string(i));
+    r.failures = failures;
+    return r;
+  };
+  // 2,500 of each, interleaved, past the queue's flush at 1,000.
+  ASSERT_TRUE(store
+                  ->Write([&](Txn& txn) -> Status {
+                    for (int i = 0; i < 2500; ++i) {
+                      OTPGATE_RETURN_IF_ERROR(txn.PutToken(record(i, 1)));
+                      entry[0] = static_cast<uint8_t>(i);
+                      OTPGATE_RETURN_IF_ERROR(txn.AppendJournalEntry(10 + i, entry));
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  // The same token twice: the later write wins.
+  ASSERT_TRUE(store
+                  ->Write([&](Txn& txn) -> Status {
+                    OTPGATE_RETURN_IF_ERROR(txn.PutToken(record(0, 2)));
+                    OTPGATE_RETURN_IF_ERROR(txn.AppendJournalEntry(2510, entry));
+                    OTPGATE_RETURN_IF_ERROR(txn.PutToken(record(1, 2)));
+                    OTPGATE_RETURN_IF_ERROR(txn.PutToken(record(0, 3)));
+                    return txn.AppendJournalEntry(2511, entry);
+                  })
+                  .ok());
+  // A first sequence not above the last, and sequences that descend, are
+  // refused with every write of their transaction.
+  for (std::vector<uint64_t> sequences :
+       {std::vector<uint64_t>{2511, 2512, 2513}, std::vector<uint64_t>{2513, 2512}}) {
+    Status refused = store->Write([&](Txn& txn) -> Status {
+      for (uint64_t sequence : sequences) {
+        OTPGATE_RETURN_IF_ERROR(txn.PutToken(record(static_cast<int>(sequence), 9)));
+        OTPGATE_RETURN_IF_ERROR(txn.AppendJournalEntry(sequence, entry));
+      }
+      return Status::Ok();
+    });
+    EXPECT_EQ(refused.code(), StatusCode::kAlreadyExists) << refused.ToString();
+  }
+  std::vector<uint64_t> sequences;
+  std::map<std::string, uint32_t> failures;
+  ASSERT_TRUE(store
+                  ->Read([&](Txn& txn) -> Status {
+                    OTPGATE_RETURN_IF_ERROR(txn.ForEachToken([&](const TokenRecord& r) {
+                      failures[r.credential_id] = r.failures;
+                      return Status::Ok();
+                    }));
+                    return txn.ForEachJournalEntry(1, [&](uint64_t s, std::span<const uint8_t> e) {
+                      if (s < 2510 && (e.size() != 3 || e[0] != static_cast<uint8_t>(s - 10))) {
+                        return Status::Corrupt("entry " + std::to_string(s) + " is not its own");
+                      }
+                      sequences.push_back(s);
+                      return Status::Ok();
+                    });
+                  })
+                  .ok());
+  EXPECT_EQ(failures.size(), 2500u);
+  EXPECT_EQ(failures["MERGE0"], 3u);
+  EXPECT_EQ(failures["MERGE1"], 2u);
+  EXPECT_EQ(failures["MERGE2"], 1u);
+  EXPECT_EQ(failures["MERGE2499"], 1u);
+  EXPECT_EQ(failures.count("MERGE2512"), 0u);
+  ASSERT_EQ(sequences.size(), 2502u);
+  EXPECT_EQ(sequences.front(), 10u);
+  EXPECT_EQ(sequences[2499], 2509u);
+  EXPECT_EQ(sequences.back(), 2511u);
 }
 
 // A row held by another session (a stuck transaction on another server):
