@@ -739,14 +739,16 @@ class PgTxn final : public Txn {
       OTPGATE_RETURN_IF_ERROR(failure_);
       return it->second;
     }
+    // Unordered (sorted here): a plan made before the tables had
+    // statistics would sort on the server for every call.
     Outcome out =
         Run(read_only_ ? "SELECT u.credential_id, t.record FROM otpgate_user_tokens u "
                          "LEFT JOIN otpgate_tokens t ON t.credential_id = u.credential_id "
-                         "WHERE u.user_name = $1 ORDER BY u.credential_id"
+                         "WHERE u.user_name = $1"
                        : "SELECT u.credential_id, t.record FROM otpgate_user_tokens u "
                          "LEFT JOIN LATERAL (SELECT record FROM otpgate_tokens "
                          "WHERE credential_id = u.credential_id FOR UPDATE) t ON true "
-                         "WHERE u.user_name = $1 ORDER BY u.credential_id",
+                         "WHERE u.user_name = $1",
             {user});
     OTPGATE_RETURN_IF_ERROR(out.status);
     std::vector<TokenRecord> records;
@@ -754,6 +756,7 @@ class PgTxn final : public Txn {
       OTPGATE_ASSIGN_OR_RETURN(TokenRecord record, BoundRecord(out.result.get(), row, 0));
       records.push_back(std::move(record));
     }
+    SortByCredentialId(records);
     return records;
   }
 
@@ -774,7 +777,7 @@ class PgTxn final : public Txn {
         Run("SELECT u.credential_id, t.record, u.user_name FROM otpgate_user_tokens u "
             "LEFT JOIN LATERAL (SELECT record FROM otpgate_tokens "
             "WHERE credential_id = u.credential_id FOR UPDATE) t ON true "
-            "WHERE u.user_name = ANY ($1::bytea[]) ORDER BY u.user_name, u.credential_id",
+            "WHERE u.user_name = ANY ($1::bytea[])",
             {names});
     OTPGATE_RETURN_IF_ERROR(out.status);
     std::map<std::string, Result<std::vector<TokenRecord>>, std::less<>> read;
@@ -788,6 +791,9 @@ class PgTxn final : public Txn {
       } else {
         it->second = record.status();  // what UserTokenRecords would have said
       }
+    }
+    for (auto& [user, records] : read) {
+      if (records.ok()) SortByCredentialId(*records);
     }
     prefetched_ = std::move(read);
     return Status::Ok();
@@ -1050,6 +1056,14 @@ class PgTxn final : public Txn {
     return out;
   }
 
+  // A user's tokens in credential ID order (bytea's order: bytewise), as
+  // UserTokenRecords answers on every backend.
+  static void SortByCredentialId(std::vector<TokenRecord>& records) {
+    std::sort(records.begin(), records.end(), [](const TokenRecord& a, const TokenRecord& b) {
+      return a.credential_id < b.credential_id;
+    });
+  }
+
   void ForgetPrefetched(std::string_view user) {
     if (auto it = prefetched_.find(user); it != prefetched_.end()) prefetched_.erase(it);
   }
@@ -1196,8 +1210,11 @@ class PgTxn final : public Txn {
   // queued if one credential ID repeats (ON CONFLICT may not update a row
   // twice in one statement) or its sequences do not ascend. A merged
   // statement's failure is reported as that of the run's first write:
-  // coarser, never finer, so a group then fails whole and its members run
-  // again alone (WriteGroup), where each failure is its own.
+  // coarser, never finer. A run never spans a live savepoint (a member's
+  // SAVEPOINT stays queued until it ends, and breaks runs), so such a
+  // failure is either the current member's own (rolled back to its
+  // savepoint) or an ended member's, which fails the group: its members
+  // then run again alone (WriteGroup), where each failure is its own.
   Outgoing MergeWrites() const {
     Outgoing out;
     auto single = [&](size_t i) {
@@ -1226,10 +1243,11 @@ class PgTxn final : public Txn {
   // (nothing appended) if the run must go as queued.
   bool MergeRun(size_t begin, size_t end, Outgoing& out) const {
     std::vector<std::string_view> ids, records, sequences, entries;
-    size_t first_append = end;
+    size_t first_put = end, first_append = end;
     for (size_t i = begin; i < end; ++i) {
       const Queued& q = queue_[i];
       if (q.sql == kPutTokenSql) {
+        if (first_put == end) first_put = i;
         ids.push_back(q.params[0]);
         records.push_back(q.params[1]);
       } else {
@@ -1245,7 +1263,7 @@ class PgTxn final : public Txn {
     std::sort(sorted.begin(), sorted.end());
     if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) return false;
     constexpr uint32_t kInt8Oid = 20;
-    if (!ids.empty()) {  // a token write has no conflict of its own (Defer)
+    if (!ids.empty()) {
       if (ids.size() == 1) {
         out.statements.push_back({kPutTokenSql, {ids[0], records[0]}});
       } else {
@@ -1255,7 +1273,7 @@ class PgTxn final : public Txn {
             {kPutTokensSql, {out.merged[out.merged.size() - 2], out.merged.back()}});
       }
       out.from.push_back(begin);
-      out.conflict.push_back(Status::Ok());
+      out.conflict.push_back(queue_[first_put].conflict);
     }
     if (!sequences.empty()) {
       if (sequences.size() == 1) {

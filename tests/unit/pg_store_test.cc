@@ -149,7 +149,7 @@ TEST_F(PgStoreTest, WritesQueuedBackToBackStoreAndFailAsOneByOne) {
   ASSERT_TRUE(store
                   ->Write([&](Txn& txn) -> Status {
                     for (int i = 0; i < 2500; ++i) {
-                      OTPGATE_RETURN_IF_ERROR(txn.PutToken(record(i, 1)));
+                      OTPGATE_RETURN_IF_ERROR(txn.PutToken(record(i, 10 + i)));
                       entry[0] = static_cast<uint8_t>(i);
                       OTPGATE_RETURN_IF_ERROR(txn.AppendJournalEntry(10 + i, entry));
                     }
@@ -166,10 +166,12 @@ TEST_F(PgStoreTest, WritesQueuedBackToBackStoreAndFailAsOneByOne) {
                     return txn.AppendJournalEntry(2511, entry);
                   })
                   .ok());
-  // A first sequence not above the last, and sequences that descend, are
-  // refused with every write of their transaction.
+  // A first sequence not above the last (below the first, or stored), and
+  // sequences that descend, are refused with every write of their
+  // transaction.
   for (std::vector<uint64_t> sequences :
-       {std::vector<uint64_t>{2511, 2512, 2513}, std::vector<uint64_t>{2513, 2512}}) {
+       {std::vector<uint64_t>{5, 2600}, std::vector<uint64_t>{2511, 2512, 2513},
+        std::vector<uint64_t>{2513, 2512}}) {
     Status refused = store->Write([&](Txn& txn) -> Status {
       for (uint64_t sequence : sequences) {
         OTPGATE_RETURN_IF_ERROR(txn.PutToken(record(static_cast<int>(sequence), 9)));
@@ -199,9 +201,11 @@ TEST_F(PgStoreTest, WritesQueuedBackToBackStoreAndFailAsOneByOne) {
   EXPECT_EQ(failures.size(), 2500u);
   EXPECT_EQ(failures["MERGE0"], 3u);
   EXPECT_EQ(failures["MERGE1"], 2u);
-  EXPECT_EQ(failures["MERGE2"], 1u);
-  EXPECT_EQ(failures["MERGE2499"], 1u);
+  for (int i = 2; i < 2500; ++i) {  // each record under its own ID
+    ASSERT_EQ(failures["MERGE" + std::to_string(i)], static_cast<uint32_t>(10 + i)) << i;
+  }
   EXPECT_EQ(failures.count("MERGE2512"), 0u);
+  EXPECT_EQ(failures["MERGE5"], 15u);  // stored before, not rewritten
   ASSERT_EQ(sequences.size(), 2502u);
   EXPECT_EQ(sequences.front(), 10u);
   EXPECT_EQ(sequences[2499], 2509u);
@@ -225,6 +229,81 @@ TEST_F(PgStoreTest, ALockHeldElsewhereFailsClosedWithinTheBound) {
   PQclear(PQexec(holder, "ROLLBACK"));
   PQfinish(holder);
   EXPECT_TRUE(Increment(*store, "HELD").ok()) << "the store must recover by itself";
+}
+
+// A group's writes reach the server merged with COMMIT, after its members
+// ended: a refusal there fails the group, and each member runs again alone,
+// where the refusal is its own and the others are stored.
+TEST_F(PgStoreTest, AGroupMembersMergedWriteRefusedFailsThatMemberAlone) {
+  auto store = Open(true);
+  ASSERT_NE(store, nullptr);
+  uint8_t entry[] = {7};
+  ASSERT_TRUE(store->Write([&](Txn& txn) { return txn.AppendJournalEntry(5, entry); }).ok());
+  std::vector<std::function<Status(Txn&)>> fns;
+  for (uint64_t sequence : {uint64_t{3}, uint64_t{6}, uint64_t{7}}) {
+    fns.push_back([&entry, sequence](Txn& txn) -> Status {
+      OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record("G" + std::to_string(sequence))));
+      return txn.AppendJournalEntry(sequence, entry);
+    });
+  }
+  std::vector<Store::GroupMember> members;
+  for (const auto& fn : fns) members.push_back({&fn, {}});
+  std::vector<Status> results(members.size());
+  ASSERT_TRUE(store->WriteGroup(members, results).ok());
+  EXPECT_EQ(results[0].code(), StatusCode::kAlreadyExists) << results[0].ToString();
+  EXPECT_TRUE(results[1].ok()) << results[1].ToString();
+  EXPECT_TRUE(results[2].ok()) << results[2].ToString();
+  std::vector<uint64_t> sequences;
+  std::vector<std::string> tokens;
+  ASSERT_TRUE(store
+                  ->Read([&](Txn& txn) -> Status {
+                    OTPGATE_RETURN_IF_ERROR(txn.ForEachToken([&](const TokenRecord& r) {
+                      tokens.push_back(r.credential_id);
+                      return Status::Ok();
+                    }));
+                    return txn.ForEachJournalEntry(1, [&](uint64_t s, std::span<const uint8_t>) {
+                      sequences.push_back(s);
+                      return Status::Ok();
+                    });
+                  })
+                  .ok());
+  EXPECT_EQ(sequences, (std::vector<uint64_t>{5, 6, 7}));
+  EXPECT_EQ(tokens, (std::vector<std::string>{"G6", "G7"}));
+}
+
+// A group reads its members' tokens in one statement (unordered on the
+// server): each member still sees its user's tokens in credential ID order,
+// as UserTokenRecords answers everywhere.
+TEST_F(PgStoreTest, AGroupsMembersSeeTheirTokensInIdOrder) {
+  auto store = Open(true);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store
+                  ->Write([](Txn& txn) -> Status {
+                    for (const char* id : {"Z9", "M5", "A1"}) {
+                      OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record(id)));
+                      OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("alice", id));
+                      OTPGATE_RETURN_IF_ERROR(txn.PutToken(Record(std::string("B") + id)));
+                      OTPGATE_RETURN_IF_ERROR(txn.AddUserToken("bob", std::string("B") + id));
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  auto ids_of = [](const char* user, std::vector<std::string>& ids) {
+    return [user, &ids](Txn& txn) -> Status {
+      OTPGATE_ASSIGN_OR_RETURN(auto records, txn.UserTokenRecords(user));
+      for (const TokenRecord& r : records) ids.push_back(r.credential_id);
+      return Status::Ok();
+    };
+  };
+  std::vector<std::string> alice, bob;
+  const std::function<Status(Txn&)> read_alice = ids_of("alice", alice);
+  const std::function<Status(Txn&)> read_bob = ids_of("bob", bob);
+  std::vector<Store::GroupMember> members = {{&read_alice, "alice"}, {&read_bob, "bob"}};
+  std::vector<Status> results(2);
+  ASSERT_TRUE(store->WriteGroup(members, results).ok());
+  EXPECT_TRUE(results[0].ok() && results[1].ok());
+  EXPECT_EQ(alice, (std::vector<std::string>{"A1", "M5", "Z9"}));
+  EXPECT_EQ(bob, (std::vector<std::string>{"BA1", "BM5", "BZ9"}));
 }
 
 // A group's bound counts from when its earliest member asked to be

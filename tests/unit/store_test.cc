@@ -136,6 +136,10 @@ TEST_P(StoreTest, UserTokenRecordsAreTheBoundTokensInIdOrder) {
                   ->Write([&](Txn& txn) -> Status {
                     OTPGATE_ASSIGN_OR_RETURN(auto records, txn.UserTokenRecords("alice"));
                     EXPECT_EQ(records.size(), 2u);
+                    if (records.size() == 2) {
+                      EXPECT_EQ(records[0].credential_id, "A1");
+                      EXPECT_EQ(records[1].credential_id, "B2");
+                    }
                     return Status::Ok();
                   })
                   .ok());
