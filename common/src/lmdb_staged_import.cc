@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -87,6 +88,29 @@ std::string StagedImportKey(uint64_t number) {
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016" PRIx64, number);
   return std::string(kStagedImportPrefix) + hex;
+}
+
+std::string StagedImportLabelKey(uint64_t number) {
+  return std::string(kStagedImportLabelPrefix) +
+         StagedImportKey(number).substr(kStagedImportPrefix.size());
+}
+
+std::vector<uint8_t> EncodeImportLabel(const ImportLabel& label) {
+  const size_t length = std::min(label.label.size(), kMaxImportLabel);
+  std::vector<uint8_t> out(1 + length);
+  out[0] = label.closed ? 1 : 0;
+  std::memcpy(out.data() + 1, label.label.data(), length);
+  return out;
+}
+
+Result<ImportLabel> DecodeImportLabel(std::span<const uint8_t> bytes) {
+  if (bytes.empty() || bytes[0] > 1 || bytes.size() > 1 + kMaxImportLabel) {
+    return Status::Corrupt("a staged import's label is malformed");
+  }
+  ImportLabel label;
+  label.closed = bytes[0] == 1;
+  label.label.assign(bytes.begin() + 1, bytes.end());
+  return label;
 }
 
 std::optional<uint64_t> StagedImportNumber(std::string_view key) {

@@ -7,6 +7,9 @@
 // that marks the import published. Its state lives in the meta database:
 //   "staged-import-last" -> u64: the last number handed out (never reused)
 //   "staged-import/" + 16 hex digits of the number -> StagedImport
+//   "staged-import-label/" + the same 16 hex digits -> ImportLabel, for an
+//     import started by a release that keeps labels (removed with the
+//     entry; an earlier release removing the entry leaves it behind)
 // A record is visible iff its staged_by is 0 or names a published import.
 // The first staged import sets the store's schema to kStagedSchemaVersion,
 // so that an otpgate too old to know version 2 records refuses the store
@@ -42,6 +45,7 @@ namespace otpgate {
 
 inline constexpr std::string_view kLastStagedImportMeta = "staged-import-last";
 inline constexpr std::string_view kStagedImportPrefix = "staged-import/";
+inline constexpr std::string_view kStagedImportLabelPrefix = "staged-import-label/";
 // The schema of an LMDB store that has held a staged import (store.h's
 // kSchemaVersion is the schema of one that has not).
 inline constexpr uint32_t kStagedSchemaVersion = 2;
@@ -63,6 +67,21 @@ struct StagedImport {
 };
 
 inline constexpr int64_t kStagedImportLease = 600;
+
+// The caller's name for an import (Store::WriteStaged's label), and whether
+// its end was reported (its `abandoned` ran, in the transaction that set
+// `closed`), so that it is never reported twice. Kept apart from the
+// import's entry, whose 49-byte form every release since staging reads
+// (a published one's, to tell its records visible, for ever).
+struct ImportLabel {
+  std::string label;  // at most kMaxImportLabel bytes
+  bool closed = false;
+};
+inline constexpr size_t kMaxImportLabel = 255;
+std::string StagedImportLabelKey(uint64_t number);
+// u8 closed (0 or 1) | the label.
+std::vector<uint8_t> EncodeImportLabel(const ImportLabel& label);
+Result<ImportLabel> DecodeImportLabel(std::span<const uint8_t> bytes);  // kCorrupt
 
 // The value of kLastStagedImportMeta: u64, little-endian.
 std::vector<uint8_t> EncodeImportNumber(uint64_t number);

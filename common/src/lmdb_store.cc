@@ -567,18 +567,18 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
   bool ReadsAreLocal() const override { return true; }
 
   // See store.h and lmdb_staged_import.h.
-  Status WriteStaged(const std::function<Status(const StagedStep& step)>& produce,
-                     const TxnFn& publish,
-                     const std::function<Status(Txn&, const Status&)>& abandoned) override {
+  Status WriteStaged(std::string_view label,
+                     const std::function<Status(const StagedStep& step)>& produce,
+                     const TxnFn& publish, const AbandonedFn& abandoned) override {
     if (::getpid() != pid_) {
       return Status::Internal("store handle used after fork(); reopen it");
     }
     std::optional<ProcessIdentity> self = ThisProcess();
     if (!self.has_value()) {
       // Nobody could tell later whether this import still runs: no staging.
-      return Store::WriteStaged(produce, publish, abandoned);
+      return Store::WriteStaged(label, produce, publish, abandoned);
     }
-    OTPGATE_RETURN_IF_ERROR(RemoveAbandonedImports());
+    OTPGATE_RETURN_IF_ERROR(RemoveAbandonedImports(abandoned));
     uint64_t number = 0;
     OTPGATE_RETURN_IF_ERROR(RunWrite([&](Txn& txn) -> Status {
       OTPGATE_ASSIGN_OR_RETURN(auto last, txn.GetMeta(kLastStagedImportMeta));
@@ -595,7 +595,9 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
       StagedImport import;
       import.owner = *self;
       import.renewed_at = ::time(nullptr);
-      return txn.PutMeta(StagedImportKey(number), EncodeStagedImport(import));
+      OTPGATE_RETURN_IF_ERROR(txn.PutMeta(StagedImportKey(number), EncodeStagedImport(import)));
+      return txn.PutMeta(StagedImportLabelKey(number),
+                         EncodeImportLabel({.label = std::string(label)}));
     }));
     size_t committed = 0;  // steps
     Status status = produce([&](const TxnFn& fn) {
@@ -632,9 +634,15 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     }
     if (!status.ok()) {
       // Whatever fails here, the import stays invisible: a later WriteStaged
-      // finds it abandoned (or its process gone) and removes it.
-      if (committed > 0) (void)RunWrite([&](Txn& txn) { return abandoned(txn, status); });
-      (void)RemoveImport(number, /*ours=*/true);
+      // finds it abandoned (or its process gone) and removes it. Closed
+      // here unless another process already closed it (judging it dead).
+      if (committed > 0) {
+        (void)RunWrite([&](Txn& txn) -> Status {
+          OTPGATE_ASSIGN_OR_RETURN(auto unreported, MarkClosed(txn, number));
+          return unreported.has_value() ? abandoned(txn, label, status) : Status::Ok();
+        });
+      }
+      (void)RemoveImport(number, /*ours=*/true, nullptr);
     }
     return status;
   }
@@ -1036,9 +1044,24 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     return Status::Ok();
   }
 
+  // Marks import `number` closed in `txn`. Its label if its end is to be
+  // reported now: nullopt if it was closed already, or has no label (it was
+  // removed, or started by a release that kept none).
+  Result<std::optional<std::string>> MarkClosed(Txn& txn, uint64_t number) {
+    const std::string key = StagedImportLabelKey(number);
+    OTPGATE_ASSIGN_OR_RETURN(auto bytes, txn.GetMeta(key));
+    if (!bytes.has_value()) return std::optional<std::string>();
+    OTPGATE_ASSIGN_OR_RETURN(ImportLabel label, DecodeImportLabel(*bytes));
+    if (label.closed) return std::optional<std::string>();
+    label.closed = true;
+    OTPGATE_RETURN_IF_ERROR(txn.PutMeta(key, EncodeImportLabel(label)));
+    return std::optional<std::string>(std::move(label.label));
+  }
+
   // Removes the records and entries of every import that was abandoned or
-  // whose process is gone.
-  Status RemoveAbandonedImports() {
+  // whose process is gone; `close` reports the end of each that committed
+  // a step and was not closed (its process died), as RemoveImport says.
+  Status RemoveAbandonedImports(const AbandonedFn& close) {
     std::vector<uint64_t> abandoned;
     OTPGATE_RETURN_IF_ERROR(RunRead([&](Txn& txn) -> Status {
       abandoned.clear();
@@ -1062,30 +1085,39 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
       if (!status.ok()) return status;
       return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : LmdbError(rc, "reading meta");
     }));
-    for (uint64_t number : abandoned) OTPGATE_RETURN_IF_ERROR(RemoveImport(number, false));
+    for (uint64_t number : abandoned) OTPGATE_RETURN_IF_ERROR(RemoveImport(number, false, &close));
     return Status::Ok();
   }
 
   // Removes import `number` if it is abandoned (`ours`: this process's own
   // failed import), decided in a write transaction that marks its entry
   // abandoned, unless it was published or its process runs after all (so
-  // its own steps and publish fail from then on). Then deletes its records,
-  // a bounded number per write transaction, and its entry.
-  Status RemoveImport(uint64_t number, bool ours) {
+  // its own steps and publish fail from then on). In that transaction,
+  // `close` (if set) reports the end of an import that committed a step,
+  // has a label and was not closed: its process died before it could say.
+  // Then deletes its records, a bounded number per write transaction, and
+  // its entry.
+  Status RemoveImport(uint64_t number, bool ours, const AbandonedFn* close) {
     const std::string entry_key = StagedImportKey(number);
     bool removable = false, any_step = false;
     OTPGATE_RETURN_IF_ERROR(RunWrite([&](Txn& txn) -> Status {
       removable = any_step = false;
       OTPGATE_ASSIGN_OR_RETURN(auto state, txn.GetMeta(entry_key));
       if (!state.has_value()) return Status::Ok();
-      return ChangeImport(txn, number, [&](StagedImport& import) {
+      OTPGATE_RETURN_IF_ERROR(ChangeImport(txn, number, [&](StagedImport& import) {
         removable = import.phase == StagedImport::Phase::kAbandoned ||
                     (import.phase == StagedImport::Phase::kStaging &&
                      (ours || Abandoned(import, ::time(nullptr))));
         if (removable) import.phase = StagedImport::Phase::kAbandoned;
         any_step = import.steps > 0;
         return Status::Ok();
-      });
+      }));
+      if (!removable || close == nullptr || !any_step) return Status::Ok();
+      OTPGATE_ASSIGN_OR_RETURN(auto unreported, MarkClosed(txn, number));
+      if (!unreported.has_value()) return Status::Ok();
+      return (*close)(
+          txn, *unreported,
+          Status::Unavailable("staged import " + std::to_string(number) + ": its process is gone"));
     }));
     if (!removable) return Status::Ok();
     constexpr size_t kScannedPerTxn = 100000, kDeletedPerTxn = 10000;
@@ -1121,10 +1153,13 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
       done = next.empty();
       resume = std::move(next);
     }
-    return RunWrite([&](Txn& txn) {
-      MDB_val entry = Val(entry_key);
-      int rc = mdb_del(static_cast<LmdbTxn&>(txn).raw(), dbs_.meta, &entry, nullptr);
-      return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : LmdbError(rc, "removing an import");
+    return RunWrite([&](Txn& txn) -> Status {
+      for (const std::string& key : {entry_key, StagedImportLabelKey(number)}) {
+        MDB_val entry = Val(key);
+        int rc = mdb_del(static_cast<LmdbTxn&>(txn).raw(), dbs_.meta, &entry, nullptr);
+        if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError(rc, "removing an import");
+      }
+      return Status::Ok();
     });
   }
 

@@ -812,6 +812,7 @@ Status OtpService::ProvisionPrepared(PreparedImport& import, ImportCounts* count
   // are staged; the last entry says the import was published.
   std::vector<TokenRecord> held;
   Status status = store_->WriteStaged(
+      label,
       [&](const Store::StagedStep& step) -> Status {
         done = ImportCounts();
         held.clear();
@@ -851,11 +852,12 @@ Status OtpService::ProvisionPrepared(PreparedImport& import, ImportCounts* count
         return JournalIn(txn, now, "import", "", "", "ok",
                          "published:" + label + ":" + std::to_string(done.imported) + "-tokens");
       },
-      // Its staged entries are in the journal: they never took effect (a
-      // killed import cannot say so; its entries lack "published").
-      [&](Txn& txn, const Status& why) {
+      // Its staged entries are in the journal: they never took effect. Also
+      // run for an import killed earlier (another label), when this one
+      // removes what it left: "unavailable", its process is gone.
+      [&](Txn& txn, std::string_view ended, const Status& why) {
         return JournalIn(txn, now, "import", "", "", StatusCodeName(why.code()),
-                         "abandoned:" + label);
+                         "abandoned:" + std::string(ended));
       });
   AuditImport(status, done.imported);
   if (status.ok() && counts != nullptr) *counts = std::move(done);

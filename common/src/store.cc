@@ -39,9 +39,9 @@ Result<std::vector<TokenRecord>> Txn::UserTokenRecords(std::string_view user) {
   return records;
 }
 
-Status Store::WriteStaged(const std::function<Status(const StagedStep& step)>& produce,
-                          const TxnFn& publish,
-                          const std::function<Status(Txn&, const Status&)>& /*abandoned*/) {
+Status Store::WriteStaged(std::string_view /*label*/,
+                          const std::function<Status(const StagedStep& step)>& produce,
+                          const TxnFn& publish, const AbandonedFn& /*abandoned*/) {
   return Write([&](Txn& txn) -> Status {
     OTPGATE_RETURN_IF_ERROR(produce([&](const TxnFn& fn) { return fn(txn); }));
     return publish(txn);

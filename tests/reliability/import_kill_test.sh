@@ -8,7 +8,10 @@
 #  - the journal still verifies;
 # and at the end:
 #  - the next import removes what the killed ones left (LMDB's own count of
-#    records, mdb_stat, equals the visible tokens);
+#    records, mdb_stat, equals the visible tokens) and closes each killed
+#    import's journal entries: every label of "staged:LABEL" entries has
+#    exactly one "published:LABEL:..." or "abandoned:LABEL" entry (a killed
+#    one "unavailable": its process is gone);
 #  - a killed import's file imports whole when run again (its IDs are free).
 # Bound: TRIALS (CI: 4) imports of 100,000 keys, under a minute on 2 cores.
 # Usage: import_kill_test.sh PATH/TO/otpgate [TRIALS]
@@ -84,5 +87,25 @@ if [ "$killed" -gt 0 ]; then
   same "no staged record left behind" "$(records)" "$expected"
 fi
 check "the journal verifies at the end" 0 og audit --verify
+og --json audit > "$WORK/journal.json"
+closing=$(python3 - "$WORK/journal.json" <<'PY'
+import collections, json, sys
+staged, ends = set(), collections.defaultdict(list)
+for e in json.load(open(sys.argv[1])):
+    reason = e["reason"] or ""
+    if reason.startswith("staged:"):
+        staged.add(reason[7:])
+    elif reason.startswith("published:"):
+        ends[reason[10:].rsplit(":", 1)[0]].append("published")
+    elif reason.startswith("abandoned:"):
+        ends[reason[10:]].append("abandoned-" + e["outcome"])
+bad = [l for l in staged if len(ends[l]) != 1]
+killed = sum(ends[l] == ["abandoned-unavailable"] for l in staged)
+print(f"{len(staged)} {len(bad)} {killed}")
+PY
+)
+read -r labels unclosed closed_killed <<< "$closing"
+same "every staged import closed once in the journal (of $labels)" "$unclosed" 0
+same "each killed import closed as abandoned, its process gone" "$closed_killed" "$killed"
 echo "$passed passed, $failed failed ($killed of $TRIALS imports killed midway)"
 [ "$failed" = 0 ]

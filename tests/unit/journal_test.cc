@@ -422,6 +422,7 @@ TEST_P(JournalTest, AnIdBeingImportedIsNotSkippedNorReplaced) {
   TokenSpec spec;
   spec.credential_id = "HELD0000001";
   Status status = store->WriteStaged(
+      "outer",
       [&](const Store::StagedStep& step) -> Status {
         OTPGATE_RETURN_IF_ERROR(step([&](Txn& txn) {
           TokenRecord record;
@@ -449,7 +450,8 @@ TEST_P(JournalTest, AnIdBeingImportedIsNotSkippedNorReplaced) {
             << import.ToString();
         return Status::Ok();
       },
-      [](Txn&) { return Status::Ok(); }, [](Txn&, const Status&) { return Status::Ok(); });
+      [](Txn&) { return Status::Ok(); },
+      [](Txn&, std::string_view, const Status&) { return Status::Ok(); });
   ASSERT_TRUE(status.ok()) << status.ToString();
   EXPECT_TRUE(service_->Show("HELD0000001").ok());
 }
@@ -463,6 +465,7 @@ TEST_P(JournalTest, AnImportFailingInALaterStepSaysItWasAbandoned) {
   const std::string held = "ZZZZ0000001";
   const size_t before = service_->ReadJournal({})->size();
   Status status = store->WriteStaged(
+      "outer",
       [&](const Store::StagedStep& step) -> Status {
         OTPGATE_RETURN_IF_ERROR(step([&](Txn& txn) {
           TokenRecord record;
@@ -487,7 +490,8 @@ TEST_P(JournalTest, AnImportFailingInALaterStepSaysItWasAbandoned) {
         EXPECT_EQ(import.code(), StatusCode::kAlreadyExists) << import.ToString();
         return Status::Ok();
       },
-      [](Txn&) { return Status::Ok(); }, [](Txn&, const Status&) { return Status::Ok(); });
+      [](Txn&) { return Status::Ok(); },
+      [](Txn&, std::string_view, const Status&) { return Status::Ok(); });
   ASSERT_TRUE(status.ok()) << status.ToString();
   EXPECT_EQ(service_->Show("VSST00500000").status().code(), StatusCode::kNotFound);
   auto entries = service_->ReadJournal({}).value();

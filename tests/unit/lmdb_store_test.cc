@@ -459,34 +459,45 @@ TEST(LmdbStoreTest, ConsumeChallengePrunesExpiredEntriesAFewAtATime) {
   EXPECT_EQ(DatabaseEntries(path, "challenges"), 2u * (10 + 10 + 1));
 }
 
+// Changes database `name` of the (closed) store at `path` behind the
+// store's back, in one LMDB write transaction.
+void EditDatabase(const std::string& path, const char* name,
+                  const std::function<void(MDB_txn*, MDB_dbi)>& edit) {
+  MDB_env* env = nullptr;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  mdb_env_set_maxdbs(env, 8);
+  ASSERT_EQ(mdb_env_open(env, path.c_str(), 0, 0600), 0);
+  MDB_txn* txn = nullptr;
+  MDB_dbi dbi = 0;
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  ASSERT_EQ(mdb_dbi_open(txn, name, 0, &dbi), 0);
+  edit(txn, dbi);
+  ASSERT_EQ(mdb_txn_commit(txn), 0);
+  mdb_env_close(env);
+}
+
 TEST(LmdbStoreTest, AStoreWithoutTheChallengesDatabaseGetsItOnOpen) {
   TempDir dir;
   const std::string path = dir.File("s");
   ASSERT_TRUE(Store::Open({.location = path, .create = true}).ok());
-  {  // as a store made before the database existed
-    MDB_env* env = nullptr;
-    ASSERT_EQ(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 8);
-    ASSERT_EQ(mdb_env_open(env, path.c_str(), 0, 0600), 0);
-    MDB_txn* txn = nullptr;
-    MDB_dbi dbi = 0;
-    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-    ASSERT_EQ(mdb_dbi_open(txn, "challenges", 0, &dbi), 0);
-    ASSERT_EQ(mdb_drop(txn, dbi, 1), 0);
-    ASSERT_EQ(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-  }
+  EditDatabase(path, "challenges", [](MDB_txn* txn, MDB_dbi dbi) {
+    EXPECT_EQ(mdb_drop(txn, dbi, 1), 0);  // as a store made before the database existed
+  });
   auto store = Store::Open({.location = path});
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   EXPECT_TRUE(Consume(**store, Nonce(1), 1000, 900).value());
   EXPECT_FALSE(Consume(**store, Nonce(1), 1000, 900).value());
 }
 
-// Staged imports (Store::WriteStaged, lmdb_staged_import.h).
+// Staged imports (Store::WriteStaged, lmdb_staged_import.h). The ends
+// `abandoned` reports go to `ended` (label and cause), if set.
+using Ended = std::vector<std::pair<std::string, Status>>;
 Status PutStaged(
     Store& store, const std::vector<std::string>& ids,
-    const std::function<void()>& after_step = [] {}) {
+    const std::function<void()>& after_step = [] {}, Ended* ended = nullptr,
+    std::string_view label = "test") {
   return store.WriteStaged(
+      label,
       [&](const Store::StagedStep& step) -> Status {
         for (const std::string& id : ids) {
           OTPGATE_RETURN_IF_ERROR(step([&](Txn& txn) { return txn.PutToken(Record(id)); }));
@@ -494,7 +505,11 @@ Status PutStaged(
         }
         return Status::Ok();
       },
-      [](Txn&) { return Status::Ok(); }, [](Txn&, const Status&) { return Status::Ok(); });
+      [](Txn&) { return Status::Ok(); },
+      [&](Txn&, std::string_view ended_label, const Status& why) {
+        if (ended != nullptr) ended->emplace_back(ended_label, why);
+        return Status::Ok();
+      });
 }
 
 // A meta entry as stored, read in a transaction of its own.
@@ -543,9 +558,10 @@ TEST(LmdbStoreTest, ARunningStagedImportHoldsItsIdsAndWritesNothingElse) {
       [](Txn& txn) { return txn.EraseJournalThrough(1); },
   };
   for (const auto& write : forbidden) {
-    Status refused = store->WriteStaged([&](const Store::StagedStep& step) { return step(write); },
-                                        [](Txn&) { return Status::Ok(); },
-                                        [](Txn&, const Status&) { return Status::Ok(); });
+    Status refused = store->WriteStaged(
+        "forbidden", [&](const Store::StagedStep& step) { return step(write); },
+        [](Txn&) { return Status::Ok(); },
+        [](Txn&, std::string_view, const Status&) { return Status::Ok(); });
     EXPECT_EQ(refused.code(), StatusCode::kInternal) << refused.ToString();
   }
   ASSERT_TRUE(store
@@ -569,10 +585,13 @@ TEST(LmdbStoreTest, AnImportKilledMidwayIsNeverSeenAndTheNextOneRemovesIt) {
   int wstatus = InChild([&] {
     auto store = Store::Open({.location = path});
     if (!store.ok()) return 2;
-    Status status = PutStaged(**store, {"K1", "K2", "K3"}, [] {
-      static int steps = 0;
-      if (++steps == 2) _exit(0);
-    });
+    Status status = PutStaged(
+        **store, {"K1", "K2", "K3"},
+        [] {
+          static int steps = 0;
+          if (++steps == 2) _exit(0);
+        },
+        nullptr, "killed");
     return status.ok() ? 3 : 4;
   });
   ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << wstatus;
@@ -596,11 +615,24 @@ TEST(LmdbStoreTest, AnImportKilledMidwayIsNeverSeenAndTheNextOneRemovesIt) {
                     .ok());
     EXPECT_EQ(ImportEntry(*store, 1)->phase, StagedImport::Phase::kAbandoned)
         << "a writer that found its IDs free marked it so";
-    ASSERT_TRUE(PutStaged(*store, {"K2"}).ok());
+    Ended ended;
+    ASSERT_TRUE(PutStaged(
+                    *store, {"K2"}, [] {}, &ended)
+                    .ok());
     EXPECT_FALSE(ImportEntry(*store, 1).has_value()) << "the dead import's entry is removed";
     EXPECT_EQ(ImportEntry(*store, 2)->phase, StagedImport::Phase::kPublished);
+    // Its end is reported once, by the import that removed it.
+    ASSERT_EQ(ended.size(), 1u);
+    EXPECT_EQ(ended[0].first, "killed");
+    EXPECT_EQ(ended[0].second.code(), StatusCode::kUnavailable);
+    EXPECT_NE(ended[0].second.message().find("its process is gone"), std::string::npos);
+    ended.clear();
+    ASSERT_TRUE(PutStaged(
+                    *store, {"K3"}, [] {}, &ended)
+                    .ok());
+    EXPECT_TRUE(ended.empty());
   }
-  EXPECT_EQ(DatabaseEntries(path, "tokens"), 2u) << "LIVE and K2; K1 was removed";
+  EXPECT_EQ(DatabaseEntries(path, "tokens"), 3u) << "LIVE, K2 and K3; K1 was removed";
 }
 
 void EditImportEntry(Store& store, uint64_t number,
@@ -644,6 +676,55 @@ TEST(LmdbStoreTest, AStagedStepNeverHidesATokenAndFailsOnceItsImportIsAbandoned)
                   })
                   .ok());
   EXPECT_EQ(Schema(*store), kStagedSchemaVersion) << "set by the first staged record written";
+}
+
+// A dead import whose end was already reported (its process closed it
+// before dying) is not reported again, nor one without a label (started by
+// a release that kept none).
+TEST(LmdbStoreTest, ADeadImportIsReportedOnlyIfItWasNotClosedAndHasALabel) {
+  TempDir dir;
+  const std::string path = dir.File("s");
+  Store::Open({.location = path, .create = true}).value().reset();
+  // Import 1 dies closed, is removed by import 2; import 3 dies unlabelled,
+  // is removed by import 4.
+  uint64_t number = 1;
+  for (const char* id : {"C1", "U1"}) {
+    int wstatus = InChild([&] {
+      auto store = Store::Open({.location = path});
+      if (!store.ok()) return 2;
+      (void)PutStaged(
+          **store, {id, std::string(id) + "b"}, [] { _exit(0); }, nullptr, id);
+      return 3;
+    });
+    ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << wstatus;
+    const std::string label_key = StagedImportLabelKey(number);
+    if (number == 3) {  // as an earlier release's import: no label entry
+      EditDatabase(path, "meta", [&](MDB_txn* txn, MDB_dbi dbi) {
+        MDB_val key{label_key.size(), const_cast<char*>(label_key.data())};
+        EXPECT_EQ(mdb_del(txn, dbi, &key, nullptr), 0);
+      });
+    }
+    auto store = Store::Open({.location = path}).value();
+    ASSERT_TRUE(ImportEntry(*store, number).has_value());
+    if (number == 1) {
+      ImportLabel label = DecodeImportLabel(MetaValue(*store, label_key).value()).value();
+      EXPECT_EQ(label.label, id);
+      EXPECT_FALSE(label.closed);
+      label.closed = true;
+      ASSERT_TRUE(
+          store->Write([&](Txn& txn) { return txn.PutMeta(label_key, EncodeImportLabel(label)); })
+              .ok());
+    }
+    Ended ended;
+    ASSERT_TRUE(PutStaged(
+                    *store, {std::string("NEXT") + id}, [] {}, &ended)
+                    .ok());
+    EXPECT_TRUE(ended.empty()) << id << ": " << ended.size() << " reported";
+    EXPECT_FALSE(ImportEntry(*store, number).has_value()) << id << ": removed";
+    EXPECT_FALSE(MetaValue(*store, label_key).has_value()) << id << ": its label too";
+    number += 2;
+  }
+  EXPECT_EQ(DatabaseEntries(path, "tokens"), 2u) << "NEXTC1 and NEXTU1";
 }
 
 // An import whose process cannot be judged from here (another PID

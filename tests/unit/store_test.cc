@@ -746,6 +746,7 @@ TEST_P(StoreTest, AStagedWriteIsSeenByNobodyUntilItIsPublished) {
   ASSERT_TRUE(store->Write([](Txn& txn) { return txn.PutToken(Record("LIVE")); }).ok());
   int produced = 0;
   Status status = store->WriteStaged(
+      "published",
       [&](const Store::StagedStep& step) -> Status {
         ++produced;
         OTPGATE_RETURN_IF_ERROR(step([](Txn& txn) {
@@ -767,7 +768,7 @@ TEST_P(StoreTest, AStagedWriteIsSeenByNobodyUntilItIsPublished) {
         uint8_t published = 1;
         return txn.PutMeta("test-published", std::span<const uint8_t>(&published, 1));
       },
-      [](Txn&, const Status&) { return Status::Internal("not abandoned"); });
+      [](Txn&, std::string_view, const Status&) { return Status::Internal("not abandoned"); });
   ASSERT_TRUE(status.ok()) << status.ToString();
   EXPECT_GE(produced, 1);
   EXPECT_EQ(VisibleIds(*store), (std::vector<std::string>{"LIVE", "S1", "S2", "S3"}));
@@ -796,11 +797,14 @@ TEST_P(StoreTest, AFailedStagedWriteLeavesNothingVisibleAndItsIdsFree) {
   // Failing in `produce` after a committed step, then in `publish`.
   // `abandoned` is told when a step had been committed on its own (LMDB).
   std::vector<Status> abandoned;
-  auto note = [&](Txn& txn, const Status& why) {
+  std::vector<std::string> labels;
+  auto note = [&](Txn& txn, std::string_view label, const Status& why) {
     abandoned.push_back(why);
+    labels.emplace_back(label);
     return txn.PutMeta("test-abandoned", std::vector<uint8_t>{1});
   };
   Status failed = store->WriteStaged(
+      "first",
       [&](const Store::StagedStep& step) -> Status {
         OTPGATE_RETURN_IF_ERROR(step([](Txn& txn) { return txn.PutToken(Record("F1")); }));
         return Status::InvalidArgument("line 7: bad");
@@ -816,6 +820,7 @@ TEST_P(StoreTest, AFailedStagedWriteLeavesNothingVisibleAndItsIdsFree) {
   }
   abandoned.clear();
   failed = store->WriteStaged(
+      "second",
       [&](const Store::StagedStep& step) -> Status {
         return step([](Txn& txn) { return txn.PutToken(Record("F2")); });
       },
@@ -832,13 +837,20 @@ TEST_P(StoreTest, AFailedStagedWriteLeavesNothingVisibleAndItsIdsFree) {
                   })
                   .ok());
   // The next staged write (which clears up after the failed ones) stores F2.
+  // It reports neither again: each was closed by its own process.
   ASSERT_TRUE(store
                   ->WriteStaged(
+                      "third",
                       [&](const Store::StagedStep& step) -> Status {
                         return step([](Txn& txn) { return txn.PutToken(Record("F2")); });
                       },
                       [](Txn&) { return Status::Ok(); }, note)
                   .ok());
+  if (GetParam() == Backend::kLmdb) {
+    EXPECT_EQ(labels, (std::vector<std::string>{"first", "second"}));
+  } else {
+    EXPECT_TRUE(labels.empty());
+  }
   ASSERT_TRUE(store
                   ->Read([&](Txn& txn) {
                     EXPECT_EQ(txn.GetMeta("test-abandoned").value().has_value(),

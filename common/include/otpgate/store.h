@@ -270,10 +270,16 @@ class Store {
   // `produce` or `publish` fails, none of it ever does; that status is
   // returned. `produce` must be re-runnable (it may be called again from the
   // start). A step may read, put new tokens and append journal entries; for
-  // anything else use Write(). If a step had been committed on its own
+  // anything else use Write(). `label` names the write for `abandoned`
+  // (at most 255 bytes kept). If a step had been committed on its own
   // (LMDB) when the write failed, `abandoned` runs in a write transaction of
-  // its own, with that failure: its steps' journal entries stay, and it may
-  // append one saying they never took effect.
+  // its own, with the label and that failure: its steps' journal entries
+  // stay, and it may append one saying they never took effect. If its
+  // process died instead (kill -9), a later WriteStaged on the store runs
+  // its own `abandoned` with the dead write's label and kUnavailable, in
+  // the transaction that marks that write abandoned. Each write that
+  // committed a step is thus closed once: by its publish or by one run of
+  // `abandoned` (LMDB records the run with the write).
   //  - LMDB: each step is its own write transaction, so memory is bounded by
   //    one step's writes. The tokens it puts are stored as staged under the
   //    import's number (lmdb_staged_import.h), invisible until published:
@@ -288,9 +294,10 @@ class Store {
   //    server holding its writes (and the store's write lock) to the end.
   using TxnFn = std::function<Status(Txn&)>;
   using StagedStep = std::function<Status(const TxnFn& fn)>;
-  virtual Status WriteStaged(const std::function<Status(const StagedStep& step)>& produce,
-                             const TxnFn& publish,
-                             const std::function<Status(Txn&, const Status&)>& abandoned);
+  using AbandonedFn = std::function<Status(Txn&, std::string_view label, const Status& why)>;
+  virtual Status WriteStaged(std::string_view label,
+                             const std::function<Status(const StagedStep& step)>& produce,
+                             const TxnFn& publish, const AbandonedFn& abandoned);
 
   // True if concurrent writers of one process gain from sharing a commit
   // (GroupCommit): LMDB serialises writers and pays one fsync per commit;
