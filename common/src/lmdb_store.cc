@@ -634,15 +634,10 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
     }
     if (!status.ok()) {
       // Whatever fails here, the import stays invisible: a later WriteStaged
-      // finds it abandoned (or its process gone) and removes it. Closed
-      // here unless another process already closed it (judging it dead).
-      if (committed > 0) {
-        (void)RunWrite([&](Txn& txn) -> Status {
-          OTPGATE_ASSIGN_OR_RETURN(auto unreported, MarkClosed(txn, number));
-          return unreported.has_value() ? abandoned(txn, label, status) : Status::Ok();
-        });
-      }
-      (void)RemoveImport(number, /*ours=*/true, nullptr);
+      // finds it abandoned (or its process gone) and removes it. Reported
+      // with its failure in the transaction that marks it abandoned (if that
+      // fails, a later WriteStaged reports it as gone).
+      (void)RemoveImport(number, abandoned, &status);
     }
     return status;
   }
@@ -1045,14 +1040,16 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
   }
 
   // Marks import `number` closed in `txn`. Its label if its end is to be
-  // reported now: nullopt if it was closed already, or has no label (it was
-  // removed, or started by a release that kept none).
+  // reported now: nullopt if it was closed already, or has no readable
+  // label (it was removed, or started by a release that kept none; an
+  // unreadable one, say a later release's, must not stop the removal).
   Result<std::optional<std::string>> MarkClosed(Txn& txn, uint64_t number) {
     const std::string key = StagedImportLabelKey(number);
     OTPGATE_ASSIGN_OR_RETURN(auto bytes, txn.GetMeta(key));
     if (!bytes.has_value()) return std::optional<std::string>();
-    OTPGATE_ASSIGN_OR_RETURN(ImportLabel label, DecodeImportLabel(*bytes));
-    if (label.closed) return std::optional<std::string>();
+    Result<ImportLabel> read = DecodeImportLabel(*bytes);
+    if (!read.ok() || read->closed) return std::optional<std::string>();
+    ImportLabel label = std::move(read).value();
     label.closed = true;
     OTPGATE_RETURN_IF_ERROR(txn.PutMeta(key, EncodeImportLabel(label)));
     return std::optional<std::string>(std::move(label.label));
@@ -1085,19 +1082,22 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
       if (!status.ok()) return status;
       return rc == 0 || rc == MDB_NOTFOUND ? Status::Ok() : LmdbError(rc, "reading meta");
     }));
-    for (uint64_t number : abandoned) OTPGATE_RETURN_IF_ERROR(RemoveImport(number, false, &close));
+    for (uint64_t number : abandoned) OTPGATE_RETURN_IF_ERROR(RemoveImport(number, close, nullptr));
     return Status::Ok();
   }
 
-  // Removes import `number` if it is abandoned (`ours`: this process's own
-  // failed import), decided in a write transaction that marks its entry
-  // abandoned, unless it was published or its process runs after all (so
-  // its own steps and publish fail from then on). In that transaction,
-  // `close` (if set) reports the end of an import that committed a step,
-  // has a label and was not closed: its process died before it could say.
-  // Then deletes its records, a bounded number per write transaction, and
-  // its entry.
-  Status RemoveImport(uint64_t number, bool ours, const AbandonedFn* close) {
+  // Removes import `number` if it is abandoned (`own_failure` set: this
+  // process's own import, failed so), decided in a write transaction that
+  // marks its entry abandoned, unless it was published or its process runs
+  // after all (so its own steps and publish fail from then on). In that
+  // transaction, `close` reports the end of an import that committed a
+  // step and was not closed: with `own_failure`, or as gone (its process
+  // died, or its lease ran out, before it could say). `close` may run more
+  // than once (RunWrite re-runs a transaction after growing the map). Then
+  // deletes its records, a bounded number per write transaction, and its
+  // entry and label.
+  Status RemoveImport(uint64_t number, const AbandonedFn& close, const Status* own_failure) {
+    const bool ours = own_failure != nullptr;
     const std::string entry_key = StagedImportKey(number);
     bool removable = false, any_step = false;
     OTPGATE_RETURN_IF_ERROR(RunWrite([&](Txn& txn) -> Status {
@@ -1112,12 +1112,13 @@ class LmdbStore final : public Store, public std::enable_shared_from_this<LmdbSt
         any_step = import.steps > 0;
         return Status::Ok();
       }));
-      if (!removable || close == nullptr || !any_step) return Status::Ok();
+      if (!removable || !any_step) return Status::Ok();
       OTPGATE_ASSIGN_OR_RETURN(auto unreported, MarkClosed(txn, number));
       if (!unreported.has_value()) return Status::Ok();
-      return (*close)(
-          txn, *unreported,
-          Status::Unavailable("staged import " + std::to_string(number) + ": its process is gone"));
+      return close(txn, *unreported,
+                   ours ? *own_failure
+                        : Status::Unavailable("staged import " + std::to_string(number) +
+                                              ": its process is gone, or its lease ran out"));
     }));
     if (!removable) return Status::Ok();
     constexpr size_t kScannedPerTxn = 100000, kDeletedPerTxn = 10000;

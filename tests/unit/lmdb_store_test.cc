@@ -680,7 +680,7 @@ TEST(LmdbStoreTest, AStagedStepNeverHidesATokenAndFailsOnceItsImportIsAbandoned)
 
 // A dead import whose end was already reported (its process closed it
 // before dying) is not reported again, nor one without a label (started by
-// a release that kept none).
+// a release that kept none), nor one that committed no step.
 TEST(LmdbStoreTest, ADeadImportIsReportedOnlyIfItWasNotClosedAndHasALabel) {
   TempDir dir;
   const std::string path = dir.File("s");
@@ -724,7 +724,66 @@ TEST(LmdbStoreTest, ADeadImportIsReportedOnlyIfItWasNotClosedAndHasALabel) {
     EXPECT_FALSE(MetaValue(*store, label_key).has_value()) << id << ": its label too";
     number += 2;
   }
-  EXPECT_EQ(DatabaseEntries(path, "tokens"), 2u) << "NEXTC1 and NEXTU1";
+  int wstatus = InChild([&] {  // import 5 dies before its first step
+    auto store = Store::Open({.location = path});
+    if (!store.ok()) return 2;
+    (void)(*store)->WriteStaged(
+        "stepless", [](const Store::StagedStep&) -> Status { _exit(0); },
+        [](Txn&) { return Status::Ok(); },
+        [](Txn&, std::string_view, const Status&) { return Status::Ok(); });
+    return 3;
+  });
+  ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << wstatus;
+  auto store = Store::Open({.location = path}).value();
+  ASSERT_TRUE(MetaValue(*store, StagedImportLabelKey(5)).has_value());
+  Ended ended;
+  ASSERT_TRUE(PutStaged(
+                  *store, {"LAST"}, [] {}, &ended)
+                  .ok());
+  EXPECT_TRUE(ended.empty()) << "stepless: " << ended.size() << " reported";
+  EXPECT_FALSE(ImportEntry(*store, 5).has_value());
+  store.reset();
+  EXPECT_EQ(DatabaseEntries(path, "tokens"), 3u) << "NEXTC1, NEXTU1 and LAST";
+}
+
+// An import that fails reports its own end with its cause, unless another
+// process reported it first (judging it gone); either way once.
+TEST(LmdbStoreTest, AFailedImportReportsItsOwnEndUnlessItWasReportedAlready) {
+  TempDir dir;
+  auto store = Store::Open({.location = dir.File("s"), .create = true}).value();
+  for (bool reported_elsewhere : {false, true}) {
+    Ended ended;
+    const uint64_t number = reported_elsewhere ? 2 : 1;
+    Status status = store->WriteStaged(
+        "failing",
+        [&](const Store::StagedStep& step) -> Status {
+          OTPGATE_RETURN_IF_ERROR(
+              step([&](Txn& txn) { return txn.PutToken(Record("F" + std::to_string(number))); }));
+          if (reported_elsewhere) {
+            EXPECT_TRUE(store
+                            ->Write([&](Txn& txn) {
+                              return txn.PutMeta(StagedImportLabelKey(number),
+                                                 EncodeImportLabel({"failing", true}));
+                            })
+                            .ok());
+          }
+          return Status::InvalidArgument("line 9: bad");
+        },
+        [](Txn&) { return Status::Ok(); },
+        [&](Txn&, std::string_view label, const Status& why) {
+          ended.emplace_back(label, why);
+          return Status::Ok();
+        });
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+    EXPECT_FALSE(ImportEntry(*store, number).has_value()) << "removed";
+    if (reported_elsewhere) {
+      EXPECT_TRUE(ended.empty()) << ended.size() << " reported";
+    } else {
+      ASSERT_EQ(ended.size(), 1u);
+      EXPECT_EQ(ended[0].first, "failing");
+      EXPECT_EQ(ended[0].second.message(), "line 9: bad");
+    }
+  }
 }
 
 // An import whose process cannot be judged from here (another PID

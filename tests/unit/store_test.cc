@@ -837,7 +837,8 @@ TEST_P(StoreTest, AFailedStagedWriteLeavesNothingVisibleAndItsIdsFree) {
                   })
                   .ok());
   // The next staged write (which clears up after the failed ones) stores F2.
-  // It reports neither again: each was closed by its own process.
+  // It reports nothing: each failed write was closed and removed by its
+  // own process.
   ASSERT_TRUE(store
                   ->WriteStaged(
                       "third",

@@ -277,9 +277,12 @@ class Store {
   // stay, and it may append one saying they never took effect. If its
   // process died instead (kill -9), a later WriteStaged on the store runs
   // its own `abandoned` with the dead write's label and kUnavailable, in
-  // the transaction that marks that write abandoned. Each write that
-  // committed a step is thus closed once: by its publish or by one run of
-  // `abandoned` (LMDB records the run with the write).
+  // the transaction that marks that write abandoned. A write that committed
+  // a step is thus closed by its publish or by one committed run of
+  // `abandoned` (LMDB records the run with the write), once a later
+  // WriteStaged has run. Like `produce`, `abandoned` may run more than once
+  // (its transaction re-run), so it must derive what it writes from its
+  // arguments and what it reads.
   //  - LMDB: each step is its own write transaction, so memory is bounded by
   //    one step's writes. The tokens it puts are stored as staged under the
   //    import's number (lmdb_staged_import.h), invisible until published:
