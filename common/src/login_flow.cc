@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "otpgate/normalize.h"
+#include "otpgate/otp.h"
 
 namespace otpgate {
 namespace {
@@ -266,15 +267,26 @@ Step LoginFlow::Refuse(const FlowRequest& request, std::string_view reason) cons
 
 Result<std::optional<size_t>> LoginFlow::SplitPoint(std::string_view user,
                                                     std::string_view field) const {
-  OTPGATE_ASSIGN_OR_RETURN(OtpService::UserState state, service_.GetUserState(user));
+  size_t trailing_digits = 0;
+  while (trailing_digits < field.size() && field[field.size() - 1 - trailing_digits] >= '0' &&
+         field[field.size() - 1 - trailing_digits] <= '9') {
+    ++trailing_digits;
+  }
+  // Splits `digits` off if the field is longer and ends in that many.
+  auto point_for = [&](int digits) -> std::optional<size_t> {
+    const size_t length = static_cast<size_t>(digits);
+    if (field.size() <= length || trailing_digits < length) return std::nullopt;
+    return field.size() - length;
+  };
   std::optional<size_t> point;
-  if (state.digits.has_value() && field.size() > static_cast<size_t>(*state.digits)) {
-    size_t start = field.size() - static_cast<size_t>(*state.digits);
-    bool digits = true;
-    for (size_t i = start; i < field.size(); ++i) {
-      if (field[i] < '0' || field[i] > '9') digits = false;
-    }
-    if (digits) point = start;
+  if (!point_for(kMinDigits).has_value()) {
+    // No token's code fits: answered without reading the store (on
+    // PostgreSQL a round trip). Most of a bank's users, the service being
+    // optional, send their password alone.
+    OTPGATE_RETURN_IF_ERROR(ValidateUserName(user));
+  } else {
+    OTPGATE_ASSIGN_OR_RETURN(OtpService::UserState state, service_.GetUserState(user));
+    if (state.digits.has_value()) point = point_for(*state.digits);
   }
   service_.Debug("user=" + EscapeAuditValue(user) +
                  (point.has_value() ? " split: the code was taken off the password"

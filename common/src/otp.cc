@@ -90,7 +90,7 @@ Status OtpParams::Validate() const {
       algorithm != HashAlgorithm::kSha512) {
     return Status::InvalidArgument("unknown hash algorithm");
   }
-  if (digits < 6 || digits > 8) {
+  if (digits < kMinDigits || digits > kMaxDigits) {
     return Status::InvalidArgument("digits must be 6, 7 or 8");
   }
   if (kind == OtpKind::kTotp && (period < 1 || period > 86400)) {
@@ -193,7 +193,7 @@ bool HmacKey::Hotp(uint64_t counter, int digits, char out[kMaxDigits + 1]) const
 
 Result<OtpCode> GenerateHotp(HashAlgorithm alg, const SecretBytes& secret, uint64_t counter,
                              int digits) {
-  if (digits < 6 || digits > kMaxDigits) {
+  if (digits < kMinDigits || digits > kMaxDigits) {
     return Status::InvalidArgument("digits must be 6, 7 or 8");
   }
   OTPGATE_ASSIGN_OR_RETURN(HmacKey key, HmacKey::Create(alg, secret));

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
@@ -8,6 +9,7 @@
 
 #include "otpgate/operations.h"
 #include "otpgate/otpgate.h"
+#include "store_backend.h"
 #include "test_util.h"
 
 namespace otpgate {
@@ -315,6 +317,93 @@ TEST_F(CApiTest, StoreAwayFailsClosedUntilItComesBack) {
   ASSERT_EQ(::rename(away.c_str(), config_.store.c_str()), 0);
   EXPECT_EQ(otpgate_begin(handle, &request, &result_), OTPGATE_OK);
   EXPECT_EQ(result_.answer, OTPGATE_ANSWER_PASS);
+  otpgate_close(handle);
+}
+
+// Where the code starts in a password+code field: the user's tokens' digits
+// decide (SplitPointAsksTheStoreOnlyWhereACodeFits: when the store is read).
+TEST_F(CApiTest, SplitPointTakesTheUsersDigits) {
+  SystemClock clock;
+  auto service = OtpService::Open(config_, clock).value();
+  ASSERT_TRUE(service->Assign("VSST00000001", "alice").ok());  // 6 digits
+  TokenSpec eight;
+  eight.credential_id = "VSST00000008";
+  eight.params.digits = 8;
+  eight.owner = "carol";
+  ASSERT_TRUE(service->Provision(eight, testing::Bytes(kSecret)).ok());
+  service.reset();
+  otpgate_handle* handle = Open({}, OTPGATE_FRONT_END_RADIUS);
+  ASSERT_NE(handle, nullptr) << result_.message;
+  auto split = [&](const char* user, const std::string& field) -> long {
+    size_t offset = 0;
+    int rc = otpgate_split_point(handle, user, field.data(), field.size(), &offset, &result_);
+    return rc == OTPGATE_OK ? static_cast<long>(offset) : -rc;
+  };
+  EXPECT_EQ(split("alice", "pw1234567"), 3) << "six of seven trailing digits";
+  EXPECT_EQ(split("alice", "1234567890"), 4) << "a password of digits";
+  EXPECT_EQ(split("alice", "123456"), 6) << "a code alone leaves no password: all password";
+  EXPECT_EQ(split("alice", "pw12345"), 7) << "five digits: no code";
+  EXPECT_EQ(split("alice", "pw12345x"), 8);
+  EXPECT_EQ(split("carol", "pw1234567"), 9) << "carol's codes have 8 digits";
+  EXPECT_EQ(split("carol", "pw12345678"), 2);
+  EXPECT_EQ(split("bob", "pw123456"), 8) << "no token: all password";
+  EXPECT_EQ(split("bad\nname", "password"), -OTPGATE_ERR_INVALID_ARGUMENT)
+      << "a bad user name is refused with or without a read";
+  EXPECT_EQ(split("bad\nname", "pw123456"), -OTPGATE_ERR_INVALID_ARGUMENT);
+  otpgate_close(handle);
+}
+
+// A field that could hold no token's code (fewer than six trailing digits,
+// or nothing before them) is answered without the store, which on
+// PostgreSQL is a round trip: with the server killed such a field is still
+// all password, while one that may hold a code fails closed within the
+// store's bound, and is split again once the server is back.
+TEST(CApiPostgresTest, SplitPointAsksTheStoreOnlyWhereACodeFits) {
+  std::string why;
+  auto server = testing::TestPostgres::Start(&why);
+  if (server == nullptr) GTEST_SKIP() << why;
+  testing::TempDir dir;
+  Config config = testing::TestConfig(dir);
+  config.store = server->NewLocation();
+  ASSERT_TRUE(InitializeDeployment(config).ok());
+  {
+    SystemClock clock;
+    auto service = OtpService::Open(config, clock).value();
+    TokenSpec spec;
+    spec.credential_id = "VSST00000001";
+    spec.owner = "alice";
+    ASSERT_TRUE(service->Provision(spec, testing::Bytes(kSecret)).ok());
+  }
+  std::string empty_config = dir.File("otpgate.conf");
+  std::ofstream(empty_config) << "";
+  std::vector<const char*> names = {"store", "master_key", "store_timeout_ms"};
+  std::vector<const char*> values = {config.store.c_str(), config.master_key.c_str(), "500"};
+  otpgate_result result;
+  otpgate_open_args args{OTPGATE_FRONT_END_RADIUS,
+                         empty_config.c_str(),
+                         names.data(),
+                         values.data(),
+                         names.size(),
+                         nullptr,
+                         nullptr,
+                         nullptr};
+  otpgate_handle* handle = otpgate_open(&args, &result);
+  ASSERT_NE(handle, nullptr) << result.message;
+  auto split = [&](const std::string& field) -> long {
+    size_t offset = 0;
+    int rc = otpgate_split_point(handle, "alice", field.data(), field.size(), &offset, &result);
+    return rc == OTPGATE_OK ? static_cast<long>(offset) : -rc;
+  };
+  EXPECT_EQ(split("pw123456"), 2);
+  ASSERT_TRUE(server->Kill());
+  EXPECT_EQ(split("password"), 8) << "no code fits: the store is not asked";
+  EXPECT_EQ(split("pw12345"), 7);
+  EXPECT_EQ(split("123456"), 6);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(split("pw123456"), -OTPGATE_ERR_UNAVAILABLE) << "a code fits: fails closed";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  ASSERT_TRUE(server->Restart());
+  EXPECT_EQ(split("pw123456"), 2) << "decided again without reopening";
   otpgate_close(handle);
 }
 

@@ -108,7 +108,8 @@ class LoginFlow {
 
   // `split`: where the code starts in a password+code field, or nullopt
   // when the field is all password (the user has no usable token, or the
-  // field does not end in as many digits as the user's tokens expect).
+  // field does not end in as many digits as the user's tokens expect). The
+  // store is read only if the field ends in a password and kMinDigits digits.
   Result<std::optional<size_t>> SplitPoint(std::string_view user, std::string_view field) const;
 
  private:

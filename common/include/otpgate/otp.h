@@ -38,6 +38,7 @@ struct OtpParams {
   Status Validate() const;
 };
 
+constexpr int kMinDigits = 6;
 constexpr int kMaxDigits = 8;
 
 // Ranges that keep every counter, step and window computation inside int64
