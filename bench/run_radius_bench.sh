@@ -17,7 +17,7 @@
 # 1 in flight can be compared with one commit.
 #   bench/run_radius_bench.sh [BUILD_DIR]
 #   ROUNDS=3 N1=1000 N32=24000 (requests per round at 1 and 32 in flight)
-#   PROFILE=/tmp/radiusd.perf (perf record of radiusd, see run())
+#   PROFILE=/tmp/radiusd.perf (perf record of radiusd, LMDB and PostgreSQL, see run())
 set -euo pipefail
 BUILD_DIR=$(cd "${1:-build}" && pwd)
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -114,9 +114,11 @@ PY
   chmod 0644 "$file"
   local t0 t1 accepted rejected lost perf_pid=
   # PROFILE=FILE: perf samples radiusd during otpgate's runs at 32 in flight
-  # (auth log off); read with `perf report -i FILE --no-children`.
-  if [ -n "${PROFILE:-}" ] && [ "$name/$par/$mode" = otpgate/32/no ]; then
-    perf record -q -F 1999 -g -p "$RADIUS_PID" -o "$PROFILE.$round" 2>/dev/null & perf_pid=$!
+  # (auth log off), on LMDB into FILE.ROUND, on PostgreSQL into
+  # FILE.pg.ROUND; read with `perf report -i FILE.ROUND --no-children`.
+  if [ -n "${PROFILE:-}" ] && [ "$par/$mode" = 32/no ] && { [ "$name" = otpgate ] || [ "$name" = pg ]; }; then
+    local perf_file="$PROFILE.$round"; [ "$name" = pg ] && perf_file="$PROFILE.pg.$round"
+    perf record -q -F 1999 -g -p "$RADIUS_PID" -o "$perf_file" 2>/dev/null & perf_pid=$!
     sleep 0.5
   fi
   t0=$(date +%s.%N)
