@@ -5,6 +5,7 @@
 #include <fstream>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "otpgate/operations.h"
@@ -396,12 +397,21 @@ TEST(CApiPostgresTest, SplitPointAsksTheStoreOnlyWhereACodeFits) {
   };
   EXPECT_EQ(split("pw123456"), 2);
   ASSERT_TRUE(server->Kill());
+  // A backend of the killed postmaster may answer once more before it sees
+  // its parent gone: the store is away once a read fails, each failing
+  // within the bound.
+  long answer = 0;
+  for (int i = 0; i < 50 && answer != -OTPGATE_ERR_UNAVAILABLE; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto start = std::chrono::steady_clock::now();
+    answer = split("pw123456");
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  }
+  ASSERT_EQ(answer, -OTPGATE_ERR_UNAVAILABLE) << "a code fits: fails closed";
   EXPECT_EQ(split("password"), 8) << "no code fits: the store is not asked";
   EXPECT_EQ(split("pw12345"), 7);
   EXPECT_EQ(split("123456"), 6);
-  auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(split("pw123456"), -OTPGATE_ERR_UNAVAILABLE) << "a code fits: fails closed";
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_EQ(split("pw1234567"), -OTPGATE_ERR_UNAVAILABLE);
   ASSERT_TRUE(server->Restart());
   EXPECT_EQ(split("pw123456"), 2) << "decided again without reopening";
   otpgate_close(handle);
