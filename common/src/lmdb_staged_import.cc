@@ -71,6 +71,14 @@ uint64_t GetLe(std::span<const uint8_t> in, size_t at, int bytes) {
   return v;
 }
 
+// `prefix` and the number's 16 hex digits: an import's keys in the meta
+// database, in the number's order.
+std::string NumberedKey(std::string_view prefix, uint64_t number) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016" PRIx64, number);
+  return std::string(prefix) + hex;
+}
+
 }  // namespace
 
 std::vector<uint8_t> EncodeImportNumber(uint64_t number) {
@@ -84,15 +92,10 @@ std::optional<uint64_t> DecodeImportNumber(std::span<const uint8_t> bytes) {
   return GetLe(bytes, 0, 8);
 }
 
-std::string StagedImportKey(uint64_t number) {
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016" PRIx64, number);
-  return std::string(kStagedImportPrefix) + hex;
-}
+std::string StagedImportKey(uint64_t number) { return NumberedKey(kStagedImportPrefix, number); }
 
 std::string StagedImportLabelKey(uint64_t number) {
-  return std::string(kStagedImportLabelPrefix) +
-         StagedImportKey(number).substr(kStagedImportPrefix.size());
+  return NumberedKey(kStagedImportLabelPrefix, number);
 }
 
 std::vector<uint8_t> EncodeImportLabel(const ImportLabel& label) {
