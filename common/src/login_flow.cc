@@ -1,5 +1,6 @@
 #include "otpgate/login_flow.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "otpgate/normalize.h"
@@ -267,11 +268,9 @@ Step LoginFlow::Refuse(const FlowRequest& request, std::string_view reason) cons
 
 Result<std::optional<size_t>> LoginFlow::SplitPoint(std::string_view user,
                                                     std::string_view field) const {
-  size_t trailing_digits = 0;
-  while (trailing_digits < field.size() && field[field.size() - 1 - trailing_digits] >= '0' &&
-         field[field.size() - 1 - trailing_digits] <= '9') {
-    ++trailing_digits;
-  }
+  const size_t trailing_digits = static_cast<size_t>(
+      std::find_if(field.rbegin(), field.rend(), [](char c) { return c < '0' || c > '9'; }) -
+      field.rbegin());
   // Splits `digits` off if the field is longer and ends in that many.
   auto point_for = [&](int digits) -> std::optional<size_t> {
     const size_t length = static_cast<size_t>(digits);
