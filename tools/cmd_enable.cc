@@ -2,6 +2,7 @@
 //
 // enable, disable: put otpgate into sshd or FreeRADIUS in one step, and take
 // it out again byte for byte (host_integration.h says what changes where).
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -60,6 +61,13 @@ int RunEnable(Cli& cli, const HostArgs& args) {
     }
   }
   for (const HostChange& change : *changes) std::cout << Describe(change, *target) << "\n";
+  if (*target == HostTarget::kSshd &&
+      std::none_of(changes->begin(), changes->end(),
+                   [](const HostChange& c) { return c.path == kPamSshd; })) {
+    std::cout << kPamSshd
+              << " unchanged: it asks for the one-time password through common-auth "
+                 "(pam-auth-update's otpgate profile)\n";
+  }
   std::cout << HostTargetName(*target) << ": enabled; " << NextStep(*target) << "\n";
   return 0;
 }

@@ -111,10 +111,10 @@ std::string IncludedDictionary(const std::string& dictionary_text) {
   return "";
 }
 
-}  // namespace
-
-std::vector<PamModuleLine> FindPamOtpgateLines(std::string_view text) {
-  std::vector<PamModuleLine> found;
+// Calls fn(words, first line number) for each logical line of a pam.d file
+// as libpam reads it: comments dropped, "\" continuations joined.
+template <typename Fn>
+void ForEachPamLine(std::string_view text, Fn&& fn) {
   std::string logical;
   int number = 0, first_number = 0;
   std::istringstream lines{std::string(text)};
@@ -131,10 +131,42 @@ std::vector<PamModuleLine> FindPamOtpgateLines(std::string_view text) {
     logical += line;
     std::vector<std::string> words = PamWords(logical);
     logical.clear();
-    if (words.size() < 3 || words[0].front() == '@' || !IsOtpgateModule(words[2])) continue;
-    found.push_back({first_number, words[2], {words.begin() + 3, words.end()}});
+    if (!words.empty()) fn(words, first_number);
   }
+}
+
+// "@include common-auth", or an auth line that includes it or runs it as
+// a substack.
+bool IncludesCommonAuth(std::string_view text) {
+  bool includes = false;
+  ForEachPamLine(text, [&](const std::vector<std::string>& words, int) {
+    if (words.size() >= 2 && words[0] == "@include" && words[1] == "common-auth") includes = true;
+    if (words.size() >= 3 && (words[0] == "auth" || words[0] == "-auth") &&
+        (words[1] == "include" || words[1] == "substack") && words[2] == "common-auth") {
+      includes = true;
+    }
+  });
+  return includes;
+}
+
+}  // namespace
+
+std::vector<PamModuleLine> FindPamOtpgateLines(std::string_view text) {
+  std::vector<PamModuleLine> found;
+  ForEachPamLine(text, [&](const std::vector<std::string>& words, int number) {
+    if (words.size() < 3 || words[0].front() == '@' || !IsOtpgateModule(words[2])) return;
+    found.push_back({number, words[2], {words.begin() + 3, words.end()}});
+  });
   return found;
+}
+
+SshdCodeSources SshdCodeSourcesOf(const HostLayout& host) {
+  std::string stack = ReadText(host.Path(kPamSshd));
+  SshdCodeSources sources;
+  sources.own_line = !FindPamOtpgateLines(stack).empty();
+  sources.common_auth = IncludesCommonAuth(stack) &&
+                        !FindPamOtpgateLines(ReadText(host.Path("/etc/pam.d/common-auth"))).empty();
+  return sources;
 }
 
 std::vector<HostProblem> CheckPamStacks(const HostLayout& host, std::string_view module_dir) {
@@ -154,16 +186,31 @@ std::vector<HostProblem> CheckPamStacks(const HostLayout& host, std::string_view
 
 std::vector<HostProblem> CheckSshd(const HostLayout& host) {
   std::vector<HostProblem> problems;
-  std::string stack = ReadText(host.Path(kPamSshd));
-  bool asks_code = !FindPamOtpgateLines(stack).empty() ||
-                   (stack.find("common-auth") != std::string::npos &&
-                    !FindPamOtpgateLines(ReadText(host.Path("/etc/pam.d/common-auth"))).empty());
-  if (asks_code && Exists(host.Path(kSshdConfig)) && !Exists(host.Path(kSshdDropIn))) {
+  const SshdCodeSources asks = SshdCodeSourcesOf(host);
+  const bool drop_in = Exists(host.Path(kSshdDropIn));
+  if (asks.any() && Exists(host.Path(kSshdConfig)) && !drop_in) {
     problems.push_back({std::string(kPamSshd) + " asks for a one-time password but " + kSshdDropIn +
                             " is missing: a client using the \"password\" method "
                             "sends the login password where the code is expected",
                         "otpgate enable sshd (or set KbdInteractiveAuthentication yes and "
                         "AuthenticationMethods keyboard-interactive in sshd_config)"});
+  }
+  if (asks.own_line && asks.common_auth) {
+    problems.push_back({std::string(kPamSshd) +
+                            " asks for the one-time password twice, in its own pam_otpgate line "
+                            "and through common-auth (pam-auth-update's otpgate profile): a login "
+                            "without a token is decided and logged twice",
+                        "keep one: pam-auth-update --disable otpgate, or take the line out of " +
+                            std::string(kPamSshd) +
+                            " (if otpgate enable sshd added it: otpgate disable sshd && otpgate "
+                            "enable sshd, which with the profile on writes only the drop-in)"});
+  }
+  if (!asks.any() && drop_in) {
+    problems.push_back({std::string(kSshdDropIn) +
+                            " makes sshd authenticate through PAM alone, but " + kPamSshd +
+                            " asks for no one-time password: ssh logins have no second factor",
+                        "pam-auth-update --enable otpgate, or otpgate disable sshd && otpgate "
+                        "enable sshd"});
   }
   return problems;
 }

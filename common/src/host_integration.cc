@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "file_util.h"
+#include "otpgate/host_check.h"
 
 namespace otpgate {
 namespace {
@@ -195,6 +196,10 @@ Result<std::vector<HostChange>> PlanSshd(const HostLayout& host, const EnableOpt
                                  " already calls pam_otpgate.so (added by hand?): remove that "
                                  "line first, or keep it and leave sshd as it is");
   }
+  HostChange drop_in{HostChange::Kind::kCreate, kSshdDropIn, SshdDropIn(options), ""};
+  // With pam-auth-update's otpgate profile, common-auth asks for the code
+  // already: a line of our own would decide every login twice.
+  if (SshdCodeSourcesOf(host).common_auth) return std::vector<HostChange>{std::move(drop_in)};
   const std::string block =
       "# otpgate: added by `otpgate enable sshd`; `otpgate disable sshd` removes it.\n"
       "auth       required     pam_otpgate.so\n";
@@ -206,7 +211,7 @@ Result<std::vector<HostChange>> PlanSshd(const HostLayout& host, const EnableOpt
                                       "check by hand");
   }
   return std::vector<HostChange>{
-      {HostChange::Kind::kCreate, kSshdDropIn, SshdDropIn(options), ""},
+      std::move(drop_in),
       {HostChange::Kind::kEdit, kPamSshd, std::move(*edited), block},
   };
 }

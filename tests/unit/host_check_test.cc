@@ -64,6 +64,38 @@ TEST(HostCheckTest, SshdAskingForACodeNeedsKeyboardInteractive) {
   EXPECT_EQ(CheckSshd(profile.host()).size(), 1u);
 }
 
+TEST(HostCheckTest, SshdStackAskingTwiceIsAProblem) {
+  HostTree tree;
+  tree.Write("/etc/pam.d/common-auth", "auth required pam_otpgate.so nonroot=ignore\n");
+  ASSERT_TRUE(Enable(tree.host(), HostTarget::kSshd, {}).ok());  // drop-in only: no problem
+  EXPECT_TRUE(CheckSshd(tree.host()).empty());
+  // A line of sshd's own besides the profile's (added by hand, or by an
+  // `otpgate enable sshd` run before pam-auth-update --enable otpgate).
+  tree.Write("/etc/pam.d/sshd", "@include common-auth\nauth required pam_otpgate.so\n");
+  auto problems = CheckSshd(tree.host());
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].what.find("twice"), std::string::npos);
+  EXPECT_NE(problems[0].fix.find("pam-auth-update --disable otpgate"), std::string::npos);
+  // common-auth reached as a substack counts; a commented include does not.
+  tree.Write("/etc/pam.d/sshd", "auth substack common-auth\nauth required pam_otpgate.so\n");
+  EXPECT_EQ(CheckSshd(tree.host()).size(), 1u);
+  tree.Write("/etc/pam.d/sshd", "# @include common-auth\nauth required pam_otpgate.so\n");
+  EXPECT_TRUE(CheckSshd(tree.host()).empty());
+}
+
+TEST(HostCheckTest, DropInWithoutACodeIsAProblem) {
+  HostTree tree;
+  tree.Write("/etc/pam.d/common-auth", "auth required pam_otpgate.so nonroot=ignore\n");
+  ASSERT_TRUE(Enable(tree.host(), HostTarget::kSshd, {}).ok());
+  EXPECT_TRUE(CheckSshd(tree.host()).empty());
+  // pam-auth-update --disable otpgate takes the profile's line out.
+  tree.Write("/etc/pam.d/common-auth", "auth required pam_unix.so\n");
+  auto problems = CheckSshd(tree.host());
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].what.find("no second factor"), std::string::npos);
+  EXPECT_NE(problems[0].fix.find("pam-auth-update --enable otpgate"), std::string::npos);
+}
+
 TEST(HostCheckTest, EnabledRadiusNeedsModuleAndDictionary) {
   HostTree tree;
   EXPECT_TRUE(CheckRadius(tree.host(), "/usr/lib/freeradius").empty());

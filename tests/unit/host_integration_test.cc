@@ -47,6 +47,23 @@ TEST(HostIntegrationTest, EnableSshdThenDisableRestoresEveryByte) {
   EXPECT_FALSE(IsEnabled(tree.host(), HostTarget::kSshd));
 }
 
+TEST(HostIntegrationTest, EnableSshdUnderThePamAuthUpdateProfileWritesOnlyTheDropIn) {
+  HostTree tree;
+  tree.Write("/etc/pam.d/common-auth",
+             "auth [success=1 default=ignore] pam_unix.so nullok\nauth requisite pam_deny.so\n"
+             "auth required pam_permit.so\nauth required pam_otpgate.so nonroot=ignore\n");
+  const std::string pam_before = tree.Read(kPamSshd);
+  auto changes = Enable(tree.host(), HostTarget::kSshd, {});
+  ASSERT_TRUE(changes.ok()) << changes.status().ToString();
+  ASSERT_EQ(changes->size(), 1u);
+  EXPECT_EQ((*changes)[0].path, kSshdDropIn);
+  EXPECT_EQ(tree.Read(kPamSshd), pam_before);  // common-auth asks for the code already
+  EXPECT_TRUE(tree.Exists(kSshdDropIn));
+  ASSERT_TRUE(Disable(tree.host(), HostTarget::kSshd).ok());
+  EXPECT_FALSE(tree.Exists(kSshdDropIn));
+  EXPECT_EQ(tree.Read(kPamSshd), pam_before);
+  EXPECT_FALSE(tree.Exists(EnableBackupDir(HostTarget::kSshd)));
+}
 TEST(HostIntegrationTest, PublickeyVariantAsksForKeyThenCode) {
   HostTree tree;
   EnableOptions options;

@@ -37,8 +37,18 @@ std::vector<PamModuleLine> FindPamOtpgateLines(std::string_view text);
 // every argument is a valid option.
 std::vector<HostProblem> CheckPamStacks(const HostLayout& host, std::string_view module_dir);
 
+// How sshd's PAM stack comes to ask for a one-time password.
+struct SshdCodeSources {
+  bool own_line = false;     // a pam_otpgate line in /etc/pam.d/sshd
+  bool common_auth = false;  // common-auth, which it includes, loads pam_otpgate
+                             // (pam-auth-update's otpgate profile)
+  bool any() const { return own_line || common_auth; }
+};
+SshdCodeSources SshdCodeSourcesOf(const HostLayout& host);
+
 // sshd: if its PAM stack asks for a code, sshd must run keyboard-interactive
-// (the drop-in of `otpgate enable sshd`), and the reverse.
+// (the drop-in of `otpgate enable sshd`), and the reverse; the stack must
+// not ask twice.
 std::vector<HostProblem> CheckSshd(const HostLayout& host);
 
 // FreeRADIUS: an enabled otpgate module finds rlm_otpgate.so in
