@@ -24,7 +24,7 @@ Fields EntryFields(const JournalEntry& e) {
       .AddOptional("token", e.token)
       .Add("outcome", e.outcome)
       .AddOptional("reason", e.reason)
-      .AddOptional("front_end", e.front_end)
+      .AddOptional("frontend", e.front_end)
       .AddOptional("client", e.client);
   return f;
 }
@@ -57,7 +57,7 @@ int ListEntries(Cli& cli, const AuditArgs& a) {
     return 0;
   }
   for (const JournalEntry& e : *entries) {
-    std::printf("%llu %s action=%s user=%s token=%s outcome=%s front_end=%s client=%s%s%s\n",
+    std::printf("%llu %s action=%s user=%s token=%s outcome=%s frontend=%s client=%s%s%s\n",
                 static_cast<unsigned long long>(e.sequence), FormatTime(e.time).c_str(),
                 e.action.c_str(), e.user.empty() ? "-" : e.user.c_str(),
                 e.token.empty() ? "-" : e.token.c_str(), e.outcome.c_str(),

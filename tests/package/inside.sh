@@ -98,9 +98,29 @@ ok bash -c "otpgate verify alice $(hotp 2); test \$? = 3"
 ok bash -c "printf 'carolpw\n' | timeout 20 pamtester sshd carol authenticate"
 kill $RADIUS; wait $RADIUS 2>/dev/null
 
-# Removal refuses while a stack loads the module by hand ...
+# The pam-auth-update profile in place of sshd's own line: enable sshd then
+# writes only the drop-in, and the stack asks once.
+ok otpgate disable sshd
+ok pam-auth-update --enable otpgate
+ok bash -c 'otpgate enable sshd | tee /tmp/enable.log'
+ok grep -q "/etc/pam.d/sshd unchanged: it asks for the one-time password through common-auth" /tmp/enable.log
+ok bash -c '! grep -q pam_otpgate /etc/pam.d/sshd'
+ok otpgate doctor
+ok bash -c "printf 'alicepw\n$(hotp 3)\n' | timeout 20 pamtester sshd alice authenticate"
+ok bash -c "otpgate audit --user alice | tail -1 | grep -q 'action=login user=alice token=VSST12345678 outcome=accept frontend=pam'"
+# The profile taken away under the drop-in: doctor says ssh lost its second factor.
+ok pam-auth-update --disable otpgate
+no otpgate doctor
+ok bash -c 'otpgate doctor | grep -q "asks for no one-time password: ssh logins have no second factor"'
+ok otpgate disable sshd
+ok otpgate enable sshd
+ok grep -q pam_otpgate /etc/pam.d/sshd
+
+# Removal refuses while a stack loads the module by hand, and says which ...
 echo 'auth required pam_otpgate.so' >> /etc/pam.d/sudo
-no dpkg -r libpam-otpgate
+no bash -c 'dpkg -r libpam-otpgate 2> /tmp/refused.log'
+ok grep -q "/etc/pam.d/sudo: auth required pam_otpgate.so" /tmp/refused.log
+ok grep -q "take those lines out first, then remove the package again" /tmp/refused.log
 ok test -e /lib/x86_64-linux-gnu/security/pam_otpgate.so
 sed -i '/pam_otpgate/d' /etc/pam.d/sudo
 # ... and otherwise takes out what enable added: radius by hand, sshd by prerm.
@@ -128,5 +148,7 @@ ok test ! -e /etc/otpgate/master.key
 ok test ! -e /var/lib/otpgate
 ok bash -c '! id -nG freerad | grep -qw otpgate'
 ok grep -q "removed freerad from the group otpgate" /tmp/purge.log
+ok grep -q "the system group otpgate is kept" /tmp/purge.log
+ok test ! -e /var/backups/otpgate
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
