@@ -65,8 +65,9 @@ int RunEnable(Cli& cli, const HostArgs& args) {
       std::none_of(changes->begin(), changes->end(),
                    [](const HostChange& c) { return c.path == kPamSshd; })) {
     std::cout << kPamSshd
-              << " unchanged: it asks for the one-time password through common-auth "
-                 "(pam-auth-update's otpgate profile)\n";
+              << " unchanged: common-auth requires the one-time password already "
+                 "(pam-auth-update's otpgate profile); ssh follows that profile: disabled, ssh "
+                 "logins go without a code (otpgate doctor reports it)\n";
   }
   std::cout << HostTargetName(*target) << ": enabled; " << NextStep(*target) << "\n";
   return 0;

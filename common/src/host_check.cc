@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -111,8 +112,10 @@ std::string IncludedDictionary(const std::string& dictionary_text) {
   return "";
 }
 
-// Calls fn(words, first line number) for each logical line of a pam.d file
-// as libpam reads it: comments dropped, "\" continuations joined.
+// Calls fn(words, first line number) for each logical line of a pam.d file:
+// comments dropped, "\" continuations joined. (libpam 1.5 differs in
+// corners no stack we check uses: blanks after a "\", comment lines
+// inside a continuation.)
 template <typename Fn>
 void ForEachPamLine(std::string_view text, Fn&& fn) {
   std::string logical;
@@ -135,14 +138,24 @@ void ForEachPamLine(std::string_view text, Fn&& fn) {
   }
 }
 
+// Type and control words as libpam compares them: without case, and the
+// type without the '-' that only silences a missing module.
+std::string PamKeyword(std::string_view word) {
+  if (!word.empty() && word.front() == '-') word.remove_prefix(1);
+  std::string lower(word);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower;
+}
+
 // "@include common-auth", or an auth line that includes it or runs it as
-// a substack.
+// a substack (by name or as /etc/pam.d/common-auth).
 bool IncludesCommonAuth(std::string_view text) {
   bool includes = false;
   ForEachPamLine(text, [&](const std::vector<std::string>& words, int) {
     if (words.size() >= 2 && words[0] == "@include" && words[1] == "common-auth") includes = true;
-    if (words.size() >= 3 && (words[0] == "auth" || words[0] == "-auth") &&
-        (words[1] == "include" || words[1] == "substack") && words[2] == "common-auth") {
+    if (words.size() >= 3 && PamKeyword(words[0]) == "auth" &&
+        (PamKeyword(words[1]) == "include" || PamKeyword(words[1]) == "substack") &&
+        (words[2] == "common-auth" || words[2] == "/etc/pam.d/common-auth")) {
       includes = true;
     }
   });
@@ -155,17 +168,31 @@ std::vector<PamModuleLine> FindPamOtpgateLines(std::string_view text) {
   std::vector<PamModuleLine> found;
   ForEachPamLine(text, [&](const std::vector<std::string>& words, int number) {
     if (words.size() < 3 || words[0].front() == '@' || !IsOtpgateModule(words[2])) return;
-    found.push_back({number, words[2], {words.begin() + 3, words.end()}});
+    found.push_back({number,
+                     PamKeyword(words[0]),
+                     PamKeyword(words[1]),
+                     words[2],
+                     {words.begin() + 3, words.end()}});
   });
   return found;
+}
+
+bool PamModuleLine::RequiresTheCode() const {
+  return type == "auth" && (control == "required" || control == "requisite");
 }
 
 SshdCodeSources SshdCodeSourcesOf(const HostLayout& host) {
   std::string stack = ReadText(host.Path(kPamSshd));
   SshdCodeSources sources;
-  sources.own_line = !FindPamOtpgateLines(stack).empty();
-  sources.common_auth = IncludesCommonAuth(stack) &&
-                        !FindPamOtpgateLines(ReadText(host.Path("/etc/pam.d/common-auth"))).empty();
+  for (const PamModuleLine& line : FindPamOtpgateLines(stack)) {
+    sources.own_line = sources.own_line || line.type == "auth";
+  }
+  if (!IncludesCommonAuth(stack)) return sources;
+  for (const PamModuleLine& line :
+       FindPamOtpgateLines(ReadText(host.Path("/etc/pam.d/common-auth")))) {
+    sources.common_auth = sources.common_auth || line.type == "auth";
+    sources.common_auth_requires = sources.common_auth_requires || line.RequiresTheCode();
+  }
   return sources;
 }
 
@@ -205,10 +232,13 @@ std::vector<HostProblem> CheckSshd(const HostLayout& host) {
                             " (if otpgate enable sshd added it: otpgate disable sshd && otpgate "
                             "enable sshd, which with the profile on writes only the drop-in)"});
   }
-  if (!asks.any() && drop_in) {
+  // `enable sshd` wrote the drop-in alone because common-auth required the
+  // code; a stack without either (the profile disabled since, or made
+  // optional) lets ssh logins through on the password.
+  if (drop_in && Exists(host.Path(kSshdConfig)) && !asks.own_line && !asks.common_auth_requires) {
     problems.push_back({std::string(kSshdDropIn) +
                             " makes sshd authenticate through PAM alone, but " + kPamSshd +
-                            " asks for no one-time password: ssh logins have no second factor",
+                            " requires no one-time password: ssh logins have no second factor",
                         "pam-auth-update --enable otpgate, or otpgate disable sshd && otpgate "
                         "enable sshd"});
   }

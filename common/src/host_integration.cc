@@ -197,9 +197,12 @@ Result<std::vector<HostChange>> PlanSshd(const HostLayout& host, const EnableOpt
                                  "line first, or keep it and leave sshd as it is");
   }
   HostChange drop_in{HostChange::Kind::kCreate, kSshdDropIn, SshdDropIn(options), ""};
-  // With pam-auth-update's otpgate profile, common-auth asks for the code
-  // already: a line of our own would decide every login twice.
-  if (SshdCodeSourcesOf(host).common_auth) return std::vector<HostChange>{std::move(drop_in)};
+  // With pam-auth-update's otpgate profile, common-auth requires the code
+  // already: a line of our own would decide every login twice. (A line
+  // there that does not require it, e.g. optional, gets ours after it.)
+  if (SshdCodeSourcesOf(host).common_auth_requires) {
+    return std::vector<HostChange>{std::move(drop_in)};
+  }
   const std::string block =
       "# otpgate: added by `otpgate enable sshd`; `otpgate disable sshd` removes it.\n"
       "auth       required     pam_otpgate.so\n";

@@ -102,8 +102,8 @@ kill $RADIUS; wait $RADIUS 2>/dev/null
 # writes only the drop-in, and the stack asks once.
 ok otpgate disable sshd
 ok pam-auth-update --enable otpgate
-ok bash -c 'otpgate enable sshd | tee /tmp/enable.log'
-ok grep -q "/etc/pam.d/sshd unchanged: it asks for the one-time password through common-auth" /tmp/enable.log
+ok bash -o pipefail -c 'otpgate enable sshd | tee /tmp/enable.log'
+ok grep -q "/etc/pam.d/sshd unchanged: common-auth requires the one-time password already" /tmp/enable.log
 ok bash -c '! grep -q pam_otpgate /etc/pam.d/sshd'
 ok otpgate doctor
 ok bash -c "printf 'alicepw\n$(hotp 3)\n' | timeout 20 pamtester sshd alice authenticate"
@@ -111,7 +111,7 @@ ok bash -c "otpgate audit --user alice | tail -1 | grep -q 'action=login user=al
 # The profile taken away under the drop-in: doctor says ssh lost its second factor.
 ok pam-auth-update --disable otpgate
 no otpgate doctor
-ok bash -c 'otpgate doctor | grep -q "asks for no one-time password: ssh logins have no second factor"'
+ok bash -c 'otpgate doctor | grep -q "requires no one-time password: ssh logins have no second factor"'
 ok otpgate disable sshd
 ok otpgate enable sshd
 ok grep -q pam_otpgate /etc/pam.d/sshd

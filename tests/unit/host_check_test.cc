@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "host_tree.h"
 
 namespace otpgate {
@@ -83,6 +85,30 @@ TEST(HostCheckTest, SshdStackAskingTwiceIsAProblem) {
   EXPECT_TRUE(CheckSshd(tree.host()).empty());
 }
 
+TEST(HostCheckTest, SshdCodeSourcesReadTypesAndControlsAsLibpamDoes) {
+  HostTree tree;
+  auto sources = [&] { return SshdCodeSourcesOf(tree.host()); };
+  tree.Write("/etc/pam.d/common-auth", "-AUTH Required pam_otpgate.so nonroot=ignore\n");
+  EXPECT_TRUE(sources().common_auth_requires);  // HostTree's sshd: "@include common-auth"
+  tree.Write("/etc/pam.d/common-auth", "auth [success=ok default=die] pam_otpgate.so\n");
+  EXPECT_TRUE(sources().common_auth);
+  EXPECT_FALSE(sources().common_auth_requires);  // only required and requisite count
+  tree.Write("/etc/pam.d/common-auth", "auth optional pam_otpgate.so\n");
+  EXPECT_TRUE(sources().common_auth);
+  EXPECT_FALSE(sources().common_auth_requires);
+  tree.Write("/etc/pam.d/common-auth", "account required pam_otpgate.so\n");
+  EXPECT_FALSE(sources().common_auth);  // asks for no code
+  tree.Write("/etc/pam.d/common-auth", "auth requisite pam_otpgate.so\n");
+  for (const char* include : {"AUTH Include /etc/pam.d/common-auth\n",
+                              "-auth substack common-auth\n", "auth include common-auth\n"}) {
+    tree.Write("/etc/pam.d/sshd", include);
+    EXPECT_TRUE(sources().common_auth_requires) << include;
+    EXPECT_FALSE(sources().own_line) << include;
+  }
+  tree.Write("/etc/pam.d/sshd", "auth include other-auth\naccount required pam_otpgate.so\n");
+  EXPECT_FALSE(sources().any());  // an account line asks for no code
+}
+
 TEST(HostCheckTest, DropInWithoutACodeIsAProblem) {
   HostTree tree;
   tree.Write("/etc/pam.d/common-auth", "auth required pam_otpgate.so nonroot=ignore\n");
@@ -94,6 +120,13 @@ TEST(HostCheckTest, DropInWithoutACodeIsAProblem) {
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_NE(problems[0].what.find("no second factor"), std::string::npos);
   EXPECT_NE(problems[0].fix.find("pam-auth-update --enable otpgate"), std::string::npos);
+  // Made optional: a wrong code no longer stops the login either.
+  tree.Write("/etc/pam.d/common-auth", "auth optional pam_otpgate.so\n");
+  EXPECT_EQ(CheckSshd(tree.host()).size(), 1u);
+  // openssh-server purged, the drop-in (no package's) left behind: no sshd
+  // to warn about.
+  std::filesystem::remove(tree.Path(kSshdConfig));
+  EXPECT_TRUE(CheckSshd(tree.host()).empty());
 }
 
 TEST(HostCheckTest, EnabledRadiusNeedsModuleAndDictionary) {

@@ -64,6 +64,15 @@ TEST(HostIntegrationTest, EnableSshdUnderThePamAuthUpdateProfileWritesOnlyTheDro
   EXPECT_EQ(tree.Read(kPamSshd), pam_before);
   EXPECT_FALSE(tree.Exists(EnableBackupDir(HostTarget::kSshd)));
 }
+
+TEST(HostIntegrationTest, EnableSshdAddsItsLineWhereCommonAuthDoesNotRequireTheCode) {
+  HostTree tree;  // e.g. a trial rollout: a wrong code does not stop the login
+  tree.Write("/etc/pam.d/common-auth", "auth required pam_unix.so\nauth optional pam_otpgate.so\n");
+  auto changes = Enable(tree.host(), HostTarget::kSshd, {});
+  ASSERT_TRUE(changes.ok()) << changes.status().ToString();
+  EXPECT_EQ(changes->size(), 2u);
+  EXPECT_NE(tree.Read(kPamSshd).find("auth       required     pam_otpgate.so"), std::string::npos);
+}
 TEST(HostIntegrationTest, PublickeyVariantAsksForKeyThenCode) {
   HostTree tree;
   EnableOptions options;

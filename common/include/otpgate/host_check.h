@@ -24,8 +24,13 @@ struct HostProblem {
 // An active "pam_otpgate.so" line of a PAM service file.
 struct PamModuleLine {
   int line_number = 0;
-  std::string module;                  // as written: "pam_otpgate.so" or an absolute path
+  std::string type;     // lower case, without a leading '-': "auth", "account", ...
+  std::string control;  // lower case: "required", ...; "[...]" unbracketed, as written
+  std::string module;   // as written: "pam_otpgate.so" or an absolute path
   std::vector<std::string> arguments;  // "[a b]" arguments unbracketed
+
+  // An auth line no login passes without: required or requisite.
+  bool RequiresTheCode() const;
 };
 
 // The lines of a pam.d file that load pam_otpgate, parsed as libpam does
@@ -39,9 +44,11 @@ std::vector<HostProblem> CheckPamStacks(const HostLayout& host, std::string_view
 
 // How sshd's PAM stack comes to ask for a one-time password.
 struct SshdCodeSources {
-  bool own_line = false;     // a pam_otpgate line in /etc/pam.d/sshd
-  bool common_auth = false;  // common-auth, which it includes, loads pam_otpgate
-                             // (pam-auth-update's otpgate profile)
+  bool own_line = false;     // an auth pam_otpgate line in /etc/pam.d/sshd
+  bool common_auth = false;  // one in common-auth, which sshd's stack includes
+  // ... and that one is required or requisite, as pam-auth-update's otpgate
+  // profile writes it: no login passes without the code.
+  bool common_auth_requires = false;
   bool any() const { return own_line || common_auth; }
 };
 SshdCodeSources SshdCodeSourcesOf(const HostLayout& host);
