@@ -118,7 +118,10 @@ void CheckFiles(Findings& findings, const Config& config, const Clock& clock,
                 const HostLayout& host) {
   findings.Check(OpenAsThisProcess(config, clock),
                  "config, key " + config.master_key + " and store " + config.store + " for root",
-                 "as the message says; otpgate init creates a missing key and store");
+                 IsPostgresLocation(config.store)
+                     ? "as the message says: start the PostgreSQL server or make it reachable; "
+                       "otpgate init creates a missing key and the tables"
+                     : "as the message says; otpgate init creates a missing key and store");
   struct passwd* radius_user = ::getpwnam(kRadiusUser);
   bool radius_installed =
       ::access(host.Path(std::string(OTPGATE_RADIUS_MODULE_DIR) + "/rlm_otpgate.so").c_str(),
