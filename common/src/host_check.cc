@@ -153,8 +153,9 @@ bool IncludesCommonAuth(std::string_view text) {
   bool includes = false;
   ForEachPamLine(text, [&](const std::vector<std::string>& words, int) {
     if (words.size() >= 2 && words[0] == "@include" && words[1] == "common-auth") includes = true;
-    if (words.size() >= 3 && PamKeyword(words[0]) == "auth" &&
-        (PamKeyword(words[1]) == "include" || PamKeyword(words[1]) == "substack") &&
+    if (words.size() < 3 || PamKeyword(words[0]) != "auth") return;
+    const std::string control = PamKeyword(words[1]);
+    if ((control == "include" || control == "substack") &&
         (words[2] == "common-auth" || words[2] == "/etc/pam.d/common-auth")) {
       includes = true;
     }
@@ -215,7 +216,8 @@ std::vector<HostProblem> CheckSshd(const HostLayout& host) {
   std::vector<HostProblem> problems;
   const SshdCodeSources asks = SshdCodeSourcesOf(host);
   const bool drop_in = Exists(host.Path(kSshdDropIn));
-  if (asks.any() && Exists(host.Path(kSshdConfig)) && !drop_in) {
+  const bool sshd_installed = Exists(host.Path(kSshdConfig));
+  if (asks.any() && sshd_installed && !drop_in) {
     problems.push_back({std::string(kPamSshd) + " asks for a one-time password but " + kSshdDropIn +
                             " is missing: a client using the \"password\" method "
                             "sends the login password where the code is expected",
@@ -235,7 +237,7 @@ std::vector<HostProblem> CheckSshd(const HostLayout& host) {
   // `enable sshd` wrote the drop-in alone because common-auth required the
   // code; a stack without either (the profile disabled since, or made
   // optional) lets ssh logins through on the password.
-  if (drop_in && Exists(host.Path(kSshdConfig)) && !asks.own_line && !asks.common_auth_requires) {
+  if (drop_in && sshd_installed && !asks.own_line && !asks.common_auth_requires) {
     problems.push_back({std::string(kSshdDropIn) +
                             " makes sshd authenticate through PAM alone, but " + kPamSshd +
                             " requires no one-time password: ssh logins have no second factor",

@@ -66,11 +66,17 @@ TEST(HostCheckTest, SshdAskingForACodeNeedsKeyboardInteractive) {
   EXPECT_EQ(CheckSshd(profile.host()).size(), 1u);
 }
 
+// pam-auth-update's otpgate profile, then `otpgate enable sshd`, which
+// writes the drop-in alone: nothing for doctor to report.
+void EnableSshdUnderTheProfile(HostTree& tree) {
+  tree.Write("/etc/pam.d/common-auth", "auth required pam_otpgate.so nonroot=ignore\n");
+  ASSERT_TRUE(Enable(tree.host(), HostTarget::kSshd, {}).ok());
+  EXPECT_TRUE(CheckSshd(tree.host()).empty());
+}
+
 TEST(HostCheckTest, SshdStackAskingTwiceIsAProblem) {
   HostTree tree;
-  tree.Write("/etc/pam.d/common-auth", "auth required pam_otpgate.so nonroot=ignore\n");
-  ASSERT_TRUE(Enable(tree.host(), HostTarget::kSshd, {}).ok());  // drop-in only: no problem
-  EXPECT_TRUE(CheckSshd(tree.host()).empty());
+  ASSERT_NO_FATAL_FAILURE(EnableSshdUnderTheProfile(tree));
   // A line of sshd's own besides the profile's (added by hand, or by an
   // `otpgate enable sshd` run before pam-auth-update --enable otpgate).
   tree.Write("/etc/pam.d/sshd", "@include common-auth\nauth required pam_otpgate.so\n");
@@ -111,9 +117,7 @@ TEST(HostCheckTest, SshdCodeSourcesReadTypesAndControlsAsLibpamDoes) {
 
 TEST(HostCheckTest, DropInWithoutACodeIsAProblem) {
   HostTree tree;
-  tree.Write("/etc/pam.d/common-auth", "auth required pam_otpgate.so nonroot=ignore\n");
-  ASSERT_TRUE(Enable(tree.host(), HostTarget::kSshd, {}).ok());
-  EXPECT_TRUE(CheckSshd(tree.host()).empty());
+  ASSERT_NO_FATAL_FAILURE(EnableSshdUnderTheProfile(tree));
   // pam-auth-update --disable otpgate takes the profile's line out.
   tree.Write("/etc/pam.d/common-auth", "auth required pam_unix.so\n");
   auto problems = CheckSshd(tree.host());

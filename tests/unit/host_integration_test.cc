@@ -73,6 +73,7 @@ TEST(HostIntegrationTest, EnableSshdAddsItsLineWhereCommonAuthDoesNotRequireTheC
   EXPECT_EQ(changes->size(), 2u);
   EXPECT_NE(tree.Read(kPamSshd).find("auth       required     pam_otpgate.so"), std::string::npos);
 }
+
 TEST(HostIntegrationTest, PublickeyVariantAsksForKeyThenCode) {
   HostTree tree;
   EnableOptions options;
